@@ -1,0 +1,178 @@
+"""The `expansion-radar` command line."""
+
+from __future__ import annotations
+
+from datetime import date
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from rich.console import Console
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import OperationalError
+from sqlmodel import Session
+
+from bot.cycle import run_cycle
+from bot.lookup import find_accounts
+from bot.portfolio import Scored, assess_account, assess_portfolio
+from bot.render import account_panel, ranking_table
+from bot.report import render_playbook
+from bot.settings import AppConfig, Settings, load_app_config
+from db import migrate, repo
+from db.engine import SessionFactory, is_sqlite, make_engine, session_factory
+from db.models import Account, Alert
+from scoring.config import ConfigError
+from scoring.evidence import fmt_date
+from sources.demo import SOURCE as DEMO_SOURCE
+from sources.demo import demo_batch
+
+app = typer.Typer(
+    help="Expansion Radar: which accounts are ready to buy more, why, and what to say.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
+app.add_typer(db_app, name="db")
+
+console = Console()
+err = Console(stderr=True)
+
+TodayOption = Annotated[
+    str | None,
+    typer.Option("--today", help="Score as of this date (YYYY-MM-DD); default: today."),
+]
+
+
+class CliError(Exception):
+    """A problem the user can fix; shown as one clear line, exit code 1."""
+
+
+def _today(value: str | None) -> date:
+    if value is None:
+        return date.today()
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise CliError(f"--today must look like 2026-12-15, not {value!r}") from None
+
+
+def _setup() -> tuple[Settings, AppConfig, SessionFactory]:
+    settings = Settings()
+    config = load_app_config(settings.expansion_radar_config)
+    engine = make_engine(settings.database_url)
+    migrate.upgrade(engine)
+    return settings, config, session_factory(engine)
+
+
+def _where(settings: Settings) -> str:
+    url = make_url(settings.database_url)
+    if is_sqlite(settings.database_url):
+        return f"SQLite {url.database}"
+    return url.render_as_string(hide_password=True)
+
+
+@app.command()
+def demo(today: TodayOption = None) -> None:
+    """Run a whole cycle on the bundled sample portfolio: no tokens, no network."""
+    settings, config, factory = _setup()
+    with factory() as session:
+        anchor = _demo_anchor(session)
+    day = _today(today) if today else (anchor or date.today())
+    batch = demo_batch(day)
+    result = run_cycle(factory, [batch], day, config)
+    console.print(
+        f"[bold]Expansion Radar demo[/] — {len(batch.accounts)} sample accounts as of"
+        f" {fmt_date(day)} ({_where(settings)})"
+    )
+    with factory() as session:
+        rows = assess_portfolio(session, day, config)
+        console.print(ranking_table(rows, "Every account, ranked"))
+        new_ids = set(result.new_alerts)
+        alerted = [r for r in rows if _alert_id(session, r) in new_ids]
+    if alerted:
+        console.print(
+            f"\n[bold]{len(result.new_alerts)} new alerts[/] queued for Slack"
+            f" ({len(result.digest_alerts)} more for the Candidate digest),"
+            f" from {result.new_episodes} new trigger episodes:\n"
+        )
+        for row in alerted:
+            console.print(account_panel(row))
+    else:
+        console.print(
+            f"\n[bold green]No new alerts.[/] All {result.known_episodes} trigger episodes were"
+            " already recorded by an earlier run, so nothing would be posted twice."
+        )
+    out = Path("expansion-playbook.md")
+    out.write_text(render_playbook(rows, day, "Demo portfolio"), encoding="utf-8")
+    console.print(f"\nPlaybook written to [bold]{out}[/]. Try: expansion-radar explain brightops")
+
+
+def _demo_anchor(session: Session) -> date | None:
+    """The day an earlier demo ran, so a second run replays the same day and dedupes."""
+    return repo.latest_snapshot_date(session, source=DEMO_SOURCE)
+
+
+def _alert_id(session: Session, row: Scored) -> int | None:
+    assert row.account.id is not None
+    alert: Alert | None = repo.latest_alert(session, row.account.id)
+    return alert.id if alert else None
+
+
+@app.command()
+def explain(
+    account: Annotated[str, typer.Argument(help="Account name, key or domain.")],
+    today: TodayOption = None,
+) -> None:
+    """Show one account's score, evidence, trigger, gate, offer and opening script."""
+    _, config, factory = _setup()
+    day = _today(today)
+    with factory() as session:
+        found = find_accounts(account, repo.account_names(session))
+        if not found.matches:
+            hint = ", ".join(found.suggestions) if found.suggestions else "none: is the book empty?"
+            raise CliError(f"No account matches {account!r}. Closest names: {hint}")
+        if len(found.matches) > 1:
+            names = ", ".join(name for _, _, name, _ in found.matches)
+            raise CliError(f"{account!r} matches several accounts: {names}. Be more specific.")
+        record = session.get(Account, found.matches[0][0])
+        assert record is not None
+        console.print(account_panel(assess_account(session, record, day, config)))
+
+
+@app.command()
+def report(
+    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write it.")] = Path(
+        "expansion-playbook.md"
+    ),
+    today: TodayOption = None,
+) -> None:
+    """Write the expansion playbook (Markdown) for the whole book."""
+    _, config, factory = _setup()
+    day = _today(today)
+    with factory() as session:
+        rows = assess_portfolio(session, day, config)
+    output.write_text(render_playbook(rows, day), encoding="utf-8")
+    console.print(f"Playbook for {len(rows)} accounts written to [bold]{output}[/].")
+
+
+@db_app.command("upgrade")
+def db_upgrade() -> None:
+    """Apply database migrations (run before starting a new version)."""
+    settings = Settings()
+    engine = make_engine(settings.database_url)
+    migrate.upgrade(engine)
+    console.print(
+        f"Database at {_where(settings)} is at revision {migrate.current_revision(engine)}."
+    )
+
+
+def main() -> None:
+    try:
+        app()
+    except (CliError, ConfigError) as exc:
+        err.print(f"[red]error:[/] {exc}")
+        raise SystemExit(1) from None
+    except OperationalError as exc:
+        err.print(f"[red]error:[/] the database is not reachable: {exc.orig}")
+        raise SystemExit(1) from None

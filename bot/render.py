@@ -1,0 +1,94 @@
+"""Rich renderings for the terminal: the same facts the Slack alert shows."""
+
+from __future__ import annotations
+
+from rich.console import Group, RenderableType
+from rich.panel import Panel
+from rich.table import Table
+from rich.text import Text
+
+from bot.portfolio import Scored
+from scoring.bands import Band
+from scoring.evidence import fmt_date, fmt_money
+
+BAND_STYLE = {
+    Band.PRIORITY: "bold red",
+    Band.READY: "bold yellow",
+    Band.CANDIDATE: "cyan",
+    Band.NOT_YET: "dim",
+}
+
+
+def ranking_table(rows: list[Scored], title: str) -> Table:
+    table = Table(title=title, title_justify="left", expand=False)
+    table.add_column("#", justify="right")
+    table.add_column("Account")
+    table.add_column("Score", justify="right")
+    table.add_column("Band")
+    table.add_column("Trigger")
+    table.add_column("Next")
+    table.add_column("Tier", justify="right")
+    for n, row in enumerate(rows, 1):
+        a = row.assessment
+        table.add_row(
+            str(n),
+            row.account.name,
+            str(a.score),
+            Text(a.band.label, style=BAND_STYLE[a.band]),
+            a.trigger.kind.label if a.trigger else "—",
+            _next(row),
+            str(int(a.opportunity.tier)) if a.opportunity else "—",
+        )
+    return table
+
+
+def account_panel(row: Scored) -> Panel:
+    """Score breakdown with evidence, trigger, gate, offer, opportunity and opening script."""
+    a = row.assessment
+    parts: list[RenderableType] = []
+    points = Table.grid(padding=(0, 1))
+    points.add_column(justify="right", style="bold")
+    points.add_column()
+    points.add_column(style="dim")
+    for s in a.signals:
+        points.add_row(f"+{s.points}", s.label, s.evidence)
+    points.add_row(str(a.score), Text("total", style="bold"), "")
+    parts.append(points if a.signals else Text("No readiness signals yet.", style="dim"))
+    if a.trigger:
+        parts.append(
+            Text.assemble(
+                ("Trigger: ", "bold"),
+                f"{a.trigger.kind.label} on {fmt_date(a.trigger.on)} — {a.trigger.evidence}",
+            )
+        )
+    for reason in a.gate.reasons:
+        parts.append(Text.assemble(("Hold: ", "bold red"), f"{reason.evidence}. {reason.fix}"))
+    if a.activation:
+        parts.append(Text.assemble(("Adoption: ", "bold"), a.activation.evidence))
+    parts.append(Text.assemble(("Next: ", "bold green"), a.recommendation))
+    if a.opportunity:
+        o = a.opportunity
+        parts.append(
+            Text(
+                f"Opportunity {o.score:.1f}/10 ({o.tier.label}): about {fmt_money(o.expansion_arr)}"
+                f" ARR · revenue {o.revenue}, effort {o.effort}, likelihood {o.likelihood}",
+            )
+        )
+    if a.script:
+        parts.append(Panel(a.script, title="Opening", title_align="left", border_style="green"))
+    title = f"{row.account.name} — {a.score} · {a.band.label} ({a.band.when})"
+    owner = row.account.owner_name or "no owner"
+    return Panel(
+        Group(*parts), title=title, title_align="left", subtitle=owner, subtitle_align="right"
+    )
+
+
+def _next(row: Scored) -> Text:
+    a = row.assessment
+    if a.gate.blocked:
+        return Text("Fix first: " + a.gate.reasons[0].evidence, style="red")
+    if a.offer is not None:
+        return Text(a.offer.type.label)
+    if a.activation is not None:
+        return Text("Enablement first", style="cyan")
+    return Text("—", style="dim")

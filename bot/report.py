@@ -1,0 +1,303 @@
+"""The expansion playbook (seed 003's shape) as Markdown, built from the live database."""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable
+from datetime import date
+
+from bot.portfolio import Scored
+from scoring.bands import Band
+from scoring.evidence import fmt_date, fmt_money
+from scoring.opportunity import Tier
+
+_TIMELINE = {
+    Band.PRIORITY: "This month",
+    Band.READY: "This quarter",
+    Band.CANDIDATE: "Next quarter",
+    Band.NOT_YET: "6+ months",
+}
+_REVENUE_BANDS = (
+    ("$100K+", 100_000),
+    ("$50K–$99K", 50_000),
+    ("$25K–$49K", 25_000),
+    ("$10K–$24K", 10_000),
+    ("Under $10K", 0),
+)
+
+
+def _md(text: str) -> str:
+    """Keep CRM text from breaking tables or adding formatting."""
+    return text.replace("|", "\\|").replace("\n", " ").replace("*", "\\*").replace("_", "\\_")
+
+
+def _opportunities(rows: Iterable[Scored]) -> list[Scored]:
+    opps = [r for r in rows if r.assessment.pitchable and r.assessment.opportunity]
+    return sorted(opps, key=lambda r: -_oscore(r))
+
+
+def _oscore(r: Scored) -> float:
+    return r.assessment.opportunity.score if r.assessment.opportunity else 0.0
+
+
+def _arr(r: Scored) -> float:
+    return r.assessment.opportunity.expansion_arr if r.assessment.opportunity else 0.0
+
+
+def _opp_id(r: Scored) -> str:
+    offer = r.assessment.offer.type.value if r.assessment.offer else "none"
+    return f"{r.account.key}-{offer}"
+
+
+def _revenue_band(arr: float) -> str:
+    return next(label for label, floor in _REVENUE_BANDS if arr >= floor)
+
+
+def render_playbook(rows: list[Scored], today: date, portfolio: str = "All accounts") -> str:
+    opps = _opportunities(rows)
+    by_tier: dict[Tier, list[Scored]] = defaultdict(list)
+    for r in opps:
+        by_tier[r.assessment.opportunity.tier].append(r)  # type: ignore[union-attr]
+    total_arr = sum(r.arr for r in rows)
+    total_exp = sum(_arr(r) for r in opps)
+    t1, t2 = by_tier[Tier.TIER_1], by_tier[Tier.TIER_2]
+    out: list[str] = [
+        "# Expansion Revenue Playbook",
+        "",
+        f"Generated: {fmt_date(today)}  ",
+        f"Portfolio: {portfolio}  ",
+        f"Accounts analysed: {len(rows)}  ",
+        f"Current portfolio ARR: {fmt_money(total_arr)}  ",
+        f"Total expansion ARR identified: {fmt_money(total_exp)}  ",
+        f"Tier 1 opportunities: {len(t1)} worth {fmt_money(sum(map(_arr, t1)))}  ",
+        f"Tier 2 opportunities: {len(t2)} worth {fmt_money(sum(map(_arr, t2)))}",
+        "",
+        "---",
+        "",
+        "## Executive Summary",
+        "",
+        *_summary(rows, opps, total_exp),
+        "",
+        "---",
+        "",
+        "## Tier 1 Opportunities — Pursue Immediately",
+        "",
+    ]
+    out += [line for r in t1 for line in _tier1_block(r)] or ["None this time.", ""]
+    out += ["---", "", "## Tier 2 Opportunities — Pursue This Quarter", ""]
+    out += [line for r in t2 for line in _tier2_block(r)] or ["None this time.", ""]
+    out += ["---", "", "## Tier 3 Opportunities — Nurture", ""]
+    out += _tier3_table(by_tier[Tier.TIER_3] + by_tier[Tier.TIER_4] + by_tier[Tier.TIER_5])
+    out += ["---", "", "## Activation Opportunities", ""]
+    out += _activation(rows)
+    out += ["---", "", "## Account-by-Account Summary", ""]
+    out += [line for r in rows for line in _account_block(r)]
+    out += ["---", "", "## Opportunity Distribution Analysis", ""]
+    out += _distributions(rows, opps)
+    out += ["---", "", "## Scoring Appendix", "", *_appendix()]
+    return "\n".join(out).rstrip() + "\n"
+
+
+def _summary(rows: list[Scored], opps: list[Scored], total: float) -> list[str]:
+    if not opps:
+        return [
+            f"No account is ready for an expansion conversation today across {len(rows)} accounts."
+        ]
+    types = Counter(r.assessment.offer.type.label for r in opps if r.assessment.offer)
+    top = max(opps, key=_arr)
+    best = opps[0]
+    gated = [r for r in rows if r.assessment.gate.blocked]
+    mix = ", ".join(f"{label} ({n})" for label, n in types.most_common())
+    return [
+        f"{len(opps)} of {len(rows)} accounts have an expansion play worth"
+        f" {fmt_money(total)} in new ARR. By type: {mix}.",
+        "",
+        f"The largest is {_md(top.account.name)} at about {fmt_money(_arr(top))}. The single"
+        f" most important action this week: {_md(best.account.name)}"
+        f" ({best.assessment.offer.type.label.lower() if best.assessment.offer else 'review'}),"
+        f" owned by {_md(best.account.owner_name or 'unassigned')}.",
+        "",
+        f"{len(gated)} accounts are held back by health or timing and need fixing before any"
+        " pitch; they are listed below with what to fix first.",
+    ]
+
+
+def _tier1_block(r: Scored) -> list[str]:
+    a = r.assessment
+    o, offer = a.opportunity, a.offer
+    assert o is not None and offer is not None
+    lines = [
+        f"### {_opp_id(r)}: {_md(r.account.name)} — {offer.type.label}",
+        "",
+        f"**Score: {o.score:.1f}/10** | Revenue: {o.revenue}/10 | Effort: {o.effort}/10"
+        f" | Likelihood: {o.likelihood}/10",
+        "",
+        "| Field | Detail |",
+        "|---|---|",
+        f"| Account | {_md(r.account.name)} |",
+        f"| Current ARR | {fmt_money(r.arr)} |",
+        f"| Opportunity type | {offer.type.label} |",
+        f"| Estimated expansion ARR | {fmt_money(o.expansion_arr)} |",
+        f"| Best timing | {_TIMELINE[a.band]} ({a.band.when}) |",
+        f"| Owner | {_md(r.account.owner_name or 'unassigned')} |",
+        "",
+        f"**The opportunity:** {_md(offer.reason)}.",
+        "",
+        "**Evidence:**",
+        *[f"- {_md(s.evidence)}" for s in a.signals],
+        "",
+        "**Recommended pitch:**",
+        "",
+        f"> {_md(a.script)}",
+        "",
+        "**Objections to expect:**",
+        *[f'- "{_md(x.says)}" → {_md(x.answer)}' for x in a.objections],
+        "",
+    ]
+    return lines
+
+
+def _tier2_block(r: Scored) -> list[str]:
+    a = r.assessment
+    o, offer = a.opportunity, a.offer
+    assert o is not None and offer is not None
+    key_signal = a.trigger.evidence if a.trigger else (a.signals[0].evidence if a.signals else "")
+    return [
+        f"### {_opp_id(r)}: {_md(r.account.name)} — {offer.type.label}",
+        f"- **Score**: {o.score:.1f}/10",
+        f"- **Expansion ARR**: {fmt_money(o.expansion_arr)}",
+        f"- **Type**: {offer.type.label}",
+        f"- **Timing**: {_TIMELINE[a.band]}",
+        f"- **Key signal**: {_md(key_signal)}",
+        f"- **Next step**: {_md(a.recommendation)}",
+        "",
+    ]
+
+
+def _tier3_table(rows: list[Scored]) -> list[str]:
+    if not rows:
+        return ["None this time.", ""]
+    lines = [
+        "| Account | Type | Est. ARR | Score | Tier | Key signal |",
+        "|---|---|---|---|---|---|",
+    ]
+    for r in rows:
+        a = r.assessment
+        o, offer = a.opportunity, a.offer
+        assert o is not None and offer is not None
+        signal = a.signals[0].evidence if a.signals else ""
+        lines.append(
+            f"| {_md(r.account.name)} | {offer.type.label} | {fmt_money(o.expansion_arr)}"
+            f" | {o.score:.1f} | {int(o.tier)} | {_md(signal)} |"
+        )
+    return [*lines, ""]
+
+
+def _activation(rows: list[Scored]) -> list[str]:
+    found = [r for r in rows if r.assessment.activation is not None]
+    if not found:
+        return ["No account is under-using what it already owns.", ""]
+    lines = ["Enablement, not upsell: these accounts are not yet using what they own.", ""]
+    for r in found:
+        act = r.assessment.activation
+        assert act is not None
+        lines.append(f"- **{_md(r.account.name)}**: {_md(act.evidence)}. {act.recommendation}")
+    return [*lines, ""]
+
+
+def _readiness(r: Scored) -> str:
+    a = r.assessment
+    if a.pitchable and a.band in (Band.PRIORITY, Band.READY):
+        return "Ready now"
+    if a.pitchable:
+        return "Needs nurturing"
+    return "Not ready"
+
+
+def _health(r: Scored) -> str:
+    a = r.assessment
+    if a.gate.blocked:
+        return (
+            "At risk"
+            if any(g.code.value == "red_health" for g in a.gate.reasons)
+            else ("Needs attention")
+        )
+    return "Healthy"
+
+
+def _account_block(r: Scored) -> list[str]:
+    a = r.assessment
+    lines = [
+        f"### {_md(r.account.name)}",
+        f"- **Current ARR**: {fmt_money(r.arr)}",
+        f"- **Readiness score**: {a.score} ({a.band.label})",
+        f"- **Total expansion potential**: {fmt_money(_arr(r) if a.pitchable else 0)}",
+        f"- **Opportunities found**: {1 if a.pitchable else 0}",
+        f"- **Account health**: {_health(r)}",
+        f"- **Expansion readiness**: {_readiness(r)}",
+    ]
+    if a.pitchable and a.offer:
+        lines.append(f"- **Top opportunity**: {a.offer.type.label} — {_md(a.offer.reason)}")
+    else:
+        lines.append(f"- **Why no opportunity**: {_md(_why_not(r))}")
+        lines.append(f"- **What would unlock expansion**: {_md(a.recommendation)}")
+    return [*lines, ""]
+
+
+def _why_not(r: Scored) -> str:
+    a = r.assessment
+    if a.gate.blocked:
+        return "health issues must be resolved first: " + "; ".join(
+            g.evidence for g in a.gate.reasons
+        )
+    if a.activation:
+        return "under-using what they own: " + a.activation.evidence
+    if not a.signals:
+        return "no expansion signals yet"
+    return "signals present but none points to a specific offer"
+
+
+def _distributions(rows: list[Scored], opps: list[Scored]) -> list[str]:
+    lines = ["### By Type", "", "| Opportunity type | Count | Total est. ARR | Avg. score |"]
+    lines.append("|---|---|---|---|")
+    by_type: dict[str, list[Scored]] = defaultdict(list)
+    for r in opps:
+        if r.assessment.offer:
+            by_type[r.assessment.offer.type.label].append(r)
+    for label, group in sorted(by_type.items(), key=lambda kv: -sum(map(_arr, kv[1]))):
+        avg = sum(map(_oscore, group)) / len(group)
+        lines.append(f"| {label} | {len(group)} | {fmt_money(sum(map(_arr, group)))} | {avg:.1f} |")
+    lines += ["", "### By Revenue Band", "", "| Band | Count | Total est. ARR |", "|---|---|---|"]
+    for label, _ in _REVENUE_BANDS:
+        group = [r for r in opps if _revenue_band(_arr(r)) == label]
+        lines.append(f"| {label} | {len(group)} | {fmt_money(sum(map(_arr, group)))} |")
+    lines += ["", "### By Timeline", "", "| Timing | Count | Total est. ARR |", "|---|---|---|"]
+    for band, label in _TIMELINE.items():
+        group = [r for r in opps if r.assessment.band is band]
+        lines.append(f"| {label} | {len(group)} | {fmt_money(sum(map(_arr, group)))} |")
+    lines += ["", "### By Readiness Band", "", "| Band | Accounts | Current ARR |", "|---|---|---|"]
+    for band in Band:
+        group = [r for r in rows if r.assessment.band is band]
+        lines.append(f"| {band.label} | {len(group)} | {fmt_money(sum(r.arr for r in group))} |")
+    total = sum(map(_arr, opps))
+    lines += ["", f"**Totals:** {len(opps)} opportunities, {fmt_money(total)} expansion ARR.", ""]
+    return lines
+
+
+def _appendix() -> list[str]:
+    return [
+        "Readiness score (points): usage at 80%+ of capacity 12; win reported in the last 90 days"
+        " 10; more teams or people using it since purchase 8; asked for features they lack 8;"
+        " NPS 8+ or praise in the last 60 days 7; renewal 60–120 days out 5; new initiative"
+        " that fits another offering 5; several people on one paid seat 5; company grew since"
+        " purchase 4.",
+        "",
+        "Bands: 35+ Priority (this week), 20–34 Ready (next 30 days), 10–19 Candidate (plant"
+        " seeds, ask in 60–90 days), below 10 Not yet.",
+        "",
+        "Opportunity score = revenue × 0.40 + effort × 0.30 + likelihood × 0.30, each 1–10."
+        " Tiers: 8.0–10 Tier 1, 6.0–7.9 Tier 2, 4.0–5.9 Tier 3, 2.0–3.9 Tier 4, below 2 Tier 5.",
+        "",
+        "No pitch while an urgent issue is open, health is red, the champion has left, there"
+        " has been no contact for over 60 days, or in the last days of our fiscal quarter.",
+    ]

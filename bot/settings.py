@@ -1,0 +1,73 @@
+"""Process settings from the environment (and ``.env``), plus the richer config file.
+
+Environment variable names are a stable contract (see README). Secrets are SecretStr so they
+never print; the config file holds weights, routing and mappings and is validated strictly.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from db.engine import DEFAULT_DATABASE_URL
+from scoring.config import ConfigError, ScoringConfig, describe_validation_error
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    database_url: str = DEFAULT_DATABASE_URL
+    slack_bot_token: SecretStr | None = None
+    slack_signing_secret: SecretStr | None = None
+    slack_app_token: SecretStr | None = None
+    slack_api_url: str = "https://slack.com/api/"
+    expansion_channel: str = "#expansion"
+    hubspot_access_token: SecretStr | None = None
+    hubspot_api_url: str = "https://api.hubapi.com"
+    salesforce_instance_url: str | None = None
+    salesforce_access_token: SecretStr | None = None
+    usage_api_url: str | None = None
+    usage_api_token: SecretStr | None = None
+    poll_interval_minutes: int = Field(60, ge=1)
+    port: int = Field(3000, ge=1, le=65535)
+    expansion_radar_config: Path | None = Field(
+        None, description="path of the YAML config file (weights, routing, mappings)"
+    )
+
+
+class AlertPolicy(BaseModel):
+    """Which bands reach a channel now and which wait for the digest."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    post_bands: tuple[str, ...] = ("priority", "ready")
+    digest_bands: tuple[str, ...] = ("candidate",)
+
+
+class AppConfig(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    scoring: ScoringConfig = ScoringConfig()
+    alerts: AlertPolicy = AlertPolicy()
+
+
+def load_app_config(path: Path | None) -> AppConfig:
+    """Read and validate the config file; no file means the seeds' defaults."""
+    if path is None:
+        return AppConfig()
+    try:
+        raw: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except FileNotFoundError:
+        raise ConfigError(f"config file {path} does not exist") from None
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"config file {path} must hold a mapping at the top level")
+    try:
+        return AppConfig.model_validate(raw)
+    except ValidationError as exc:
+        raise ConfigError(describe_validation_error(exc, where=str(path))) from None

@@ -1,0 +1,245 @@
+"""SQLModel tables. Times are timezone-aware UTC; dates are calendar dates.
+
+The shape is chosen for what comes later: snapshots keep history (triggers need it), trigger
+episodes carry a unique dedupe key (edges fire once), and alerts reach Slack only through the
+outbox, written in the same transaction as the episode that caused them.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, date, datetime
+from enum import StrEnum
+from typing import Any
+
+from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlmodel import Field, SQLModel
+
+
+def utcnow() -> datetime:
+    return datetime.now(UTC)
+
+
+class Account(SQLModel, table=True):
+    __tablename__ = "accounts"
+
+    id: int | None = Field(default=None, primary_key=True)
+    key: str = Field(index=True, unique=True, max_length=120)  # slug: "acme-corp"
+    name: str = Field(index=True, max_length=300)
+    domain: str | None = Field(default=None, index=True, max_length=255)
+    owner_email: str | None = Field(default=None, max_length=320)
+    owner_name: str | None = Field(default=None, max_length=200)
+    segment: str | None = Field(default=None, max_length=100)
+    plan: str | None = Field(default=None, max_length=100)
+    purchased_on: date | None = None
+    contact_name: str | None = Field(default=None, max_length=200)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ExternalId(SQLModel, table=True):
+    """Which record in which source is this account (a CRM id, a usage-API id, …)."""
+
+    __tablename__ = "external_ids"
+    __table_args__ = (UniqueConstraint("source", "external_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="accounts.id", index=True, ondelete="CASCADE")
+    source: str = Field(max_length=50)
+    external_id: str = Field(max_length=255)
+
+
+class Snapshot(SQLModel, table=True):
+    """One observation per account per day; a later poll the same day replaces it."""
+
+    __tablename__ = "snapshots"
+    __table_args__ = (UniqueConstraint("account_id", "taken_on"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="accounts.id", ondelete="CASCADE")
+    taken_on: date
+    recorded_at: datetime = Field(default_factory=utcnow)
+    source: str = Field(default="", max_length=50)
+    seats_used: int | None = None
+    seats_purchased: int | None = None
+    active_users: int | None = None
+    departments: int | None = None
+    headcount: int | None = None
+    annual_revenue: float | None = None
+    usage: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    limits: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    health: str | None = Field(default=None, max_length=10)
+    nps: int | None = None
+    open_urgent_tickets: int | None = None
+    last_contact_on: date | None = None
+    renewal_on: date | None = None
+    arr: float | None = None
+    features_used: int | None = None
+    features_available: int | None = None
+
+
+class AccountEvent(SQLModel, table=True):
+    """Logged facts that are not numbers: outcomes, requests, initiatives, champion changes."""
+
+    __tablename__ = "account_events"
+    __table_args__ = (UniqueConstraint("account_id", "key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="accounts.id", index=True, ondelete="CASCADE")
+    kind: str = Field(max_length=40)
+    on: date
+    detail: str = Field(default="", max_length=2000)
+    key: str = Field(max_length=255)
+    recorded_at: datetime = Field(default_factory=utcnow)
+
+
+class TriggerEpisode(SQLModel, table=True):
+    __tablename__ = "trigger_episodes"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="accounts.id", index=True, ondelete="CASCADE")
+    kind: str = Field(max_length=40)
+    on: date
+    evidence: str = Field(default="", max_length=2000)
+    dedupe_key: str = Field(unique=True, max_length=255)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class AlertStatus(StrEnum):
+    OPEN = "open"
+    ACKNOWLEDGED = "acknowledged"
+    SNOOZED = "snoozed"
+    DISMISSED = "dismissed"
+    CLEARED = "cleared"  # every signal behind it went away
+    CLOSED = "closed"
+
+
+OPEN_ALERT_STATUSES = (AlertStatus.OPEN, AlertStatus.ACKNOWLEDGED, AlertStatus.SNOOZED)
+
+
+class Alert(SQLModel, table=True):
+    """One expansion episode as the CSM sees it: one Slack thread, updated in place."""
+
+    __tablename__ = "alerts"
+    __table_args__ = (Index("ix_alerts_account_status", "account_id", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="accounts.id", ondelete="CASCADE")
+    episode_id: int | None = Field(default=None, foreign_key="trigger_episodes.id")
+    status: str = Field(default=AlertStatus.OPEN, max_length=20)
+    band: str = Field(max_length=20)
+    score: int
+    offer: str | None = Field(default=None, max_length=40)
+    state_hash: str = Field(max_length=64)
+    delivery: str = Field(default="channel", max_length=20)  # channel | digest
+    summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    channel: str | None = Field(default=None, max_length=40)
+    ts: str | None = Field(default=None, max_length=40)
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+    acknowledged_by: str | None = Field(default=None, max_length=40)
+    acknowledged_at: datetime | None = None
+    snoozed_until: datetime | None = None
+
+
+class OutboxStatus(StrEnum):
+    PENDING = "pending"
+    SENT = "sent"
+    FAILED = "failed"  # permanent error: recorded and reported, not retried
+
+
+class OutboxMessage(SQLModel, table=True):
+    """A Slack delivery owed. Written with the change that caused it; sent at least once,
+    and idempotent on the Slack side through the alert's stored channel and ts."""
+
+    __tablename__ = "outbox"
+    __table_args__ = (Index("ix_outbox_status_due", "status", "next_attempt_at"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    alert_id: int | None = Field(default=None, foreign_key="alerts.id", ondelete="CASCADE")
+    kind: str = Field(max_length=20)  # post | update | thread | dm
+    payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    status: str = Field(default=OutboxStatus.PENDING, max_length=20)
+    priority: int = 0
+    attempts: int = 0
+    next_attempt_at: datetime = Field(default_factory=utcnow)
+    last_error: str | None = Field(default=None, max_length=2000)
+    created_at: datetime = Field(default_factory=utcnow)
+    sent_at: datetime | None = None
+
+
+class Plan(SQLModel, table=True):
+    __tablename__ = "plans"
+
+    id: int | None = Field(default=None, primary_key=True)
+    account_id: int = Field(foreign_key="accounts.id", index=True, ondelete="CASCADE")
+    alert_id: int | None = Field(default=None, foreign_key="alerts.id")
+    kind: str = Field(max_length=20)  # ninety_day | renewal
+    offer: str | None = Field(default=None, max_length=40)
+    script: str = Field(default="", max_length=4000)
+    owner: str | None = Field(default=None, max_length=320)
+    status: str = Field(default="open", max_length=20)  # open | won | lost | not_this_cycle
+    started_on: date
+    outcome_arr: float | None = None
+    outcome_reason: str | None = Field(default=None, max_length=2000)
+    revisit_on: date | None = None
+    created_at: datetime = Field(default_factory=utcnow)
+    closed_at: datetime | None = None
+
+
+class PlanStep(SQLModel, table=True):
+    __tablename__ = "plan_steps"
+
+    id: int | None = Field(default=None, primary_key=True)
+    plan_id: int = Field(foreign_key="plans.id", index=True, ondelete="CASCADE")
+    position: int
+    name: str = Field(max_length=300)
+    owner: str | None = Field(default=None, max_length=320)
+    window_start: date
+    window_end: date
+    due_on: date
+    status: str = Field(default="pending", max_length=20)  # pending|done|skipped|overdue
+    closed_by: str | None = Field(default=None, max_length=40)
+    closed_at: datetime | None = None
+    note: str | None = Field(default=None, max_length=2000)
+
+
+class Snooze(SQLModel, table=True):
+    __tablename__ = "snoozes"
+    __table_args__ = (Index("ix_snoozes_until", "ended_at", "until"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    target_type: str = Field(max_length=20)  # alert | plan | step
+    target_id: int
+    until: datetime
+    by_user: str | None = Field(default=None, max_length=40)
+    created_at: datetime = Field(default_factory=utcnow)
+    ended_at: datetime | None = None
+
+
+class AuditLog(SQLModel, table=True):
+    __tablename__ = "audit_log"
+
+    id: int | None = Field(default=None, primary_key=True)
+    at: datetime = Field(default_factory=utcnow, index=True)
+    user_id: str | None = Field(default=None, max_length=40)
+    action: str = Field(max_length=60)
+    target_type: str = Field(max_length=20)
+    target_id: int | None = None
+    detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+
+
+class PollRun(SQLModel, table=True):
+    __tablename__ = "poll_runs"
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=50, index=True)
+    started_at: datetime = Field(default_factory=utcnow)
+    finished_at: datetime | None = None
+    status: str = Field(default="running", max_length=20)  # running | ok | failed
+    fetched: int = 0
+    rejected: int = 0
+    unmatched: int = 0
+    episodes: int = 0
+    alerts: int = 0
+    errors: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
+    cursor: str | None = Field(default=None, max_length=500)

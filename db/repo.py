@@ -1,0 +1,327 @@
+"""Repository functions: the only SQL in the project. They never commit; callers own the
+transaction so a poll batch or a button click is all-or-nothing."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import func, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
+from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlmodel import Session, col, select
+
+from db.models import (
+    OPEN_ALERT_STATUSES,
+    Account,
+    AccountEvent,
+    Alert,
+    AuditLog,
+    ExternalId,
+    OutboxMessage,
+    OutboxStatus,
+    PollRun,
+    Snapshot,
+    TriggerEpisode,
+    utcnow,
+)
+from scoring.facts import AccountFacts, Event, EventKind, Health
+from scoring.facts import Snapshot as FactSnapshot
+from scoring.triggers import Episode
+
+SNAPSHOT_FIELDS = (
+    "seats_used",
+    "seats_purchased",
+    "active_users",
+    "departments",
+    "headcount",
+    "annual_revenue",
+    "usage",
+    "limits",
+    "health",
+    "nps",
+    "open_urgent_tickets",
+    "last_contact_on",
+    "renewal_on",
+    "arr",
+    "features_used",
+    "features_available",
+)
+
+
+def _insert(session: Session) -> Any:
+    """The dialect's INSERT that understands ON CONFLICT DO NOTHING."""
+    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+
+
+# --- accounts ---------------------------------------------------------------------------
+
+
+def account_by_external_id(session: Session, source: str, external_id: str) -> Account | None:
+    stmt = (
+        select(Account)
+        .join(ExternalId, col(ExternalId.account_id) == col(Account.id))
+        .where(ExternalId.source == source, ExternalId.external_id == external_id)
+    )
+    return session.exec(stmt).first()
+
+
+def account_by_key(session: Session, key: str) -> Account | None:
+    return session.exec(select(Account).where(Account.key == key)).first()
+
+
+def upsert_account(
+    session: Session, *, source: str, external_id: str, key: str, **fields: Any
+) -> Account:
+    """Find the account this source record belongs to, or create it; refresh its fields."""
+    account = account_by_external_id(session, source, external_id)
+    if account is None:
+        account = account_by_key(session, key)
+    if account is None:
+        account = Account(key=_free_key(session, key), **fields)
+        session.add(account)
+        session.flush()
+    else:
+        for name, value in fields.items():
+            if value is not None:
+                setattr(account, name, value)
+        account.updated_at = utcnow()
+    if account_by_external_id(session, source, external_id) is None:
+        assert account.id is not None
+        session.add(ExternalId(account_id=account.id, source=source, external_id=external_id))
+    return account
+
+
+def _free_key(session: Session, key: str) -> str:
+    candidate, n = key, 1
+    while account_by_key(session, candidate) is not None:
+        n += 1
+        candidate = f"{key}-{n}"
+    return candidate
+
+
+def all_accounts(session: Session) -> Sequence[Account]:
+    return session.exec(select(Account).order_by(Account.name)).all()
+
+
+def account_names(session: Session) -> list[tuple[int, str, str, str | None]]:
+    """(id, key, name, domain) for every account: the search index for fuzzy lookup."""
+    rows = session.exec(select(Account.id, Account.key, Account.name, Account.domain)).all()
+    return [(int(i or 0), k, n, d) for i, k, n, d in rows]
+
+
+# --- snapshots and events ---------------------------------------------------------------
+
+
+def upsert_snapshot(
+    session: Session, *, account_id: int, taken_on: date, source: str, **values: Any
+) -> Snapshot:
+    """One row per account per day: a later observation the same day replaces the earlier."""
+    existing = session.exec(
+        select(Snapshot).where(Snapshot.account_id == account_id, Snapshot.taken_on == taken_on)
+    ).first()
+    if existing is None:
+        existing = Snapshot(account_id=account_id, taken_on=taken_on, source=source, **values)
+        session.add(existing)
+        return existing
+    for name, value in values.items():
+        if value is not None and value != {}:
+            setattr(existing, name, value)
+    existing.source = source
+    existing.recorded_at = utcnow()
+    return existing
+
+
+def latest_snapshot_date(session: Session, *, source: str) -> date | None:
+    stmt = select(func.max(Snapshot.taken_on)).where(Snapshot.source == source)
+    value = session.exec(stmt).one()
+    return value if isinstance(value, date) else None
+
+
+def add_event(
+    session: Session, *, account_id: int, kind: str, on: date, detail: str, key: str
+) -> bool:
+    """Record an event once; returns False when it was already known."""
+    stmt = (
+        _insert(session)(AccountEvent)
+        .values(
+            account_id=account_id, kind=kind, on=on, detail=detail, key=key, recorded_at=utcnow()
+        )
+        .on_conflict_do_nothing(index_elements=["account_id", "key"])
+    )
+    return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+
+
+def load_facts(session: Session, account: Account) -> AccountFacts:
+    """The scoring input for one account: its whole snapshot history and events."""
+    snaps = session.exec(
+        select(Snapshot).where(Snapshot.account_id == account.id).order_by(col(Snapshot.taken_on))
+    ).all()
+    events = session.exec(
+        select(AccountEvent)
+        .where(AccountEvent.account_id == account.id)
+        .order_by(col(AccountEvent.on), col(AccountEvent.id))
+    ).all()
+    return AccountFacts(
+        account_id=account.key,
+        name=account.name,
+        history=[to_fact_snapshot(s) for s in snaps],
+        events=[Event(EventKind(e.kind), e.on, e.detail, e.key) for e in events],
+        purchased_on=account.purchased_on,
+        plan=account.plan,
+        contact_name=account.contact_name,
+        segment=account.segment,
+    )
+
+
+def to_fact_snapshot(row: Snapshot) -> FactSnapshot:
+    values = {name: getattr(row, name) for name in SNAPSHOT_FIELDS}
+    values["health"] = Health(row.health) if row.health else None
+    return FactSnapshot(taken_on=row.taken_on, **values)
+
+
+def usage_series(session: Session, account_id: int, limit: int = 12) -> list[tuple[date, float]]:
+    """Recent (date, capacity ratio) points, oldest first, for a sparkline."""
+    rows = session.exec(
+        select(Snapshot)
+        .where(Snapshot.account_id == account_id)
+        .order_by(col(Snapshot.taken_on).desc())
+        .limit(limit)
+    ).all()
+    points = []
+    for row in reversed(rows):
+        top = to_fact_snapshot(row).capacity()
+        if top is not None:
+            points.append((row.taken_on, top[1]))
+    return points
+
+
+# --- episodes, alerts, outbox -----------------------------------------------------------
+
+
+def record_episode(session: Session, account_id: int, episode: Episode) -> TriggerEpisode | None:
+    """Insert an episode unless its dedupe key is known; returns the new row or None."""
+    stmt = (
+        _insert(session)(TriggerEpisode)
+        .values(
+            account_id=account_id,
+            kind=episode.kind.value,
+            on=episode.on,
+            evidence=episode.evidence[:2000],
+            dedupe_key=episode.dedupe_key,
+            created_at=utcnow(),
+        )
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+    )
+    if not session.execute(stmt).rowcount:  # type: ignore[attr-defined]
+        return None
+    return session.exec(
+        select(TriggerEpisode).where(TriggerEpisode.dedupe_key == episode.dedupe_key)
+    ).one()
+
+
+def episode_count(session: Session, account_id: int | None = None) -> int:
+    stmt = select(func.count()).select_from(TriggerEpisode)
+    if account_id is not None:
+        stmt = stmt.where(TriggerEpisode.account_id == account_id)
+    return int(session.exec(stmt).one())
+
+
+def open_alert(session: Session, account_id: int) -> Alert | None:
+    return session.exec(
+        select(Alert)
+        .where(Alert.account_id == account_id, col(Alert.status).in_(OPEN_ALERT_STATUSES))
+        .order_by(col(Alert.id).desc())
+    ).first()
+
+
+def latest_alert(session: Session, account_id: int) -> Alert | None:
+    return session.exec(
+        select(Alert).where(Alert.account_id == account_id).order_by(col(Alert.id).desc())
+    ).first()
+
+
+def enqueue(
+    session: Session,
+    *,
+    alert: Alert | None,
+    kind: str,
+    payload: dict[str, Any],
+    priority: int = 0,
+) -> OutboxMessage:
+    message = OutboxMessage(
+        alert_id=alert.id if alert else None, kind=kind, payload=payload, priority=priority
+    )
+    session.add(message)
+    return message
+
+
+def due_outbox(session: Session, now: datetime, limit: int = 50) -> Sequence[OutboxMessage]:
+    """Pending messages whose time has come, highest priority first, oldest first."""
+    stmt = (
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.status == OutboxStatus.PENDING,
+            col(OutboxMessage.next_attempt_at) <= now,
+        )
+        .order_by(col(OutboxMessage.priority).desc(), col(OutboxMessage.id))
+        .limit(limit)
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    return session.exec(stmt).all()
+
+
+def outbox_backlog(session: Session) -> int:
+    stmt = select(func.count()).where(OutboxMessage.status == OutboxStatus.PENDING)
+    return int(session.exec(stmt).one())
+
+
+def alerts_with_accounts(
+    session: Session, alert_ids: Iterable[int] | None = None
+) -> list[tuple[Alert, Account]]:
+    stmt = select(Alert, Account).join(Account, col(Alert.account_id) == col(Account.id))
+    if alert_ids is not None:
+        stmt = stmt.where(col(Alert.id).in_(list(alert_ids)))
+    return [(a, acc) for a, acc in session.exec(stmt).all()]
+
+
+def set_alert_status(session: Session, alert_id: int, status: str) -> None:
+    session.execute(
+        update(Alert).where(col(Alert.id) == alert_id).values(status=status, updated_at=utcnow())
+    )
+
+
+# --- audit and poll runs ----------------------------------------------------------------
+
+
+def audit(
+    session: Session,
+    *,
+    user_id: str | None,
+    action: str,
+    target_type: str,
+    target_id: int | None,
+    **detail: Any,
+) -> None:
+    session.add(
+        AuditLog(
+            user_id=user_id,
+            action=action,
+            target_type=target_type,
+            target_id=target_id,
+            detail=detail,
+        )
+    )
+
+
+def start_poll_run(session: Session, source: str) -> PollRun:
+    run = PollRun(source=source)
+    session.add(run)
+    session.flush()
+    return run
+
+
+def last_poll_runs(session: Session, limit: int = 20) -> Sequence[PollRun]:
+    return session.exec(select(PollRun).order_by(col(PollRun.id).desc()).limit(limit)).all()

@@ -1,0 +1,59 @@
+"""Small value types shared by the rules."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date
+from enum import StrEnum
+
+
+class SignalKey(StrEnum):
+    CAPACITY = "capacity"
+    POSITIVE_OUTCOME = "positive_outcome"
+    TEAM_EXPANDED = "team_expanded"
+    FEATURE_REQUEST = "feature_request"
+    ADVOCACY = "advocacy"
+    RENEWAL_WINDOW = "renewal_window"
+    NEW_INITIATIVE = "new_initiative"
+    SHARED_SEAT = "shared_seat"
+    COMPANY_GROWTH = "company_growth"
+
+
+SIGNAL_LABELS: dict[SignalKey, str] = {
+    SignalKey.CAPACITY: "Using 80%+ of what they bought",
+    SignalKey.POSITIVE_OUTCOME: "Reported a win in the last 90 days",
+    SignalKey.TEAM_EXPANDED: "More teams or people use it than at purchase",
+    SignalKey.FEATURE_REQUEST: "Asked for something their plan lacks",
+    SignalKey.ADVOCACY: "Promoter score or praise in the last 60 days",
+    SignalKey.RENEWAL_WINDOW: "Renewal 60–120 days out",
+    SignalKey.NEW_INITIATIVE: "New initiative that fits another offering",
+    SignalKey.SHARED_SEAT: "Several people sharing one paid seat",
+    SignalKey.COMPANY_GROWTH: "Company grew since purchase",
+}
+
+
+@dataclass(frozen=True)
+class Signal:
+    """One awarded readiness signal and the facts that earned it."""
+
+    key: SignalKey
+    points: int
+    evidence: str
+    observed_on: date | None = None
+
+    @property
+    def label(self) -> str:
+        return SIGNAL_LABELS[self.key]
+
+
+def fmt_date(day: date) -> str:
+    """Absolute, unambiguous and short: 1 Oct 2026."""
+    return f"{day.day} {day:%b %Y}"
+
+
+def fmt_money(amount: float) -> str:
+    return f"${amount:,.0f}"
+
+
+def fmt_pct(ratio: float) -> str:
+    return f"{ratio * 100:.0f}%"

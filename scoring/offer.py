@@ -1,0 +1,81 @@
+"""Exactly one offer per account (seed 000 step 2, seed 004 step 3), chosen from its signals.
+
+Order of preference, first match wins:
+
+1. Under-adopting but with a live initiative or request → professional services (help them get
+   there faster; it is enablement they pay for, not more of what they are not using).
+2. Under-adopting otherwise → no offer (enablement first).
+3. At capacity, team grown, or several people on one seat → capacity expansion.
+4. Asked for what their plan lacks → tier upgrade.
+5. A new initiative that fits another offering → cross-sell.
+6. Renewal in range and the customer is happy (promoter or green health) → multi-year renewal.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from enum import StrEnum
+
+from scoring.activation import ActivationFinding
+from scoring.evidence import Signal, SignalKey
+from scoring.facts import Health, Snapshot
+
+
+class OfferType(StrEnum):
+    CAPACITY = "capacity"
+    TIER_UPGRADE = "tier_upgrade"
+    CROSS_SELL = "cross_sell"
+    PROFESSIONAL_SERVICES = "professional_services"
+    MULTI_YEAR = "multi_year"
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+
+_LABELS = {
+    OfferType.CAPACITY: "Capacity expansion",
+    OfferType.TIER_UPGRADE: "Tier upgrade",
+    OfferType.CROSS_SELL: "Cross-sell",
+    OfferType.PROFESSIONAL_SERVICES: "Professional services",
+    OfferType.MULTI_YEAR: "Multi-year renewal",
+}
+
+
+@dataclass(frozen=True)
+class Offer:
+    type: OfferType
+    reason: str
+
+
+def choose_offer(
+    signals: list[Signal], latest: Snapshot | None, activation: ActivationFinding | None
+) -> Offer | None:
+    by_key = {s.key: s for s in signals}
+
+    def first(*keys: SignalKey) -> Signal | None:
+        return next((by_key[k] for k in keys if k in by_key), None)
+
+    if activation is not None:
+        intent = first(SignalKey.NEW_INITIATIVE, SignalKey.FEATURE_REQUEST)
+        if intent is None:
+            return None
+        return Offer(
+            OfferType.PROFESSIONAL_SERVICES,
+            f"adoption is low ({activation.evidence}) but they have a push coming"
+            f" ({intent.evidence}); guided help gets them there faster",
+        )
+    if s := first(SignalKey.CAPACITY, SignalKey.TEAM_EXPANDED, SignalKey.SHARED_SEAT):
+        return Offer(OfferType.CAPACITY, f"they are outgrowing what they bought: {s.evidence}")
+    if s := first(SignalKey.FEATURE_REQUEST):
+        return Offer(OfferType.TIER_UPGRADE, f"the next tier answers what they {s.evidence}")
+    if s := first(SignalKey.NEW_INITIATIVE):
+        return Offer(OfferType.CROSS_SELL, f"another offering fits their new work: {s.evidence}")
+    renewal = first(SignalKey.RENEWAL_WINDOW)
+    happy = SignalKey.ADVOCACY in by_key or (latest is not None and latest.health is Health.GREEN)
+    if renewal is not None and happy:
+        return Offer(
+            OfferType.MULTI_YEAR,
+            f"a healthy account whose renewal is in range ({renewal.evidence}); lock in continuity",
+        )
+    return None

@@ -1,0 +1,217 @@
+"""Trigger episodes (seed 000, step 3): the *moments* that make now the right time.
+
+Triggers are edges, not levels: an account sitting at 90% capacity for three months is one
+episode, not ninety. Each episode has a dedupe key derived only from the account and the facts
+that caused it, so re-running detection over the same history yields the same keys and the
+store can refuse duplicates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from datetime import date, timedelta
+from enum import StrEnum
+
+from scoring.config import ScoringConfig
+from scoring.evidence import fmt_date, fmt_pct
+from scoring.facts import AccountFacts, EventKind, Snapshot
+
+
+class TriggerKind(StrEnum):
+    CAPACITY = "capacity"
+    TEAM_GROWTH = "team_growth"
+    RENEWAL = "renewal"
+    SUCCESS = "success"  # milestone or positive outcome logged
+    ONBOARDING = "onboarding"
+    INITIATIVE = "initiative"
+    FEATURE_REQUEST = "feature_request"
+
+    @property
+    def label(self) -> str:
+        return _LABELS[self]
+
+
+_LABELS = {
+    TriggerKind.CAPACITY: "Capacity ceiling",
+    TriggerKind.TEAM_GROWTH: "Team growth",
+    TriggerKind.RENEWAL: "Renewal in range",
+    TriggerKind.SUCCESS: "Success moment",
+    TriggerKind.ONBOARDING: "Onboarding complete",
+    TriggerKind.INITIATIVE: "New initiative",
+    TriggerKind.FEATURE_REQUEST: "Asked for a higher-tier feature",
+}
+
+
+@dataclass(frozen=True)
+class Episode:
+    account_id: str
+    kind: TriggerKind
+    on: date
+    evidence: str
+    dedupe_key: str
+
+
+def _capacity_episodes(facts: AccountFacts, cfg: ScoringConfig) -> list[Episode]:
+    fire, rearm = cfg.triggers.capacity_fire, cfg.triggers.capacity_rearm
+    armed = True
+    previous: Snapshot | None = None
+    out: list[Episode] = []
+    for snap in facts.history:
+        top = snap.capacity()
+        if top is None:
+            continue  # unknown capacity neither fires nor re-arms
+        name, ratio = top
+        if armed and ratio >= fire:
+            what = (
+                f"{snap.seats_used} of {snap.seats_purchased} seats"
+                if name == "seats"
+                else f"{name.replace('_', ' ')} at {fmt_pct(ratio)} of its limit"
+            )
+            before = ""
+            if previous is not None and name == "seats" and previous.seats_used is not None:
+                before = f", up from {previous.seats_used} on {fmt_date(previous.taken_on)}"
+            out.append(
+                Episode(
+                    facts.account_id,
+                    TriggerKind.CAPACITY,
+                    snap.taken_on,
+                    f"{what} ({fmt_pct(ratio)}){before}",
+                    f"{facts.account_id}:capacity:{snap.taken_on.isoformat()}",
+                )
+            )
+            armed = False
+        elif not armed and ratio < rearm:
+            armed = True
+        previous = snap
+    return out
+
+
+def _growth_episodes(facts: AccountFacts, cfg: ScoringConfig) -> list[Episode]:
+    """A step of growth in departments, active users or headcount opens an episode.
+
+    Each metric keeps a reference value (its first known value, then the value at its last
+    episode); growing by ``team_growth_step`` over the reference fires and moves the reference.
+    A new department always counts as a step; users and people must also grow by at least
+    ``team_growth_min_increase``, so 3 → 4 users is not news.
+    """
+    step = cfg.triggers.team_growth_step
+    min_increase = cfg.triggers.team_growth_min_increase
+    refs: dict[str, float] = {}
+    out: list[Episode] = []
+    labels = {"departments": "departments", "active_users": "active users", "headcount": "people"}
+    for snap in facts.history:
+        for metric, label in labels.items():
+            value = getattr(snap, metric)
+            if value is None:
+                continue
+            ref = refs.get(metric)
+            if ref is None or ref <= 0:
+                refs[metric] = value
+                continue
+            grew = (
+                value > ref
+                if metric == "departments"
+                else value >= ref * (1 + step) and value - ref >= min_increase
+            )
+            if grew:
+                out.append(
+                    Episode(
+                        facts.account_id,
+                        TriggerKind.TEAM_GROWTH,
+                        snap.taken_on,
+                        f"{value:,} {label}, up from {ref:,.0f} (+{fmt_pct(value / ref - 1)})",
+                        f"{facts.account_id}:team_growth:{metric}:{snap.taken_on.isoformat()}",
+                    )
+                )
+                refs[metric] = value
+            elif value < ref:
+                refs[metric] = value  # measure growth from the low point, not a stale peak
+    return out
+
+
+def _renewal_episodes(facts: AccountFacts, cfg: ScoringConfig) -> list[Episode]:
+    window = timedelta(days=cfg.triggers.renewal_window_days)
+    seen: set[date] = set()
+    out: list[Episode] = []
+    for snap in facts.history:
+        renewal = snap.renewal_on
+        if renewal is None or renewal in seen:
+            continue
+        if snap.taken_on <= renewal <= snap.taken_on + window:
+            seen.add(renewal)
+            days = (renewal - snap.taken_on).days
+            out.append(
+                Episode(
+                    facts.account_id,
+                    TriggerKind.RENEWAL,
+                    snap.taken_on,
+                    f"renewal on {fmt_date(renewal)} is {days} days away",
+                    f"{facts.account_id}:renewal:{renewal.isoformat()}",
+                )
+            )
+    return out
+
+
+_EVENT_TRIGGERS = {
+    EventKind.OUTCOME: TriggerKind.SUCCESS,
+    EventKind.MILESTONE: TriggerKind.SUCCESS,
+    EventKind.ONBOARDING_COMPLETED: TriggerKind.ONBOARDING,
+    EventKind.INITIATIVE: TriggerKind.INITIATIVE,
+    EventKind.FEATURE_REQUEST: TriggerKind.FEATURE_REQUEST,
+}
+
+
+def _event_episodes(facts: AccountFacts) -> list[Episode]:
+    out = []
+    for event in facts.events:
+        kind = _EVENT_TRIGGERS.get(event.kind)
+        if kind is None:
+            continue
+        out.append(
+            Episode(
+                facts.account_id,
+                kind,
+                event.on,
+                event.detail or kind.label,
+                f"{facts.account_id}:{kind.value}:{event.stable_key}",
+            )
+        )
+    return out
+
+
+# On the same day, the more telling trigger sorts last and so chooses the opening.
+_TIE_ORDER = {
+    kind: n
+    for n, kind in enumerate(
+        [
+            TriggerKind.TEAM_GROWTH,
+            TriggerKind.RENEWAL,
+            TriggerKind.ONBOARDING,
+            TriggerKind.INITIATIVE,
+            TriggerKind.FEATURE_REQUEST,
+            TriggerKind.SUCCESS,
+            TriggerKind.CAPACITY,
+        ]
+    )
+}
+
+
+def detect_episodes(facts: AccountFacts, today: date, cfg: ScoringConfig) -> list[Episode]:
+    """All episodes up to ``today``, oldest first."""
+    found = (
+        _capacity_episodes(facts, cfg)
+        + _growth_episodes(facts, cfg)
+        + _renewal_episodes(facts, cfg)
+        + _event_episodes(facts)
+    )
+    return sorted((e for e in found if e.on <= today), key=lambda e: (e.on, _TIE_ORDER[e.kind]))
+
+
+def live_episodes(episodes: list[Episode], today: date, cfg: ScoringConfig) -> list[Episode]:
+    """Episodes recent enough to open a conversation on (older ones are history)."""
+    since = today - timedelta(days=cfg.triggers.event_lookback_days)
+    return [e for e in episodes if e.on >= since]
+
+
+def most_recent(episodes: list[Episode]) -> Episode | None:
+    return episodes[-1] if episodes else None

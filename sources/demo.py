@@ -1,0 +1,95 @@
+"""The bundled sample portfolio, expanded into records dated relative to ``today``.
+
+Dates in the file are day counts, so the demo always looks current: a renewal "75 days away"
+is 75 days after whatever day the demo runs.
+"""
+
+from __future__ import annotations
+
+import json
+from datetime import date, timedelta
+from importlib import resources
+from typing import Any
+
+from sources.records import AccountRecord, Batch, EventRecord, SnapshotRecord
+
+SOURCE = "demo"
+
+
+def _series(value: Any, index: int) -> Any:
+    return value[index] if isinstance(value, list) else value
+
+
+def load_demo_spec() -> dict[str, Any]:
+    text = resources.files("sources").joinpath("data/demo_portfolio.json").read_text("utf-8")
+    data: dict[str, Any] = json.loads(text)
+    return data
+
+
+def demo_batch(today: date, spec: dict[str, Any] | None = None) -> Batch:
+    spec = spec or load_demo_spec()
+    every = int(spec.get("snapshot_every_days", 30))
+    batch = Batch()
+    for acct in spec["accounts"]:
+        ext = acct["id"]
+        owner = acct.get("owner")
+        batch.accounts.append(
+            AccountRecord(
+                source=SOURCE,
+                external_id=ext,
+                name=acct["name"],
+                domain=acct.get("domain"),
+                owner_name=owner,
+                owner_email=f"{owner.lower().replace(' ', '.')}@example.com" if owner else None,
+                segment=acct.get("segment"),
+                plan=acct.get("plan"),
+                contact_name=acct.get("contact"),
+                purchased_on=today - timedelta(days=acct.get("purchased_days_ago", 400)),
+            )
+        )
+        n = len(acct["seats_used"]) if isinstance(acct["seats_used"], list) else 6
+        for i in range(n):
+            taken_on = today - timedelta(days=every * (n - 1 - i))
+            batch.snapshots.append(_snapshot(acct, i, n, taken_on, today))
+        for j, event in enumerate(acct.get("events", [])):
+            batch.events.append(
+                EventRecord(
+                    source=SOURCE,
+                    external_id=ext,
+                    kind=event["kind"],
+                    on=today - timedelta(days=event["days_ago"]),
+                    detail=event.get("detail", ""),
+                    key=f"{ext}-e{j}",
+                )
+            )
+    return batch
+
+
+def _snapshot(acct: dict[str, Any], i: int, n: int, taken_on: date, today: date) -> SnapshotRecord:
+    last = i == n - 1
+    contact = today - timedelta(days=acct.get("last_contact_days_ago", 14))
+    nps_on = today - timedelta(days=acct.get("nps_days_ago", 10_000))
+    nps = acct.get("nps") if taken_on >= nps_on and taken_on - nps_on < timedelta(days=30) else None
+    features = acct.get("features")
+    usage = {k: float(_series(v, i)) for k, v in acct.get("usage", {}).items()}
+    return SnapshotRecord(
+        source=SOURCE,
+        external_id=acct["id"],
+        taken_on=taken_on,
+        seats_used=_series(acct["seats_used"], i),
+        seats_purchased=_series(acct["seats_purchased"], i),
+        active_users=_series(acct.get("active_users", acct["seats_used"]), i),
+        departments=_series(acct.get("departments"), i),
+        headcount=_series(acct.get("headcount"), i),
+        annual_revenue=_series(acct.get("annual_revenue"), i),
+        usage=usage,
+        limits={k: float(v) for k, v in acct.get("limits", {}).items()},
+        health=acct.get("health") if last else "green",
+        nps=nps,
+        open_urgent_tickets=acct.get("urgent_tickets", 0) if last else 0,
+        last_contact_on=min(contact, taken_on),
+        renewal_on=today + timedelta(days=acct["renewal_in_days"]),
+        arr=float(acct["arr"]),
+        features_used=features[0] if features else None,
+        features_available=features[1] if features else None,
+    )
