@@ -139,6 +139,9 @@ class Alert(SQLModel, table=True):
     acknowledged_by: str | None = Field(default=None, max_length=40)
     acknowledged_at: datetime | None = None
     snoozed_until: datetime | None = None
+    owner_slack_id: str | None = Field(default=None, max_length=40)
+    escalated_at: datetime | None = None
+    dismissed_reason: str | None = Field(default=None, max_length=500)
 
 
 class OutboxStatus(StrEnum):
@@ -243,3 +246,27 @@ class PollRun(SQLModel, table=True):
     alerts: int = 0
     errors: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
     cursor: str | None = Field(default=None, max_length=500)
+
+
+class SourceState(SQLModel, table=True):
+    """Per-source sync cursor and health: where the next poll resumes, and how the last went."""
+
+    __tablename__ = "source_state"
+
+    source: str = Field(primary_key=True, max_length=50)
+    cursor: str | None = Field(default=None, max_length=500)
+    last_success_at: datetime | None = None
+    last_error: str | None = Field(default=None, max_length=2000)
+    last_error_at: datetime | None = None
+    last_run_id: int | None = None
+
+
+class SlackUser(SQLModel, table=True):
+    """Cache of users.lookupByEmail / users.info so owners resolve without a call per alert."""
+
+    __tablename__ = "slack_users"
+
+    email: str = Field(primary_key=True, max_length=320)
+    user_id: str | None = Field(default=None, max_length=40)  # None: looked up, not found
+    tz: str | None = Field(default=None, max_length=64)
+    fetched_at: datetime = Field(default_factory=utcnow)
