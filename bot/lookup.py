@@ -19,6 +19,11 @@ def _norm(text: str) -> str:
     return " ".join(text.lower().split())
 
 
+def _typo_score(query: str, choice: str, **kwargs: object) -> float:
+    """A misspelt name ("nortwind") or a misspelt part of one ("polar dta") both score high."""
+    return max(fuzz.WRatio(query, choice), fuzz.partial_ratio(query, choice))
+
+
 def find_accounts(query: str, entries: list[Entry], *, limit: int = 8) -> LookupResult:
     q = _norm(query)
     if not q:
@@ -30,10 +35,9 @@ def find_accounts(query: str, entries: list[Entry], *, limit: int = 8) -> Lookup
     if contains:
         contains.sort(key=lambda e: (not _norm(e[2]).startswith(q), len(e[2]), e[2]))
         return LookupResult(contains[:limit], [])
-    choices = {i: f"{_norm(name)} {domain or ''}" for i, (_, _, name, domain) in enumerate(entries)}
-    close = process.extract(q, choices, scorer=fuzz.WRatio, limit=limit, score_cutoff=80)
-    strong = [entries[idx] for _, score, idx in close if score >= 90]
-    if strong:
-        return LookupResult(strong, [])
-    nearest = process.extract(q, choices, scorer=fuzz.WRatio, limit=3)
+    names = {i: _norm(name) for i, (_, _, name, _) in enumerate(entries)}
+    close = process.extract(q, names, scorer=_typo_score, limit=limit, score_cutoff=82)
+    if close:
+        return LookupResult([entries[idx] for _, _, idx in close], [])
+    nearest = process.extract(q, names, scorer=fuzz.WRatio, limit=3)
     return LookupResult([], [entries[idx][2] for _, _, idx in nearest])

@@ -74,10 +74,12 @@ def account_by_key(session: Session, key: str) -> Account | None:
 def upsert_account(
     session: Session, *, source: str, external_id: str, key: str, **fields: Any
 ) -> Account:
-    """Find the account this source record belongs to, or create it; refresh its fields."""
+    """Find the account this source record belongs to, or create it; refresh its fields.
+
+    Matching is by (source, external id) only: two companies that share a name stay two
+    accounts (the second gets ``key-2``); joining across sources is the caller's decision.
+    """
     account = account_by_external_id(session, source, external_id)
-    if account is None:
-        account = account_by_key(session, key)
     if account is None:
         account = Account(key=_free_key(session, key), **fields)
         session.add(account)

@@ -1,0 +1,118 @@
+"""The CLI end to end, as a user runs it: a real process, a real SQLite file."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+DAY = "2026-11-20"
+
+
+def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "COLUMNS": "200",
+            "PYTHONPATH": str(Path(__file__).parents[2]),
+        },
+    )
+
+
+@pytest.fixture(scope="module")
+def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
+    cwd = tmp_path_factory.mktemp("demo")
+    first = run("demo", "--today", DAY, cwd=cwd)
+    assert first.returncode == 0, first.stderr
+    second = run("demo", cwd=cwd)  # no --today: it replays the first run's day
+    assert second.returncode == 0, second.stderr
+    return cwd, first.stdout, second.stdout
+
+
+def test_demo_prints_ranked_alerts_with_breakdown_trigger_offer_and_script(demo_dir) -> None:
+    _, out, _ = demo_dir
+    assert "30 sample accounts as of 20 Nov 2026" in out
+    assert "new alerts" in out and "queued for Slack" in out
+    assert "BrightOps Agency — 41 · Priority" in out
+    assert "+12 Using 80%+ of what they bought" in out
+    assert "Trigger: Capacity ceiling on 20 Nov 2026 — 44 of 50 seats (88%), up from 41" in out
+    assert "Capacity expansion" in out and "Hi Sarah" in out
+
+
+def test_second_demo_raises_no_new_alerts_and_says_so(demo_dir) -> None:
+    _, _, out = demo_dir
+    assert "No new alerts" in out and "already recorded" in out
+    assert "queued for Slack" not in out
+
+
+def test_demo_writes_the_playbook(demo_dir) -> None:
+    cwd, _, _ = demo_dir
+    text = (cwd / "expansion-playbook.md").read_text()
+    for heading in (
+        "# Expansion Revenue Playbook",
+        "## Executive Summary",
+        "## Tier 1 Opportunities",
+        "## Tier 2 Opportunities",
+        "## Tier 3 Opportunities",
+        "## Account-by-Account Summary",
+        "### By Type",
+        "### By Revenue Band",
+        "### By Timeline",
+        "**Totals:**",
+    ):
+        assert heading in text
+    assert text.count("\n### ") >= 30  # every account has its own summary
+
+
+def test_explain_shows_one_account(demo_dir) -> None:
+    cwd, _, _ = demo_dir
+    res = run("explain", "brightops", "--today", DAY, cwd=cwd)
+    assert res.returncode == 0, res.stderr
+    assert (
+        "BrightOps Agency — 41 · Priority" in res.stdout
+        and "cut client reporting time" in res.stdout
+    )
+
+
+def test_explain_forgives_a_typo(demo_dir) -> None:
+    cwd, _, _ = demo_dir
+    res = run("explain", "Nortwind Logistics", "--today", DAY, cwd=cwd)
+    assert res.returncode == 0, res.stderr
+    assert "Northwind Logistics" in res.stdout
+
+
+def test_explain_unknown_account_fails_with_closest_names(demo_dir) -> None:
+    cwd, _, _ = demo_dir
+    res = run("explain", "no-such-account", cwd=cwd)
+    assert res.returncode == 1
+    assert "No account matches 'no-such-account'" in res.stderr and "Closest names:" in res.stderr
+    assert "Traceback" not in res.stderr
+
+
+def test_report_command_writes_where_asked(demo_dir) -> None:
+    cwd, _, _ = demo_dir
+    res = run("report", "-o", "out.md", "--today", DAY, cwd=cwd)
+    assert res.returncode == 0, res.stderr
+    assert (cwd / "out.md").read_text().startswith("# Expansion Revenue Playbook")
+
+
+def test_bad_date_and_bad_config_are_clear_errors(tmp_path: Path) -> None:
+    res = run("report", "--today", "tomorrow", cwd=tmp_path)
+    assert res.returncode == 1 and "--today must look like 2026-12-15" in res.stderr
+    (tmp_path / "radar.yml").write_text("scoring:\n  bands:\n    ready: 50\n")
+    (tmp_path / ".env").write_text("EXPANSION_RADAR_CONFIG=radar.yml\n")
+    res = run("report", cwd=tmp_path)
+    assert res.returncode == 1 and "scoring.bands" in res.stderr and "Traceback" not in res.stderr
+
+
+def test_db_upgrade_reports_revision(tmp_path: Path) -> None:
+    res = run("db", "upgrade", cwd=tmp_path)
+    assert res.returncode == 0, res.stderr
+    assert "is at revision" in res.stdout and (tmp_path / "expansion-radar.db").exists()

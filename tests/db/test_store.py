@@ -1,0 +1,121 @@
+"""The store: migrations match the models, episodes dedupe, snapshots keep one row a day."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy import Engine, inspect
+from sqlmodel import SQLModel
+
+from db import repo
+from db.engine import SessionFactory, transaction
+from db.models import Alert
+from scoring.triggers import Episode, TriggerKind
+
+
+def test_migrations_create_exactly_the_models(engine: Engine) -> None:
+    with engine.connect() as conn:
+        diff = compare_metadata(MigrationContext.configure(conn), SQLModel.metadata)
+    assert diff == []
+    assert {
+        "accounts",
+        "snapshots",
+        "trigger_episodes",
+        "alerts",
+        "outbox",
+        "plans",
+        "plan_steps",
+        "snoozes",
+        "audit_log",
+        "poll_runs",
+    } <= set(inspect(engine).get_table_names())
+
+
+def test_sqlite_runs_with_wal_and_foreign_keys(engine: Engine) -> None:
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
+
+
+def _account(session, ext: str = "1"):
+    return repo.upsert_account(
+        session, source="crm", external_id=ext, key=f"acme-{ext}", name="Acme"
+    )
+
+
+def test_episode_dedupe_key_is_unique(factory: SessionFactory) -> None:
+    ep = Episode(
+        "acme",
+        TriggerKind.CAPACITY,
+        date(2026, 11, 1),
+        "47 of 50 seats",
+        "acme:capacity:2026-11-01",
+    )
+    with transaction(factory) as session:
+        acct = _account(session)
+        assert repo.record_episode(session, acct.id, ep) is not None
+        assert repo.record_episode(session, acct.id, ep) is None
+    with transaction(factory) as session:
+        assert repo.record_episode(session, acct.id, ep) is None
+        assert repo.episode_count(session) == 1
+
+
+def test_same_external_id_is_the_same_account(factory: SessionFactory) -> None:
+    with transaction(factory) as session:
+        first = _account(session)
+        again = repo.upsert_account(
+            session, source="crm", external_id="1", key="other", name="Acme Inc"
+        )
+        assert again.id == first.id and again.name == "Acme Inc"
+        other = repo.upsert_account(
+            session, source="crm", external_id="2", key="acme-1", name="Acme"
+        )
+        assert other.id != first.id and other.key == "acme-1-2"
+
+
+def test_snapshot_same_day_replaces_and_history_loads_in_order(factory: SessionFactory) -> None:
+    with transaction(factory) as session:
+        acct = _account(session)
+        repo.upsert_snapshot(
+            session,
+            account_id=acct.id,
+            taken_on=date(2026, 11, 2),
+            source="u",
+            seats_used=10,
+            seats_purchased=20,
+        )
+        repo.upsert_snapshot(
+            session,
+            account_id=acct.id,
+            taken_on=date(2026, 11, 1),
+            source="u",
+            seats_used=5,
+            seats_purchased=20,
+        )
+        repo.upsert_snapshot(
+            session, account_id=acct.id, taken_on=date(2026, 11, 2), source="u", seats_used=12
+        )
+    with factory() as session:
+        acct = repo.account_by_key(session, "acme-1")
+        assert acct is not None
+        facts = repo.load_facts(session, acct)
+        assert [(s.taken_on.day, s.seats_used, s.seats_purchased) for s in facts.history] == [
+            (1, 5, 20),
+            (2, 12, 20),
+        ]
+
+
+def test_a_failed_transaction_leaves_nothing(factory: SessionFactory) -> None:
+    try:
+        with transaction(factory) as session:
+            acct = _account(session)
+            session.add(Alert(account_id=acct.id, band="ready", score=20, state_hash="x"))
+            session.flush()
+            raise RuntimeError("crash mid-batch")
+    except RuntimeError:
+        pass
+    with factory() as session:
+        assert repo.all_accounts(session) == []
+        assert repo.episode_count(session) == 0

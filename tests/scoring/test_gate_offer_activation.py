@@ -1,0 +1,190 @@
+"""The health gate, activation-before-expansion, the single offer and the opportunity score."""
+
+from __future__ import annotations
+
+from datetime import date, timedelta
+
+import pytest
+
+from scoring.config import Gate, OfferEconomics, ScoringConfig
+from scoring.engine import assess
+from scoring.facts import EventKind, Health
+from scoring.gate import GateCode, health_gate, quarter_end
+from scoring.offer import OfferType
+from scoring.opportunity import estimate_expansion_arr, revenue_points
+from tests.scoring.helpers import TODAY, account, event, snap
+
+# An account that would be pitched: at capacity, a recent win, happy.
+READY = {"seats_used": 90, "nps": 9}
+
+
+def ready_account(**latest):
+    return account(
+        snap(60),
+        snap(0, **{**READY, **latest}),
+        events=(event(EventKind.OUTCOME, 10, "faster month-end close"),),
+    )
+
+
+def gate_codes(facts, today: date = TODAY, cfg: Gate | None = None) -> list[GateCode]:
+    return [r.code for r in health_gate(facts, today, cfg or Gate()).reasons]
+
+
+def test_healthy_account_passes_the_gate_and_gets_a_pitch() -> None:
+    result = assess(ready_account(), TODAY)
+    assert not result.gate.blocked and result.pitchable and result.script
+
+
+@pytest.mark.parametrize(
+    ("latest", "code", "fix_word"),
+    [
+        ({"open_urgent_tickets": 1}, GateCode.URGENT_TICKET, "resolved"),
+        ({"health": Health.RED}, GateCode.RED_HEALTH, "Stabilise"),
+        ({"last_contact_on": TODAY - timedelta(days=61)}, GateCode.NO_RECENT_CONTACT, "Reconnect"),
+    ],
+)
+def test_each_gate_reason_blocks_the_pitch(latest, code, fix_word) -> None:
+    result = assess(ready_account(**latest), TODAY)
+    assert [r.code for r in result.gate.reasons] == [code]
+    assert result.offer is None and result.script == "" and not result.pitchable
+    assert fix_word in result.recommendation and result.recommendation.startswith("Fix first")
+
+
+def test_contact_exactly_60_days_ago_is_still_fine() -> None:
+    assert gate_codes(ready_account(last_contact_on=TODAY - timedelta(days=60))) == []
+
+
+def test_champion_gone_until_a_new_one_is_added() -> None:
+    gone = account(snap(0), events=(event(EventKind.CHAMPION_LEFT, 10, "left"),))
+    assert gate_codes(gone) == [GateCode.CHAMPION_GONE]
+    back = account(
+        snap(0), events=(event(EventKind.CHAMPION_LEFT, 10), event(EventKind.CHAMPION_ADDED, 2))
+    )
+    assert gate_codes(back) == []
+
+
+def test_last_days_of_our_fiscal_quarter_hold_every_pitch() -> None:
+    assert quarter_end(date(2026, 11, 20), 1) == date(2026, 12, 31)
+    assert quarter_end(date(2026, 11, 20), 2) == date(2027, 1, 31)
+    assert quarter_end(date(2026, 1, 15), 2) == date(2026, 1, 31)
+    late = date(2026, 12, 28)
+    assert GateCode.QUARTER_END in gate_codes(ready_account(), late)
+    assert GateCode.QUARTER_END not in gate_codes(ready_account(), date(2026, 12, 24))
+    assert gate_codes(ready_account(), late, Gate(quarter_end_quiet_days=0)) == []
+
+
+def test_several_reasons_fix_the_open_problem_first() -> None:
+    facts = ready_account(open_urgent_tickets=2, last_contact_on=TODAY - timedelta(days=90))
+    result = assess(facts, TODAY)
+    assert [r.code for r in result.gate.reasons] == [
+        GateCode.URGENT_TICKET,
+        GateCode.NO_RECENT_CONTACT,
+    ]
+    assert "2 urgent support issues open" in result.gate.reasons[0].evidence
+
+
+def test_low_adoption_means_enablement_not_upsell() -> None:
+    result = assess(ready_account(features_used=3, features_available=20), TODAY)
+    assert result.activation is not None and "3 of 20 features" in result.activation.evidence
+    assert result.offer is None and result.recommendation.startswith("Activate first")
+
+
+def test_low_adoption_with_an_initiative_gets_professional_services() -> None:
+    facts = account(
+        snap(60),
+        snap(0, features_used=3, features_available=20, nps=9),
+        events=(
+            event(EventKind.INITIATIVE, 5, "a new region launch"),
+            event(EventKind.OUTCOME, 5, "win"),
+        ),
+    )
+    result = assess(facts, TODAY)
+    assert result.offer is not None and result.offer.type is OfferType.PROFESSIONAL_SERVICES
+
+
+def offer_for(facts) -> OfferType | None:
+    result = assess(facts, TODAY)
+    return result.offer.type if result.offer else None
+
+
+def test_capacity_offer() -> None:
+    assert offer_for(ready_account()) is OfferType.CAPACITY
+
+
+def test_tier_upgrade_offer() -> None:
+    facts = account(
+        snap(60),
+        snap(0, nps=9),
+        events=(event(EventKind.FEATURE_REQUEST, 5, "SSO"), event(EventKind.OUTCOME, 5, "w")),
+    )
+    assert offer_for(facts) is OfferType.TIER_UPGRADE
+
+
+def test_cross_sell_offer() -> None:
+    facts = account(
+        snap(60),
+        snap(0, nps=9),
+        events=(event(EventKind.INITIATIVE, 5, "new plant"), event(EventKind.OUTCOME, 5, "w")),
+    )
+    assert offer_for(facts) is OfferType.CROSS_SELL
+
+
+def test_multi_year_offer_needs_a_happy_customer() -> None:
+    renewal = TODAY + timedelta(days=80)
+    happy = account(
+        snap(60), snap(0, nps=9, renewal_on=renewal), events=(event(EventKind.OUTCOME, 5, "w"),)
+    )
+    assert offer_for(happy) is OfferType.MULTI_YEAR
+    lukewarm = account(
+        snap(60),
+        snap(0, health=Health.YELLOW, renewal_on=renewal),
+        events=(event(EventKind.OUTCOME, 5, "w"),),
+    )
+    assert offer_for(lukewarm) is None
+
+
+def test_not_yet_band_gets_no_offer() -> None:
+    facts = account(snap(60), snap(0, nps=9, renewal_on=TODAY + timedelta(days=80)))
+    result = assess(facts, TODAY)
+    assert result.score == 12 and result.offer is not None  # Candidate: still worth planting
+    small = account(snap(60), snap(0, renewal_on=TODAY + timedelta(days=80)))
+    assert assess(small, TODAY).offer is None and assess(small, TODAY).recommendation.startswith(
+        "Not yet"
+    )
+
+
+def test_capacity_expansion_arr_prices_extra_seats() -> None:
+    latest = snap(0, seats_used=47, seats_purchased=50, arr=50_000.0)
+    # 47 used → room for 20% more → 60 seats wanted → 10 extra at $1,000 each
+    assert estimate_expansion_arr(OfferType.CAPACITY, latest, OfferEconomics()) == 10_000.0
+
+
+@pytest.mark.parametrize(
+    ("expansion", "current", "points"),
+    [
+        (24_000, 40_000, 9),
+        (30_000, 40_000, 10),
+        (10_000, 40_000, 7),
+        (4_000, 40_000, 5),
+        (2_000, 40_000, 3),
+        (500, 40_000, 1),
+        (30_000, 300_000, 6),
+    ],
+)
+def test_revenue_points_follow_seed_table_with_absolute_bonus(expansion, current, points) -> None:
+    assert revenue_points(expansion, current, OfferEconomics()) == points
+
+
+def test_opportunity_is_scored_and_tiered() -> None:
+    result = assess(ready_account(), TODAY, ScoringConfig())
+    opp = result.opportunity
+    assert opp is not None
+    assert opp.score == round(opp.revenue * 0.4 + opp.effort * 0.3 + opp.likelihood * 0.3, 2)
+    assert 1 <= opp.tier <= 5 and opp.expansion_arr > 0
+
+
+def test_scripts_use_the_accounts_facts_and_objections_name_its_gap() -> None:
+    result = assess(ready_account(), TODAY)
+    assert "Acme" in result.script and "90 of 100 seats" in result.script
+    assert len(result.objections) == 4
+    assert "90 of 100 seats in use" in result.objections[3].answer

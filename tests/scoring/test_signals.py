@@ -1,0 +1,182 @@
+"""Every row of seed 000's readiness table, with its exact points, its evidence and its edges."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from scoring.config import ScoringConfig
+from scoring.evidence import SignalKey
+from scoring.facts import EventKind
+from scoring.signals import readiness_signals
+from tests.scoring.helpers import TODAY, account, event, snap
+
+CFG = ScoringConfig()
+
+
+def keys(facts) -> dict[SignalKey, int]:
+    return {s.key: s.points for s in readiness_signals(facts, TODAY, CFG)}
+
+
+def only(facts, key: SignalKey):
+    found = [s for s in readiness_signals(facts, TODAY, CFG) if s.key is key]
+    assert len(found) == 1, readiness_signals(facts, TODAY, CFG)
+    return found[0]
+
+
+def test_quiet_healthy_account_earns_nothing() -> None:
+    assert keys(account()) == {}
+
+
+@pytest.mark.parametrize(("used", "awarded"), [(79, False), (80, True), (100, True)])
+def test_capacity_seats_at_80_percent_earns_12(used: int, awarded: bool) -> None:
+    facts = account(snap(60), snap(0, seats_used=used))
+    assert (keys(facts).get(SignalKey.CAPACITY) == 12) is awarded
+    if awarded:
+        assert f"{used} of 100 seats" in only(facts, SignalKey.CAPACITY).evidence
+
+
+def test_capacity_from_a_metered_limit() -> None:
+    facts = account(snap(60), snap(0, usage={"api_calls": 8_100.0}, limits={"api_calls": 10_000}))
+    sig = only(facts, SignalKey.CAPACITY)
+    assert sig.points == 12
+    assert "api calls at 8,100 of 10,000 (81%)" in sig.evidence
+
+
+def test_capacity_unknown_purchased_never_fires() -> None:
+    assert SignalKey.CAPACITY not in keys(account(snap(0, seats_used=500, seats_purchased=0)))
+    assert SignalKey.CAPACITY not in keys(account(snap(0, seats_used=500, seats_purchased=None)))
+
+
+@pytest.mark.parametrize(("days", "awarded"), [(0, True), (90, True), (91, False)])
+def test_positive_outcome_in_last_90_days_earns_10(days: int, awarded: bool) -> None:
+    facts = account(events=(event(EventKind.OUTCOME, days, "cut churn by 8%"),))
+    assert (keys(facts).get(SignalKey.POSITIVE_OUTCOME) == 10) is awarded
+
+
+def test_milestone_counts_as_outcome_with_evidence() -> None:
+    facts = account(events=(event(EventKind.MILESTONE, 5, "went live in 3 regions"),))
+    sig = only(facts, SignalKey.POSITIVE_OUTCOME)
+    assert "went live in 3 regions" in sig.evidence and "15 Nov 2026" in sig.evidence
+
+
+def test_departments_expanded_earns_8() -> None:
+    facts = account(snap(120, departments=2), snap(0, departments=3))
+    sig = only(facts, SignalKey.TEAM_EXPANDED)
+    assert sig.points == 8 and "3 departments use it, up from 2" in sig.evidence
+
+
+@pytest.mark.parametrize(("users", "awarded"), [(54, False), (55, True)])
+def test_active_users_grown_10_percent_earns_8(users: int, awarded: bool) -> None:
+    facts = account(snap(120, active_users=50), snap(0, active_users=users))
+    assert (keys(facts).get(SignalKey.TEAM_EXPANDED) == 8) is awarded
+
+
+@pytest.mark.parametrize(("days", "awarded"), [(180, True), (181, False)])
+def test_feature_request_earns_8(days: int, awarded: bool) -> None:
+    facts = account(events=(event(EventKind.FEATURE_REQUEST, days, "SSO"),))
+    assert (keys(facts).get(SignalKey.FEATURE_REQUEST) == 8) is awarded
+
+
+@pytest.mark.parametrize(("nps", "awarded"), [(7, False), (8, True), (10, True)])
+def test_nps_8_or_more_in_60_days_earns_7(nps: int, awarded: bool) -> None:
+    facts = account(snap(60), snap(0, nps=nps))
+    assert (keys(facts).get(SignalKey.ADVOCACY) == 7) is awarded
+
+
+def test_old_nps_does_not_count_and_latest_score_wins() -> None:
+    assert SignalKey.ADVOCACY not in keys(account(snap(61, nps=10), snap(0)))
+    assert SignalKey.ADVOCACY not in keys(account(snap(30, nps=10), snap(0, nps=5)))
+
+
+@pytest.mark.parametrize(("days", "awarded"), [(60, True), (61, False)])
+def test_praise_in_60_days_earns_7(days: int, awarded: bool) -> None:
+    facts = account(events=(event(EventKind.PRAISE, days, "thanked us publicly"),))
+    assert (keys(facts).get(SignalKey.ADVOCACY) == 7) is awarded
+
+
+@pytest.mark.parametrize(
+    ("days", "awarded"), [(59, False), (60, True), (90, True), (120, True), (121, False)]
+)
+def test_renewal_60_to_120_days_earns_5(days: int, awarded: bool) -> None:
+    facts = account(snap(60), snap(0, renewal_on=TODAY + timedelta(days=days)))
+    assert (keys(facts).get(SignalKey.RENEWAL_WINDOW) == 5) is awarded
+
+
+def test_renewal_evidence_names_date_and_days() -> None:
+    facts = account(snap(60), snap(0, renewal_on=TODAY + timedelta(days=75)))
+    assert only(facts, SignalKey.RENEWAL_WINDOW).evidence.startswith("renews 3 Feb 2027, 75 days")
+
+
+def test_new_initiative_earns_5() -> None:
+    facts = account(events=(event(EventKind.INITIATIVE, 10, "a data platform rebuild"),))
+    assert only(facts, SignalKey.NEW_INITIATIVE).points == 5
+
+
+@pytest.mark.parametrize(
+    ("purchased", "users", "awarded"), [(1, 2, True), (1, 1, False), (2, 5, False)]
+)
+def test_several_users_on_one_paid_seat_earns_5(purchased: int, users: int, awarded: bool) -> None:
+    facts = account(snap(0, seats_purchased=purchased, seats_used=1, active_users=users))
+    assert (keys(facts).get(SignalKey.SHARED_SEAT) == 5) is awarded
+
+
+def test_company_grew_in_employees_or_revenue_earns_4() -> None:
+    by_people = account(snap(200, headcount=200), snap(0, headcount=201))
+    by_revenue = account(snap(200, annual_revenue=1e6), snap(0, annual_revenue=1.2e6))
+    assert only(by_people, SignalKey.COMPANY_GROWTH).points == 4
+    assert (
+        "revenue $1,200,000, up from $1,000,000"
+        in only(by_revenue, SignalKey.COMPANY_GROWTH).evidence
+    )
+
+
+def test_unknown_values_award_nothing() -> None:
+    facts = account(
+        snap(200, headcount=None, active_users=None, departments=None, annual_revenue=None),
+        snap(
+            0,
+            headcount=None,
+            active_users=None,
+            departments=None,
+            annual_revenue=None,
+            seats_used=None,
+            renewal_on=None,
+            nps=None,
+        ),
+    )
+    assert keys(facts) == {}
+
+
+def test_every_signal_at_once_scores_the_table_total() -> None:
+    facts = account(
+        snap(200, departments=1, active_users=1, headcount=100),
+        snap(
+            0,
+            seats_purchased=1,
+            seats_used=1,
+            active_users=3,
+            departments=2,
+            headcount=150,
+            nps=9,
+            renewal_on=TODAY + timedelta(days=90),
+        ),
+        events=(
+            event(EventKind.OUTCOME, 5, "win"),
+            event(EventKind.FEATURE_REQUEST, 5, "SSO"),
+            event(EventKind.INITIATIVE, 5, "new plant"),
+        ),
+    )
+    assert keys(facts) == {
+        SignalKey.CAPACITY: 12,
+        SignalKey.POSITIVE_OUTCOME: 10,
+        SignalKey.TEAM_EXPANDED: 8,
+        SignalKey.FEATURE_REQUEST: 8,
+        SignalKey.ADVOCACY: 7,
+        SignalKey.RENEWAL_WINDOW: 5,
+        SignalKey.NEW_INITIATIVE: 5,
+        SignalKey.SHARED_SEAT: 5,
+        SignalKey.COMPANY_GROWTH: 4,
+    }
+    assert sum(keys(facts).values()) == 64
