@@ -197,14 +197,16 @@ _TIE_ORDER = {
 
 
 def detect_episodes(facts: AccountFacts, today: date, cfg: ScoringConfig) -> list[Episode]:
-    """All episodes up to ``today``, oldest first."""
+    """All episodes up to ``today``, oldest first, one per dedupe key (two unkeyed events of
+    one kind on one day are the same moment)."""
     found = (
         _capacity_episodes(facts, cfg)
         + _growth_episodes(facts, cfg)
         + _renewal_episodes(facts, cfg)
         + _event_episodes(facts)
     )
-    return sorted((e for e in found if e.on <= today), key=lambda e: (e.on, _TIE_ORDER[e.kind]))
+    unique = {e.dedupe_key: e for e in reversed(found) if e.on <= today}  # first one wins
+    return sorted(unique.values(), key=lambda e: (e.on, _TIE_ORDER[e.kind]))
 
 
 def live_episodes(episodes: list[Episode], today: date, cfg: ScoringConfig) -> list[Episode]:
