@@ -51,7 +51,8 @@ SNAPSHOT_FIELDS = (
 
 
 def _insert(session: Session) -> Any:
-    """The dialect's INSERT that understands ON CONFLICT DO NOTHING."""
+    """The dialect's INSERT that understands ON CONFLICT DO NOTHING (and RETURNING, which tells
+    on both backends whether a row was really inserted)."""
     return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
 
 
@@ -151,8 +152,9 @@ def add_event(
             account_id=account_id, kind=kind, on=on, detail=detail, key=key, recorded_at=utcnow()
         )
         .on_conflict_do_nothing(index_elements=["account_id", "key"])
+        .returning(AccountEvent.id)
     )
-    return bool(session.execute(stmt).rowcount)  # type: ignore[attr-defined]
+    return session.execute(stmt).first() is not None
 
 
 def load_facts(session: Session, account: Account) -> AccountFacts:
@@ -215,12 +217,10 @@ def record_episode(session: Session, account_id: int, episode: Episode) -> Trigg
             created_at=utcnow(),
         )
         .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(TriggerEpisode.id)
     )
-    if not session.execute(stmt).rowcount:  # type: ignore[attr-defined]
-        return None
-    return session.exec(
-        select(TriggerEpisode).where(TriggerEpisode.dedupe_key == episode.dedupe_key)
-    ).one()
+    new_id = session.execute(stmt).scalar()
+    return None if new_id is None else session.get(TriggerEpisode, new_id)
 
 
 def episode_count(session: Session, account_id: int | None = None) -> int:
