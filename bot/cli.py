@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from datetime import date
+from enum import StrEnum
 from pathlib import Path
 from typing import Annotated
 
@@ -17,6 +18,7 @@ from bot.lookup import find_accounts
 from bot.portfolio import Scored, assess_account, assess_portfolio
 from bot.render import account_panel, ranking_table
 from bot.report import render_playbook
+from bot.report_html import render_playbook_html
 from bot.settings import AppConfig, Settings, load_app_config
 from db import migrate, repo
 from db.engine import SessionFactory, is_sqlite, make_engine, session_factory
@@ -140,20 +142,35 @@ def explain(
         console.print(account_panel(assess_account(session, record, day, config)))
 
 
+class ReportFormat(StrEnum):
+    MD = "md"
+    HTML = "html"
+
+
 @app.command()
 def report(
-    output: Annotated[Path, typer.Option("-o", "--output", help="Where to write it.")] = Path(
-        "expansion-playbook.md"
-    ),
+    output: Annotated[
+        Path | None,
+        typer.Option(
+            "-o", "--output", help="Where to write it [default: expansion-playbook.md|html]."
+        ),
+    ] = None,
+    fmt: Annotated[
+        ReportFormat, typer.Option("--format", help="Markdown, or a self-contained HTML page.")
+    ] = ReportFormat.MD,
     today: TodayOption = None,
 ) -> None:
-    """Write the expansion playbook (Markdown) for the whole book."""
+    """Write the expansion playbook for the whole book."""
     _, config, factory = _setup()
     day = _today(today)
     with factory() as session:
         rows = assess_portfolio(session, day, config)
-    output.write_text(render_playbook(rows, day), encoding="utf-8")
-    console.print(f"Playbook for {len(rows)} accounts written to [bold]{output}[/].")
+    target = output or Path(f"expansion-playbook.{fmt.value}")
+    if fmt is ReportFormat.HTML:
+        target.write_text(render_playbook_html(rows, day), encoding="utf-8")
+    else:
+        target.write_text(render_playbook(rows, day), encoding="utf-8")
+    console.print(f"Playbook for {len(rows)} accounts written to [bold]{target}[/].")
 
 
 @db_app.command("upgrade")

@@ -11,6 +11,7 @@ from bot.settings import AppConfig
 from db import repo
 from db.models import Account
 from scoring.engine import Assessment, assess
+from scoring.facts import AccountFacts
 
 
 @dataclass(frozen=True)
@@ -18,13 +19,14 @@ class Scored:
     account: Account
     assessment: Assessment
     arr: float
+    facts: AccountFacts
 
 
 def assess_account(session: Session, account: Account, today: date, config: AppConfig) -> Scored:
     facts = repo.load_facts(session, account)
     latest = facts.latest
     arr = (latest.arr or 0.0) if latest else 0.0
-    return Scored(account, assess(facts, today, config.scoring), arr)
+    return Scored(account, assess(facts, today, config.scoring), arr, facts)
 
 
 def assess_portfolio(session: Session, today: date, config: AppConfig) -> list[Scored]:

@@ -8,8 +8,11 @@ from datetime import date
 
 from bot.portfolio import Scored
 from scoring.bands import Band
-from scoring.evidence import fmt_date, fmt_money
+from scoring.evidence import SignalKey, fmt_date, fmt_money
+from scoring.facts import Health
+from scoring.offer import OfferType
 from scoring.opportunity import Tier
+from scoring.plans import ninety_day_plan, renewal_plan
 
 _TIMELINE = {
     Band.PRIORITY: "This month",
@@ -26,9 +29,25 @@ _REVENUE_BANDS = (
 )
 
 
+_MD_ESCAPES = str.maketrans(
+    {
+        "&": "&amp;",
+        "<": "&lt;",
+        ">": "&gt;",
+        "|": "\\|",
+        "*": "\\*",
+        "_": "\\_",
+        "`": "\\`",
+        "[": "\\[",
+        "]": "\\]",
+        "\n": " ",
+    }
+)
+
+
 def _md(text: str) -> str:
-    """Keep CRM text from breaking tables or adding formatting."""
-    return text.replace("|", "\\|").replace("\n", " ").replace("*", "\\*").replace("_", "\\_")
+    """CRM text as inert Markdown: no tables broken, no formatting, links or raw HTML."""
+    return text.translate(_MD_ESCAPES)
 
 
 def _opportunities(rows: Iterable[Scored]) -> list[Scored]:
@@ -94,7 +113,10 @@ def render_playbook(rows: list[Scored], today: date, portfolio: str = "All accou
     out += [line for r in rows for line in _account_block(r)]
     out += ["---", "", "## Opportunity Distribution Analysis", ""]
     out += _distributions(rows, opps)
-    out += ["---", "", "## Scoring Appendix", "", *_appendix()]
+    out += ["---", "", "## Portfolio-Wide Insights", ""]
+    out += _insights(rows, opps)
+    out += ["---", "", "## Scoring Appendix", "", *_appendix(), ""]
+    out += ["### Data Confidence Notes", "", *_confidence(rows)]
     return "\n".join(out).rstrip() + "\n"
 
 
@@ -144,17 +166,63 @@ def _tier1_block(r: Scored) -> list[str]:
         f"**The opportunity:** {_md(offer.reason)}.",
         "",
         "**Evidence:**",
+        "",
         *[f"- {_md(s.evidence)}" for s in a.signals],
         "",
         "**Recommended pitch:**",
         "",
         f"> {_md(a.script)}",
         "",
+        "**Approach:**",
+        "",
+        *_approach(r),
+        "",
         "**Objections to expect:**",
+        "",
         *[f'- "{_md(x.says)}" → {_md(x.answer)}' for x in a.objections],
+        "",
+        "**Risk:**",
+        "",
+        *[f"- {risk}" for risk in _risks(r)],
         "",
     ]
     return lines
+
+
+def _approach(r: Scored) -> list[str]:
+    """The plan the CSM would start today, as dated steps."""
+    a, owner = r.assessment, _md(r.account.owner_name or "the owner")
+    latest = r.facts.latest
+    if a.offer and a.offer.type is OfferType.MULTI_YEAR and latest and latest.renewal_on:
+        steps = renewal_plan(a.today, latest.renewal_on)
+    else:
+        steps = [s for s in ninety_day_plan(a.today) if not s.conditional]
+    return [
+        f"{n}. {s.name} — {s.role if s.role != 'CSM' else owner}, by {fmt_date(s.due_on)}"
+        for n, s in enumerate(steps, 1)
+    ]
+
+
+def _risks(r: Scored) -> list[str]:
+    latest = r.facts.latest
+    out = []
+    if latest is not None and latest.health is Health.YELLOW:
+        out.append("Health is yellow: confirm nothing is brewing before the proposal.")
+    if (
+        latest is not None
+        and latest.nps is None
+        and not any(s.key is SignalKey.ADVOCACY for s in r.assessment.signals)
+    ):
+        out.append("No recent NPS or praise on record: sentiment is a guess.")
+    if r.arr >= 100_000:
+        out.append("Large account: expect procurement and several stakeholders.")
+    if (
+        latest is not None
+        and latest.renewal_on
+        and (latest.renewal_on - r.assessment.today).days > 180
+    ):
+        out.append("Renewal is far off: budget may not exist until the next cycle.")
+    return out or ["Low: strong signals and a healthy relationship."]
 
 
 def _tier2_block(r: Scored) -> list[str]:
@@ -301,3 +369,89 @@ def _appendix() -> list[str]:
         "No pitch while an urgent issue is open, health is red, the champion has left, there"
         " has been no contact for over 60 days, or in the last days of our fiscal quarter.",
     ]
+
+
+def _insights(rows: list[Scored], opps: list[Scored]) -> list[str]:
+    by_type: dict[str, list[Scored]] = defaultdict(list)
+    for r in opps:
+        if r.assessment.offer:
+            by_type[r.assessment.offer.type.label].append(r)
+    lines = ["### Patterns", ""]
+    if by_type:
+        common, group = max(by_type.items(), key=lambda kv: len(kv[1]))
+        best, best_group = max(
+            by_type.items(), key=lambda kv: sum(map(_oscore, kv[1])) / len(kv[1])
+        )
+        avg = sum(map(_oscore, best_group)) / len(best_group)
+        lines += [
+            f"- **Most common expansion type**: {common} ({len(group)} accounts).",
+            f"- **Highest-scoring play**: {best} (average opportunity score {avg:.1f}).",
+        ]
+    activation = [r for r in rows if r.assessment.activation]
+    lines.append(
+        f"- **Under-used product**: {len(activation)} accounts use less than the adoption"
+        " threshold of what they own."
+    )
+    segments: dict[str, list[Scored]] = defaultdict(list)
+    for r in opps:
+        segments[r.account.segment or "Unsegmented"].append(r)
+    if segments:
+        seg, group = max(segments.items(), key=lambda kv: sum(map(_arr, kv[1])))
+        lines.append(
+            f"- **Segment trend**: {_md(seg)} holds the most expansion ARR"
+            f" ({fmt_money(sum(map(_arr, group)))} across {len(group)} accounts)."
+        )
+    lines += ["", "### Blockers to Expansion", ""]
+    reasons = Counter(
+        g.code.value.replace("_", " ") for r in rows for g in r.assessment.gate.reasons
+    )
+    if reasons:
+        lines += [
+            f"- **{reason.capitalize()}**: {n} accounts." for reason, n in reasons.most_common()
+        ]
+    else:
+        lines.append("- No account is held back by health or timing.")
+    if activation:
+        lines.append(f"- **Enablement gaps**: {len(activation)} accounts need activation first.")
+    t1 = [
+        r for r in opps if r.assessment.opportunity and r.assessment.opportunity.tier is Tier.TIER_1
+    ]
+    requests = [
+        r for r in rows if any(s.key is SignalKey.FEATURE_REQUEST for s in r.assessment.signals)
+    ]
+    lines += [
+        "",
+        "### Recommendations for Leadership",
+        "",
+        f"1. **Quick wins**: {len(t1)} Tier 1 opportunities worth {fmt_money(sum(map(_arr, t1)))}"
+        " can be started this week.",
+        f"2. **Product feedback**: {len(requests)} accounts asked for capabilities they lack;"
+        " review those requests with product.",
+        f"3. **Enablement**: {len(activation)} accounts would benefit from an adoption programme"
+        " before any upsell.",
+        "",
+    ]
+    return lines
+
+
+def _confidence(rows: list[Scored]) -> list[str]:
+    lines = []
+    for r in rows:
+        gaps = []
+        latest = r.facts.latest
+        if latest is None:
+            gaps.append("no snapshots")
+        else:
+            if latest.capacity() is None:
+                gaps.append("no seat or usage-limit data")
+            if latest.renewal_on is None:
+                gaps.append("no renewal date")
+            if latest.last_contact_on is None:
+                gaps.append("no last-contact date")
+            if latest.health is None:
+                gaps.append("no health score")
+        if len(r.facts.history) < 2:
+            gaps.append("a single snapshot, so no growth can be measured")
+        if gaps:
+            lines.append(f"- {_md(r.account.name)}: " + "; ".join(gaps) + ".")
+    return lines or ["Every account had seat or usage data, a renewal date, health and history."]

@@ -57,3 +57,7 @@ def fmt_money(amount: float) -> str:
 
 def fmt_pct(ratio: float) -> str:
     return f"{ratio * 100:.0f}%"
+
+
+def seats(n: int | None) -> str:
+    return f"{n} seat" if n == 1 else f"{n} seats"

@@ -24,7 +24,7 @@ from collections.abc import Callable
 from datetime import date, timedelta
 
 from scoring.config import ScoringConfig
-from scoring.evidence import Signal, SignalKey, fmt_date, fmt_money, fmt_pct
+from scoring.evidence import Signal, SignalKey, fmt_date, fmt_money, fmt_pct, seats
 from scoring.facts import AccountFacts, EventKind, Snapshot
 
 SignalRule = Callable[[AccountFacts, date, ScoringConfig], Signal | None]
@@ -39,7 +39,7 @@ def _capacity(facts: AccountFacts, today: date, cfg: ScoringConfig) -> Signal | 
         return None
     name, ratio = top
     if name == "seats":
-        detail = f"{latest.seats_used} of {latest.seats_purchased} seats in use ({fmt_pct(ratio)})"
+        detail = f"{latest.seats_used} of {seats(latest.seats_purchased)} in use ({fmt_pct(ratio)})"
     else:
         detail = (
             f"{name.replace('_', ' ')} at {latest.usage[name]:,.0f} of {latest.limits[name]:,.0f}"

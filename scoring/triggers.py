@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 
 from scoring.config import ScoringConfig
-from scoring.evidence import fmt_date, fmt_pct
+from scoring.evidence import fmt_date, fmt_pct, seats
 from scoring.facts import AccountFacts, EventKind, Snapshot
 
 
@@ -63,7 +63,7 @@ def _capacity_episodes(facts: AccountFacts, cfg: ScoringConfig) -> list[Episode]
         name, ratio = top
         if armed and ratio >= fire:
             what = (
-                f"{snap.seats_used} of {snap.seats_purchased} seats"
+                f"{snap.seats_used} of {seats(snap.seats_purchased)}"
                 if name == "seats"
                 else f"{name.replace('_', ' ')} at {fmt_pct(ratio)} of its limit"
             )

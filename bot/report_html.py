@@ -1,0 +1,95 @@
+"""The playbook as a self-contained HTML page: same content, plus a chart of the pipeline by band.
+
+No scripts and no external resources, so it opens anywhere (mail attachment, intranet, file://)
+and cannot produce console errors or leak data to a CDN.
+"""
+
+from __future__ import annotations
+
+import html
+from datetime import date
+
+import markdown
+
+from bot.portfolio import Scored
+from bot.report import render_playbook
+from scoring.bands import Band
+from scoring.evidence import fmt_date, fmt_money
+
+_COLOURS = {
+    Band.PRIORITY: "#dc2626",
+    Band.READY: "#d97706",
+    Band.CANDIDATE: "#0891b2",
+    Band.NOT_YET: "#9ca3af",
+}
+
+_CSS = """
+body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: #111827;
+       max-width: 60rem; margin: 2rem auto; padding: 0 1rem; }
+h1 { font-size: 1.8rem; } h2 { margin-top: 2.5rem; border-bottom: 1px solid #e5e7eb; }
+table { border-collapse: collapse; margin: 1rem 0; }
+th, td { border: 1px solid #e5e7eb; padding: .3rem .6rem; text-align: left; vertical-align: top; }
+th { background: #f9fafb; } blockquote { border-left: 4px solid #16a34a; margin: 0;
+padding: .2rem 1rem; background: #f0fdf4; } figure { margin: 1.5rem 0; }
+figcaption { color: #4b5563; font-size: .9rem; }
+"""
+
+
+def pipeline_by_band(rows: list[Scored]) -> list[tuple[Band, int, float]]:
+    """(band, accounts, expansion ARR of the accounts we would pitch) for each band."""
+    out = []
+    for band in Band:
+        group = [r for r in rows if r.assessment.band is band]
+        pipeline = sum(
+            r.assessment.opportunity.expansion_arr
+            for r in group
+            if r.assessment.pitchable and r.assessment.opportunity
+        )
+        out.append((band, len(group), pipeline))
+    return out
+
+
+def pipeline_chart(rows: list[Scored]) -> str:
+    """A horizontal bar chart as inline SVG, with a text equivalent for screen readers."""
+    data = pipeline_by_band(rows)
+    top = max((arr for _, _, arr in data), default=0.0) or 1.0
+    bar_h, gap, label_w, width = 28, 12, 150, 520
+    height = len(data) * (bar_h + gap) + gap
+    parts = [
+        f'<svg role="img" aria-labelledby="chart-title" width="{label_w + width + 170}"'
+        f' height="{height}" xmlns="http://www.w3.org/2000/svg">',
+        '<title id="chart-title">Expansion pipeline by readiness band</title>',
+    ]
+    for i, (band, count, arr) in enumerate(data):
+        y = gap + i * (bar_h + gap)
+        w = max(int(width * arr / top), 2 if arr else 0)
+        parts += [
+            f'<text x="0" y="{y + bar_h * 0.7:.0f}" font-size="14">{band.label}</text>',
+            f'<rect x="{label_w}" y="{y}" width="{w}" height="{bar_h}"'
+            f' fill="{_COLOURS[band]}" rx="3"/>',
+            f'<text x="{label_w + w + 8}" y="{y + bar_h * 0.7:.0f}" font-size="13">'
+            f"{fmt_money(arr)} · {count} accounts</text>",
+        ]
+    parts.append("</svg>")
+    return "".join(parts)
+
+
+def render_playbook_html(rows: list[Scored], today: date, portfolio: str = "All accounts") -> str:
+    body = markdown.markdown(
+        render_playbook(rows, today, portfolio), extensions=["tables", "sane_lists"]
+    )
+    # The chart goes right after the executive summary.
+    marker = "<h2>Tier 1 Opportunities"
+    chart = (
+        '<figure id="pipeline-chart">' + pipeline_chart(rows) + "<figcaption>Expansion ARR we"
+        " would pitch now, by readiness band (accounts in each band after the amount)."
+        "</figcaption></figure>"
+    )
+    body = body.replace(marker, chart + marker, 1) if marker in body else chart + body
+    title = html.escape(f"Expansion playbook — {fmt_date(today)}")
+    return (
+        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{title}</title><style>{_CSS}</style></head>"
+        f"<body>{body}</body></html>\n"
+    )
