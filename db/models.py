@@ -270,3 +270,15 @@ class SlackUser(SQLModel, table=True):
     user_id: str | None = Field(default=None, max_length=40)  # None: looked up, not found
     tz: str | None = Field(default=None, max_length=64)
     fetched_at: datetime = Field(default_factory=utcnow)
+
+
+class JobLease(SQLModel, table=True):
+    """Who runs a scheduled job right now. A holder renews before ``expires_at``; a replica that
+    dies simply stops renewing and another takes the job over once the lease has expired."""
+
+    __tablename__ = "job_leases"
+
+    name: str = Field(primary_key=True, max_length=100)
+    holder: str = Field(max_length=200)
+    expires_at: datetime
+    acquired_at: datetime = Field(default_factory=utcnow)

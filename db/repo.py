@@ -4,7 +4,7 @@ transaction so a poll batch or a button click is all-or-nothing."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import func, update
@@ -19,6 +19,7 @@ from db.models import (
     Alert,
     AuditLog,
     ExternalId,
+    JobLease,
     OutboxMessage,
     OutboxStatus,
     PollRun,
@@ -327,3 +328,47 @@ def start_poll_run(session: Session, source: str) -> PollRun:
 
 def last_poll_runs(session: Session, limit: int = 20) -> Sequence[PollRun]:
     return session.exec(select(PollRun).order_by(col(PollRun.id).desc()).limit(limit)).all()
+
+
+# --- job leases -------------------------------------------------------------------------
+
+
+def acquire_lease(
+    session: Session, *, name: str, holder: str, now: datetime, ttl: timedelta
+) -> bool:
+    """Take or renew the lease on ``name``; False while another live holder has it.
+
+    Portable on SQLite and PostgreSQL: one conditional UPDATE (ours, or expired) and, for a job
+    never run before, an INSERT that loses quietly to a concurrent one.
+    """
+    expires = now + ttl
+    taken = session.execute(
+        update(JobLease)
+        .where(
+            col(JobLease.name) == name,
+            (col(JobLease.holder) == holder) | (col(JobLease.expires_at) < now),
+        )
+        .values(holder=holder, expires_at=expires, acquired_at=now)
+        .returning(col(JobLease.name))
+    ).first()
+    if taken is not None:
+        return True
+    inserted = session.execute(
+        _insert(session)(JobLease)
+        .values(name=name, holder=holder, expires_at=expires, acquired_at=now)
+        .on_conflict_do_nothing(index_elements=["name"])
+        .returning(col(JobLease.name))
+    ).first()
+    return inserted is not None
+
+
+def release_lease(session: Session, *, name: str, holder: str, now: datetime) -> None:
+    session.execute(
+        update(JobLease)
+        .where(col(JobLease.name) == name, col(JobLease.holder) == holder)
+        .values(expires_at=now - timedelta(seconds=1))
+    )
+
+
+def lease_holder(session: Session, name: str) -> JobLease | None:
+    return session.get(JobLease, name)

@@ -1,0 +1,1002 @@
+"""Fake HubSpot CRM v3 (companies, deals, owners) plus v4 associations.
+
+Follows /work/shared/reference/api-contracts.md section 6 (hard-coded here; no runtime
+dependency on that file):
+- property values are strings or null; `createdate`, `hs_lastmodifieddate` and
+  `hs_object_id` always come back; requested-but-unset properties come back as null;
+- list: `limit` default 10, max 100 (400 above), `paging.next.after` absent on the last page;
+- search: `limit` max 200, `total` always present, `after` is a numeric offset string,
+  hard cap of 10,000 results: `total` still reports the full count, a page is cut at the cap,
+  and any request with `after >= 10000` gets HTTP 400 (VALIDATION_ERROR);
+  at most 5 filterGroups, 6 filters per group, 18 filters total, 1 sort (configurable);
+- rate-limit headers (`X-HubSpot-RateLimit-*`) on everything except search;
+- 429 bodies carry status/message/policyName/correlationId (+errorType, requestId).
+"""
+
+from __future__ import annotations
+
+import bisect
+import json
+import threading
+import time
+from collections import deque
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, date, datetime
+from datetime import time as dtime
+from typing import Any
+from urllib.parse import urlencode
+
+from .base import (
+    FakeServer,
+    RecordedRequest,
+    Response,
+    SyntheticAccount,
+    When,
+    iso_ms,
+    new_correlation_id,
+    owner_count_for,
+    parse_when,
+    synthetic_accounts,
+    synthetic_owners,
+    to_epoch_ms,
+)
+
+__all__ = ["FakeHubSpot"]
+
+OBJECT_TYPES = ("companies", "deals")
+ALWAYS_PROPS = ("createdate", "hs_lastmodifieddate", "hs_object_id")
+DEFAULT_PROPS: dict[str, tuple[str, ...]] = {
+    "companies": ("name", "domain", "createdate", "hs_lastmodifieddate", "hs_object_id"),
+    "deals": (
+        "dealname",
+        "amount",
+        "closedate",
+        "pipeline",
+        "dealstage",
+        "createdate",
+        "hs_lastmodifieddate",
+        "hs_object_id",
+    ),
+}
+NUMERIC_PROPS = frozenset(
+    {"hs_object_id", "numberofemployees", "annualrevenue", "amount", "seats_purchased", "nps"}
+)
+DATE_PROPS = frozenset({"hs_lastmodifieddate", "createdate", "closedate", "last_contact_date"})
+OPERATORS = frozenset(
+    {
+        "EQ",
+        "NEQ",
+        "LT",
+        "LTE",
+        "GT",
+        "GTE",
+        "BETWEEN",
+        "IN",
+        "NOT_IN",
+        "HAS_PROPERTY",
+        "NOT_HAS_PROPERTY",
+        "CONTAINS_TOKEN",
+        "NOT_CONTAINS_TOKEN",
+    }
+)
+# v4 association type ids (HUBSPOT_DEFINED): primary / unlabeled.
+ASSOC_TYPES: dict[tuple[str, str], tuple[int, int]] = {
+    ("deals", "companies"): (5, 341),
+    ("companies", "deals"): (6, 342),
+}
+ASSOC_V3_NAMES = {
+    ("deals", "companies"): "deal_to_company",
+    ("companies", "deals"): "company_to_deal",
+}
+
+SINGULAR = {"companies": "company", "deals": "deal"}
+
+AUTH_MESSAGE = (
+    "Authentication credentials not found. This API supports OAuth 2.0 authentication and you "
+    "can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview"
+)
+SEARCH_SECONDLY_MESSAGE = "You have reached your secondly limit."
+
+PropValue = str | None
+
+
+@dataclass(slots=True)
+class _Obj:
+    id: str
+    properties: dict[str, PropValue]
+    created_ms: int
+    updated_ms: int
+
+
+def _prop_str(value: Any) -> PropValue:
+    """HubSpot sends every property value as a string (or null)."""
+    if value is None or type(value) is str:
+        return value
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        return str(int(value)) if value.is_integer() else repr(value)
+    if isinstance(value, datetime):
+        return iso_ms(value)
+    if isinstance(value, date):
+        return value.isoformat()
+    return str(value)
+
+
+class _BadRequest(Exception):
+    def __init__(self, message: str, category: str = "VALIDATION_ERROR", status: int = 400) -> None:
+        super().__init__(message)
+        self.message = message
+        self.category = category
+        self.status = status
+
+
+class FakeHubSpot(FakeServer):
+    """In-memory HubSpot CRM over real HTTP.
+
+    Args:
+        auth_token: expected private-app token (`Authorization: Bearer ...`); None disables auth.
+        burst_limit / daily_limit: values reported in the rate-limit headers.
+        enforce_rate_limit: when True, exceeding `burst_limit` per 10 s gives a real 429.
+        search_rate_per_second / enforce_search_rate: the search endpoint's own limit (4/s).
+        search_result_cap, max_filter_groups, max_filters_per_group, max_total_filters,
+        list_max_limit, search_max_limit, owners_max_limit: documented limits.
+        inline_unlabeled_duplicates: also emit `*_unlabeled` entries in v3 inline associations.
+    """
+
+    def __init__(
+        self,
+        *,
+        auth_token: str | None = "pat-na1-fake-token",
+        port: int = 0,
+        burst_limit: int = 190,
+        daily_limit: int = 1_000_000,
+        enforce_rate_limit: bool = False,
+        search_rate_per_second: int = 4,
+        enforce_search_rate: bool = False,
+        search_result_cap: int = 10_000,
+        max_filter_groups: int = 5,
+        max_filters_per_group: int = 6,
+        max_total_filters: int = 18,
+        list_max_limit: int = 100,
+        search_max_limit: int = 200,
+        owners_max_limit: int = 500,
+        inline_unlabeled_duplicates: bool = False,
+    ) -> None:
+        super().__init__(auth_token=auth_token, port=port)
+        self.burst_limit = burst_limit
+        self.daily_limit = daily_limit
+        self.enforce_rate_limit = enforce_rate_limit
+        self.search_rate_per_second = search_rate_per_second
+        self.enforce_search_rate = enforce_search_rate
+        self.search_result_cap = search_result_cap
+        self.max_filter_groups = max_filter_groups
+        self.max_filters_per_group = max_filters_per_group
+        self.max_total_filters = max_total_filters
+        self.list_max_limit = list_max_limit
+        self.search_max_limit = search_max_limit
+        self.owners_max_limit = owners_max_limit
+        self.inline_unlabeled_duplicates = inline_unlabeled_duplicates
+
+        self._objects: dict[str, dict[str, _Obj]] = {t: {} for t in OBJECT_TYPES}
+        self._sorted_ids: dict[str, list[int] | None] = dict.fromkeys(OBJECT_TYPES)
+        self._version: dict[str, int] = dict.fromkeys(OBJECT_TYPES, 0)
+        self._search_cache: dict[tuple[str, int, str], list[_Obj]] = {}
+        self._owners: dict[str, dict[str, Any]] = {}
+        self._owner_order: list[str] = []
+        # (from_type, to_type) -> from_id -> ordered to_ids
+        self._assoc: dict[tuple[str, str], dict[str, list[str]]] = {
+            ("deals", "companies"): {},
+            ("companies", "deals"): {},
+        }
+        self._rate_lock = threading.Lock()
+        self._burst: deque[float] = deque()
+        self._search_window: deque[float] = deque()
+        self._daily_used = 0
+        self.synthetic: list[SyntheticAccount] = []
+
+    # ------------------------------------------------------------------ data API
+
+    def _put(
+        self,
+        obj_type: str,
+        obj_id: str | int,
+        properties: Mapping[str, Any],
+        updated_at: When,
+        created_at: When,
+    ) -> None:
+        oid = str(obj_id)
+        updated = parse_when(updated_at)
+        created = parse_when(created_at) if created_at is not None else updated
+        props = {k: _prop_str(v) for k, v in properties.items()}
+        props["hs_object_id"] = oid
+        props["createdate"] = iso_ms(created)
+        props["hs_lastmodifieddate"] = iso_ms(updated)
+        with self._lock:
+            store = self._objects[obj_type]
+            if oid not in store:
+                self._sorted_ids[obj_type] = None
+            store[oid] = _Obj(oid, props, to_epoch_ms(created), to_epoch_ms(updated))
+            self._bump(obj_type)
+
+    def _bump(self, obj_type: str) -> None:
+        self._version[obj_type] += 1
+        if self._search_cache:
+            self._search_cache = {k: v for k, v in self._search_cache.items() if k[0] != obj_type}
+
+    def add_company(
+        self,
+        company_id: str | int,
+        properties: Mapping[str, Any],
+        updated_at: When = None,
+        created_at: When = None,
+    ) -> None:
+        """Insert/replace a company. Values are stringified the way HubSpot sends them."""
+        self._put("companies", company_id, properties, updated_at, created_at)
+
+    def add_deal(
+        self,
+        deal_id: str | int,
+        properties: Mapping[str, Any],
+        updated_at: When = None,
+        created_at: When = None,
+        company_id: str | int | None = None,
+    ) -> None:
+        """Insert/replace a deal, optionally associating it with a company."""
+        self._put("deals", deal_id, properties, updated_at, created_at)
+        if company_id is not None:
+            self.associate(deal_id, company_id)
+
+    def associate(self, deal_id: str | int, company_id: str | int) -> None:
+        did, cid = str(deal_id), str(company_id)
+        with self._lock:
+            d2c = self._assoc[("deals", "companies")].setdefault(did, [])
+            if cid not in d2c:
+                d2c.append(cid)
+            c2d = self._assoc[("companies", "deals")].setdefault(cid, [])
+            if did not in c2d:
+                c2d.append(did)
+
+    def add_owner(
+        self,
+        owner_id: str | int,
+        email: str,
+        first_name: str = "",
+        last_name: str = "",
+        user_id: int | None = None,
+        archived: bool = False,
+        teams: list[dict[str, Any]] | None = None,
+        created_at: When = None,
+    ) -> None:
+        oid = str(owner_id)
+        stamp = iso_ms(created_at)
+        uid = user_id if user_id is not None else 9_000_000 + len(self._owners)
+        owner = {
+            "id": oid,
+            "email": email,
+            "firstName": first_name,
+            "lastName": last_name,
+            "userId": uid,
+            "userIdIncludingInactive": uid,
+            "createdAt": stamp,
+            "updatedAt": stamp,
+            "archived": archived,
+            "teams": teams
+            if teams is not None
+            else [{"id": "1", "name": "Customer Success", "primary": True}],
+        }
+        with self._lock:
+            if oid not in self._owners:
+                self._owner_order.append(oid)
+            self._owners[oid] = owner
+
+    def set_properties(
+        self, obj_type: str, obj_id: str | int, updated_at: When = None, **properties: Any
+    ) -> None:
+        """Change properties of an existing company/deal and bump its modified time."""
+        with self._lock:
+            obj = self._objects[obj_type][str(obj_id)]
+            obj.properties.update({k: _prop_str(v) for k, v in properties.items()})
+        self._touch(obj_type, [obj_id], updated_at)
+
+    def touch(self, company_ids: Iterable[str | int], when: When = None) -> None:
+        """Mark companies modified at `when` (default now), for incremental-sync tests."""
+        self._touch("companies", company_ids, when)
+
+    def touch_deals(self, deal_ids: Iterable[str | int], when: When = None) -> None:
+        self._touch("deals", deal_ids, when)
+
+    def _touch(self, obj_type: str, ids: Iterable[str | int], when: When) -> None:
+        ms = to_epoch_ms(when)
+        stamp = iso_ms(ms)
+        with self._lock:
+            store = self._objects[obj_type]
+            for oid in ids:
+                obj = store[str(oid)]
+                obj.updated_ms = ms
+                obj.properties["hs_lastmodifieddate"] = stamp
+            self._bump(obj_type)
+
+    def remove(self, obj_type: str, obj_id: str | int) -> None:
+        with self._lock:
+            self._objects[obj_type].pop(str(obj_id), None)
+            self._sorted_ids[obj_type] = None
+            self._bump(obj_type)
+
+    def company(self, company_id: str | int) -> dict[str, PropValue]:
+        """Current properties of a company (copy)."""
+        with self._lock:
+            return dict(self._objects["companies"][str(company_id)].properties)
+
+    def deal(self, deal_id: str | int) -> dict[str, PropValue]:
+        with self._lock:
+            return dict(self._objects["deals"][str(deal_id)].properties)
+
+    @property
+    def company_ids(self) -> list[str]:
+        with self._lock:
+            return [str(i) for i in self._ids("companies")]
+
+    @property
+    def deal_ids(self) -> list[str]:
+        with self._lock:
+            return [str(i) for i in self._ids("deals")]
+
+    @property
+    def owner_ids(self) -> list[str]:
+        with self._lock:
+            return list(self._owner_order)
+
+    def populate(self, n: int, seed: int = 0, now: datetime | None = None) -> list[str]:
+        """Generate `n` realistic companies with owners and renewal deals; returns company ids.
+
+        Company ids are `str(20_000_000_001 + i)`; owner ids `str(31_000_000 + k)`;
+        deal ids `str(30_000_000_001 + k)`. Every company gets one open renewal deal
+        (`dealtype` "existingbusiness", future `closedate`); ~30% also get a past closedwon
+        "newbusiness" deal.
+        """
+        accounts = synthetic_accounts(n, seed, now)
+        owners = synthetic_owners(owner_count_for(n), seed)
+        for o in owners:
+            self.add_owner(
+                31_000_000 + o.index,
+                o.email,
+                o.first_name,
+                o.last_name,
+                user_id=9_000_000 + o.index,
+                created_at=datetime(2022, 1, 1, tzinfo=UTC),
+            )
+        deal_seq = 0
+        ids: list[str] = []
+        with self._lock:
+            for a in accounts:
+                cid = str(20_000_000_001 + a.index)
+                owner_id = str(31_000_000 + a.owner_index)
+                self.add_company(
+                    cid,
+                    {
+                        "name": a.name,
+                        "domain": a.domain,
+                        "industry": a.industry,
+                        "numberofemployees": a.employees,
+                        "annualrevenue": a.annual_revenue,
+                        "hubspot_owner_id": owner_id,
+                        "lifecyclestage": "customer",
+                        "seats_purchased": a.seats_purchased,
+                        "plan": a.plan,
+                        "health": a.health,
+                        "nps": a.nps,
+                        "last_contact_date": a.last_contact,
+                    },
+                    updated_at=a.updated_at,
+                    created_at=a.created_at,
+                )
+                ids.append(cid)
+                renewal_close = datetime.combine(a.renewal_date, dtime(0, 0), tzinfo=UTC)
+                self.add_deal(
+                    30_000_000_001 + deal_seq,
+                    {
+                        "dealname": f"{a.name} - Renewal {a.renewal_date.year}",
+                        "amount": a.renewal_amount,
+                        "closedate": renewal_close,
+                        "dealstage": a.renewal_stage,
+                        "pipeline": "default",
+                        "dealtype": "existingbusiness",
+                        "hubspot_owner_id": owner_id,
+                    },
+                    updated_at=a.updated_at,
+                    created_at=a.created_at,
+                    company_id=cid,
+                )
+                deal_seq += 1
+                if a.has_past_deal:
+                    self.add_deal(
+                        30_000_000_001 + deal_seq,
+                        {
+                            "dealname": f"{a.name} - New Business",
+                            "amount": round(a.renewal_amount * 0.8, 2),
+                            "closedate": a.created_at,
+                            "dealstage": "closedwon",
+                            "pipeline": "default",
+                            "dealtype": "newbusiness",
+                            "hubspot_owner_id": owner_id,
+                        },
+                        updated_at=a.created_at,
+                        created_at=a.created_at,
+                        company_id=cid,
+                    )
+                    deal_seq += 1
+            self.synthetic.extend(accounts)
+        return ids
+
+    def rate_limit(
+        self,
+        policy: str = "TEN_SECONDLY_ROLLING",
+        path_prefix: str = "/crm/",
+        times: int | None = 1,
+        retry_after: int | None = None,
+    ) -> None:
+        """Inject a documented 429: policy TEN_SECONDLY_ROLLING, DAILY or SECONDLY (search)."""
+        headers = {"Retry-After": str(retry_after)} if retry_after is not None else {}
+        self.inject(
+            path_prefix, status=429, headers=headers, body=self._429_body(policy), times=times
+        )
+
+    # ------------------------------------------------------------------ errors
+
+    @staticmethod
+    def _429_body(policy: str) -> dict[str, Any]:
+        if policy == "DAILY":
+            message = "You have reached your daily limit."
+        elif policy == "SECONDLY":
+            message = SEARCH_SECONDLY_MESSAGE
+        else:
+            message = "You have reached your ten_secondly_rolling limit."
+        return {
+            "status": "error",
+            "message": message,
+            "errorType": "RATE_LIMIT",
+            "correlationId": new_correlation_id(),
+            "policyName": policy,
+            "requestId": new_correlation_id(),
+        }
+
+    @staticmethod
+    def _error(status: int, message: str, category: str, **extra: Any) -> Response:
+        body: dict[str, Any] = {
+            "status": "error",
+            "message": message,
+            "correlationId": new_correlation_id(),
+            "category": category,
+        }
+        body.update(extra)
+        return Response.json(body, status=status)
+
+    def auth_failure(self, req: RecordedRequest) -> Response:
+        return self._error(401, AUTH_MESSAGE, "INVALID_AUTHENTICATION")
+
+    def error_response(self, status: int, req: RecordedRequest) -> Response:
+        if status == 429:
+            policy = "SECONDLY" if req.path.endswith("/search") else "TEN_SECONDLY_ROLLING"
+            return Response.json(self._429_body(policy), status=429)
+        if status == 401:
+            return self.auth_failure(req)
+        if status == 423:
+            return self._error(423, "Resource is locked; retry after a short wait.", "LOCKED")
+        if status >= 500:
+            return self._error(status, "internal error", "INTERNAL_ERROR")
+        return self._error(status, "There was a problem with the request.", "VALIDATION_ERROR")
+
+    # ------------------------------------------------------------------ rate limiting
+
+    def _rate_headers(self, now: float) -> tuple[dict[str, str], bool]:
+        with self._rate_lock:
+            window = self._burst
+            while window and window[0] <= now - 10.0:
+                window.popleft()
+            over = len(window) >= self.burst_limit or self._daily_used >= self.daily_limit
+            if not (over and self.enforce_rate_limit):
+                window.append(now)
+                self._daily_used += 1
+            headers = {
+                "X-HubSpot-RateLimit-Max": str(self.burst_limit),
+                "X-HubSpot-RateLimit-Remaining": str(max(0, self.burst_limit - len(window))),
+                "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
+                "X-HubSpot-RateLimit-Daily": str(self.daily_limit),
+                "X-HubSpot-RateLimit-Daily-Remaining": str(
+                    max(0, self.daily_limit - self._daily_used)
+                ),
+            }
+            return headers, over and self.enforce_rate_limit
+
+    def _search_throttled(self, now: float) -> bool:
+        with self._rate_lock:
+            window = self._search_window
+            while window and window[0] <= now - 1.0:
+                window.popleft()
+            if self.enforce_search_rate and len(window) >= self.search_rate_per_second:
+                return True
+            window.append(now)
+            return False
+
+    # ------------------------------------------------------------------ dispatch
+
+    def handle(self, req: RecordedRequest) -> Response:
+        now = time.monotonic()
+        parts = [p for p in req.path.split("/") if p]
+        is_search = (
+            len(parts) == 5 and parts[:3] == ["crm", "v3", "objects"] and parts[4] == "search"
+        )
+        if is_search:
+            if self._search_throttled(now):
+                return Response.json(self._429_body("SECONDLY"), status=429)
+            try:
+                return self._search(parts[3], req)
+            except _BadRequest as exc:
+                return self._error(exc.status, exc.message, exc.category)
+        headers, throttled = self._rate_headers(now)
+        if throttled:
+            policy = "DAILY" if self._daily_used >= self.daily_limit else "TEN_SECONDLY_ROLLING"
+            return Response.json(self._429_body(policy), status=429, headers=headers)
+        try:
+            resp = self._route(parts, req)
+        except _BadRequest as exc:
+            resp = self._error(exc.status, exc.message, exc.category)
+        resp.headers.update(headers)
+        return resp
+
+    def _route(self, parts: list[str], req: RecordedRequest) -> Response:
+        m = req.method
+        if parts[:3] == ["crm", "v3", "objects"] and m == "GET":
+            if len(parts) == 4:
+                return self._list(parts[3], req)
+            if len(parts) == 5:
+                return self._get_one(parts[3], parts[4], req)
+        if parts[:3] == ["crm", "v3", "owners"] and m == "GET":
+            if len(parts) == 3:
+                return self._owners_list(req)
+            if len(parts) == 4:
+                return self._owner_one(parts[3], req)
+        if (
+            parts[:3] == ["crm", "v4", "objects"]
+            and len(parts) == 7
+            and parts[5] == "associations"
+            and m == "GET"
+        ):
+            return self._v4_single(parts[3], parts[4], parts[6], req)
+        if (
+            parts[:3] == ["crm", "v4", "associations"]
+            and len(parts) == 7
+            and parts[5:] == ["batch", "read"]
+            and m == "POST"
+        ):
+            return self._v4_batch(parts[3], parts[4], req)
+        return self._error(404, f"No route for {m} {req.path}", "OBJECT_NOT_FOUND")
+
+    # ------------------------------------------------------------------ helpers
+
+    def _ids(self, obj_type: str) -> list[int]:
+        ids = self._sorted_ids[obj_type]
+        if ids is None:
+            ids = sorted(int(i) for i in self._objects[obj_type])
+            self._sorted_ids[obj_type] = ids
+        return ids
+
+    def _check_type(self, obj_type: str) -> None:
+        if obj_type not in OBJECT_TYPES:
+            raise _BadRequest(
+                f"Unable to infer object type from: {obj_type}", "OBJECT_NOT_FOUND", 404
+            )
+
+    @staticmethod
+    def _int_param(raw: str | None, name: str, default: int) -> int:
+        if raw is None or raw == "":
+            return default
+        try:
+            return int(raw)
+        except ValueError:
+            raise _BadRequest(f"Invalid value for {name}: {raw!r}") from None
+
+    @staticmethod
+    def _split(raw: str | None) -> list[str]:
+        if not raw:
+            return []
+        return [p.strip() for p in raw.split(",") if p.strip()]
+
+    def _serialize(
+        self, obj_type: str, obj: _Obj, props: list[str] | None, assoc_types: list[str]
+    ) -> dict[str, Any]:
+        wanted = props if props else list(DEFAULT_PROPS[obj_type])
+        source = obj.properties
+        out_props = {p: source.get(p) for p in wanted}
+        for p in ALWAYS_PROPS:
+            out_props[p] = source.get(p)
+        record: dict[str, Any] = {
+            "id": obj.id,
+            "properties": out_props,
+            "createdAt": source["createdate"],
+            "updatedAt": source["hs_lastmodifieddate"],
+            "archived": False,
+        }
+        if assoc_types:
+            assoc: dict[str, Any] = {}
+            for to_type in assoc_types:
+                key = (obj_type, to_type)
+                if key not in self._assoc:
+                    continue
+                to_ids = self._assoc[key].get(obj.id)
+                if not to_ids:
+                    continue
+                name = ASSOC_V3_NAMES[key]
+                results: list[dict[str, str]] = []
+                for tid in to_ids:
+                    results.append({"id": tid, "type": name})
+                    if self.inline_unlabeled_duplicates:
+                        results.append({"id": tid, "type": f"{name}_unlabeled"})
+                assoc[to_type] = {"results": results}
+            if assoc:
+                record["associations"] = assoc
+        return record
+
+    # ------------------------------------------------------------------ list / get
+
+    def _list(self, obj_type: str, req: RecordedRequest) -> Response:
+        self._check_type(obj_type)
+        q = req.query
+        limit = self._int_param(q.get("limit"), "limit", 10)
+        if limit < 1 or limit > self.list_max_limit:
+            raise _BadRequest(f"limit must be between 1 and {self.list_max_limit}, got {limit}")
+        props = self._split(q.get("properties"))
+        assoc_types = self._split(q.get("associations"))
+        archived = q.get("archived", "false").lower() == "true"
+        with self._lock:
+            ids = [] if archived else self._ids(obj_type)
+            start = 0
+            if q.get("after"):
+                start = bisect.bisect_left(ids, self._int_param(q.get("after"), "after", 0))
+            page_ids = ids[start : start + limit]
+            store = self._objects[obj_type]
+            results = [
+                self._serialize(obj_type, store[str(i)], props, assoc_types) for i in page_ids
+            ]
+            next_id = ids[start + limit] if start + limit < len(ids) else None
+        body: dict[str, Any] = {"results": results}
+        if next_id is not None:
+            link_q = {k: v for k, v in q.items() if k != "after"}
+            link_q["after"] = str(next_id)
+            body["paging"] = {
+                "next": {
+                    "after": str(next_id),
+                    "link": f"{self.origin}{req.path}?{urlencode(link_q)}",
+                }
+            }
+        return Response.json(body)
+
+    def _get_one(self, obj_type: str, obj_id: str, req: RecordedRequest) -> Response:
+        self._check_type(obj_type)
+        with self._lock:
+            obj = self._objects[obj_type].get(obj_id)
+            if obj is None:
+                return self._error(
+                    404,
+                    "Object not found.  objectId are usually numeric.",
+                    "OBJECT_NOT_FOUND",
+                    context={"id": [obj_id]},
+                )
+            record = self._serialize(
+                obj_type,
+                obj,
+                self._split(req.query.get("properties")),
+                self._split(req.query.get("associations")),
+            )
+        return Response.json(record)
+
+    # ------------------------------------------------------------------ search
+
+    @staticmethod
+    def _coerce(prop: str, raw: Any) -> float | str | None:
+        """Comparable value: epoch ms for dates, float for numbers, lowercase str otherwise."""
+        if raw is None or raw == "":
+            return None
+        if prop in DATE_PROPS:
+            return float(
+                to_epoch_ms(raw if not isinstance(raw, str) or not raw.isdigit() else int(raw))
+            )
+        if prop in NUMERIC_PROPS:
+            try:
+                return float(raw)
+            except (TypeError, ValueError):
+                return None
+        return str(raw).lower()
+
+    def _compile_filter(self, flt: Mapping[str, Any]) -> Any:
+        prop = flt.get("propertyName")
+        op = flt.get("operator")
+        if not isinstance(prop, str) or not isinstance(op, str):
+            raise _BadRequest("Each filter needs propertyName and operator")
+        if op not in OPERATORS:
+            raise _BadRequest(f"Invalid operator {op!r}")
+        coerce = self._coerce
+        val = _val
+        try:
+            if op in ("HAS_PROPERTY", "NOT_HAS_PROPERTY"):
+                want = op == "HAS_PROPERTY"
+                return lambda o: (o.properties.get(prop) not in (None, "")) == want
+            if op in ("IN", "NOT_IN"):
+                values = flt.get("values")
+                if not isinstance(values, list):
+                    raise _BadRequest(f"{op} requires 'values'")
+                members = {coerce(prop, v) for v in values}
+                if op == "IN":
+                    return lambda o: val(o, prop) in members
+                return lambda o: val(o, prop) not in members
+            if "value" not in flt:
+                raise _BadRequest(f"{op} filter on {prop} requires 'value'")
+            target = coerce(prop, flt["value"])
+            if op in ("CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"):
+                token = str(flt["value"]).lower().strip("*")
+                want = op == "CONTAINS_TOKEN"
+                return lambda o: (token in str(o.properties.get(prop) or "").lower()) == want
+            if op == "EQ":
+                return lambda o: val(o, prop) == target
+            if op == "NEQ":
+                return lambda o: val(o, prop) != target
+            if op == "BETWEEN":
+                if "highValue" not in flt:
+                    raise _BadRequest("BETWEEN requires 'highValue'")
+                high = coerce(prop, flt["highValue"])
+
+                def between(o: _Obj) -> bool:
+                    v = val(o, prop)
+                    return v is not None and _cmp(v, target) >= 0 and _cmp(v, high) <= 0
+
+                return between
+        except (ValueError, TypeError) as exc:
+            raise _BadRequest(f"Invalid filter value for {prop}: {exc}") from None
+        ops = {
+            "LT": lambda c: c < 0,
+            "LTE": lambda c: c <= 0,
+            "GT": lambda c: c > 0,
+            "GTE": lambda c: c >= 0,
+        }
+        test = ops[op]
+
+        def compare(o: _Obj) -> bool:
+            v = val(o, prop)
+            return v is not None and target is not None and bool(test(_cmp(v, target)))
+
+        return compare
+
+    def _search(self, obj_type: str, req: RecordedRequest) -> Response:
+        self._check_type(obj_type)
+        try:
+            body = req.json() if req.body else {}
+        except ValueError:
+            raise _BadRequest("Invalid JSON body") from None
+        if not isinstance(body, dict):
+            raise _BadRequest("Request body must be an object")
+        limit = body.get("limit", 10)
+        if not isinstance(limit, int) or limit < 1 or limit > self.search_max_limit:
+            raise _BadRequest(f"limit must be between 1 and {self.search_max_limit}")
+        after_raw = body.get("after", "0") or "0"
+        try:
+            after = int(after_raw)
+        except (TypeError, ValueError):
+            raise _BadRequest(f"Invalid after: {after_raw!r}") from None
+        if after >= self.search_result_cap:
+            raise _BadRequest(
+                f"Paging past {self.search_result_cap} results is not supported for search; "
+                "narrow the query."
+            )
+        groups = body.get("filterGroups") or []
+        if not isinstance(groups, list) or len(groups) > self.max_filter_groups:
+            raise _BadRequest(f"At most {self.max_filter_groups} filterGroups are allowed")
+        total_filters = 0
+        for g in groups:
+            filters = g.get("filters", []) if isinstance(g, dict) else None
+            if not isinstance(filters, list) or len(filters) > self.max_filters_per_group:
+                raise _BadRequest(f"At most {self.max_filters_per_group} filters per group")
+            total_filters += len(filters)
+        if total_filters > self.max_total_filters:
+            raise _BadRequest(f"At most {self.max_total_filters} filters in total")
+        sorts = body.get("sorts") or []
+        if not isinstance(sorts, list) or len(sorts) > 1:
+            raise _BadRequest("Only one sort is allowed")
+        props = body.get("properties") or []
+        if not isinstance(props, list):
+            raise _BadRequest("properties must be a list")
+
+        key = json.dumps(
+            {"g": groups, "s": sorts, "q": body.get("query")}, sort_keys=True, default=str
+        )
+        with self._lock:
+            cache_key = (obj_type, self._version[obj_type], key)
+            matches = self._search_cache.get(cache_key)
+            if matches is None:
+                matches = self._run_search(obj_type, groups, sorts, body.get("query"))
+                self._search_cache[cache_key] = matches
+            total = len(matches)
+            end = min(after + limit, self.search_result_cap, total)
+            results = [self._serialize(obj_type, o, props, []) for o in matches[after:end]]
+        out: dict[str, Any] = {"total": total, "results": results}
+        if after + limit < total:
+            out["paging"] = {"next": {"after": str(after + limit)}}
+        return Response.json(out)
+
+    def _run_search(
+        self, obj_type: str, groups: list[Any], sorts: list[Any], query: Any
+    ) -> list[_Obj]:
+        compiled = [[self._compile_filter(f) for f in g.get("filters", [])] for g in groups]
+        objs: Iterable[_Obj] = self._objects[obj_type].values()
+        if compiled:
+            objs = [o for o in objs if any(all(f(o) for f in grp) for grp in compiled)]
+        if isinstance(query, str) and query.strip():
+            needle = query.strip().lower()
+            text_props = ("name", "domain") if obj_type == "companies" else ("dealname",)
+            objs = [
+                o
+                for o in objs
+                if any(needle in (o.properties.get(p) or "").lower() for p in text_props)
+            ]
+        prop, descending = "hs_object_id", False
+        if sorts:
+            s = sorts[0]
+            if isinstance(s, str):
+                descending = s.startswith("-")
+                prop = s.lstrip("-")
+            elif isinstance(s, dict) and isinstance(s.get("propertyName"), str):
+                prop = s["propertyName"]
+                descending = str(s.get("direction", "ASCENDING")).upper() == "DESCENDING"
+            else:
+                raise _BadRequest("Invalid sort")
+        val = _val
+        present: list[tuple[Any, int, _Obj]] = []
+        missing: list[_Obj] = []
+        for o in objs:
+            v = val(o, prop)
+            if v is None:
+                missing.append(o)
+            else:
+                present.append((v, int(o.id), o))
+        try:
+            present.sort(key=lambda t: (t[0], t[1]), reverse=descending)
+        except TypeError:
+            present.sort(key=lambda t: (str(t[0]), t[1]), reverse=descending)
+        missing.sort(key=lambda o: int(o.id))
+        return [t[2] for t in present] + missing
+
+    # ------------------------------------------------------------------ owners
+
+    def _owners_list(self, req: RecordedRequest) -> Response:
+        q = req.query
+        limit = self._int_param(q.get("limit"), "limit", 100)
+        if limit < 1 or limit > self.owners_max_limit:
+            raise _BadRequest(f"limit must be between 1 and {self.owners_max_limit}")
+        archived = q.get("archived", "false").lower() == "true"
+        email = (q.get("email") or "").lower()
+        with self._lock:
+            owners = [
+                self._owners[i]
+                for i in self._owner_order
+                if self._owners[i]["archived"] == archived
+                and (not email or self._owners[i]["email"].lower() == email)
+            ]
+        start = self._int_param(q.get("after"), "after", 0)
+        page = owners[start : start + limit]
+        body: dict[str, Any] = {"results": page}
+        if start + limit < len(owners):
+            nxt = str(start + limit)
+            link_q = {k: v for k, v in q.items() if k != "after"} | {"after": nxt}
+            body["paging"] = {
+                "next": {"after": nxt, "link": f"{self.origin}{req.path}?{urlencode(link_q)}"}
+            }
+        return Response.json(body)
+
+    def _owner_one(self, owner_id: str, req: RecordedRequest) -> Response:
+        by_user = req.query.get("idProperty", "id") == "userId"
+        with self._lock:
+            if by_user:
+                owner = next(
+                    (o for o in self._owners.values() if str(o["userId"]) == owner_id), None
+                )
+            else:
+                owner = self._owners.get(owner_id)
+        if owner is None:
+            return self._error(404, f"Owner {owner_id} not found", "OBJECT_NOT_FOUND")
+        return Response.json(owner)
+
+    # ------------------------------------------------------------------ v4 associations
+
+    def _assoc_entries(self, from_type: str, to_type: str, from_id: str) -> list[dict[str, Any]]:
+        primary, unlabeled = ASSOC_TYPES[(from_type, to_type)]
+        return [
+            {
+                # The SDK model types toObjectId as an integer.
+                "toObjectId": int(tid),
+                "associationTypes": [
+                    {"category": "HUBSPOT_DEFINED", "typeId": primary, "label": "Primary"},
+                    {"category": "HUBSPOT_DEFINED", "typeId": unlabeled, "label": None},
+                ],
+            }
+            for tid in self._assoc[(from_type, to_type)].get(from_id, [])
+        ]
+
+    def _v4_single(
+        self, from_type: str, from_id: str, to_type: str, req: RecordedRequest
+    ) -> Response:
+        """GET /crm/v4/objects/{fromType}/{id}/associations/{toType}."""
+        if (from_type, to_type) not in ASSOC_TYPES:
+            raise _BadRequest(f"Unsupported association {from_type} -> {to_type}")
+        limit = self._int_param(req.query.get("limit"), "limit", 500)
+        start = self._int_param(req.query.get("after"), "after", 0)
+        with self._lock:
+            entries = self._assoc_entries(from_type, to_type, from_id)
+        body: dict[str, Any] = {"results": entries[start : start + limit]}
+        if start + limit < len(entries):
+            body["paging"] = {"next": {"after": str(start + limit)}}
+        return Response.json(body)
+
+    def _v4_batch(self, from_type: str, to_type: str, req: RecordedRequest) -> Response:
+        if (from_type, to_type) not in ASSOC_TYPES:
+            raise _BadRequest(f"Unsupported association {from_type} -> {to_type}")
+        try:
+            body = req.json()
+            inputs = [str(i["id"]) for i in body["inputs"]]
+        except (ValueError, KeyError, TypeError):
+            raise _BadRequest('Body must be {"inputs": [{"id": "..."}]}') from None
+        if len(inputs) > 1000:
+            raise _BadRequest("Batch read accepts at most 1000 inputs")
+        started = iso_ms(None)
+        results: list[dict[str, Any]] = []
+        errors: list[dict[str, Any]] = []
+        with self._lock:
+            for fid in inputs:
+                entries = self._assoc_entries(from_type, to_type, fid)
+                if entries:
+                    results.append({"from": {"id": fid}, "to": entries})
+                else:
+                    errors.append(
+                        {
+                            "status": "error",
+                            "category": "OBJECT_NOT_FOUND",
+                            "message": (
+                                f"No {SINGULAR[to_type]} is associated with "
+                                f"{SINGULAR[from_type]} {fid}."
+                            ),
+                            "context": {"fromObjectId": [fid]},
+                            "errors": [],
+                            "links": {},
+                        }
+                    )
+        out: dict[str, Any] = {
+            "status": "COMPLETE",
+            "results": results,
+            "startedAt": started,
+            "completedAt": iso_ms(None),
+        }
+        if errors:
+            out["numErrors"] = len(errors)
+            out["errors"] = errors
+            return Response.json(out, status=207)
+        return Response.json(out)
+
+
+def _val(o: _Obj, prop: str) -> float | str | None:
+    """Comparable value of a property, with fast paths for the timestamps we index."""
+    if prop == "hs_lastmodifieddate":
+        return float(o.updated_ms)
+    if prop == "createdate":
+        return float(o.created_ms)
+    if prop == "hs_object_id":
+        return float(o.id)
+    return FakeHubSpot._coerce(prop, o.properties.get(prop))
+
+
+def _cmp(a: float | str, b: float | str | None) -> int:
+    if b is None:
+        return 0
+    if isinstance(a, str) or isinstance(b, str):
+        sa, sb = str(a), str(b)
+        return (sa > sb) - (sa < sb)
+    return (a > b) - (a < b)
