@@ -19,6 +19,7 @@ from bot.portfolio import Scored, assess_account, assess_portfolio
 from bot.render import account_panel, ranking_table
 from bot.report import render_playbook
 from bot.report_html import render_playbook_html
+from bot.logs import configure_logging
 from bot.settings import AppConfig, Settings, load_app_config
 from db import migrate, repo
 from db.engine import SessionFactory, is_sqlite, make_engine, session_factory
@@ -44,6 +45,13 @@ TodayOption = Annotated[
     str | None,
     typer.Option("--today", help="Score as of this date (YYYY-MM-DD); default: today."),
 ]
+
+
+@app.callback()
+def _startup() -> None:
+    """Logging first, so that nothing — not even a start-up error — prints a secret."""
+    settings = Settings()
+    configure_logging(settings.log_format, settings.log_level, settings.secret_values())
 
 
 class CliError(Exception):

@@ -7,7 +7,7 @@ never print; the config file holds weights, routing and mappings and is validate
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
@@ -34,9 +34,16 @@ class Settings(BaseSettings):
     usage_api_token: SecretStr | None = None
     poll_interval_minutes: int = Field(60, ge=1)
     port: int = Field(3000, ge=1, le=65535)
+    log_format: Literal["text", "json"] = "text"
+    log_level: str = "INFO"
     expansion_radar_config: Path | None = Field(
         None, description="path of the YAML config file (weights, routing, mappings)"
     )
+
+    def secret_values(self) -> list[str]:
+        """Every configured secret, for the log redactor."""
+        values = (getattr(self, name) for name in type(self).model_fields)
+        return [v.get_secret_value() for v in values if isinstance(v, SecretStr)]
 
 
 class AlertPolicy(BaseModel):
