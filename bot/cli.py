@@ -14,12 +14,12 @@ from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
 from bot.cycle import run_cycle
+from bot.logs import configure_logging
 from bot.lookup import find_accounts
 from bot.portfolio import Scored, assess_account, assess_portfolio
 from bot.render import account_panel, ranking_table
 from bot.report import render_playbook
 from bot.report_html import render_playbook_html
-from bot.logs import configure_logging
 from bot.settings import AppConfig, Settings, load_app_config
 from db import migrate, repo
 from db.engine import SessionFactory, is_sqlite, make_engine, session_factory
