@@ -13,16 +13,18 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
+from bot.calendar_export import steps_calendar
 from bot.cycle import run_cycle
 from bot.logs import configure_logging
 from bot.lookup import find_accounts
+from bot.plans import start_plan
 from bot.portfolio import Scored, assess_account, assess_portfolio
 from bot.render import account_panel, ranking_table
 from bot.report import render_playbook
 from bot.report_html import render_playbook_html
 from bot.settings import AppConfig, Settings, load_app_config
 from db import migrate, repo
-from db.engine import SessionFactory, is_sqlite, make_engine, session_factory
+from db.engine import SessionFactory, is_sqlite, make_engine, session_factory, transaction
 from db.models import Account, Alert
 from scoring.config import ConfigError
 from scoring.evidence import fmt_date
@@ -37,6 +39,10 @@ app = typer.Typer(
 )
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
+plan_app = typer.Typer(
+    help="Expansion plans: start one, export steps to a calendar.", no_args_is_help=True
+)
+app.add_typer(plan_app, name="plan")
 
 console = Console()
 err = Console(stderr=True)
@@ -129,6 +135,20 @@ def _alert_id(session: Session, row: Scored) -> int | None:
     return alert.id if alert else None
 
 
+def _one_account(session: Session, query: str) -> Account:
+    """Resolve what a person typed to exactly one account, or explain why not."""
+    found = find_accounts(query, repo.account_names(session))
+    if not found.matches:
+        hint = ", ".join(found.suggestions) if found.suggestions else "none: is the book empty?"
+        raise CliError(f"No account matches {query!r}. Closest names: {hint}")
+    if len(found.matches) > 1:
+        names = ", ".join(name for _, _, name, _ in found.matches)
+        raise CliError(f"{query!r} matches several accounts: {names}. Be more specific.")
+    record = session.get(Account, found.matches[0][0])
+    assert record is not None
+    return record
+
+
 @app.command()
 def explain(
     account: Annotated[str, typer.Argument(help="Account name, key or domain.")],
@@ -138,15 +158,7 @@ def explain(
     _, config, factory = _setup()
     day = _today(today)
     with factory() as session:
-        found = find_accounts(account, repo.account_names(session))
-        if not found.matches:
-            hint = ", ".join(found.suggestions) if found.suggestions else "none: is the book empty?"
-            raise CliError(f"No account matches {account!r}. Closest names: {hint}")
-        if len(found.matches) > 1:
-            names = ", ".join(name for _, _, name, _ in found.matches)
-            raise CliError(f"{account!r} matches several accounts: {names}. Be more specific.")
-        record = session.get(Account, found.matches[0][0])
-        assert record is not None
+        record = _one_account(session, account)
         console.print(account_panel(assess_account(session, record, day, config)))
 
 
@@ -179,6 +191,71 @@ def report(
     else:
         target.write_text(render_playbook(rows, day), encoding="utf-8")
     console.print(f"Playbook for {len(rows)} accounts written to [bold]{target}[/].")
+
+
+@plan_app.command("start")
+def plan_start(
+    account: Annotated[str, typer.Argument(help="Account name, key or domain.")],
+    today: TodayOption = None,
+) -> None:
+    """Start the account's expansion plan (90-day, or pre-renewal for a renewal-led play)."""
+    _, config, factory = _setup()
+    day = _today(today)
+    with transaction(factory) as session:
+        record = _one_account(session, account)
+        scored = assess_account(session, record, day, config)
+        latest = scored.facts.latest
+        plan, created = start_plan(
+            session,
+            account=record,
+            assessment=scored.assessment,
+            start=day,
+            owner=record.owner_email,
+            user_id=None,
+            renewal_on=latest.renewal_on if latest else None,
+        )
+        assert plan.id is not None
+        steps = repo.plan_steps(session, plan.id)
+    verb = "Started" if created else "Already open:"
+    console.print(f"{verb} {plan.kind.replace('_', '-')} plan for [bold]{record.name}[/]:")
+    for step in steps:
+        console.print(f"  {fmt_date(step.due_on):>12}  {step.name}")
+
+
+@plan_app.command("export")
+def plan_export(
+    account: Annotated[
+        str | None, typer.Argument(help="Account name, key or domain (or use --owner).")
+    ] = None,
+    owner: Annotated[
+        str | None, typer.Option("--owner", help="Every open step of this owner (email).")
+    ] = None,
+    output: Annotated[Path, typer.Option("-o", "--output", help="The .ics file to write.")] = Path(
+        "plan.ics"
+    ),
+) -> None:
+    """Write open plan steps as an iCalendar file for Google Calendar or Outlook."""
+    if (account is None) == (owner is None):
+        raise CliError("Give an account, or --owner EMAIL, but not both.")
+    _, _, factory = _setup()
+    with factory() as session:
+        if owner is not None:
+            rows = repo.open_steps(session, owner=owner)
+            name = f"Expansion plan steps — {owner}"
+        else:
+            assert account is not None
+            record = _one_account(session, account)
+            assert record.id is not None
+            plan = repo.open_plan(session, record.id)
+            if plan is None or plan.id is None:
+                raise CliError(
+                    f"{record.name} has no open plan. Start one: expansion-radar plan start"
+                    f" {record.key}"
+                )
+            rows = [(step, plan, record) for step in repo.plan_steps(session, plan.id)]
+            name = f"Expansion plan — {record.name}"
+    output.write_bytes(steps_calendar(rows, name))
+    console.print(f"{len(rows)} steps written to [bold]{output}[/].")
 
 
 @db_app.command("upgrade")

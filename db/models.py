@@ -142,6 +142,9 @@ class Alert(SQLModel, table=True):
     owner_slack_id: str | None = Field(default=None, max_length=40)
     escalated_at: datetime | None = None
     dismissed_reason: str | None = Field(default=None, max_length=500)
+    feedback: str | None = Field(default=None, max_length=10)  # useful | noise
+    feedback_by: str | None = Field(default=None, max_length=40)
+    feedback_at: datetime | None = None
 
 
 class OutboxStatus(StrEnum):
@@ -187,6 +190,9 @@ class Plan(SQLModel, table=True):
     revisit_on: date | None = None
     created_at: datetime = Field(default_factory=utcnow)
     closed_at: datetime | None = None
+    closed_by: str | None = Field(default=None, max_length=40)
+    trigger: str | None = Field(default=None, max_length=40)  # the trigger behind the alert
+    expected_arr: float = 0.0
 
 
 class PlanStep(SQLModel, table=True):
@@ -204,6 +210,9 @@ class PlanStep(SQLModel, table=True):
     closed_by: str | None = Field(default=None, max_length=40)
     closed_at: datetime | None = None
     note: str | None = Field(default=None, max_length=2000)
+    conditional: bool = False  # only needed if something did not happen (no reply)
+    reminded_open_at: datetime | None = None  # each reminder is sent once
+    reminded_overdue_at: datetime | None = None
 
 
 class Snooze(SQLModel, table=True):

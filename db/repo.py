@@ -22,6 +22,8 @@ from db.models import (
     JobLease,
     OutboxMessage,
     OutboxStatus,
+    Plan,
+    PlanStep,
     PollRun,
     Snapshot,
     TriggerEpisode,
@@ -372,3 +374,39 @@ def release_lease(session: Session, *, name: str, holder: str, now: datetime) ->
 
 def lease_holder(session: Session, name: str) -> JobLease | None:
     return session.get(JobLease, name)
+
+
+# --- plans ------------------------------------------------------------------------------
+
+
+def open_plan(session: Session, account_id: int) -> Plan | None:
+    return session.exec(
+        select(Plan)
+        .where(Plan.account_id == account_id, Plan.status == "open")
+        .order_by(col(Plan.id).desc())
+    ).first()
+
+
+def plan_steps(session: Session, plan_id: int) -> Sequence[PlanStep]:
+    return session.exec(
+        select(PlanStep).where(PlanStep.plan_id == plan_id).order_by(col(PlanStep.position))
+    ).all()
+
+
+def open_steps(
+    session: Session, *, owner: str | None = None
+) -> list[tuple[PlanStep, Plan, Account]]:
+    """Pending or overdue steps of open plans, soonest first; one owner's if given."""
+    stmt = (
+        select(PlanStep, Plan, Account)
+        .join(Plan, col(PlanStep.plan_id) == col(Plan.id))
+        .join(Account, col(Plan.account_id) == col(Account.id))
+        .where(Plan.status == "open", col(PlanStep.status).in_(("pending", "overdue")))
+        .order_by(col(PlanStep.due_on), col(PlanStep.id))
+    )
+    if owner is not None:
+        stmt = stmt.where(
+            (col(PlanStep.owner) == owner)
+            | (col(PlanStep.owner).is_(None) & (col(Plan.owner) == owner))
+        )
+    return [(step, plan, account) for step, plan, account in session.exec(stmt).all()]

@@ -65,7 +65,8 @@ def ninety_day_plan(start: date) -> list[StepSpec]:
     for n, (first, last, name, role, conditional) in enumerate(_NINETY_DAY, 1):
         opens = next_workday(start + timedelta(days=first - 1))
         closes = start + timedelta(days=last - 1)
-        due = max(previous_workday(closes), opens)
+        # A conditional follow-up is due as soon as it opens (5 days after the material).
+        due = opens if conditional else max(previous_workday(closes), opens)
         steps.append(StepSpec(n, name, opens, closes, due, role, conditional))
     return steps
 

@@ -1,0 +1,101 @@
+"""Starting and closing plans, and the calendar export round trip."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+from icalendar import Calendar
+
+from bot.calendar_export import steps_calendar
+from bot.cycle import run_cycle
+from bot.plans import PlanError, close_plan, start_plan
+from bot.portfolio import assess_account
+from bot.settings import AppConfig
+from db import repo
+from db.engine import SessionFactory, transaction
+from sources.demo import demo_batch
+
+DAY = date(2026, 11, 20)
+
+
+@pytest.fixture
+def book(factory: SessionFactory) -> SessionFactory:
+    run_cycle(factory, [demo_batch(DAY)], DAY, AppConfig())
+    return factory
+
+
+def _start(session, key: str):
+    account = repo.account_by_key(session, key)
+    assert account is not None
+    scored = assess_account(session, account, DAY, AppConfig())
+    latest = scored.facts.latest
+    return start_plan(
+        session,
+        account=account,
+        assessment=scored.assessment,
+        start=DAY,
+        owner=account.owner_email,
+        user_id="U1",
+        renewal_on=latest.renewal_on if latest else None,
+    )
+
+
+def test_start_plan_is_idempotent_and_follows_seed_000(book: SessionFactory) -> None:
+    with transaction(book) as s:
+        plan, created = _start(s, "brightops-agency")
+        again, created_again = _start(s, "brightops-agency")
+        assert created and not created_again and again.id == plan.id
+        steps = repo.plan_steps(s, plan.id)
+        assert plan.kind == "ninety_day" and plan.offer == "capacity" and len(steps) == 6
+        assert plan.trigger == "capacity" and plan.expected_arr > 0 and "Sarah" in plan.script
+        assert all(step.due_on.weekday() < 5 for step in steps)
+
+
+def test_renewal_led_play_counts_back_from_renewal(book: SessionFactory) -> None:
+    with transaction(book) as s:
+        plan, _ = _start(s, "quillsoft")  # multi-year offer, renewal in 75 days
+        steps = repo.plan_steps(s, plan.id)
+        assert plan.kind == "renewal"
+        assert [st.name for st in steps][-1] == "Contract execution"
+        assert steps[-1].note == "Usually done by Legal." and steps[-1].owner is None
+
+
+def test_close_plan_needs_the_right_detail_for_each_outcome(book: SessionFactory) -> None:
+    with transaction(book) as s:
+        plan, _ = _start(s, "brightops-agency")
+        with pytest.raises(PlanError, match="expansion ARR"):
+            close_plan(s, plan=plan, outcome="won", user_id="U1")
+        with pytest.raises(PlanError, match="why it was lost"):
+            close_plan(s, plan=plan, outcome="lost", user_id="U1", reason="  ")
+        with pytest.raises(PlanError, match="date to revisit"):
+            close_plan(s, plan=plan, outcome="not_this_cycle", user_id="U1")
+        close_plan(s, plan=plan, outcome="won", user_id="U1", arr=6000)
+        assert plan.status == "won" and plan.outcome_arr == 6000 and plan.closed_by == "U1"
+        with pytest.raises(PlanError, match="already closed"):
+            close_plan(s, plan=plan, outcome="lost", user_id="U1", reason="x")
+
+
+def test_ics_round_trips_step_names_and_dates(book: SessionFactory) -> None:
+    with transaction(book) as s:
+        plan, _ = _start(s, "brightops-agency")
+        account = repo.account_by_key(s, "brightops-agency")
+        steps = repo.plan_steps(s, plan.id)
+        data = steps_calendar([(st, plan, account) for st in steps], "BrightOps plan")
+    cal = Calendar.from_ical(data)
+    events = list(cal.walk("VEVENT"))
+    assert [str(e["summary"]) for e in events] == [f"BrightOps Agency: {st.name}" for st in steps]
+    assert [e.decoded("dtstart") for e in events] == [st.due_on for st in steps]
+    assert len({str(e["uid"]) for e in events}) == len(steps)
+    assert str(cal["prodid"]).startswith("-//Expansion Radar")
+
+
+def test_owner_calendar_holds_only_their_open_steps(book: SessionFactory) -> None:
+    with transaction(book) as s:
+        _start(s, "brightops-agency")  # Maya Chen
+        _start(s, "kestrel-media")  # Jonas Weber
+    with book() as s:
+        rows = repo.open_steps(s, owner="maya.chen@example.com")
+    assert rows and {account.name for _, _, account in rows} == {"BrightOps Agency"}
+    cal = Calendar.from_ical(steps_calendar(rows, "Maya"))
+    assert len(list(cal.walk("VEVENT"))) == len(rows)
