@@ -120,7 +120,10 @@ class Alert(SQLModel, table=True):
     """One expansion episode as the CSM sees it: one Slack thread, updated in place."""
 
     __tablename__ = "alerts"
-    __table_args__ = (Index("ix_alerts_account_status", "account_id", "status"),)
+    __table_args__ = (
+        Index("ix_alerts_account_status", "account_id", "status"),
+        Index("ix_alerts_owner_status", "owner_slack_id", "status"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     account_id: int = Field(foreign_key="accounts.id", ondelete="CASCADE")
@@ -142,6 +145,7 @@ class Alert(SQLModel, table=True):
     owner_slack_id: str | None = Field(default=None, max_length=40)
     escalated_at: datetime | None = None
     dismissed_reason: str | None = Field(default=None, max_length=500)
+    posted_at: datetime | None = None  # when the first Slack message went out
     feedback: str | None = Field(default=None, max_length=10)  # useful | noise
     feedback_by: str | None = Field(default=None, max_length=40)
     feedback_at: datetime | None = None
@@ -158,7 +162,10 @@ class OutboxMessage(SQLModel, table=True):
     and idempotent on the Slack side through the alert's stored channel and ts."""
 
     __tablename__ = "outbox"
-    __table_args__ = (Index("ix_outbox_status_due", "status", "next_attempt_at"),)
+    __table_args__ = (
+        Index("ix_outbox_status_due", "status", "next_attempt_at"),
+        Index("ix_outbox_channel_sent", "channel", "sent_at"),
+    )
 
     id: int | None = Field(default=None, primary_key=True)
     alert_id: int | None = Field(default=None, foreign_key="alerts.id", ondelete="CASCADE")
@@ -171,6 +178,7 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=2000)
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
+    channel: str | None = Field(default=None, max_length=80)  # routed target, for the hourly cap
 
 
 class Plan(SQLModel, table=True):
@@ -276,7 +284,7 @@ class SlackUser(SQLModel, table=True):
     __tablename__ = "slack_users"
 
     email: str = Field(primary_key=True, max_length=320)
-    user_id: str | None = Field(default=None, max_length=40)  # None: looked up, not found
+    user_id: str | None = Field(default=None, max_length=40, index=True)  # None: not found
     tz: str | None = Field(default=None, max_length=64)
     fetched_at: datetime = Field(default_factory=utcnow)
 
@@ -291,3 +299,16 @@ class JobLease(SQLModel, table=True):
     holder: str = Field(max_length=200)
     expires_at: datetime
     acquired_at: datetime = Field(default_factory=utcnow)
+
+
+class DigestLog(SQLModel, table=True):
+    """One row per digest sent, so each goes out once per person (or channel) per period."""
+
+    __tablename__ = "digest_log"
+    __table_args__ = (UniqueConstraint("recipient", "kind", "period"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    recipient: str = Field(max_length=320)
+    kind: str = Field(max_length=20)  # daily | weekly
+    period: str = Field(max_length=20)  # the local date (daily) or ISO week (weekly)
+    sent_at: datetime = Field(default_factory=utcnow)

@@ -18,6 +18,7 @@ from db.models import (
     AccountEvent,
     Alert,
     AuditLog,
+    DigestLog,
     ExternalId,
     JobLease,
     OutboxMessage,
@@ -25,7 +26,9 @@ from db.models import (
     Plan,
     PlanStep,
     PollRun,
+    SlackUser,
     Snapshot,
+    Snooze,
     TriggerEpisode,
     utcnow,
 )
@@ -410,3 +413,79 @@ def open_steps(
             | (col(PlanStep.owner).is_(None) & (col(Plan.owner) == owner))
         )
     return [(step, plan, account) for step, plan, account in session.exec(stmt).all()]
+
+
+# --- snoozes and digests ----------------------------------------------------------------
+
+
+def add_snooze(
+    session: Session, *, target_type: str, target_id: int, until: datetime, by_user: str | None
+) -> Snooze:
+    """Snooze a target; an earlier live snooze of the same target is replaced."""
+    for old in active_snoozes(session, target_type=target_type, target_ids=[target_id]):
+        old.ended_at = utcnow()
+        session.add(old)
+    snooze = Snooze(target_type=target_type, target_id=target_id, until=until, by_user=by_user)
+    session.add(snooze)
+    return snooze
+
+
+def active_snoozes(
+    session: Session, *, target_type: str | None = None, target_ids: Iterable[int] | None = None
+) -> Sequence[Snooze]:
+    stmt = select(Snooze).where(col(Snooze.ended_at).is_(None))
+    if target_type is not None:
+        stmt = stmt.where(Snooze.target_type == target_type)
+    if target_ids is not None:
+        stmt = stmt.where(col(Snooze.target_id).in_(list(target_ids)))
+    return session.exec(stmt.order_by(col(Snooze.until))).all()
+
+
+def expired_snoozes(session: Session, now: datetime) -> Sequence[Snooze]:
+    return session.exec(
+        select(Snooze).where(col(Snooze.ended_at).is_(None), col(Snooze.until) <= now)
+    ).all()
+
+
+def claim_digest(session: Session, *, recipient: str, kind: str, period: str) -> bool:
+    """Record that this digest is being sent; False when it already was (exactly once)."""
+    stmt = (
+        _insert(session)(DigestLog)
+        .values(recipient=recipient, kind=kind, period=period, sent_at=utcnow())
+        .on_conflict_do_nothing(index_elements=["recipient", "kind", "period"])
+        .returning(col(DigestLog.id))
+    )
+    return session.execute(stmt).first() is not None
+
+
+def last_digest_at(session: Session, *, recipient: str, kind: str) -> datetime | None:
+    return session.exec(
+        select(func.max(DigestLog.sent_at)).where(
+            DigestLog.recipient == recipient, DigestLog.kind == kind
+        )
+    ).one()
+
+
+def digest_alerts_since(
+    session: Session, *, owner: str, since: datetime | None
+) -> list[tuple[Alert, Account]]:
+    """Candidate (digest-only) alerts on this owner's accounts raised since ``since``."""
+    stmt = (
+        select(Alert, Account)
+        .join(Account, col(Alert.account_id) == col(Account.id))
+        .where(Alert.delivery == "digest", Account.owner_email == owner)
+    )
+    if since is not None:
+        stmt = stmt.where(col(Alert.created_at) > since)
+    return [(a, acc) for a, acc in session.exec(stmt.order_by(col(Alert.score).desc())).all()]
+
+
+def account_owners(session: Session) -> list[str]:
+    rows = session.exec(
+        select(Account.owner_email).where(col(Account.owner_email).is_not(None)).distinct()
+    ).all()
+    return sorted(r for r in rows if r)
+
+
+def slack_user(session: Session, email: str) -> SlackUser | None:
+    return session.get(SlackUser, email.lower())
