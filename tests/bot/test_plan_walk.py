@@ -47,10 +47,12 @@ def walk(factory: SessionFactory):
             plan, _ = start_plan(
                 s, account=acct, assessment=assessment, start=START, owner=email, user_id=None
             )
+            assert plan.id is not None
             plans[email] = plan.id
         s.flush()
         berlin_steps = repo.plan_steps(s, plans["berlin@example.com"])
         snoozed = berlin_steps[3]  # the proposal step, window opens on day 22 (9 Nov)
+        assert snoozed.id is not None
         snooze_until = datetime(2026, 11, 12, 10, 30, tzinfo=ZoneInfo("Europe/Berlin"))
         repo.add_snooze(
             s, target_type="step", target_id=snoozed.id, until=snooze_until, by_user="U1"
@@ -71,6 +73,7 @@ def walk(factory: SessionFactory):
             digests += [(now, d) for d in collect_daily_digests(s, now=utcnow(), tz_of=tz_of)]
             if now.date() == done_step.due_on and now.hour == 20:
                 step = s.get(type(done_step), done_step.id)
+                assert step is not None
                 step.status = "done"
                 s.add(step)
         now += timedelta(hours=1)
@@ -96,12 +99,14 @@ def check_every_reminder_once_at_nine_local(walked) -> None:
                     snooze_until.astimezone(UTC).replace(minute=0) + timedelta(hours=1)
                 ]
             else:
+                assert opens is not None
                 local = opens[0].astimezone(tz)
                 assert (local.date(), local.hour) == (step.window_start, 9), (email, step.name)
             overdue = seen.get((step.id, "overdue"))
             if step.id == done_id:
                 assert overdue is None
             else:
+                assert overdue is not None
                 local = overdue[0].astimezone(tz)
                 assert (local.date(), local.hour) == (step.due_on + timedelta(days=1), 9)
 
