@@ -23,6 +23,7 @@ from bot.render import account_panel, ranking_table
 from bot.report import render_playbook
 from bot.report_html import render_playbook_html
 from bot.settings import AppConfig, Settings, load_app_config
+from bot.stats import load_metrics, metrics_lines
 from db import migrate, repo
 from db.engine import SessionFactory, is_sqlite, make_engine, session_factory, transaction
 from db.models import Account, Alert
@@ -256,6 +257,21 @@ def plan_export(
             name = f"Expansion plan — {record.name}"
     output.write_bytes(steps_calendar(rows, name))
     console.print(f"{len(rows)} steps written to [bold]{output}[/].")
+
+
+@app.command()
+def stats(
+    owner: Annotated[
+        str | None, typer.Option("--owner", help="Only this owner's accounts (email).")
+    ] = None,
+    today: TodayOption = None,
+) -> None:
+    """Outcome metrics: pipeline, conversion, time to close, alert quality, NRR and GRR."""
+    _, _, factory = _setup()
+    with factory() as session:
+        metrics = load_metrics(session, today=_today(today), owner=owner)
+    for line in metrics_lines(metrics):
+        console.print(line, markup=False, highlight=False)
 
 
 @db_app.command("upgrade")

@@ -489,3 +489,50 @@ def account_owners(session: Session) -> list[str]:
 
 def slack_user(session: Session, email: str) -> SlackUser | None:
     return session.get(SlackUser, email.lower())
+
+
+# --- outcome metrics --------------------------------------------------------------------
+
+
+def outcome_rows(
+    session: Session, *, owner: str | None = None
+) -> tuple[
+    list[tuple[Alert, Account, TriggerEpisode | None, bool]], list[tuple[Plan, Alert | None]]
+]:
+    """Alerts (with their trigger episode and whether a plan came of them) and plans (with the
+    alert that started them), optionally for one owner's accounts."""
+    alert_stmt = (
+        select(Alert, Account, TriggerEpisode)
+        .join(Account, col(Alert.account_id) == col(Account.id))
+        .join(TriggerEpisode, col(Alert.episode_id) == col(TriggerEpisode.id), isouter=True)
+    )
+    plan_stmt = (
+        select(Plan, Alert)
+        .join(Account, col(Plan.account_id) == col(Account.id))
+        .join(Alert, col(Plan.alert_id) == col(Alert.id), isouter=True)
+    )
+    if owner is not None:
+        alert_stmt = alert_stmt.where(Account.owner_email == owner)
+        plan_stmt = plan_stmt.where(Account.owner_email == owner)
+    plans: list[tuple[Plan, Alert | None]] = list(session.exec(plan_stmt).all())
+    planned = {p.alert_id for p, _ in plans if p.alert_id is not None}
+    alerts: list[tuple[Alert, Account, TriggerEpisode | None, bool]] = [
+        (a, acc, ep, a.id in planned) for a, acc, ep in session.exec(alert_stmt).all()
+    ]
+    return alerts, plans
+
+
+def arr_at(session: Session, day: date) -> dict[int, float]:
+    """Each account's ARR in its latest snapshot on or before ``day`` (known values only)."""
+    latest = (
+        select(Snapshot.account_id, func.max(Snapshot.taken_on).label("taken_on"))
+        .where(col(Snapshot.taken_on) <= day, col(Snapshot.arr).is_not(None))
+        .group_by(col(Snapshot.account_id))
+        .subquery()
+    )
+    stmt = select(Snapshot.account_id, Snapshot.arr).join(
+        latest,
+        (col(Snapshot.account_id) == latest.c.account_id)
+        & (col(Snapshot.taken_on) == latest.c.taken_on),
+    )
+    return {int(a): float(v) for a, v in session.exec(stmt).all() if v is not None}
