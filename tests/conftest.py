@@ -17,7 +17,15 @@ from db import migrate
 from db.engine import SessionFactory, make_engine, session_factory
 
 _ENV_PREFIXES = ("SLACK_", "HUBSPOT_", "SALESFORCE_", "USAGE_API_", "EXPANSION_RADAR_CONFIG")
-_ENV_NAMES = ("DATABASE_URL", "EXPANSION_CHANNEL", "POLL_INTERVAL_MINUTES", "PORT")
+_ENV_NAMES = (
+    "DATABASE_URL",
+    "EXPANSION_CHANNEL",
+    "POLL_INTERVAL_MINUTES",
+    "PORT",
+    "SECRETS_DIR",
+    "LOG_FORMAT",
+    "LOG_LEVEL",
+)
 
 
 @pytest.fixture(autouse=True)
