@@ -126,4 +126,3 @@ def outcome_metrics(
     )
     out.nrr, out.grr = retention(revenue)
     return out
-

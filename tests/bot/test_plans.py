@@ -80,6 +80,7 @@ def test_ics_round_trips_step_names_and_dates(book: SessionFactory) -> None:
     with transaction(book) as s:
         plan, _ = _start(s, "brightops-agency")
         account = repo.account_by_key(s, "brightops-agency")
+        assert account is not None
         steps = repo.plan_steps(s, plan.id)
         data = steps_calendar([(st, plan, account) for st in steps], "BrightOps plan")
     cal = Calendar.from_ical(data)
