@@ -2,13 +2,19 @@
 
 Each batch of accounts is one transaction, so a crash leaves either the whole batch (episodes,
 alerts and the outbox rows that announce them) or none of it.
+
+Both halves work on whole batches: ``ingest_batch`` reads the accounts and snapshots a batch
+touches in a few queries and writes them back in bulk; ``evaluate_many`` loads the facts of
+many accounts at once, scores them, and writes episodes, alerts and outbox rows in bulk.
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections import Counter
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import date
+from typing import Any
 
 from sqlmodel import Session
 
@@ -16,10 +22,14 @@ from bot.alerts import state_hash, summarize
 from bot.settings import AppConfig
 from db import repo
 from db.engine import SessionFactory, transaction
-from db.models import Account, Alert, AlertStatus, utcnow
+from db.models import Account, Alert, AlertStatus, OutboxStatus, utcnow
 from scoring.engine import Assessment, assess
 from scoring.triggers import live_episodes
-from sources.records import Batch
+from sources.base import JoinPolicy
+from sources.records import AccountRecord, Batch, SnapshotRecord
+
+_FIELDS = repo.SNAPSHOT_FIELDS
+_FIELD_SET = frozenset(_FIELDS)
 
 
 @dataclass
@@ -33,59 +43,404 @@ class CycleResult:
     digest_alerts: list[int] = field(default_factory=list)
     assessments: list[Assessment] = field(default_factory=list)
     rejects: list[str] = field(default_factory=list)
+    alert_bands: Counter[str] = field(default_factory=Counter)  # new alerts by band
+
+
+@dataclass
+class Ingested:
+    """What writing one batch did."""
+
+    touched: list[int] = field(default_factory=list)  # accounts the batch names, in order
+    changed: set[int] = field(default_factory=set)  # accounts whose stored data changed
+    created: int = 0
+    unmatched: int = 0
+    unmatched_samples: list[str] = field(default_factory=list)
+
+
+# --- ingest -----------------------------------------------------------------------------
+
+
+def ingest_batch(session: Session, batch: Batch, policy: JoinPolicy | None = None) -> Ingested:
+    """Write a batch's accounts, snapshots and events, joining each record to its account."""
+    policy = policy or JoinPolicy()
+    out = Ingested()
+    seen: dict[int, None] = {}
+    sources = dict.fromkeys(r.source for r in (*batch.accounts, *batch.snapshots, *batch.events))
+    for source in sources:
+        linked = _resolve(session, batch, source, policy, out)
+        _write_snapshots(session, batch, source, linked, out)
+        for ev in batch.events:
+            if ev.source != source:
+                continue
+            account_id = linked.get(ev.external_id)
+            if account_id is None:
+                continue
+            if repo.add_event(
+                session,
+                account_id=account_id,
+                kind=ev.kind.value,
+                on=ev.on,
+                detail=ev.detail,
+                key=ev.key or f"{ev.kind.value}:{ev.on.isoformat()}",
+            ):
+                out.changed.add(account_id)
+        for rec in (*batch.accounts, *batch.snapshots, *batch.events):
+            if rec.source == source and rec.external_id in linked:
+                seen.setdefault(linked[rec.external_id])
+    out.touched = list(seen)
+    session.flush()
+    return out
 
 
 def ingest(session: Session, batch: Batch) -> dict[tuple[str, str], Account]:
-    """Write a batch's accounts, snapshots and events; returns accounts by (source, id)."""
-    accounts: dict[tuple[str, str], Account] = {}
+    """Write a batch; returns the accounts of its account records by (source, id)."""
+    ingest_batch(session, batch)
+    found: dict[tuple[str, str], Account] = {}
     for rec in batch.accounts:
-        accounts[(rec.source, rec.external_id)] = repo.upsert_account(
-            session,
-            source=rec.source,
-            external_id=rec.external_id,
-            key=rec.slug,
-            name=rec.name,
-            domain=rec.domain,
-            owner_email=rec.owner_email,
-            owner_name=rec.owner_name,
-            segment=rec.segment,
-            plan=rec.plan,
-            purchased_on=rec.purchased_on,
-            contact_name=rec.contact_name,
-        )
-    session.flush()
+        account = repo.account_by_external_id(session, rec.source, rec.external_id)
+        if account is not None:
+            found[(rec.source, rec.external_id)] = account
+    return found
 
-    def find(source: str, external_id: str) -> Account | None:
-        found = accounts.get((source, external_id))
-        if found is None:
-            found = repo.account_by_external_id(session, source, external_id)
-        return found
 
-    for snap in batch.snapshots:
-        account = find(snap.source, snap.external_id)
-        if account is None or account.id is None:
-            batch.rejects.append(f"{snap.source}:{snap.external_id}: snapshot for unknown account")
+def _resolve(
+    session: Session, batch: Batch, source: str, policy: JoinPolicy, out: Ingested
+) -> dict[str, int]:
+    """External id -> account id for every record of ``source`` that has an account."""
+    records: dict[str, AccountRecord] = {}
+    for rec in batch.accounts:
+        if rec.source != source:
             continue
-        values = snap.model_dump(exclude={"source", "external_id", "taken_on"})
-        values["health"] = snap.health.value if snap.health else None
-        repo.upsert_snapshot(
-            session, account_id=account.id, taken_on=snap.taken_on, source=snap.source, **values
-        )
-    for ev in batch.events:
-        account = find(ev.source, ev.external_id)
-        if account is None or account.id is None:
-            batch.rejects.append(f"{ev.source}:{ev.external_id}: event for unknown account")
+        if rec.external_id in records:
+            batch.rejects.append(f"{source}:{rec.external_id}: duplicate account record")
             continue
-        repo.add_event(
-            session,
-            account_id=account.id,
-            kind=ev.kind.value,
-            on=ev.on,
-            detail=ev.detail,
-            key=ev.key or f"{ev.kind.value}:{ev.on.isoformat()}",
+        records[rec.external_id] = rec
+    ids = set(records)
+    ids.update(s.external_id for s in batch.snapshots if s.source == source)
+    ids.update(e.external_id for e in batch.events if e.source == source)
+    linked = repo.external_id_map(session, source=source, external_ids=ids)
+    new_links: list[dict[str, Any]] = []
+
+    unlinked = sorted(ids - linked.keys())
+    if unlinked and policy.join_on:
+        for ext, account_id in _join(session, batch, source, unlinked, records, policy).items():
+            linked[ext] = account_id
+            new_links.append({"account_id": account_id, "source": source, "external_id": ext})
+
+    created: set[int] = set()
+    to_create = [records[e] for e in unlinked if e not in linked and e in records]
+    if to_create and policy.creates_accounts:
+        taken = repo.existing_account_keys(session, keys=[r.slug for r in to_create])
+        now = utcnow()
+        rows = []
+        for rec in to_create:
+            key = rec.slug
+            if key in taken:
+                key = repo.free_account_key(session, key=key, taken=taken)
+            taken.add(key)
+            row = {f: getattr(rec, f) for f in repo.ACCOUNT_FIELDS}
+            rows.append(row | {"key": key, "created_at": now, "updated_at": now})
+        for rec, account_id in zip(
+            to_create, repo.insert_accounts(session, rows=rows), strict=True
+        ):
+            linked[rec.external_id] = account_id
+            created.add(account_id)
+            new_links.append(
+                {"account_id": account_id, "source": source, "external_id": rec.external_id}
+            )
+        out.created += len(created)
+        out.changed |= created
+
+    for ext in sorted(ids - linked.keys()):
+        out.unmatched += 1
+        if len(out.unmatched_samples) < 20:
+            keys = batch.join_keys.get(ext)
+            hint = ""
+            if keys is not None:
+                hint = ", ".join(f"{k} {v}" for k, v in vars(keys).items() if v)
+                hint = f" ({hint})" if hint else ""
+            out.unmatched_samples.append(f"{source}:{ext}{hint}: no account matches")
+    repo.link_external_ids(session, rows=new_links)
+
+    _update_accounts(session, records, linked, created, out)
+    _link_aliases(session, batch, records, linked)
+    return linked
+
+
+def _join(
+    session: Session,
+    batch: Batch,
+    source: str,
+    unlinked: Sequence[str],
+    records: dict[str, AccountRecord],
+    policy: JoinPolicy,
+) -> dict[str, int]:
+    """Match records to existing accounts by the configured keys; ambiguity is no match."""
+    found: dict[str, int] = {}
+    for method in policy.join_on:
+        todo = [e for e in unlinked if e not in found]
+        if not todo:
+            break
+        if method == "domain":
+            wanted: dict[str, str] = {}
+            for ext in todo:
+                keys = batch.join_keys.get(ext)
+                domain = keys.domain if keys else None
+                if domain is None and ext in records:
+                    domain = records[ext].domain
+                if domain:
+                    wanted[ext] = domain
+            by_domain = repo.account_ids_by_domain(session, domains=wanted.values())
+            for ext, domain in wanted.items():
+                matches = by_domain.get(domain, [])
+                if len(matches) == 1:
+                    found[ext] = matches[0]
+                elif len(matches) > 1:
+                    batch.issues[f"join: domain matches {len(matches)} accounts"] += 1
+        elif method == "crm_id" and policy.crm_source:
+            crm = {e: k.crm_id for e in todo if (k := batch.join_keys.get(e)) and k.crm_id}
+            by_crm = repo.external_id_map(
+                session, source=policy.crm_source, external_ids=crm.values()
+            )
+            for ext, crm_id in crm.items():
+                if crm_id in by_crm:
+                    found[ext] = by_crm[crm_id]
+    return found
+
+
+def _update_accounts(
+    session: Session,
+    records: dict[str, AccountRecord],
+    linked: dict[str, int],
+    created: set[int],
+    out: Ingested,
+) -> None:
+    """Refresh the stored fields of known accounts; a None from a source changes nothing."""
+    known = {linked[e]: rec for e, rec in records.items() if e in linked}
+    known = {a: r for a, r in known.items() if a not in created}
+    if not known:
+        return
+    stored = repo.account_rows(session, account_ids=known)
+    now = utcnow()
+    rows = []
+    for account_id, rec in known.items():
+        row = stored.get(account_id)
+        if row is None:
+            continue
+        fresh = {f: row[f] for f in repo.ACCOUNT_FIELDS}
+        for name in repo.ACCOUNT_FIELDS:
+            value = getattr(rec, name)
+            if value is not None:
+                fresh[name] = value
+        if any(fresh[f] != row[f] for f in repo.ACCOUNT_FIELDS):
+            rows.append({"id": account_id, **fresh, "updated_at": now})
+            out.changed.add(account_id)
+    repo.update_accounts(session, rows=rows)
+
+
+def _link_aliases(
+    session: Session, batch: Batch, records: dict[str, AccountRecord], linked: dict[str, int]
+) -> None:
+    """A CRM record naming its id in another source links that id to its account."""
+    wanted: dict[str, dict[str, int]] = {}
+    for ext, rec in records.items():
+        if ext in linked:
+            for other, other_id in rec.aliases.items():
+                wanted.setdefault(other, {})[other_id] = linked[ext]
+    for other, ids in wanted.items():
+        current = repo.external_id_map(session, source=other, external_ids=ids)
+        rows = []
+        for other_id, account_id in ids.items():
+            if other_id not in current:
+                rows.append({"account_id": account_id, "source": other, "external_id": other_id})
+            elif current[other_id] != account_id:
+                batch.issues[f"alias: {other} id already linked to another account"] += 1
+        repo.link_external_ids(session, rows=rows)
+
+
+def _values(rec: SnapshotRecord) -> dict[str, Any]:
+    """The facts a snapshot record states (unknown ones left out)."""
+    out = {k: v for k, v in rec.__dict__.items() if k in _FIELD_SET and v is not None and v != {}}
+    if "health" in out:
+        out["health"] = out["health"].value
+    return out
+
+
+def _write_snapshots(
+    session: Session, batch: Batch, source: str, linked: dict[str, int], out: Ingested
+) -> None:
+    """One snapshot per account per day. A source whose records are partial (API sources
+    send only what changed) carries the account's last known values forward."""
+    records = [
+        (linked[s.external_id], s)
+        for s in batch.snapshots
+        if s.source == source and s.external_id in linked
+    ]
+    if not records:
+        return
+    records.sort(key=lambda item: item[1].taken_on)
+    account_ids = {a for a, _ in records}
+    days = {s.taken_on for _, s in records}
+    newest: dict[int, dict[str, Any]] = {}
+    if batch.carry_forward:
+        newest = repo.latest_snapshot_rows(
+            session, account_ids=account_ids, on_or_before=records[-1][1].taken_on
         )
-    session.flush()
-    return accounts
+    if batch.carry_forward and len(days) == 1:  # the usual poll: one query finds both
+        stored = {(a, row["taken_on"]): row for a, row in newest.items() if row["taken_on"] in days}
+    else:
+        stored = repo.snapshot_rows_on(session, account_ids=account_ids, days=days)
+    now = utcnow()
+    inserts: dict[tuple[int, date], dict[str, Any]] = {}
+    updates: dict[tuple[int, date], dict[str, Any]] = {}
+    for account_id, rec in records:
+        day = (account_id, rec.taken_on)
+        values = _values(rec)
+        current = inserts.get(day) or updates.get(day) or stored.get(day)
+        if current is not None:
+            merged = current | values
+            if any(merged[f] != current[f] for f in values):
+                merged |= {"source": rec.source, "recorded_at": now}
+                if "id" in merged and merged["id"] is not None:
+                    updates[day] = merged
+                else:
+                    inserts[day] = merged
+                out.changed.add(account_id)
+            continue
+        base = newest.get(account_id)
+        if base is not None and base["taken_on"] < rec.taken_on:
+            carried = {f: base[f] for f in _FIELDS} | values
+            if all(carried[f] == base[f] for f in _FIELDS):
+                continue  # nothing new: no row for today, nothing to re-score
+        else:
+            carried = dict.fromkeys(_FIELDS) | {"usage": {}, "limits": {}} | values
+        row = carried | {
+            "account_id": account_id,
+            "taken_on": rec.taken_on,
+            "source": rec.source,
+            "recorded_at": now,
+        }
+        inserts[day] = row
+        if batch.carry_forward and (base is None or base["taken_on"] <= rec.taken_on):
+            newest[account_id] = row
+        out.changed.add(account_id)
+    repo.insert_snapshots(
+        session, rows=[{k: v for k, v in r.items() if k != "id"} for r in inserts.values()]
+    )
+    repo.update_snapshots(
+        session,
+        rows=[
+            {k: r[k] for k in ("id", "source", "recorded_at", *_FIELDS)} for r in updates.values()
+        ],
+    )
+
+
+# --- evaluate ---------------------------------------------------------------------------
+
+
+def evaluate_many(
+    session: Session,
+    account_ids: Sequence[int],
+    today: date,
+    config: AppConfig,
+    result: CycleResult,
+    *,
+    keep_assessments: bool = True,
+) -> dict[int, Assessment]:
+    """Score accounts, record new episodes, and open, update or clear their alerts."""
+    facts = repo.load_facts_many(session, account_ids=account_ids)
+    order = [a for a in dict.fromkeys(account_ids) if a in facts]
+    assessed = {a: assess(facts[a], today, config.scoring) for a in order}
+    del facts
+
+    rows = [
+        {
+            "account_id": account_id,
+            "kind": e.kind.value,
+            "on": e.on,
+            "evidence": e.evidence[:2000],
+            "dedupe_key": e.dedupe_key,
+            "created_at": utcnow(),
+        }
+        for account_id, assessment in assessed.items()
+        for e in assessment.episodes
+    ]
+    new_ids = repo.insert_episodes(session, rows=rows)
+    claimed: set[str] = set()
+    open_alerts = repo.open_alerts_for(session, account_ids=order)
+    posts: list[tuple[dict[str, Any], bool, int, str]] = []
+    for account_id in order:
+        assessment = assessed[account_id]
+        fresh = []
+        for episode in assessment.episodes:
+            key = episode.dedupe_key
+            if key in new_ids and key not in claimed:
+                claimed.add(key)
+                result.new_episodes += 1
+                fresh.append((episode, new_ids[key]))
+            else:
+                result.known_episodes += 1
+        live_keys: set[str] = set()
+        if fresh:
+            live = live_episodes(list(assessment.episodes), today, config.scoring)
+            live_keys = {e.dedupe_key for e in live}
+        fresh_live = [(e, row_id) for e, row_id in fresh if e.dedupe_key in live_keys]
+        band = assessment.band.value
+        digest = band in config.alerts.digest_bands
+        wanted = assessment.pitchable and (band in config.alerts.post_bands or digest)
+        current = open_alerts.get(account_id)
+        if current is not None:
+            new_hash = state_hash(assessment)
+            if not assessment.pitchable:
+                _clear(session, current, assessment, new_hash, result)
+            elif current.state_hash != new_hash:
+                _update(session, current, assessment, new_hash, bool(fresh_live), result)
+        elif wanted and fresh_live:
+            now = utcnow()
+            row = {
+                "account_id": account_id,
+                "episode_id": fresh_live[-1][1],
+                "status": AlertStatus.OPEN.value,
+                "band": band,
+                "score": assessment.score,
+                "offer": assessment.offer.type.value if assessment.offer else None,
+                "state_hash": state_hash(assessment),
+                "summary": summarize(assessment),
+                "delivery": "digest" if digest else "channel",
+                "created_at": now,
+                "updated_at": now,
+            }
+            posts.append((row, digest, assessment.score, band))
+        if keep_assessments:
+            result.assessments.append(assessment)
+    _open_alerts(session, posts, result)
+    return assessed if keep_assessments else {}
+
+
+def _open_alerts(
+    session: Session, posts: list[tuple[dict[str, Any], bool, int, str]], result: CycleResult
+) -> None:
+    ids = repo.insert_alerts(session, rows=[row for row, _, _, _ in posts])
+    outbox = []
+    now = utcnow()
+    for alert_id, (_, digest, score, band) in zip(ids, posts, strict=True):
+        result.alert_bands[band] += 1
+        if digest:
+            result.digest_alerts.append(alert_id)
+            continue
+        outbox.append(
+            {
+                "alert_id": alert_id,
+                "kind": "post",
+                "payload": {},
+                "status": OutboxStatus.PENDING.value,
+                "priority": score,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+        )
+        result.new_alerts.append(alert_id)
+    repo.insert_outbox(session, rows=outbox)
 
 
 def evaluate(
@@ -93,52 +448,8 @@ def evaluate(
 ) -> Assessment:
     """Score one account, record new episodes, and open, update or clear its alert."""
     assert account.id is not None
-    assessment = assess(repo.load_facts(session, account), today, config.scoring)
-    fresh = []
-    for episode in assessment.episodes:
-        row = repo.record_episode(session, account.id, episode)
-        if row is None:
-            result.known_episodes += 1
-        else:
-            result.new_episodes += 1
-            fresh.append((episode, row))
-    live_keys = {
-        e.dedupe_key for e in live_episodes(list(assessment.episodes), today, config.scoring)
-    }
-    fresh_live = [(e, row) for e, row in fresh if e.dedupe_key in live_keys]
-
-    current = repo.open_alert(session, account.id)
-    digest = assessment.band.value in config.alerts.digest_bands
-    wanted = assessment.pitchable and (assessment.band.value in config.alerts.post_bands or digest)
-    new_hash = state_hash(assessment)
-
-    if current is not None:
-        if not assessment.pitchable:
-            _clear(session, current, assessment, new_hash, result)
-        elif current.state_hash != new_hash:
-            _update(session, current, assessment, new_hash, bool(fresh_live), result)
-    elif wanted and fresh_live:
-        episode_row = fresh_live[-1][1]
-        alert = Alert(
-            account_id=account.id,
-            episode_id=episode_row.id,
-            band=assessment.band.value,
-            score=assessment.score,
-            offer=assessment.offer.type.value if assessment.offer else None,
-            state_hash=new_hash,
-            summary=summarize(assessment),
-            delivery="digest" if digest else "channel",
-        )
-        session.add(alert)
-        session.flush()
-        assert alert.id is not None
-        if digest:
-            result.digest_alerts.append(alert.id)
-        else:
-            repo.enqueue(session, alert=alert, kind="post", payload={}, priority=assessment.score)
-            result.new_alerts.append(alert.id)
-    result.assessments.append(assessment)
-    return assessment
+    session.flush()
+    return evaluate_many(session, [account.id], today, config, result)[account.id]
 
 
 def _update(
@@ -185,10 +496,8 @@ def run_cycle(
     result = CycleResult()
     for batch in batches:
         with transaction(factory) as session:
-            accounts = ingest(session, batch)
-            unique = {a.id: a for a in accounts.values()}
-            for account in unique.values():
-                evaluate(session, account, today, config, result)
-                result.accounts += 1
+            ingested = ingest_batch(session, batch)
+            evaluate_many(session, ingested.touched, today, config, result)
+            result.accounts += len(ingested.touched)
         result.rejects.extend(batch.rejects)
     return result

@@ -7,10 +7,12 @@ is 75 days after whatever day the demo runs.
 from __future__ import annotations
 
 import json
+from collections.abc import Iterator
 from datetime import date, timedelta
 from importlib import resources
 from typing import Any
 
+from sources.base import JoinPolicy, dump_cursor
 from sources.records import AccountRecord, Batch, EventRecord, SnapshotRecord
 
 SOURCE = "demo"
@@ -93,3 +95,23 @@ def _snapshot(acct: dict[str, Any], i: int, n: int, taken_on: date, today: date)
         features_used=features[0] if features else None,
         features_available=features[1] if features else None,
     )
+
+
+class DemoSource:
+    """The sample portfolio as a pollable source (no network): one batch, dated ``today``."""
+
+    name = SOURCE
+    policy = JoinPolicy()
+
+    def __init__(self, spec: dict[str, Any] | None = None) -> None:
+        self.spec = spec
+
+    def fetch(self, cursor: str | None, today: date) -> Iterator[Batch]:
+        batch = demo_batch(today, self.spec)
+        batch.fetched = len(batch.accounts)
+        batch.total_hint = batch.fetched
+        batch.cursor = dump_cursor({"day": today.isoformat()})
+        yield batch
+
+    def close(self) -> None:
+        """Nothing to release."""

@@ -7,6 +7,7 @@ NPS of 14) so a bad CRM field is reported instead of firing a trigger.
 from __future__ import annotations
 
 import re
+from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 
@@ -37,6 +38,8 @@ class AccountRecord(_Record):
     plan: str | None = Field(default=None, max_length=100)
     purchased_on: date | None = None
     contact_name: str | None = Field(default=None, max_length=200)
+    # Ids of this account in other sources (e.g. {"usage": "acct_42"}), so their records join.
+    aliases: dict[str, str] = Field(default_factory=dict)
 
     @property
     def slug(self) -> str:
@@ -93,11 +96,33 @@ class EventRecord(_Record):
     key: str = Field(default="", max_length=255)
 
 
+@dataclass(frozen=True)
+class JoinKeys:
+    """What a record that cannot create an account offers to find the one it belongs to."""
+
+    domain: str | None = None
+    crm_id: str | None = None
+
+
 @dataclass
 class Batch:
-    """What one source produced in one pass, plus what it had to reject and why."""
+    """What one source produced in one pass, plus what it had to reject and why.
+
+    ``cursor`` is the source's sync position *after* this batch: it is committed in the same
+    transaction as the batch, so a crash resumes from the last batch that was written.
+    """
 
     accounts: list[AccountRecord] = field(default_factory=list)
     snapshots: list[SnapshotRecord] = field(default_factory=list)
     events: list[EventRecord] = field(default_factory=list)
     rejects: list[str] = field(default_factory=list)
+    cursor: str | None = None
+    fetched: int = 0  # raw records read from the source for this batch
+    issues: Counter[str] = field(default_factory=Counter)  # fields marked unknown, by reason
+    join_keys: dict[str, JoinKeys] = field(default_factory=dict)  # by external id
+    total_hint: int | None = None  # how many records the whole pass will read, if known
+    carry_forward: bool = False  # snapshots are partial: unknown fields keep the last value
+
+    @property
+    def records(self) -> int:
+        return len(self.accounts) + len(self.snapshots) + len(self.events)

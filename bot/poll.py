@@ -1,0 +1,472 @@
+"""The poll: read every configured source, write what it returns, re-score what changed.
+
+For each source, in order: one ``PollRun`` row; then each batch the source yields is written
+in its own transaction together with the source's cursor and the accounts it changed queued
+for re-scoring. A crash resumes from the last committed cursor; a failing source is recorded
+(run failed, ``source_state.last_error``) and the next source still runs; nothing it wrote
+before is touched, so the last good snapshot stays.
+
+Then the queued accounts are re-scored in chunks, each chunk one transaction with its
+episodes, alerts, outbox rows and the removal from the queue. Re-scoring once at the end
+(instead of after every batch) scores an account once per poll even when several sources
+changed it; the queue is durable, so a crash between the two halves loses nothing.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections import Counter
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from datetime import date
+from pathlib import Path
+from typing import Protocol
+
+from bot.cycle import CycleResult, evaluate_many, ingest_batch
+from bot.metrics import ALERTS, POLL_SECONDS, RECORDS_FETCHED, RECORDS_REJECTED
+from bot.settings import AppConfig, Settings
+from db import repo
+from db.engine import SessionFactory, transaction
+from db.models import PollRun, utcnow
+from sources.base import Source
+from sources.demo import DemoSource
+from sources.files import FileSource
+from sources.http import SourceError
+from sources.hubspot import HubSpotSource
+from sources.records import Batch
+from sources.salesforce import SalesforceSource
+from sources.usage_api import UsageAPISource
+
+log = logging.getLogger(__name__)
+
+SCORING = "scoring"  # the PollRun rows of the re-scoring step
+MAX_MESSAGES = 30  # reject and issue lines kept on a PollRun
+CURSOR_LIMIT = 500  # source_state.cursor's column size
+
+
+class UnknownSource(ValueError):
+    """``--source`` named something that is not configured."""
+
+
+class Progress(Protocol):
+    """What a front end (the CLI's progress bar) hears while a poll runs."""
+
+    def source_started(self, name: str) -> None: ...
+
+    def batch_written(self, name: str, fetched: int, total: int | None) -> None: ...
+
+    def source_finished(self, outcome: SourceOutcome) -> None: ...
+
+    def scoring(self, done: int, total: int) -> None: ...
+
+
+class QuietProgress:
+    def source_started(self, name: str) -> None:
+        pass
+
+    def batch_written(self, name: str, fetched: int, total: int | None) -> None:
+        pass
+
+    def source_finished(self, outcome: SourceOutcome) -> None:
+        pass
+
+    def scoring(self, done: int, total: int) -> None:
+        pass
+
+
+@dataclass
+class SourceOutcome:
+    name: str
+    run_id: int
+    status: str = "running"  # ok | failed
+    fetched: int = 0
+    rejected: int = 0
+    unmatched: int = 0
+    changed: int = 0
+    created: int = 0
+    batches: int = 0
+    issues: Counter[str] = field(default_factory=Counter)
+    messages: list[str] = field(default_factory=list)
+    error: str | None = None
+    seconds: float = 0.0
+
+
+@dataclass
+class PollSummary:
+    sources: list[SourceOutcome]
+    scoring: CycleResult
+    evaluated: int = 0
+    scoring_error: str | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.scoring_error is None and all(s.status == "ok" for s in self.sources)
+
+
+# --- which sources ----------------------------------------------------------------------
+
+
+DEFAULT_ORDER = ("hubspot", "salesforce", "demo", "usage")  # files go after the CRMs
+
+
+def configured_names(settings: Settings, config: AppConfig) -> list[str]:
+    """Names of the sources the environment and config file enable, in polling order: CRMs
+    first (they create the accounts), files, the demo, then usage (which joins them)."""
+    cfg = config.sources
+    names: list[str] = []
+    if settings.hubspot_access_token is not None and cfg.hubspot.enabled:
+        names.append("hubspot")
+    if (
+        settings.salesforce_instance_url
+        and settings.salesforce_access_token is not None
+        and cfg.salesforce.enabled
+    ):
+        names.append("salesforce")
+    names += [f.name for f in cfg.files]
+    if cfg.demo.enabled:
+        names.append("demo")
+    if settings.usage_api_url and cfg.usage.enabled:
+        names.append("usage")
+    if cfg.order:
+        rank = {n: i for i, n in enumerate(cfg.order)}
+        names.sort(key=lambda n: rank.get(n, len(rank)))
+    else:
+        names.sort(key=_default_rank)
+    return names
+
+
+def configured_sources(
+    settings: Settings,
+    config: AppConfig,
+    *,
+    only: Sequence[str] | None = None,
+    base_dir: Path | None = None,
+) -> list[Source]:
+    """The enabled sources, built (``only`` picks some by name)."""
+    names = configured_names(settings, config)
+    if only:
+        missing = [n for n in only if n not in names]
+        if missing:
+            raise UnknownSource(
+                f"no configured source named {', '.join(missing)}; configured:"
+                f" {', '.join(names) or 'none'} (see docs/sources.md)"
+            )
+        names = [n for n in names if n in only]
+    return [_build(name, settings, config, base_dir) for name in names]
+
+
+def _default_rank(name: str) -> int:
+    if name in DEFAULT_ORDER:
+        position = DEFAULT_ORDER.index(name)
+        return position if name != "usage" else 100
+    return 50  # files: after the CRMs, before usage
+
+
+def _build(name: str, settings: Settings, config: AppConfig, base_dir: Path | None) -> Source:
+    cfg = config.sources
+    if name == "hubspot":
+        assert settings.hubspot_access_token is not None
+        return HubSpotSource(
+            url=settings.hubspot_api_url,
+            token=settings.hubspot_access_token.get_secret_value(),
+            config=cfg.hubspot,
+            http=cfg.http,
+        )
+    if name == "salesforce":
+        assert settings.salesforce_instance_url and settings.salesforce_access_token
+        return SalesforceSource(
+            instance_url=settings.salesforce_instance_url,
+            token=settings.salesforce_access_token.get_secret_value(),
+            config=cfg.salesforce,
+            http=cfg.http,
+        )
+    if name == "usage":
+        assert settings.usage_api_url
+        token = settings.usage_api_token
+        return UsageAPISource(
+            url=settings.usage_api_url,
+            token=token.get_secret_value() if token else None,
+            config=cfg.usage,
+            http=cfg.http,
+        )
+    if name == "demo":
+        return DemoSource()
+    file_cfg = next(f for f in cfg.files if f.name == name)
+    return FileSource(file_cfg, base_dir=base_dir)
+
+
+# --- one source -------------------------------------------------------------------------
+
+
+_DONE = object()
+
+
+class _Failure:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def prefetched(batches: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
+    """Read the next batches in a thread while this one is written: the source waits on the
+    network while the database works."""
+    box: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if not offer(batch):
+                    return
+            offer(_DONE)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            offer(_Failure(exc))
+
+    worker = threading.Thread(target=produce, name="poll-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = box.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Failure):
+                raise item.exc
+            assert isinstance(item, Batch)
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)  # it stops at its next batch; a daemon if it cannot
+
+
+def poll_source(
+    factory: SessionFactory,
+    source: Source,
+    *,
+    today: date,
+    progress: Progress | None = None,
+    full: bool = False,
+    prefetch: bool = True,
+) -> SourceOutcome:
+    """Run one source to the end (or its first error); never raises for the source's
+    errors, which are recorded on its PollRun and source state."""
+    progress = progress or QuietProgress()
+    started = time.monotonic()
+    with transaction(factory) as session:
+        state = repo.source_state(session, source.name)
+        cursor = None if full else state.cursor
+        run = repo.start_poll_run(session, source.name)
+        assert run.id is not None
+        state.last_run_id = run.id
+        session.add(state)
+        outcome = SourceOutcome(source.name, run.id)
+    progress.source_started(source.name)
+    try:
+        batches = source.fetch(cursor, today)
+        for batch in prefetched(batches) if prefetch else batches:
+            _write(factory, source, batch, outcome)
+            progress.batch_written(source.name, outcome.fetched, batch.total_hint)
+        outcome.status = "ok"
+    except SourceError as exc:
+        outcome.status, outcome.error = "failed", str(exc)
+        log.warning("%s: poll failed: %s", source.name, exc)
+    except Exception as exc:  # a bug or the database: recorded, and the next source runs
+        outcome.status = "failed"
+        outcome.error = f"unexpected {type(exc).__name__}: {exc}"
+        log.exception("%s: poll failed", source.name)
+    except BaseException:  # Ctrl-C or shutdown: record it, then let it stop the process
+        outcome.status, outcome.error = "failed", "interrupted"
+        _finish(factory, outcome)
+        raise
+    finally:
+        source.close()
+    outcome.seconds = time.monotonic() - started
+    _finish(factory, outcome)
+    POLL_SECONDS.labels(source.name).observe(outcome.seconds)
+    RECORDS_FETCHED.labels(source.name).inc(outcome.fetched)
+    RECORDS_REJECTED.labels(source.name).inc(outcome.rejected)
+    progress.source_finished(outcome)
+    return outcome
+
+
+def _write(factory: SessionFactory, source: Source, batch: Batch, outcome: SourceOutcome) -> None:
+    """One batch, its cursor and its re-scoring queue entries: all or nothing."""
+    with transaction(factory) as session:
+        ingested = ingest_batch(session, batch, source.policy)
+        repo.mark_pending(session, account_ids=ingested.changed)
+        state = repo.source_state(session, source.name)
+        if batch.cursor is not None and len(batch.cursor) <= CURSOR_LIMIT:
+            state.cursor = batch.cursor
+        session.add(state)
+        run = session.get(PollRun, outcome.run_id)
+        assert run is not None
+        outcome.batches += 1
+        outcome.fetched += batch.fetched
+        outcome.rejected += len(batch.rejects)
+        outcome.unmatched += ingested.unmatched
+        outcome.changed += len(ingested.changed)
+        outcome.created += ingested.created
+        outcome.issues.update(batch.issues)
+        room = MAX_MESSAGES - len(outcome.messages)
+        outcome.messages += (batch.rejects + ingested.unmatched_samples)[: max(0, room)]
+        run.fetched, run.rejected = outcome.fetched, outcome.rejected
+        run.unmatched, run.changed = outcome.unmatched, outcome.changed
+        run.cursor = state.cursor
+        run.errors = _messages(outcome)
+        session.add(run)
+    if batch.rejects:
+        log.info("%s: %d records rejected in this batch", source.name, len(batch.rejects))
+    if batch.issues:
+        log.info(
+            "%s: fields marked unknown: %s",
+            source.name,
+            ", ".join(f"{reason} ×{n}" for reason, n in batch.issues.most_common(5)),
+        )
+
+
+def _messages(outcome: SourceOutcome) -> list[str]:
+    lines = [f"unknown field — {reason}: {n}" for reason, n in outcome.issues.most_common(10)]
+    lines += outcome.messages
+    if outcome.error:
+        lines.insert(0, f"error: {outcome.error}")
+    return lines[: MAX_MESSAGES + 11]
+
+
+def _finish(factory: SessionFactory, outcome: SourceOutcome) -> None:
+    now = utcnow()
+    with transaction(factory) as session:
+        run = session.get(PollRun, outcome.run_id)
+        assert run is not None
+        run.status = outcome.status
+        run.finished_at = now
+        run.errors = _messages(outcome)
+        session.add(run)
+        state = repo.source_state(session, outcome.name)
+        if outcome.status == "ok":
+            state.last_success_at = now
+        else:
+            state.last_error = (outcome.error or "failed")[:2000]
+            state.last_error_at = now
+        session.add(state)
+
+
+# --- re-scoring -------------------------------------------------------------------------
+
+
+def rescore(
+    factory: SessionFactory,
+    *,
+    today: date,
+    config: AppConfig,
+    progress: Progress | None = None,
+    everything: bool = False,
+    chunk: int = 1000,
+) -> tuple[CycleResult, int, str | None]:
+    """Score the queued accounts (every account with ``everything``), chunk by chunk.
+
+    Returns the cycle result, how many accounts were scored, and the error if one stopped it.
+    """
+    progress = progress or QuietProgress()
+    result = CycleResult()
+    with transaction(factory) as session:
+        if everything:
+            repo.queue_all_accounts(session)
+        total = repo.pending_count(session)
+        run = repo.start_poll_run(session, SCORING)
+        run_id = run.id
+    done, after, error = 0, 0, None
+    try:
+        while True:
+            with transaction(factory) as session:
+                ids = repo.pending_account_ids(session, after=after, limit=chunk)
+                if not ids:
+                    break
+                evaluate_many(session, ids, today, config, result, keep_assessments=False)
+                repo.clear_pending(session, account_ids=ids)
+            after = ids[-1]
+            done += len(ids)
+            progress.scoring(done, total)
+    except Exception as exc:
+        error = f"unexpected {type(exc).__name__}: {exc}"
+        log.exception("re-scoring failed")
+    with transaction(factory) as session:
+        row = session.get(PollRun, run_id)
+        assert row is not None
+        row.status = "failed" if error else "ok"
+        row.finished_at = utcnow()
+        row.fetched = done
+        row.changed = done
+        row.episodes = result.new_episodes
+        row.alerts = len(result.new_alerts) + len(result.digest_alerts)
+        row.errors = [f"error: {error}"] if error else []
+        session.add(row)
+    for band, n in result.alert_bands.items():
+        ALERTS.labels(band).inc(n)
+    return result, done, error
+
+
+# --- the whole poll ---------------------------------------------------------------------
+
+
+def poll(
+    factory: SessionFactory,
+    sources: Sequence[Source],
+    *,
+    today: date,
+    config: AppConfig,
+    progress: Progress | None = None,
+    full: bool = False,
+    rescore_all: bool = False,
+    prefetch: bool = True,
+) -> PollSummary:
+    """Every source in turn (a failure does not stop the others), then the re-scoring."""
+    outcomes = [
+        poll_source(factory, s, today=today, progress=progress, full=full, prefetch=prefetch)
+        for s in sources
+    ]
+    result, evaluated, error = rescore(
+        factory, today=today, config=config, progress=progress, everything=rescore_all
+    )
+    summary = PollSummary(outcomes, result, evaluated, error)
+    log.info(
+        "poll done: %s; %d accounts re-scored, %d new episodes, %d new alerts",
+        ", ".join(f"{o.name} {o.status} ({o.fetched} read)" for o in outcomes) or "no sources",
+        evaluated,
+        result.new_episodes,
+        len(result.new_alerts),
+    )
+    return summary
+
+
+def run_poll(
+    settings: Settings,
+    config: AppConfig,
+    factory: SessionFactory,
+    *,
+    today: date | None = None,
+    only: Sequence[str] | None = None,
+    full: bool = False,
+    rescore_all: bool = False,
+    progress: Progress | None = None,
+) -> PollSummary:
+    """One poll of the configured sources (what the scheduler and ``poll`` command run)."""
+    sources = configured_sources(settings, config, only=only)
+    return poll(
+        factory,
+        sources,
+        today=today or date.today(),
+        config=config,
+        progress=progress,
+        full=full,
+        rescore_all=rescore_all,
+    )

@@ -1,0 +1,132 @@
+"""APScheduler jobs for the sources: the poll (every POLL_INTERVAL_MINUTES, or a cron
+expression) and the daily re-scoring that lets date-driven triggers (a renewal entering its
+window) fire without any data changing.
+
+Both jobs never overlap themselves (``max_instances=1``), collapse missed runs into one
+(``coalesce``), and take the ``poll`` lease, so across replicas only one polls at a time.
+"""
+
+from __future__ import annotations
+
+import logging
+from datetime import date, datetime, timedelta
+from zoneinfo import ZoneInfo
+
+from apscheduler.schedulers.background import BackgroundScheduler
+from apscheduler.triggers.base import BaseTrigger
+from apscheduler.triggers.cron import CronTrigger
+from apscheduler.triggers.interval import IntervalTrigger
+
+from bot.leases import run_exclusively
+from bot.poll import PollSummary, rescore, run_poll
+from bot.settings import AppConfig, Settings
+from db.engine import SessionFactory
+from sources.config import ScheduleConfig
+
+log = logging.getLogger(__name__)
+
+POLL_JOB = "poll"
+RESCORE_JOB = "rescore"
+LEASE = "poll"  # the poll and the re-scoring write the same rows: one at a time
+LEASE_TTL = timedelta(minutes=30)
+
+
+def poll_trigger(settings: Settings, schedule: ScheduleConfig) -> BaseTrigger:
+    """The cron expression if one is set, else every ``interval_minutes`` (config) or
+    POLL_INTERVAL_MINUTES (environment)."""
+    tz = ZoneInfo(schedule.timezone)
+    if schedule.cron:
+        return CronTrigger.from_crontab(schedule.cron, timezone=tz)
+    minutes = schedule.interval_minutes or settings.poll_interval_minutes
+    return IntervalTrigger(minutes=minutes, timezone=tz)
+
+
+def _today(schedule: ScheduleConfig) -> date:
+    return datetime.now(ZoneInfo(schedule.timezone)).date()
+
+
+def poll_job(settings: Settings, config: AppConfig, factory: SessionFactory) -> None:
+    """The scheduled poll: errors are logged (and recorded per source), never raised into
+    the scheduler, so the next run happens as planned."""
+    try:
+        summary: PollSummary | None = run_exclusively(
+            factory,
+            LEASE,
+            lambda: run_poll(settings, config, factory, today=_today(config.sources.schedule)),
+            ttl=LEASE_TTL,
+        )
+    except Exception:
+        log.exception("scheduled poll failed")
+        return
+    if summary is not None and not summary.ok:
+        failed = [o.name for o in summary.sources if o.status != "ok"]
+        log.warning("scheduled poll finished with failures: %s", ", ".join(failed) or "scoring")
+
+
+def rescore_job(config: AppConfig, factory: SessionFactory) -> None:
+    """The daily pass: every account scored as of today."""
+    try:
+        run_exclusively(
+            factory,
+            LEASE,
+            lambda: rescore(
+                factory,
+                today=_today(config.sources.schedule),
+                config=config,
+                everything=True,
+            ),
+            ttl=LEASE_TTL,
+        )
+    except Exception:
+        log.exception("scheduled re-scoring failed")
+
+
+def add_source_jobs(
+    scheduler: BackgroundScheduler,
+    settings: Settings,
+    config: AppConfig,
+    factory: SessionFactory,
+) -> None:
+    """Register the poll and the daily re-scoring on an existing scheduler."""
+    schedule = config.sources.schedule
+    tz = ZoneInfo(schedule.timezone)
+    trigger = poll_trigger(settings, schedule)
+    first = datetime.now(tz) if schedule.run_at_start else None
+    extra = {"next_run_time": first} if first is not None else {}
+    scheduler.add_job(
+        poll_job,
+        trigger,
+        args=(settings, config, factory),
+        id=POLL_JOB,
+        name="poll sources and re-score what changed",
+        max_instances=1,
+        coalesce=True,
+        misfire_grace_time=None,
+        replace_existing=True,
+        **extra,
+    )
+    if schedule.rescore_cron:
+        scheduler.add_job(
+            rescore_job,
+            CronTrigger.from_crontab(schedule.rescore_cron, timezone=tz),
+            args=(config, factory),
+            id=RESCORE_JOB,
+            name="re-score every account (date-driven triggers)",
+            max_instances=1,
+            coalesce=True,
+            misfire_grace_time=None,
+            replace_existing=True,
+        )
+
+
+def build_scheduler(
+    settings: Settings, config: AppConfig, factory: SessionFactory
+) -> BackgroundScheduler:
+    """A scheduler (not started) holding the source jobs; callers add their own jobs and
+    ``start()`` it."""
+    scheduler = BackgroundScheduler(
+        timezone=ZoneInfo(config.sources.schedule.timezone),
+        job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": None},
+    )
+    add_source_jobs(scheduler, settings, config, factory)
+    return scheduler

@@ -1,0 +1,517 @@
+"""HubSpot CRM v3: companies (plus renewal deals and owners) as accounts and snapshots.
+
+- First poll: every company through the list endpoint (``after`` paging), with the renewal
+  deal of each found by listing deals with their company associations first.
+- Later polls: only what changed, through the search endpoint on ``hs_lastmodifieddate``.
+  Search stops at 10,000 results per query, so a time window holding more is split in halves
+  (down to one millisecond, then walked by ``hs_object_id``) and every record is read once.
+  Changed deals update their company's renewal date and amount.
+- Rate limits: 429 waits for Retry-After, or as HubSpot's own SDK does (10 s × attempt for the
+  ten-second window, 1 s × attempt for search); the DAILY limit stops this poll with a clear
+  error. The burst headers slow requests down before the limit is hit; search is paced.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterator, Mapping
+from datetime import date
+from typing import Any
+
+import httpx
+
+from sources.base import BatchBuilder, JoinPolicy, dump_cursor, load_cursor, now_ms
+from sources.config import HttpConfig, HubSpotConfig
+from sources.http import AuthError, HttpClient, QuotaExhausted, Retry, Verdict, retry_after
+from sources.mapping import map_record
+from sources.parse import Issues, Reader, parse_datetime, record_id
+from sources.records import Batch
+
+log = logging.getLogger(__name__)
+
+NAME = "hubspot"
+SEARCH_SECONDLY = "You have reached your secondly limit."
+_MAPPED = (
+    "seats_purchased",
+    "seats_used",
+    "active_users",
+    "plan",
+    "health",
+    "nps",
+    "headcount",
+    "annual_revenue",
+    "arr",
+    "segment",
+    "contact_name",
+    "open_urgent_tickets",
+)
+
+
+class HubSpotSource:
+    """Companies, renewal deals and owners from one HubSpot portal."""
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        token: str,
+        config: HubSpotConfig | None = None,
+        http: HttpConfig | None = None,
+        name: str = NAME,
+        clock: Callable[[], int] = now_ms,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self.name = name
+        self.config = config or HubSpotConfig()
+        self.policy = JoinPolicy.of(self.config)
+        self.clock = clock
+        self._http = http or HttpConfig()
+        self._burst_interval = 0.0
+        self.client = HttpClient(
+            url,
+            name="HubSpot",
+            token=token,
+            config=self._http,
+            classify=self._classify,
+            observe=self._observe,
+            transport=transport,
+            sleep=sleep,
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- HTTP policy ----------------------------------------------------------------------
+
+    def _classify(self, response: httpx.Response, attempt: int) -> Verdict:
+        status = response.status_code
+        body: Any
+        try:
+            body = response.json()
+        except ValueError:
+            body = {}
+        body = body if isinstance(body, dict) else {}
+        if status == 401:
+            return AuthError(
+                "HubSpot rejected the access token (401 "
+                f"{body.get('category') or 'INVALID_AUTHENTICATION'}): set a valid private-app"
+                " token in HUBSPOT_ACCESS_TOKEN (scopes crm.objects.companies.read,"
+                " crm.objects.deals.read, crm.objects.owners.read)"
+            )
+        if status == 429:
+            policy = str(body.get("policyName") or "")
+            after = retry_after(response)
+            if policy == "DAILY":
+                return QuotaExhausted(
+                    "HubSpot's daily API limit is used up (policy DAILY); polling resumes after"
+                    " it resets at midnight in the portal's time zone"
+                )
+            if after is not None:
+                return Retry(after, f"rate limited ({policy or 'no policy'})")
+            if body.get("message") == SEARCH_SECONDLY:
+                return Retry(1.0 * attempt, "search rate limit")
+            if policy == "TEN_SECONDLY_ROLLING":
+                return Retry(self._http.rate_limit_wait_seconds * attempt, "burst limit")
+            return Retry(None, "rate limited")
+        return None
+
+    def _observe(self, response: httpx.Response) -> None:
+        """Slow down to the sustained rate once the burst window is nearly spent."""
+        headers = response.headers
+        try:
+            remaining = int(headers["X-HubSpot-RateLimit-Remaining"])
+            most = int(headers["X-HubSpot-RateLimit-Max"])
+            interval = int(headers.get("X-HubSpot-RateLimit-Interval-Milliseconds", "10000"))
+        except (KeyError, ValueError):
+            return
+        if most > 0 and remaining <= most // 10:
+            self._burst_interval = interval / 1000 / most
+        else:
+            self._burst_interval = 0.0
+
+    def _get(self, path: str, params: Mapping[str, Any]) -> Any:
+        self.client.pace("burst", self._burst_interval)
+        return self.client.get_json(path, params=params)
+
+    def _post(self, path: str, body: Any) -> Any:
+        self.client.pace("burst", self._burst_interval)
+        return self.client.post_json(path, body)
+
+    def _search_call(self, obj: str, body: Mapping[str, Any]) -> dict[str, Any]:
+        self.client.pace("search", 1.0 / self.config.search_requests_per_second)
+        data = self.client.post_json(f"/crm/v3/objects/{obj}/search", body)
+        return data if isinstance(data, dict) else {}
+
+    # -- fetch ----------------------------------------------------------------------------
+
+    def fetch(self, cursor: str | None, today: date) -> Iterator[Batch]:
+        state = load_cursor(cursor)
+        since = state.get("since") if isinstance(state.get("since"), int) else None
+        run = state.get("run")
+        if not isinstance(run, dict) or not isinstance(run.get("until"), int):
+            run = {
+                "mode": "full" if since is None else "incremental",
+                "until": self.clock(),
+                "phase": "companies",
+                "pos": None,
+            }
+        issues = Issues(self.name)
+        builder = BatchBuilder(self.name, issues, self.config.batch_size, carry_forward=True)
+        owners = self._owners()
+
+        def resume() -> str:
+            return dump_cursor({"since": since, "run": run})
+
+        if run["mode"] == "full":
+            renewals = self._renewal_map(issues)
+            for page, next_after in self._list_companies(run.get("pos")):
+                for raw in page:
+                    self._company(raw, builder, owners, renewals, today)
+                run["pos"] = next_after
+                if builder.full():
+                    yield builder.take(resume())
+        else:
+            assert since is not None
+            low = since - self.config.overlap_seconds * 1000
+            if run["phase"] == "companies":
+                pos = run.get("pos")
+                start = max(low, pos) if isinstance(pos, int) else low
+                for page in self._search("companies", start, run["until"], builder):
+                    for raw in page:
+                        self._company(raw, builder, owners, {}, today)
+                    run["pos"] = _last_modified(page, run.get("pos"))
+                    if builder.full():
+                        yield builder.take(resume())
+                run["phase"], run["pos"] = "deals", None
+            if self.config.renewals.enabled:
+                pos = run.get("pos")
+                start = max(low, pos) if isinstance(pos, int) else low
+                for page in self._search("deals", start, run["until"], builder):
+                    self._changed_deals(page, builder, issues, today)
+                    run["pos"] = _last_modified(page, run.get("pos"))
+                    if builder.full():
+                        yield builder.take(resume())
+        yield builder.take(dump_cursor({"since": run["until"]}))
+
+    # -- owners ---------------------------------------------------------------------------
+
+    def _owners(self) -> dict[str, tuple[str | None, str | None]]:
+        """Owner id -> (email, name), active and archived (an archived owner still owns)."""
+        owners: dict[str, tuple[str | None, str | None]] = {}
+        for archived in ("false", "true"):
+            after: str | None = None
+            while True:
+                params: dict[str, Any] = {"limit": 500, "archived": archived}
+                if after:
+                    params["after"] = after
+                data = self._get("/crm/v3/owners", params)
+                for raw in _results(data):
+                    oid = record_id(raw.get("id"))
+                    if oid is None:
+                        continue
+                    email = raw.get("email") if isinstance(raw.get("email"), str) else None
+                    first, last = raw.get("firstName"), raw.get("lastName")
+                    name = " ".join(p for p in (first, last) if isinstance(p, str) and p) or None
+                    owners.setdefault(oid, (email, name))
+                after = _next_after(data)
+                if not after:
+                    break
+        return owners
+
+    # -- companies ------------------------------------------------------------------------
+
+    def _company_properties(self) -> list[str]:
+        props = self.config.properties
+        wanted = ["name", "domain", "hubspot_owner_id", "hs_lastmodifieddate"]
+        wanted += [getattr(props, f) for f in (*_MAPPED, "last_contact", "usage_id")]
+        return list(dict.fromkeys(p for p in wanted if p))
+
+    def _list_companies(self, after: str | None) -> Iterator[tuple[list[dict[str, Any]], str]]:
+        props = ",".join(self._company_properties())
+        while True:
+            params: dict[str, Any] = {"limit": self.config.page_size, "properties": props}
+            if after:
+                params["after"] = after
+            data = self._get("/crm/v3/objects/companies", params)
+            after = _next_after(data)
+            yield _results(data), after or ""
+            if not after:
+                return
+
+    def _company(
+        self,
+        raw: Mapping[str, Any],
+        builder: BatchBuilder,
+        owners: Mapping[str, tuple[str | None, str | None]],
+        renewals: Mapping[str, tuple[date, float | None]],
+        today: date,
+    ) -> None:
+        builder.fetched()
+        rid = record_id(raw.get("id"))
+        props = raw.get("properties")
+        if rid is None or not isinstance(props, Mapping):
+            builder.reject(rid, "company without an id or properties")
+            return
+        if not builder.first_time(rid):
+            return
+        cfg = self.config.properties
+        values: dict[str, Any] = {"name": props.get("name"), "domain": props.get("domain")}
+        for field in _MAPPED:
+            prop = getattr(cfg, field)
+            if prop:
+                values[field] = props.get(prop)
+        if cfg.last_contact:
+            values["last_contact_on"] = props.get(cfg.last_contact)
+        owner_id = record_id(props.get("hubspot_owner_id"))
+        if owner_id is not None:
+            found = owners.get(owner_id)
+            if found is None:
+                builder.issues.add("owner: unknown HubSpot owner id", rid, owner_id)
+            else:
+                values["owner_email"], values["owner_name"] = found
+        if rid in renewals:
+            values["renewal_on"], amount = renewals[rid]
+            if self.config.renewals.amount_is_arr and "arr" not in values:
+                values["arr"] = amount
+        aliases = {}
+        if cfg.usage_id and record_id(props.get(cfg.usage_id)):
+            aliases["usage"] = str(record_id(props.get(cfg.usage_id)))
+        mapped = map_record(
+            source=self.name,
+            record_id=rid,
+            values=values,
+            today=today,
+            issues=builder.issues,
+            health_values=self.config.health_values,
+            with_account=True,
+            aliases=aliases,
+        )
+        if mapped.reject:
+            builder.reject(rid, mapped.reject)
+            return
+        builder.add(mapped.account, mapped.snapshot)
+
+    # -- deals ----------------------------------------------------------------------------
+
+    def _deal_properties(self) -> list[str]:
+        ren = self.config.renewals
+        props = ["dealstage", "closedate", "amount", "hs_lastmodifieddate"]
+        if ren.type_property:
+            props.append(ren.type_property)
+        return props
+
+    def _renewal(self, raw: Mapping[str, Any], issues: Issues) -> tuple[date, float | None] | None:
+        """(close date, amount) when the deal is an open renewal, else None."""
+        props = raw.get("properties")
+        if not isinstance(props, Mapping):
+            return None
+        ren = self.config.renewals
+        if ren.type_property and props.get(ren.type_property) not in ren.type_values:
+            return None
+        if props.get("dealstage") in ren.closed_stages:
+            return None
+        did = record_id(raw.get("id")) or "?"
+        reader = Reader(issues, f"deal {did}")
+        closes = reader.date("closedate", props.get("closedate"))
+        if closes is None:
+            return None
+        return closes, reader.number("amount", props.get("amount"))
+
+    def _renewal_map(self, issues: Issues) -> dict[str, tuple[date, float | None]]:
+        """Company id -> its earliest open renewal (full sync)."""
+        found: dict[str, tuple[date, float | None]] = {}
+        if not self.config.renewals.enabled:
+            return found
+        params: dict[str, Any] = {
+            "limit": self.config.page_size,
+            "properties": ",".join(self._deal_properties()),
+            "associations": "companies",
+        }
+        after: str | None = None
+        while True:
+            page_params = {**params, "after": after} if after else params
+            data = self._get("/crm/v3/objects/deals", page_params)
+            for raw in _results(data):
+                renewal = self._renewal(raw, issues)
+                if renewal is None:
+                    continue
+                for company in _inline_companies(raw):
+                    if company not in found or renewal[0] < found[company][0]:
+                        found[company] = renewal
+            after = _next_after(data)
+            if not after:
+                return found
+
+    def _changed_deals(
+        self, page: list[dict[str, Any]], builder: BatchBuilder, issues: Issues, today: date
+    ) -> None:
+        """Renewal date and amount for the companies of changed open renewal deals."""
+        renewals = {}
+        for raw in page:
+            did = record_id(raw.get("id"))
+            renewal = self._renewal(raw, issues)
+            if did is not None and renewal is not None:
+                renewals[did] = renewal
+        if not renewals:
+            return
+        data = self._post(
+            "/crm/v4/associations/deals/companies/batch/read",
+            {"inputs": [{"id": d} for d in renewals]},
+        )
+        per_company: dict[str, tuple[date, float | None]] = {}
+        for row in _results(data):
+            frm = row.get("from")
+            did = record_id(frm.get("id")) if isinstance(frm, Mapping) else None
+            if did is None or did not in renewals:
+                continue
+            for company in _v4_companies(row):
+                current = per_company.get(company)
+                if current is None or renewals[did][0] < current[0]:
+                    per_company[company] = renewals[did]
+        for company, (closes, amount) in per_company.items():
+            builder.fetched()
+            values: dict[str, Any] = {"renewal_on": closes}
+            if self.config.renewals.amount_is_arr and not self.config.properties.arr:
+                values["arr"] = amount
+            mapped = map_record(
+                source=self.name,
+                record_id=company,
+                values=values,
+                today=today,
+                issues=issues,
+                health_values=self.config.health_values,
+                with_account=False,
+            )
+            if mapped.snapshot is not None:
+                builder.add(snapshot=mapped.snapshot)
+
+    # -- search with the 10,000 cap -------------------------------------------------------
+
+    def _search(
+        self, obj: str, low: int, high: int, builder: BatchBuilder
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Every object modified in [low, high), oldest first, each exactly once."""
+        props = self._company_properties() if obj == "companies" else self._deal_properties()
+        cap, size = self.config.search_result_cap, self.config.search_page_size
+        windows = [(low, high)]
+        first_probe = True
+        while windows:
+            lo, hi = windows.pop()
+            if hi <= lo:
+                continue
+            filters = [
+                {"propertyName": "hs_lastmodifieddate", "operator": "GTE", "value": str(lo)},
+                {"propertyName": "hs_lastmodifieddate", "operator": "LT", "value": str(hi)},
+            ]
+            body = {
+                "filterGroups": [{"filters": filters}],
+                "sorts": [{"propertyName": "hs_lastmodifieddate", "direction": "ASCENDING"}],
+                "properties": props,
+                "limit": size,
+            }
+            data = self._search_call(obj, body)
+            raw_total = data.get("total")
+            total = raw_total if isinstance(raw_total, int) else 0
+            if first_probe and obj == "companies":
+                builder.total_hint = total
+            first_probe = False
+            if total > cap:
+                if hi - lo > 1:
+                    mid = (lo + hi) // 2
+                    windows += [(mid, hi), (lo, mid)]  # the older half is read first
+                    log.debug("HubSpot %s search: %d results in window, splitting", obj, total)
+                else:
+                    yield from self._search_one_ms(obj, lo, props)
+                continue
+            yield _results(data)
+            after = _next_after(data)
+            while after:
+                data = self._search_call(obj, {**body, "after": after})
+                yield _results(data)
+                after = _next_after(data)
+
+    def _search_one_ms(self, obj: str, at: int, props: list[str]) -> Iterator[list[dict[str, Any]]]:
+        """More than the cap modified in the same millisecond: walk them by object id."""
+        cap = self.config.search_result_cap
+        last_id = 0
+        while True:
+            filters = [
+                {"propertyName": "hs_lastmodifieddate", "operator": "EQ", "value": str(at)},
+                {"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)},
+            ]
+            body: dict[str, Any] = {
+                "filterGroups": [{"filters": filters}],
+                "sorts": [{"propertyName": "hs_object_id", "direction": "ASCENDING"}],
+                "properties": props,
+                "limit": self.config.search_page_size,
+            }
+            after: str | None = None
+            while True:
+                data = self._search_call(obj, {**body, "after": after} if after else body)
+                page = _results(data)
+                if page:
+                    yield page
+                    ids = [int(r["id"]) for r in page if str(r.get("id", "")).isdigit()]
+                    last_id = max([last_id, *ids])
+                after = _next_after(data)
+                if not after or not page:
+                    return
+                if not after.isdigit() or int(after) >= cap:
+                    break  # the cap is next: start a new query after the last id seen
+
+
+def _results(data: Any) -> list[dict[str, Any]]:
+    results = data.get("results") if isinstance(data, dict) else None
+    return [r for r in results if isinstance(r, dict)] if isinstance(results, list) else []
+
+
+def _next_after(data: Any) -> str | None:
+    paging = data.get("paging") if isinstance(data, dict) else None
+    nxt = paging.get("next") if isinstance(paging, dict) else None
+    after = nxt.get("after") if isinstance(nxt, dict) else None
+    return str(after) if isinstance(after, str | int) and str(after) else None
+
+
+def _last_modified(page: list[dict[str, Any]], default: Any) -> int | None:
+    """The newest hs_lastmodifieddate on a page (pages come oldest first)."""
+    for raw in reversed(page):
+        props = raw.get("properties")
+        value = props.get("hs_lastmodifieddate") if isinstance(props, Mapping) else None
+        moment = _to_ms(value)
+        if moment is not None:
+            return moment
+    return default if isinstance(default, int) else None
+
+
+def _to_ms(value: Any) -> int | None:
+    if isinstance(value, str) and value.isdigit():
+        return int(value)
+    moment = parse_datetime(value)
+    return int(moment.timestamp() * 1000) if moment is not None else None
+
+
+def _inline_companies(raw: Mapping[str, Any]) -> list[str]:
+    assoc = raw.get("associations")
+    companies = assoc.get("companies") if isinstance(assoc, Mapping) else None
+    rows = companies.get("results") if isinstance(companies, Mapping) else None
+    out: list[str] = []
+    for row in rows if isinstance(rows, list) else []:
+        cid = record_id(row.get("id")) if isinstance(row, Mapping) else None
+        if cid is not None and cid not in out:
+            out.append(cid)
+    return out
+
+
+def _v4_companies(row: Mapping[str, Any]) -> list[str]:
+    """Companies of one v4 association row, the primary (type 5) first."""
+    out: list[tuple[int, str]] = []
+    for target in row.get("to") or []:
+        if not isinstance(target, Mapping):
+            continue
+        cid = record_id(target.get("toObjectId"))
+        types = target.get("associationTypes") or []
+        primary = any(isinstance(t, Mapping) and t.get("typeId") == 5 for t in types)
+        if cid is not None:
+            out.append((0 if primary else 1, cid))
+    return [cid for _, cid in sorted(out)][:1]

@@ -1,0 +1,151 @@
+"""From a source's raw values (already picked out by its field mapping) to validated records.
+
+Sources name each raw value by the fact it holds (``seats_purchased``, ``renewal_on``, …); this
+module reads them defensively (see :mod:`sources.parse`) and builds the records. A record that
+cannot be an account (no id, no name) is rejected with its reason; a bad field becomes unknown.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from datetime import date
+from typing import Any
+
+from pydantic import ValidationError
+
+from sources.parse import Issues, Reader
+from sources.records import AccountRecord, JoinKeys, SnapshotRecord
+
+COUNT_FIELDS = (
+    "seats_used",
+    "seats_purchased",
+    "active_users",
+    "departments",
+    "headcount",
+    "open_urgent_tickets",
+    "features_used",
+    "features_available",
+)
+AMOUNT_FIELDS = ("annual_revenue", "arr")
+DATE_FIELDS = ("last_contact_on", "renewal_on")
+SNAPSHOT_KEYS = (*COUNT_FIELDS, *AMOUNT_FIELDS, *DATE_FIELDS, "health", "nps", "usage", "limits")
+
+
+@dataclass
+class Mapped:
+    account: AccountRecord | None = None
+    snapshot: SnapshotRecord | None = None
+    keys: JoinKeys | None = None
+    reject: str | None = None
+
+
+def describe(exc: ValidationError) -> str:
+    first = exc.errors()[0]
+    where = ".".join(str(p) for p in first.get("loc", ())) or "record"
+    return f"invalid {where}: {first.get('msg', 'bad value')}"
+
+
+def read_snapshot_values(
+    reader: Reader, values: Mapping[str, Any], health_values: Mapping[str, str]
+) -> dict[str, Any]:
+    """The snapshot fields present in ``values``, read and checked; unknown ones left out."""
+    out: dict[str, Any] = {}
+    for name in COUNT_FIELDS:
+        if name in values:
+            out[name] = reader.count(name, values[name])
+    for name in AMOUNT_FIELDS:
+        if name in values:
+            out[name] = reader.number(name, values[name])
+    for name in DATE_FIELDS:
+        if name in values:
+            out[name] = reader.date(name, values[name])
+    if "health" in values:
+        out["health"] = reader.health("health", values["health"], health_values)
+    if "nps" in values:
+        out["nps"] = reader.nps("nps", values["nps"])
+    used, purchased = reader.plausible_seats(out.get("seats_used"), out.get("seats_purchased"))
+    if "seats_used" in out:
+        out["seats_used"] = used
+    if "seats_purchased" in out:
+        out["seats_purchased"] = purchased
+    used_f, available = out.get("features_used"), out.get("features_available")
+    if used_f is not None and available is not None and used_f > available:
+        reader.bad("features_used", "more than features_available", used_f)
+        out["features_used"] = None
+    dotted = [k for k in values if "." in k]
+    for kind in ("usage", "limits"):
+        metrics = dict(reader.metrics(kind, values[kind])) if kind in values else {}
+        for key in dotted:
+            head, _, metric = key.partition(".")
+            if head == kind:
+                number = reader.number(key, values[key])
+                if number is not None:
+                    metrics[metric] = number
+        if kind == "limits":
+            for metric in [m for m, v in metrics.items() if v == 0]:
+                reader.bad(f"limits.{metric}", "is 0", 0)
+                del metrics[metric]
+        if metrics:
+            out[kind] = metrics
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def map_record(
+    *,
+    source: str,
+    record_id: str,
+    values: Mapping[str, Any],
+    today: date,
+    issues: Issues,
+    health_values: Mapping[str, str],
+    with_account: bool,
+    aliases: Mapping[str, str] | None = None,
+) -> Mapped:
+    """One raw record as an account (optional) plus today's snapshot of it."""
+    reader = Reader(issues, record_id)
+    out = Mapped()
+    domain = reader.domain("domain", values.get("domain")) if "domain" in values else None
+    if with_account:
+        name = reader.text("name", values.get("name"), max_length=300)
+        if name is None and domain is not None:
+            issues.add("name: missing; the domain is used as the name", record_id)
+            name = domain
+        if name is None:
+            return Mapped(reject="no name and no domain: cannot be shown as an account")
+        try:
+            out.account = AccountRecord(
+                source=source,
+                external_id=record_id,
+                name=name,
+                key=reader.text("key", values.get("key"), max_length=120),
+                domain=domain,
+                owner_email=reader.email("owner_email", values.get("owner_email")),
+                owner_name=reader.text("owner_name", values.get("owner_name"), max_length=200),
+                segment=reader.text("segment", values.get("segment"), max_length=100),
+                plan=reader.text("plan", values.get("plan"), max_length=100),
+                purchased_on=reader.date("purchased_on", values.get("purchased_on")),
+                contact_name=reader.text(
+                    "contact_name", values.get("contact_name"), max_length=200
+                ),
+                aliases=dict(aliases or {}),
+            )
+        except ValidationError as exc:
+            return Mapped(reject=describe(exc))
+    taken_on = today
+    if values.get("taken_on") is not None:
+        taken_on = reader.date("taken_on", values["taken_on"]) or today
+    snapshot = read_snapshot_values(reader, values, health_values)
+    if snapshot:
+        try:
+            out.snapshot = SnapshotRecord(
+                source=source, external_id=record_id, taken_on=taken_on, **snapshot
+            )
+        except ValidationError as exc:
+            issues.add(f"snapshot: {describe(exc)}", record_id)
+            if out.account is None:
+                return Mapped(reject=f"snapshot {describe(exc)}")
+    crm_id = reader.text("crm_id", values.get("crm_id"), max_length=255)
+    if domain or crm_id:
+        out.keys = JoinKeys(domain=domain, crm_id=crm_id)
+    return out

@@ -1,0 +1,336 @@
+"""Salesforce REST (SOQL): Accounts with their owner's email, and renewal Opportunities.
+
+- ``GET /services/data/vXX.X/query?q=…`` then ``nextRecordsUrl`` until ``done``; the API
+  version is configurable (``sources.salesforce.api_version``).
+- First poll: renewal Opportunities (``renewal_filter``) are read into a map of account ->
+  earliest close date and amount, then every Account, oldest ``SystemModstamp`` first.
+- Later polls: Accounts and renewal Opportunities whose ``SystemModstamp`` moved since the
+  last poll (minus a small overlap); a changed Opportunity updates its account's renewal.
+- ``INVALID_SESSION_ID`` and ``REQUEST_LIMIT_EXCEEDED`` stop the poll with a clear error;
+  429/5xx are retried; ``Sforce-Limit-Info`` is watched and logged past 80% of the allowance.
+"""
+
+from __future__ import annotations
+
+import logging
+import re
+from collections.abc import Callable, Iterator, Mapping
+from datetime import UTC, date, datetime
+from typing import Any
+
+import httpx
+
+from sources.base import BatchBuilder, JoinPolicy, dump_cursor, load_cursor, now_ms
+from sources.config import HttpConfig, SalesforceConfig
+from sources.http import (
+    AuthError,
+    HttpClient,
+    QuotaExhausted,
+    RequestFailed,
+    Verdict,
+    error_detail,
+)
+from sources.mapping import map_record
+from sources.parse import Issues, Reader, dig, parse_datetime, record_id
+from sources.records import Batch
+
+log = logging.getLogger(__name__)
+
+NAME = "salesforce"
+_USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
+_MAPPED = (
+    "seats_purchased",
+    "seats_used",
+    "active_users",
+    "plan",
+    "health",
+    "nps",
+    "headcount",
+    "annual_revenue",
+    "arr",
+    "segment",
+    "contact_name",
+    "open_urgent_tickets",
+    "domain",
+)
+
+
+def soql_datetime(ms: int) -> str:
+    """A SOQL datetime literal, floored to the second (unquoted, UTC)."""
+    return datetime.fromtimestamp(ms // 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+class SalesforceSource:
+    """Accounts and renewal Opportunities from one Salesforce org."""
+
+    def __init__(
+        self,
+        *,
+        instance_url: str,
+        token: str,
+        config: SalesforceConfig | None = None,
+        http: HttpConfig | None = None,
+        name: str = NAME,
+        clock: Callable[[], int] = now_ms,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self.name = name
+        self.config = config or SalesforceConfig()
+        self.policy = JoinPolicy.of(self.config)
+        self.clock = clock
+        self._warned_usage = False
+        self.client = HttpClient(
+            instance_url,
+            name="Salesforce",
+            token=token,
+            config=http or HttpConfig(),
+            classify=self._classify,
+            observe=self._observe,
+            transport=transport,
+            sleep=sleep,
+            headers={"Sforce-Query-Options": f"batchSize={self.config.query_batch_size}"},
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    # -- HTTP policy ----------------------------------------------------------------------
+
+    def _classify(self, response: httpx.Response, attempt: int) -> Verdict:
+        code, message = _error(response)
+        status = response.status_code
+        if status == 401 or code == "INVALID_SESSION_ID":
+            return AuthError(
+                f"Salesforce rejected the session ({code or 'HTTP 401'}: {message or 'invalid'});"
+                " refresh SALESFORCE_ACCESS_TOKEN (sessions expire, by default after 2 hours)"
+            )
+        if code == "REQUEST_LIMIT_EXCEEDED" and status != 429:
+            return QuotaExhausted(
+                f"Salesforce API limit reached (REQUEST_LIMIT_EXCEEDED: {message}); the org's"
+                " 24-hour allowance is used up, polling resumes when it frees up"
+            )
+        if status == 400:
+            return RequestFailed(
+                f"Salesforce refused the query ({code}: {message}); check"
+                " sources.salesforce.fields and renewal_filter",
+                400,
+            )
+        return None
+
+    def _observe(self, response: httpx.Response) -> None:
+        found = _USAGE.search(response.headers.get("Sforce-Limit-Info", ""))
+        if not found:
+            return
+        used, limit = int(found.group(1)), int(found.group(2))
+        if limit and used / limit >= 0.8 and not self._warned_usage:
+            self._warned_usage = True
+            log.warning("Salesforce API usage at %d of %d requests for 24 hours", used, limit)
+
+    # -- queries --------------------------------------------------------------------------
+
+    def _query(self, soql: str) -> Iterator[tuple[list[dict[str, Any]], int | None]]:
+        """Pages of records (and the total) for one SOQL query, following nextRecordsUrl."""
+        data = self.client.get_json(f"/services/data/{self.config.api_version}/query", {"q": soql})
+        while True:
+            if not isinstance(data, dict):
+                raise RequestFailed("Salesforce answered a query with something not an object")
+            records = data.get("records")
+            total = data.get("totalSize") if isinstance(data.get("totalSize"), int) else None
+            rows = [r for r in records if isinstance(r, dict)] if isinstance(records, list) else []
+            yield rows, total
+            nxt = data.get("nextRecordsUrl")
+            if data.get("done") is not False or not isinstance(nxt, str) or not nxt:
+                return
+            data = self.client.get_json(nxt)
+
+    def _account_fields(self) -> list[str]:
+        cfg = self.config.fields
+        wanted = ["Id", "Name", "OwnerId", "Owner.Email", "Owner.Name", "SystemModstamp"]
+        wanted += [getattr(cfg, f) for f in (*_MAPPED, "last_contact", "usage_id")]
+        return list(dict.fromkeys(f for f in wanted if f))
+
+    def _where(self, *conditions: str | None) -> str:
+        parts = [c for c in conditions if c]
+        return f" WHERE {' AND '.join(parts)}" if parts else ""
+
+    # -- fetch ----------------------------------------------------------------------------
+
+    def fetch(self, cursor: str | None, today: date) -> Iterator[Batch]:
+        state = load_cursor(cursor)
+        since = state.get("since") if isinstance(state.get("since"), int) else None
+        run = state.get("run")
+        if not isinstance(run, dict) or not isinstance(run.get("until"), int):
+            run = {
+                "mode": "full" if since is None else "incremental",
+                "until": self.clock() // 1000 * 1000,
+                "phase": "accounts",
+                "pos": None,
+            }
+        issues = Issues(self.name)
+        builder = BatchBuilder(self.name, issues, self.config.batch_size, carry_forward=True)
+        low: int | None = None
+        if since is not None:
+            low = since - self.config.overlap_seconds * 1000
+
+        def resume() -> str:
+            return dump_cursor({"since": since, "run": run})
+
+        renewals: dict[str, tuple[date, float | None]] = {}
+        if run["mode"] == "full" and self.config.renewal_filter:
+            renewals = self._renewal_map(issues)
+        if run["phase"] == "accounts":
+            start = max(p for p in (low, run.get("pos"), 0) if isinstance(p, int))
+            since_clause = f"SystemModstamp >= {soql_datetime(start)}" if start else None
+            soql = (
+                f"SELECT {', '.join(self._account_fields())} FROM Account"
+                f"{self._where(since_clause)} ORDER BY SystemModstamp ASC"
+            )
+            for page, total in self._query(soql):
+                builder.total_hint = total
+                for raw in page:
+                    self._account(raw, builder, renewals, today)
+                run["pos"] = _last_modstamp(page, run.get("pos"))
+                if builder.full():
+                    yield builder.take(resume())
+            run["phase"], run["pos"] = "opportunities", None
+        if run["mode"] == "incremental" and self.config.renewal_filter:
+            start = max(p for p in (low, run.get("pos"), 0) if isinstance(p, int))
+            where = self._where(
+                f"({self.config.renewal_filter})", f"SystemModstamp >= {soql_datetime(start)}"
+            )
+            soql = (
+                "SELECT Id, AccountId, Amount, CloseDate, SystemModstamp FROM Opportunity"
+                f"{where} ORDER BY SystemModstamp ASC"
+            )
+            for page, _ in self._query(soql):
+                self._changed_opportunities(page, builder, issues, today)
+                run["pos"] = _last_modstamp(page, run.get("pos"))
+                if builder.full():
+                    yield builder.take(resume())
+        yield builder.take(dump_cursor({"since": run["until"]}))
+
+    def _renewal_map(self, issues: Issues) -> dict[str, tuple[date, float | None]]:
+        found: dict[str, tuple[date, float | None]] = {}
+        soql = (
+            "SELECT Id, AccountId, Amount, CloseDate FROM Opportunity"
+            f" WHERE ({self.config.renewal_filter})"
+        )
+        for page, _ in self._query(soql):
+            for raw in page:
+                renewal = self._renewal(raw, issues)
+                if renewal is None:
+                    continue
+                account, closes, amount = renewal
+                if account not in found or closes < found[account][0]:
+                    found[account] = (closes, amount)
+        return found
+
+    def _renewal(
+        self, raw: Mapping[str, Any], issues: Issues
+    ) -> tuple[str, date, float | None] | None:
+        account = record_id(raw.get("AccountId"))
+        reader = Reader(issues, f"opportunity {record_id(raw.get('Id')) or '?'}")
+        closes = reader.date("CloseDate", raw.get("CloseDate"))
+        if account is None or closes is None:
+            return None
+        return account, closes, reader.number("Amount", raw.get("Amount"))
+
+    def _changed_opportunities(
+        self, page: list[dict[str, Any]], builder: BatchBuilder, issues: Issues, today: date
+    ) -> None:
+        per_account: dict[str, tuple[date, float | None]] = {}
+        for raw in page:
+            renewal = self._renewal(raw, issues)
+            if renewal is None:
+                continue
+            account, closes, amount = renewal
+            if account not in per_account or closes < per_account[account][0]:
+                per_account[account] = (closes, amount)
+        for account, (closes, amount) in per_account.items():
+            builder.fetched()
+            values: dict[str, Any] = {"renewal_on": closes}
+            if self.config.amount_is_arr and not self.config.fields.arr:
+                values["arr"] = amount
+            mapped = map_record(
+                source=self.name,
+                record_id=account,
+                values=values,
+                today=today,
+                issues=issues,
+                health_values=self.config.health_values,
+                with_account=False,
+            )
+            if mapped.snapshot is not None:
+                builder.add(snapshot=mapped.snapshot)
+
+    def _account(
+        self,
+        raw: Mapping[str, Any],
+        builder: BatchBuilder,
+        renewals: Mapping[str, tuple[date, float | None]],
+        today: date,
+    ) -> None:
+        builder.fetched()
+        rid = record_id(raw.get("Id"))
+        if rid is None:
+            builder.reject(None, "Account without an Id")
+            return
+        if not builder.first_time(rid):
+            return
+        cfg = self.config.fields
+        values: dict[str, Any] = {"name": raw.get("Name")}
+        for field in _MAPPED:
+            path = getattr(cfg, field)
+            if path:
+                values[field] = dig(raw, path)
+        if cfg.last_contact:
+            values["last_contact_on"] = dig(raw, cfg.last_contact)
+        owner = raw.get("Owner")
+        if isinstance(owner, Mapping):
+            values["owner_email"] = owner.get("Email")
+            values["owner_name"] = owner.get("Name")
+        elif raw.get("OwnerId"):
+            builder.issues.add("owner: unknown Salesforce user", rid, raw.get("OwnerId"))
+        if rid in renewals:
+            values["renewal_on"], amount = renewals[rid]
+            if self.config.amount_is_arr and "arr" not in values:
+                values["arr"] = amount
+        aliases = {}
+        if cfg.usage_id and record_id(dig(raw, cfg.usage_id)):
+            aliases["usage"] = str(record_id(dig(raw, cfg.usage_id)))
+        mapped = map_record(
+            source=self.name,
+            record_id=rid,
+            values=values,
+            today=today,
+            issues=builder.issues,
+            health_values=self.config.health_values,
+            with_account=True,
+            aliases=aliases,
+        )
+        if mapped.reject:
+            builder.reject(rid, mapped.reject)
+            return
+        builder.add(mapped.account, mapped.snapshot)
+
+
+def _error(response: httpx.Response) -> tuple[str, str]:
+    """(errorCode, message) of a Salesforce error body (a JSON array of objects)."""
+    try:
+        body: Any = response.json()
+    except ValueError:
+        return "", error_detail(response)
+    if isinstance(body, list) and body and isinstance(body[0], Mapping):
+        body = body[0]
+    if isinstance(body, Mapping):
+        return str(body.get("errorCode") or ""), str(body.get("message") or "")[:200]
+    return "", ""
+
+
+def _last_modstamp(page: list[dict[str, Any]], default: Any) -> int | None:
+    for raw in reversed(page):
+        moment = parse_datetime(raw.get("SystemModstamp"))
+        if moment is not None:
+            return int(moment.timestamp() * 1000)
+    return default if isinstance(default, int) else None

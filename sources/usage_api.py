@@ -1,0 +1,154 @@
+"""The generic product-usage API of DESIGN.md.
+
+``GET {USAGE_API_URL}/accounts?limit=N[&updated_since=ISO]`` returns
+``{"data": [record, …], "next_cursor": "…" | null}``; later pages pass ``cursor`` only. Where
+each value sits in a record (and the names of the keys and parameters) is configurable
+(``sources.usage``). Usage records never create accounts by default: they join the account a
+CRM created, by a linked id, the CRM id they carry, or the domain.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator, Mapping
+from datetime import date
+from typing import Any
+
+import httpx
+
+from sources.base import BatchBuilder, JoinPolicy, dump_cursor, load_cursor, ms_to_iso, now_ms
+from sources.config import HttpConfig, UsageConfig
+from sources.http import HttpClient, RequestFailed
+from sources.mapping import map_record
+from sources.parse import Issues, dig, record_id
+from sources.records import Batch
+
+NAME = "usage"
+
+
+class UsageAPISource:
+    """Seats, active users and metered usage per account from the product's own API."""
+
+    def __init__(
+        self,
+        *,
+        url: str,
+        token: str | None,
+        config: UsageConfig | None = None,
+        http: HttpConfig | None = None,
+        name: str = NAME,
+        clock: Callable[[], int] = now_ms,
+        transport: httpx.BaseTransport | None = None,
+        sleep: Callable[[float], None] | None = None,
+    ) -> None:
+        self.name = name
+        self.config = config or UsageConfig()
+        self.policy = JoinPolicy.of(self.config)
+        self.clock = clock
+        self.client = HttpClient(
+            url,
+            name="Usage API",
+            token=token,
+            config=http or HttpConfig(),
+            transport=transport,
+            sleep=sleep,
+        )
+
+    def close(self) -> None:
+        self.client.close()
+
+    def fetch(self, cursor: str | None, today: date) -> Iterator[Batch]:
+        cfg = self.config
+        state = load_cursor(cursor)
+        since = state.get("since") if isinstance(state.get("since"), int) else None
+        run = state.get("run")
+        if not isinstance(run, dict) or not isinstance(run.get("until"), int):
+            run = {"mode": "full" if since is None else "incremental", "until": self.clock()}
+        run.setdefault("phase", "accounts")
+        issues = Issues(self.name)
+        builder = BatchBuilder(self.name, issues, cfg.batch_size, carry_forward=True)
+
+        def first_params() -> dict[str, Any]:
+            params: dict[str, Any] = {cfg.limit_param: cfg.page_size}
+            if since is not None and cfg.since_param:
+                low = max(0, since - cfg.overlap_seconds * 1000)
+                params[cfg.since_param] = ms_to_iso(low)
+            return params
+
+        page = run.get("page")
+        params = {cfg.limit_param: cfg.page_size, cfg.cursor_param: page} if page else None
+        if params is None:
+            params = first_params()
+        while True:
+            try:
+                data = self.client.get_json(cfg.path, params)
+            except RequestFailed as exc:
+                if page and exc.status == 400:  # the saved page cursor expired: start over
+                    page, run["page"], params = None, None, first_params()
+                    continue
+                raise
+            records = dig(data, cfg.records_key) if isinstance(data, Mapping) else None
+            if not isinstance(records, list):
+                raise RequestFailed(
+                    f"Usage API: the answer has no list under {cfg.records_key!r}; check"
+                    " sources.usage.records_key"
+                )
+            for raw in records:
+                self._record(raw, builder, today)
+            nxt = dig(data, cfg.next_cursor_key)
+            page = str(nxt) if isinstance(nxt, str | int) and str(nxt) else None
+            run["page"] = page
+            if page is None:
+                break
+            if builder.full():
+                yield builder.take(dump_cursor({"since": since, "run": run}))
+            params = {cfg.limit_param: cfg.page_size, cfg.cursor_param: page}
+        yield builder.take(dump_cursor({"since": run["until"]}))
+
+    def _record(self, raw: Any, builder: BatchBuilder, today: date) -> None:
+        cfg = self.config
+        builder.fetched()
+        if not isinstance(raw, Mapping):
+            builder.reject(None, f"record is not an object ({type(raw).__name__})")
+            return
+        rid = record_id(dig(raw, cfg.fields.account_id))
+        if rid is None:
+            builder.reject(None, f"record without a usable {cfg.fields.account_id}")
+            return
+        if not builder.first_time(rid):
+            return
+        values: dict[str, Any] = {}
+        for name in (
+            "domain",
+            "crm_id",
+            "seats_used",
+            "seats_purchased",
+            "active_users",
+            "departments",
+            "features_used",
+            "features_available",
+        ):
+            path = getattr(cfg.fields, name)
+            if path:
+                values[name] = dig(raw, path)
+        if cfg.metrics is not None:
+            for metric, where in cfg.metrics.items():
+                values[f"usage.{metric}"] = dig(raw, where.usage)
+                values[f"limits.{metric}"] = dig(raw, where.limit)
+        else:
+            for kind in ("usage", "limits"):
+                path = getattr(cfg.fields, kind)
+                if path:
+                    values[kind] = dig(raw, path)
+        mapped = map_record(
+            source=self.name,
+            record_id=rid,
+            values=values,
+            today=today,
+            issues=builder.issues,
+            health_values={},
+            with_account=False,
+        )
+        if mapped.reject or mapped.snapshot is None:
+            builder.reject(rid, mapped.reject or "no usable usage values")
+            return
+        builder.add(snapshot=mapped.snapshot, keys=mapped.keys)

@@ -1,0 +1,85 @@
+"""``expansion-radar poll`` and ``status`` as a user runs them: a real process, real HTTP."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.fakes import FakeHubSpot, FakeUsageAPI
+from tests.sources.conftest import HS_TOKEN, USAGE_TOKEN
+
+CONFIG = """
+sources:
+  http: {max_attempts: 2, backoff_initial_seconds: 0.01, backoff_max_seconds: 0.02}
+  hubspot: {search_requests_per_second: 1000}
+  usage:
+    metrics:
+      api_calls: {usage: usage.api_calls_30d, limit: limits.api_calls_per_month}
+"""
+
+
+@pytest.fixture
+def fakes() -> Iterator[tuple[FakeHubSpot, FakeUsageAPI]]:
+    with (
+        FakeHubSpot(auth_token=HS_TOKEN, burst_limit=100_000) as hubspot,
+        FakeUsageAPI(auth_token=USAGE_TOKEN) as usage,
+    ):
+        hubspot.populate(60, seed=21)
+        usage.populate(60, seed=21)
+        yield hubspot, usage
+
+
+def cli(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        cwd=cwd,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={
+            "PATH": "/usr/bin:/bin",
+            "COLUMNS": "200",
+            "PYTHONPATH": str(Path(__file__).parents[2]),
+            **env,
+        },
+    )
+
+
+def test_poll_then_status(tmp_path: Path, fakes: tuple[FakeHubSpot, FakeUsageAPI]) -> None:
+    hubspot, usage = fakes
+    (tmp_path / "radar.yml").write_text(CONFIG, encoding="utf-8")
+    env = {
+        "EXPANSION_RADAR_CONFIG": "radar.yml",
+        "HUBSPOT_ACCESS_TOKEN": HS_TOKEN,
+        "HUBSPOT_API_URL": hubspot.url,
+        "USAGE_API_URL": usage.url,
+        "USAGE_API_TOKEN": USAGE_TOKEN,
+    }
+    first = cli("poll", cwd=tmp_path, env=env)
+    assert first.returncode == 0, first.stderr
+    assert "hubspot: done" in first.stdout and "usage: done" in first.stdout
+    assert "Re-scored 60 accounts" in first.stdout
+
+    only = cli("poll", "--source", "usage", cwd=tmp_path, env=env)
+    assert only.returncode == 0 and "hubspot" not in only.stdout.split("Poll")[-1]
+
+    hubspot.auth_token = "pat-na1-rotated"
+    failed = cli("poll", cwd=tmp_path, env=env)
+    assert failed.returncode == 1
+    assert "HubSpot rejected the access token" in failed.stdout
+
+    status = cli("status", cwd=tmp_path, env=env)
+    assert status.returncode == 0, status.stderr
+    out = status.stdout
+    assert "hubspot (HUBSPOT_ACCESS_TOKEN set)" in out and "usage (USAGE_API_URL set" in out
+    assert "last error" in out and "HubSpot rejected the access token" in out
+    assert "changes since" in out and "accounts waiting to be re-scored" in out
+    for secret in (HS_TOKEN, USAGE_TOKEN):
+        assert secret not in out and secret not in status.stderr and secret not in failed.stderr
+
+    unknown = cli("poll", "--source", "zendesk", cwd=tmp_path, env=env)
+    assert unknown.returncode == 1 and "no configured source named zendesk" in unknown.stderr
