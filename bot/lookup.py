@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections import Counter
 from dataclasses import dataclass
 
 from rapidfuzz import fuzz, process
@@ -41,3 +42,82 @@ def find_accounts(query: str, entries: list[Entry], *, limit: int = 8) -> Lookup
         return LookupResult([entries[idx] for _, _, idx in close], [])
     nearest = process.extract(q, names, scorer=fuzz.WRatio, limit=3)
     return LookupResult([], [entries[idx][2] for _, _, idx in nearest])
+
+
+def _trigrams(text: str) -> set[str]:
+    padded = f" {text} "
+    return {padded[i : i + 3] for i in range(len(padded) - 2)}
+
+
+class AccountIndex:
+    """``find_accounts`` over a prepared index: the same kind of answers, fast on a large book.
+
+    Exact names, keys and domains are dictionary hits; substrings scan prepared lowercase
+    strings; typos are scored with rapidfuzz only on the few hundred names that share the most
+    trigrams with the query, instead of on every name. Build it once and rebuild it when the
+    book changes (``bot.slack.search`` does both).
+    """
+
+    CANDIDATES = 300
+    MIN_GRAMS = 4
+    MAX_POSTINGS = 30_000
+
+    def __init__(self, entries: list[Entry]) -> None:
+        self.entries = entries
+        self._names = [_norm(e[2]) for e in entries]
+        self._haystack = [
+            f"{name}\x00{e[1]}\x00{(e[3] or '').lower()}"
+            for name, e in zip(self._names, entries, strict=True)
+        ]
+        self._exact: dict[str, list[int]] = {}
+        self._grams: dict[str, list[int]] = {}
+        for i, (name, e) in enumerate(zip(self._names, entries, strict=True)):
+            for token in {name, e[1], (e[3] or "").lower()} - {""}:
+                self._exact.setdefault(token, []).append(i)
+            for gram in _trigrams(name):
+                self._grams.setdefault(gram, []).append(i)
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def find(self, query: str, *, limit: int = 8) -> LookupResult:
+        q = _norm(query)
+        if not q or not self.entries:
+            return LookupResult([], [])
+        exact = self._exact.get(q)
+        if exact:
+            return LookupResult([self.entries[i] for i in sorted(exact)][:limit], [])
+        if "\x00" not in q:
+            hits = [i for i, hay in enumerate(self._haystack) if q in hay]
+            if hits:
+                hits.sort(
+                    key=lambda i: (
+                        not self._names[i].startswith(q),
+                        len(self.entries[i][2]),
+                        self.entries[i][2],
+                    )
+                )
+                return LookupResult([self.entries[i] for i in hits[:limit]], [])
+        shared: Counter[int] = Counter()
+        used = 0
+        for n, gram in enumerate(sorted(_trigrams(q), key=lambda g: len(self._grams.get(g, ())))):
+            postings = self._grams.get(gram, ())
+            if n >= self.MIN_GRAMS and used + len(postings) > self.MAX_POSTINGS:
+                break  # the rarest trigrams already say which names are close
+            shared.update(postings)
+            used += len(postings)
+        pool = {i: self._names[i] for i, _ in shared.most_common(self.CANDIDATES)}
+        best: dict[int, float] = {}
+        for scorer in (fuzz.WRatio, fuzz.partial_ratio):
+            for _, score, idx in process.extract(
+                q, pool, scorer=scorer, limit=limit, score_cutoff=82
+            ):
+                best[idx] = max(best.get(idx, 0.0), score)
+        if best:
+            ranked = sorted(best, key=lambda i: (-best[i], i))[:limit]
+            return LookupResult([self.entries[i] for i in ranked], [])
+        if pool:
+            nearest = process.extract(q, pool, scorer=fuzz.WRatio, limit=3)
+            return LookupResult([], [self.entries[idx][2] for _, _, idx in nearest])
+        near = process.extract(q, self._names, scorer=fuzz.QRatio, limit=3)
+        return LookupResult([], [self.entries[idx][2] for _, _, idx in near])

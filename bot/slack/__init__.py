@@ -1,0 +1,1 @@
+"""The Slack app: Bolt listeners, Block Kit, the outbox sender, routing and jobs."""

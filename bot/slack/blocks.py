@@ -1,0 +1,550 @@
+"""Block Kit builders: data in, blocks out. No session, no client, no clock.
+
+Every string that came from a person or a CRM goes through ``mrkdwn.escape`` (or ``plain`` for
+plain_text fields), and every field is kept within Block Kit's limits by cutting with an
+ellipsis — a long name or forty signals make a shorter message, never a rejected one.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from datetime import date, timedelta
+from typing import Any
+
+from slack_sdk.models.blocks import (
+    ActionsBlock,
+    Block,
+    ButtonElement,
+    ContextBlock,
+    DatePickerElement,
+    DividerBlock,
+    HeaderBlock,
+    InputBlock,
+    MarkdownTextObject,
+    Option,
+    PlainTextInputElement,
+    PlainTextObject,
+    SectionBlock,
+    StaticSelectElement,
+    UserSelectElement,
+)
+from slack_sdk.models.views import View
+
+from bot.slack.ids import Action, Callback
+from bot.slack.ids import Block as BlockId
+from bot.slack.model import ActionValue, Activity, Card, HomeData, ListItem, Reply
+from bot.slack.mrkdwn import code, cut, escape, lines_within, mention, plain, when
+from scoring.bands import Band
+from scoring.evidence import fmt_date, fmt_money
+
+MESSAGE_BLOCKS = 50
+VIEW_BLOCKS = 100
+SECTION_TEXT = 3000
+FIELD_TEXT = 2000
+HEADER_TEXT = 150
+BUTTON_TEXT = 75
+CONTEXT_TEXT = 2000  # kept well under the 3,000 a text object may hold
+MODAL_TITLE = 24
+MESSAGE_TEXT = 3000  # fallback text for notifications; Slack allows 40,000
+
+BAND_EMOJI = {"priority": "🔴", "ready": "🟠", "candidate": "🔵", "not_yet": "⚪"}
+SPARK = "▁▂▃▄▅▆▇█"
+SNOOZE_CHOICES = (("1d", "1 day"), ("1w", "1 week"), ("2w", "2 weeks"), ("date", "Pick a date…"))
+NOT_NOW_REASONS = (
+    ("in_talks", "Already talking to them about it"),
+    ("timing", "Bad timing for this customer"),
+    ("not_fit", "The offer does not fit"),
+    ("declined", "Customer said no recently"),
+    ("data", "The data looks wrong"),
+    ("other", "Something else"),
+)
+HELP_LINES = (
+    ("`/expansion acme`", "the account card for Acme (name, key or domain; typos are fine)"),
+    ("`/expansion` or `/expansion top 10`", "your top accounts by readiness score"),
+    ("`/expansion mine`", "your open alerts, snoozes and plans"),
+    ("`/expansion ack acme`", "acknowledge Acme's open alert"),
+    ("`/expansion snooze acme 2w`", "snooze it for 1d, 3d, 1w, 2w… (or `until 2026-12-15`)"),
+    ("`/expansion plan acme`", "start Acme's expansion plan, or show the open one"),
+    ("`/expansion help`", "this list"),
+)
+
+
+# --- small pieces ------------------------------------------------------------------------
+
+
+def _md(text: str, limit: int = SECTION_TEXT) -> MarkdownTextObject:
+    return MarkdownTextObject(text=cut(text, limit) or " ")
+
+
+def _section(text: str, block_id: str | None = None) -> SectionBlock:
+    return SectionBlock(text=_md(text), block_id=block_id)
+
+
+def _context(*texts: str) -> ContextBlock:
+    return ContextBlock(elements=[_md(t, CONTEXT_TEXT) for t in texts[:10]])
+
+
+def _header(text: str) -> HeaderBlock:
+    return HeaderBlock(text=PlainTextObject(text=plain(text, HEADER_TEXT), emoji=True))
+
+
+def _button(
+    label: str, action: Action, value: ActionValue, style: str | None = None
+) -> ButtonElement:
+    return ButtonElement(
+        text=PlainTextObject(text=plain(label, BUTTON_TEXT), emoji=True),
+        action_id=action.value,
+        value=value.dump(),
+        style=style,
+    )
+
+
+def _option(value: str, label: str) -> Option:
+    return Option(value=value, text=PlainTextObject(text=plain(label, 75)))
+
+
+def band_label(band: str) -> str:
+    try:
+        return Band(band).label
+    except ValueError:
+        return band.replace("_", " ").title()
+
+
+def band_when(band: str) -> str:
+    try:
+        return Band(band).when
+    except ValueError:
+        return ""
+
+
+def sparkline(points: Sequence[tuple[date, float]]) -> str:
+    """Capacity use over time as block characters, scaled so 100% is the top bar."""
+    if not points:
+        return ""
+    top = max(1.0, max(r for _, r in points))
+    return "".join(
+        SPARK[min(len(SPARK) - 1, int(r / top * (len(SPARK) - 1) + 0.5))] for _, r in points
+    )
+
+
+def _owner_text(card: Card) -> str:
+    if card.owner.user_id:
+        return mention(card.owner.user_id)
+    if card.owner.name:
+        return f"{escape(card.owner.name, single_line=True)} (no Slack account found)"
+    return "no owner in the CRM"
+
+
+def activity_line(item: Activity) -> str:
+    by = mention(item.by) if item.by else "someone"
+    at = f" · {when(item.at)}" if item.at else ""
+    note = escape(item.note, single_line=True) if item.note else ""
+    if item.kind == "acknowledged":
+        return f"✅ Acknowledged by {by}{at}"
+    if item.kind == "snoozed":
+        until = when(item.until) if item.until else "later"
+        return f"💤 Snoozed by {by} until {until}"
+    if item.kind == "snooze_ended":
+        return f"⏰ Snooze ended{at} — back on {by}'s list"
+    if item.kind == "dismissed":
+        return f"🚫 Not now — {note or 'no reason given'} ({by}{at})"
+    if item.kind == "plan":
+        return f"📋 Plan started by {by}{at}" + (f" · next: {note}" if note else "")
+    if item.kind == "reassigned":
+        return f"↪️ Reassigned to {mention(item.note or '')} by {by}{at}"
+    if item.kind == "escalated":
+        return f"📣 Escalated{at}: not acknowledged in time"
+    if item.kind == "cleared":
+        on = f" on {fmt_date(item.on)}" if item.on else ""
+        return f"🧹 Every signal behind this alert has cleared{on}: nothing to do now"
+    return escape(item.kind)
+
+
+# --- the alert / account card ------------------------------------------------------------
+
+
+def card_text(card: Card) -> str:
+    """The notification and screen-reader fallback for a card."""
+    trigger = f" — {card.trigger.label}" if card.trigger else ""
+    text = f"{band_label(card.band)}: {escape(card.name, single_line=True)}, score {card.score}"
+    return cut(text + escape(trigger), MESSAGE_TEXT)
+
+
+def card_blocks(
+    card: Card, *, interactive: bool = True, source: ActionValue | None = None
+) -> list[Block]:
+    """The account, band and score; why now; the points; the offer or what to fix first; the
+    opening; key facts; usage; what people did; and the buttons."""
+    blocks: list[Block] = []
+    emoji = BAND_EMOJI.get(card.band, "")
+    cleared = card.status == "cleared"
+    blocks.append(_header(f"{emoji} {card.name}"))
+    summary = (
+        f"*{band_label(card.band)}* · score *{card.score}* · {band_when(card.band)}\n"
+        f"Owner: {_owner_text(card)}"
+    )
+    if card.domain:
+        summary += f" · {escape(card.domain, single_line=True)}"
+    blocks.append(_section(summary))
+    if card.trigger:
+        t = card.trigger
+        blocks.append(
+            _section(f"*Why now — {escape(t.label)}* ({fmt_date(t.on)})\n{escape(t.evidence)}")
+        )
+    if card.signals:
+        lines = [
+            f"+{s.points} {escape(s.label)} — {escape(s.evidence, single_line=True)}"
+            for s in card.signals
+        ]
+        title = f"*Points ({card.score})*\n"
+        blocks.append(_section(title + lines_within(lines, SECTION_TEXT - len(title))))
+    if card.gate:
+        lines = [f"• {escape(ev)}. {escape(fix)}" for ev, fix in card.gate]
+        title = "*Fix first — no pitch yet*\n"
+        blocks.append(_section(title + lines_within(lines, SECTION_TEXT - len(title))))
+    elif card.offer:
+        reason = escape(card.offer_reason or "")
+        blocks.append(_section(f"*Recommended: {escape(card.offer)}*\n{reason}"))
+    elif card.recommendation:
+        blocks.append(_section(f"*Next*\n{escape(card.recommendation)}"))
+    if card.script and not card.gate and not cleared:
+        quoted = "\n".join(f">{line}" for line in escape(card.script).splitlines() if line)
+        blocks.append(_section(f"*Opening*\n{quoted}"))
+    facts = _fact_fields(card)
+    if facts:
+        blocks.append(SectionBlock(fields=[_md(f, FIELD_TEXT) for f in facts]))
+    if card.usage:
+        first, last = card.usage[0], card.usage[-1]
+        blocks.append(
+            _context(
+                f"Usage `{sparkline(card.usage)}` {first[1] * 100:.0f}% → {last[1] * 100:.0f}%"
+                f" of capacity ({fmt_date(first[0])} – {fmt_date(last[0])})"
+            )
+        )
+    if card.activity:
+        lines = [activity_line(a) for a in card.activity]
+        blocks.append(_section(lines_within(lines, SECTION_TEXT)))
+    if interactive:
+        actions = alert_actions(card, source)
+        if actions is not None:
+            blocks.append(actions)
+    ref = f" · alert #{card.alert_id}" if card.alert_id else ""
+    blocks.append(_context(f"As of {fmt_date(card.as_of)}{ref} · Expansion Radar"))
+    return blocks[:MESSAGE_BLOCKS]
+
+
+def _fact_fields(card: Card) -> list[str]:
+    f = card.facts
+    out = []
+    if f.arr is not None:
+        out.append(f"*ARR*\n{fmt_money(f.arr)}")
+    if f.renewal_on is not None:
+        left = f" ({f.days_left} days left)" if f.days_left is not None and f.days_left >= 0 else ""
+        out.append(f"*Renewal*\n{fmt_date(f.renewal_on)}{left}")
+    if f.health:
+        out.append(f"*Health*\n{escape(f.health.title())}")
+    if f.seats_used is not None and f.seats_purchased:
+        out.append(f"*Seats*\n{f.seats_used} of {f.seats_purchased}")
+    return out
+
+
+def alert_actions(card: Card, source: ActionValue | None = None) -> ActionsBlock | None:
+    """Buttons that fit the alert's state; none once it is dismissed, cleared or closed."""
+    base = source or ActionValue()
+    if not card.actionable:
+        if card.alert_id is None and not card.plan_open and not card.gate and card.offer:
+            value = base.model_copy(update={"account": card.account_id})
+            return ActionsBlock(
+                block_id=BlockId.ALERT_ACTIONS.value,
+                elements=[_button("Start plan", Action.START_PLAN, value, "primary")],
+            )
+        return None
+    value = base.model_copy(update={"alert": card.alert_id, "account": card.account_id})
+    elements: list[Any] = []
+    if card.status != "acknowledged":
+        elements.append(_button("Acknowledge", Action.ACKNOWLEDGE, value, "primary"))
+    elements.append(
+        StaticSelectElement(
+            action_id=Action.SNOOZE.value,
+            placeholder=PlainTextObject(text="Snooze…"),
+            options=[
+                _option(value.model_copy(update={"choice": v}).dump(), label)
+                for v, label in SNOOZE_CHOICES
+            ],
+        )
+    )
+    if not card.plan_open and not card.gate:
+        elements.append(_button("Start plan", Action.START_PLAN, value))
+    elements.append(_button("Not now…", Action.NOT_NOW, value, "danger"))
+    elements.append(_button("Reassign…", Action.REASSIGN, value))
+    return ActionsBlock(block_id=BlockId.ALERT_ACTIONS.value, elements=elements)
+
+
+# --- thread follow-ups, escalation, reports ---------------------------------------------
+
+
+def thread_blocks(text: str) -> list[Block]:
+    return [_section(text)]
+
+
+def follow_up_text(reason: str, card: Card, extra: str | None = None) -> str:
+    """What goes in the alert's thread: a new trigger, a snooze ending, an escalation…"""
+    owner = _owner_text(card)
+    if reason == "new_trigger" and card.trigger:
+        t = card.trigger
+        return (
+            f"New signal for *{escape(card.name, single_line=True)}*: *{escape(t.label)}*"
+            f" ({fmt_date(t.on)}) — {escape(t.evidence)}. Score now *{card.score}*"
+            f" ({band_label(card.band)})."
+        )
+    if reason == "snooze_ended":
+        name = escape(card.name, single_line=True)
+        return f"⏰ Snooze ended — {owner}, *{name}* is back on your list."
+    if reason == "escalated":
+        return (
+            f"📣 This {band_label(card.band)} alert was not acknowledged in time and has been"
+            f" escalated{(' to ' + extra) if extra else ''}. {owner}, can you take a look?"
+        )
+    if reason == "reassigned":
+        return f"↪️ Now owned by {owner}."
+    if reason == "cleared":
+        return "🧹 Every signal behind this alert has cleared; nothing to do now."
+    return escape(extra or reason)
+
+
+def escalation_text(card: Card, permalink: str | None, hours: float) -> str:
+    where = f" <{permalink}|Open the alert>" if permalink else ""
+    return (
+        f"📣 *{escape(card.name, single_line=True)}* — {band_label(card.band)}, score"
+        f" {card.score} — has had no acknowledgement for {hours:g} hours. Owner:"
+        f" {_owner_text(card)}.{where}"
+    )
+
+
+def snooze_dm_text(card: Card) -> str:
+    return (
+        f"⏰ Your snooze on *{escape(card.name, single_line=True)}* has ended"
+        f" ({band_label(card.band)}, score {card.score}). The alert is back on your list."
+    )
+
+
+def delivery_failure_text(what: str, target: str | None, error: str) -> str:
+    where = f" to {escape(target)}" if target else ""
+    return (
+        f"⚠️ Expansion Radar could not deliver {escape(what)}{where}: {code(error)}."
+        " It will not be retried. Check the channel exists and the bot is in it, or fix the"
+        " routing rules, then the next change to the account will post again."
+    )
+
+
+# --- /expansion replies ------------------------------------------------------------------
+
+
+def reply(text: str, blocks: list[Block] | None = None) -> Reply:
+    return Reply(text=cut(text, MESSAGE_TEXT), blocks=[b.to_dict() for b in (blocks or [])])
+
+
+def card_reply(card: Card, source: ActionValue | None = None) -> Reply:
+    return reply(card_text(card), card_blocks(card, source=source))
+
+
+def help_reply(problem: str | None = None) -> Reply:
+    lines = [f"{cmd} — {what}" for cmd, what in HELP_LINES]
+    blocks: list[Block] = []
+    if problem:
+        blocks.append(_section(f"{escape(problem)}"))
+    blocks.append(_section("*What I can do*\n" + "\n".join(lines)))
+    return reply(problem or "Expansion Radar: how to use /expansion", blocks)
+
+
+def message_reply(text: str) -> Reply:
+    """A one-section answer; ``text`` is mrkdwn the caller already escaped."""
+    return reply(text, [_section(text)])
+
+
+def pick_list(query: str, matches: Sequence[tuple[int, str, str | None]]) -> Reply:
+    """Several accounts match: one button each (at most 20)."""
+    blocks: list[Block] = [
+        _section(f"Several accounts match *{escape(query, single_line=True)}*. Which one?")
+    ]
+    for i, (account_id, name, domain) in enumerate(matches[:20]):
+        label = escape(name, single_line=True) + (f" · {escape(domain)}" if domain else "")
+        blocks.append(
+            SectionBlock(
+                block_id=f"{BlockId.PICK.value}:{i}",
+                text=_md(label, 2000),
+                accessory=_button("Show", Action.PICK_ACCOUNT, ActionValue(account=account_id)),
+            )
+        )
+    return reply(f"Several accounts match {query}", blocks)
+
+
+def no_match(query: str, suggestions: Sequence[str]) -> Reply:
+    q = escape(query, single_line=True)
+    if suggestions:
+        names = ", ".join(f"*{escape(s, single_line=True)}*" for s in suggestions)
+        text = f"No account matches *{q}*. Closest names: {names}."
+    else:
+        text = f"No account matches *{q}*, and the book is empty: has a poll run yet?"
+    return reply(text, [_section(text), _context("Try `/expansion help` for everything I can do.")])
+
+
+def list_line(item: ListItem) -> str:
+    emoji = BAND_EMOJI.get(item.band, "")
+    parts = [
+        f"{emoji} *{escape(item.name, single_line=True)}* — {band_label(item.band)} {item.score}"
+    ]
+    if item.detail:
+        parts.append(escape(item.detail, single_line=True))
+    if item.status == "snoozed" and item.until:
+        parts.append(f"snoozed until {when(item.until)}")
+    elif item.status and item.status != "open":
+        parts.append(item.status)
+    if item.due_on:
+        parts.append(f"due {fmt_date(item.due_on)}")
+    return " · ".join(parts)
+
+
+def list_reply(title: str, items: Sequence[ListItem], empty: str) -> Reply:
+    if not items:
+        return message_reply(empty)
+    lines = [f"{n}. {list_line(item)}" for n, item in enumerate(items, 1)]
+    return reply(title, [_header(title), _section(lines_within(lines, SECTION_TEXT))])
+
+
+def plan_reply(
+    name: str, kind: str, created: bool, steps: Sequence[tuple[date, str, str]]
+) -> Reply:
+    """``steps``: (due date, step name, status)."""
+    verb = "Started" if created else "Already open:"
+    label = "pre-renewal" if kind == "renewal" else "90-day"
+    title = f"{verb} the {label} plan for *{escape(name, single_line=True)}*"
+    lines = [
+        f"• {fmt_date(due)} — {escape(step)}" + ("" if st == "pending" else f" ({escape(st)})")
+        for due, step, st in steps
+    ]
+    text = title + "\n" + lines_within(lines, SECTION_TEXT - len(title) - 1)
+    return reply(f"{verb} plan for {name}", [_section(text)])
+
+
+# --- modals --------------------------------------------------------------------------------
+
+
+def _modal(
+    title: str, callback: Callback, meta: ActionValue, blocks: list[Block], submit: str
+) -> View:
+    return View(
+        type="modal",
+        callback_id=callback.value,
+        title=PlainTextObject(text=plain(title, MODAL_TITLE)),
+        submit=PlainTextObject(text=plain(submit, MODAL_TITLE)),
+        close=PlainTextObject(text="Cancel"),
+        private_metadata=meta.dump(),
+        blocks=blocks,
+    )
+
+
+def snooze_modal(name: str, meta: ActionValue, today: date) -> View:
+    return _modal(
+        "Snooze alert",
+        Callback.SNOOZE_MODAL,
+        meta,
+        [
+            _section(f"Snooze *{escape(name, single_line=True)}* until the morning of:"),
+            InputBlock(
+                block_id=BlockId.SNOOZE_DATE.value,
+                label=PlainTextObject(text="Date"),
+                element=DatePickerElement(
+                    action_id=Action.SNOOZE_DATE.value,
+                    initial_date=(today + timedelta(days=7)).isoformat(),
+                ),
+            ),
+        ],
+        "Snooze",
+    )
+
+
+def not_now_modal(name: str, meta: ActionValue) -> View:
+    return _modal(
+        "Not now",
+        Callback.NOT_NOW_MODAL,
+        meta,
+        [
+            _section(
+                f"Why not *{escape(name, single_line=True)}* right now? It helps tune alerts."
+            ),
+            InputBlock(
+                block_id=BlockId.NOT_NOW_REASON.value,
+                label=PlainTextObject(text="Reason"),
+                element=StaticSelectElement(
+                    action_id=Action.NOT_NOW_REASON.value,
+                    placeholder=PlainTextObject(text="Pick one"),
+                    options=[_option(v, label) for v, label in NOT_NOW_REASONS],
+                ),
+            ),
+            InputBlock(
+                block_id=BlockId.NOT_NOW_NOTE.value,
+                label=PlainTextObject(text="Note"),
+                optional=True,
+                element=PlainTextInputElement(
+                    action_id=Action.NOT_NOW_NOTE.value, multiline=True, max_length=400
+                ),
+            ),
+        ],
+        "Dismiss",
+    )
+
+
+def reassign_modal(name: str, meta: ActionValue, current: str | None) -> View:
+    return _modal(
+        "Reassign alert",
+        Callback.REASSIGN_MODAL,
+        meta,
+        [
+            _section(f"Who should own *{escape(name, single_line=True)}*'s alert?"),
+            InputBlock(
+                block_id=BlockId.REASSIGN_USER.value,
+                label=PlainTextObject(text="New owner"),
+                element=UserSelectElement(
+                    action_id=Action.REASSIGN_USER.value,
+                    placeholder=PlainTextObject(text="Pick a person"),
+                    initial_user=current,
+                ),
+            ),
+        ],
+        "Reassign",
+    )
+
+
+# --- App Home ----------------------------------------------------------------------------
+
+
+def home_view(data: HomeData) -> View:
+    """The viewer's book: priority accounts, open alerts, snoozes, steps due this week."""
+    blocks: list[Block] = [
+        _header("Your expansion book"),
+        _context(f"As of {fmt_date(data.today)} · `/expansion help` for commands"),
+    ]
+    if not data.owner_known:
+        blocks.append(
+            _section(
+                "I could not match you to an account owner in the CRM yet. Alerts reassigned"
+                " to you still show here."
+            )
+        )
+    sections = (
+        ("🔴 *Priority accounts*", data.priority, "No Priority accounts right now."),
+        ("📬 *Open alerts*", data.open_alerts, "No open alerts. Nice."),
+        ("💤 *Snoozed*", data.snoozed, "Nothing snoozed."),
+        ("🗓️ *Plan steps due this week*", data.steps_due, "No plan steps due this week."),
+    )
+    for title, items, empty in sections:
+        blocks.append(DividerBlock())
+        if items:
+            lines = [list_line(i) for i in items]
+            blocks.append(
+                _section(f"{title}\n" + lines_within(lines, SECTION_TEXT - len(title) - 1))
+            )
+        else:
+            blocks.append(_section(f"{title}\n{empty}"))
+    return View(type="home", callback_id=Callback.HOME.value, blocks=blocks[:VIEW_BLOCKS])

@@ -1,0 +1,50 @@
+"""One error type whose message is meant for people, and one way of telling them.
+
+``UserError`` messages are shown as they are (mrkdwn-safe text); anything else is logged with
+its traceback under a short id, and the person sees only the id to quote.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from typing import Any
+
+from slack_sdk import WebClient
+
+log = logging.getLogger(__name__)
+
+
+class UserError(Exception):
+    """Something the person can fix or should know; ``message`` is mrkdwn-safe text."""
+
+    def __init__(self, message: str) -> None:
+        super().__init__(message)
+        self.message = message
+
+
+def report_error(
+    error: BaseException, *, body: dict[str, Any], respond: Any, client: WebClient
+) -> None:
+    """Tell the person what went wrong: via response_url when the request has one, else as
+    an ephemeral message in the channel, else as a DM."""
+    if isinstance(error, UserError):
+        text = error.message
+    else:
+        error_id = uuid.uuid4().hex[:8]
+        log.error("unhandled error %s", error_id, exc_info=error)
+        text = f"Sorry, that did not work (error id `{error_id}`). Please try again in a minute."
+    user = (body.get("user") or {}).get("id") or body.get("user_id")
+    channel = (body.get("channel") or {}).get("id") or body.get("channel_id")
+    try:
+        if respond is not None and body.get("response_url"):
+            respond(text=text, response_type="ephemeral", replace_original=False)
+        elif user and channel:
+            client.chat_postEphemeral(channel=channel, user=user, text=text)
+        elif user:
+            dm = client.conversations_open(users=user)["channel"]["id"]
+            client.chat_postMessage(channel=dm, text=text)
+        else:
+            log.info("could not tell anyone: %s", text)
+    except Exception:
+        log.exception("could not report an error to the user")

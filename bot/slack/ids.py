@@ -1,0 +1,69 @@
+"""Every Slack name the code relies on, in one place: commands, events, action, block and
+callback ids, and the bot scopes. A test checks manifest.yml declares all of them."""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Command(StrEnum):
+    EXPANSION = "/expansion"
+
+
+class Event(StrEnum):
+    APP_HOME_OPENED = "app_home_opened"
+
+
+class Action(StrEnum):
+    ACKNOWLEDGE = "alert_acknowledge"
+    SNOOZE = "alert_snooze"  # static select: 1d, 1w, 2w, or "date" (opens the modal)
+    START_PLAN = "alert_start_plan"
+    NOT_NOW = "alert_not_now"  # opens the reason modal
+    REASSIGN = "alert_reassign"  # opens the user picker
+    PICK_ACCOUNT = "pick_account"  # a pick-list entry after an ambiguous /expansion name
+    SNOOZE_DATE = "snooze_date"  # the datepicker inside the snooze modal
+    NOT_NOW_REASON = "not_now_reason"
+    NOT_NOW_NOTE = "not_now_note"
+    REASSIGN_USER = "reassign_user"
+
+
+class Block(StrEnum):
+    ALERT_ACTIONS = "alert_actions"
+    PICK = "pick"
+    SNOOZE_DATE = "snooze_date_block"
+    NOT_NOW_REASON = "not_now_reason_block"
+    NOT_NOW_NOTE = "not_now_note_block"
+    REASSIGN_USER = "reassign_user_block"
+
+
+class Callback(StrEnum):
+    SNOOZE_MODAL = "snooze_modal"
+    NOT_NOW_MODAL = "not_now_modal"
+    REASSIGN_MODAL = "reassign_modal"
+    HOME = "home"
+
+
+class Scope(StrEnum):
+    """Bot scopes and the Web API methods that need them."""
+
+    CHAT_WRITE = "chat:write"  # chat.postMessage, chat.update
+    CHAT_WRITE_PUBLIC = "chat:write.public"  # post to a public channel without joining it
+    COMMANDS = "commands"  # /expansion
+    USERS_READ = "users:read"  # users.info (timezone)
+    USERS_READ_EMAIL = "users:read.email"  # users.lookupByEmail
+    IM_WRITE = "im:write"  # conversations.open for DMs
+
+
+# Web API methods the app calls → the scope each needs (None: no scope needed).
+METHODS: dict[str, Scope | None] = {
+    "auth.test": None,
+    "chat.postMessage": Scope.CHAT_WRITE,
+    "chat.update": Scope.CHAT_WRITE,
+    "chat.postEphemeral": Scope.CHAT_WRITE,  # error replies where there is no response_url
+    "chat.getPermalink": None,  # links in escalations
+    "conversations.open": Scope.IM_WRITE,
+    "users.lookupByEmail": Scope.USERS_READ_EMAIL,
+    "users.info": Scope.USERS_READ,
+    "views.open": None,
+    "views.publish": None,
+}

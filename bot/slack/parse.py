@@ -1,0 +1,65 @@
+"""Reading ``/expansion …``: which subcommand, which account, how long."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+MAX_TOP = 20
+_DURATION = re.compile(
+    r"^\d{1,3}\s*(h|hours?|d|days?|w|weeks?|m|months?)$|^tomorrow$|^renewal$", re.IGNORECASE
+)
+
+
+@dataclass(frozen=True)
+class Parsed:
+    verb: str  # card | top | mine | ack | snooze | plan | help
+    query: str = ""
+    n: int | None = None
+    when: str = ""
+    problem: str | None = None  # set for help: what was wrong with the input
+
+
+def parse(text: str) -> Parsed:
+    words = text.split()
+    if not words:
+        return Parsed("top")
+    head, rest = words[0].lower(), words[1:]
+    tail = " ".join(rest)
+    if head in ("help", "?", "-h", "--help") and not rest:
+        return Parsed("help")
+    if head == "top" and len(rest) <= 1:
+        if not rest:
+            return Parsed("top")
+        if rest[0].isdigit():
+            n = int(rest[0])
+            if 1 <= n <= MAX_TOP:
+                return Parsed("top", n=n)
+            return Parsed("help", problem=f"`top` takes a number from 1 to {MAX_TOP}.")
+    if head == "mine" and not rest:
+        return Parsed("mine")
+    if head in ("ack", "acknowledge", "plan"):
+        verb = "ack" if head != "plan" else "plan"
+        if not rest:
+            return Parsed("help", problem=f"Which account? For example `/expansion {head} acme`.")
+        return Parsed(verb, query=tail)
+    if head == "snooze":
+        return _snooze(rest)
+    return Parsed("card", query=" ".join(words))
+
+
+def _snooze(rest: list[str]) -> Parsed:
+    example = (
+        "For example `/expansion snooze acme 2w` or `/expansion snooze acme until 2026-12-15`."
+    )
+    lowered = [w.lower() for w in rest]
+    for marker in ("until", "till"):
+        if marker in lowered[1:]:
+            at = len(lowered) - 1 - lowered[::-1].index(marker)
+            name, when = " ".join(rest[:at]), " ".join(rest[at:])
+            if name and len(rest) > at + 1:
+                return Parsed("snooze", query=name, when=when)
+    for size in (2, 1):
+        if len(rest) > size and _DURATION.match(" ".join(rest[-size:])):
+            return Parsed("snooze", query=" ".join(rest[:-size]), when=" ".join(rest[-size:]))
+    return Parsed("help", problem=f"Say which account and for how long. {example}")

@@ -1,0 +1,62 @@
+"""``expansion-radar run``: the Slack app, its HTTP (or Socket Mode) front and the scheduler,
+in one process."""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+from types import FrameType
+
+from bot import metrics
+from bot.scheduler import build_scheduler
+from bot.settings import AppConfig, Settings
+from bot.slack.app import create_app, deps_of
+from bot.slack.jobs import add_jobs
+from bot.slack.server import build_asgi, make_server
+from db import repo
+from db.engine import SessionFactory
+
+log = logging.getLogger(__name__)
+
+
+def serve(
+    settings: Settings, config: AppConfig, factory: SessionFactory, *, host: str = "0.0.0.0"
+) -> None:
+    socket_mode = settings.slack_app_token is not None
+    app = create_app(settings, config, factory, socket_mode=socket_mode)
+    deps = deps_of(app)
+    threading.Thread(target=deps.search.rebuild, name="account-index", daemon=True).start()
+
+    def backlog() -> int:
+        with factory() as session:
+            return repo.outbox_backlog(session)
+
+    metrics.watch_outbox(backlog)
+    scheduler = build_scheduler(settings, config, factory)
+    add_jobs(scheduler, factory=factory, config=config, sender=deps.sender)
+    scheduler.start()
+    handler = None
+    try:
+        if socket_mode:
+            from slack_bolt.adapter.socket_mode import SocketModeHandler
+
+            assert settings.slack_app_token is not None
+            handler = SocketModeHandler(app, settings.slack_app_token.get_secret_value())
+            handler.connect()  # type: ignore[no-untyped-call]
+            log.info("connected to Slack in Socket Mode; health on port %s", settings.port)
+        else:
+            log.info("serving Slack at POST /slack/events on port %s", settings.port)
+        asgi = build_asgi(None if socket_mode else app, factory)
+        # uvicorn shuts down gracefully on SIGTERM, then re-raises it: end with a clean exit
+        # (and run the clean-up below) instead of dying on the default handler.
+        signal.signal(signal.SIGTERM, _exit_cleanly)
+        make_server(asgi, host, settings.port).run()
+    finally:
+        scheduler.shutdown(wait=False)
+        if handler is not None:
+            handler.close()  # type: ignore[no-untyped-call]
+
+
+def _exit_cleanly(signum: int, frame: FrameType | None) -> None:
+    raise SystemExit(0)

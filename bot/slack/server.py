@@ -1,0 +1,96 @@
+"""HTTP serving: Bolt's Starlette adapter under uvicorn, plus health and metrics.
+
+``POST /slack/events`` carries commands, interactivity and events (Slack signs each; Bolt
+checks the signature). Bolt's ``dispatch`` is synchronous, so it runs in a worker thread and
+never blocks the event loop. In Socket Mode the same server answers ``/healthz`` and
+``/metrics`` only.
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+
+import uvicorn
+from prometheus_client import CONTENT_TYPE_LATEST
+from slack_bolt import App
+from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+from sqlalchemy import text
+from starlette.applications import Starlette
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+from starlette.responses import JSONResponse, Response
+from starlette.routing import Route
+
+from bot import metrics
+from db.engine import SessionFactory
+
+log = logging.getLogger(__name__)
+
+
+def build_asgi(app: App | None, factory: SessionFactory) -> Starlette:
+    async def slack_events(request: Request) -> Response:
+        assert app is not None
+        body = await request.body()
+        bolt_response = await run_in_threadpool(app.dispatch, to_bolt_request(request, body))
+        return to_starlette_response(bolt_response)
+
+    def _ping() -> bool:
+        with factory() as session:
+            session.execute(text("SELECT 1"))
+        return True
+
+    async def healthz(request: Request) -> Response:
+        try:
+            await run_in_threadpool(_ping)
+        except Exception as exc:
+            log.warning("health check: database unreachable: %s", exc)
+            return JSONResponse({"status": "unhealthy", "database": "unreachable"}, 503)
+        return JSONResponse({"status": "ok"})
+
+    async def metrics_page(request: Request) -> Response:
+        body = await run_in_threadpool(metrics.render)
+        return Response(body, media_type=CONTENT_TYPE_LATEST)
+
+    routes = [
+        Route("/healthz", healthz, methods=["GET"]),
+        Route("/metrics", metrics_page, methods=["GET"]),
+    ]
+    if app is not None:
+        routes.append(Route("/slack/events", slack_events, methods=["POST"]))
+    return Starlette(routes=routes)
+
+
+def make_server(asgi: Starlette, host: str, port: int) -> uvicorn.Server:
+    config = uvicorn.Config(
+        asgi, host=host, port=port, log_config=None, access_log=False, lifespan="off"
+    )
+    return uvicorn.Server(config)
+
+
+class ServerThread:
+    """uvicorn on a real socket in a background thread (tests, benchmarks)."""
+
+    def __init__(self, asgi: Starlette, host: str = "127.0.0.1", port: int = 0) -> None:
+        self.server = make_server(asgi, host, port)
+        self.thread = threading.Thread(target=self.server.run, name="uvicorn", daemon=True)
+
+    def start(self, timeout: float = 10.0) -> ServerThread:
+        self.thread.start()
+        waited = 0.0
+        while not self.server.started:
+            if not self.thread.is_alive() or waited > timeout:
+                raise RuntimeError("the HTTP server did not start")
+            threading.Event().wait(0.02)
+            waited += 0.02
+        return self
+
+    @property
+    def url(self) -> str:
+        sockets = [s for server in self.server.servers for s in server.sockets]
+        host, port = sockets[0].getsockname()[:2]
+        return f"http://{host}:{port}"
+
+    def stop(self) -> None:
+        self.server.should_exit = True
+        self.thread.join(timeout=10)

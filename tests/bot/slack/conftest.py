@@ -1,0 +1,186 @@
+"""Fixtures for the Slack app: a fake Slack Web API, a seeded book, the app over real HTTP."""
+
+from __future__ import annotations
+
+import json
+import time
+import urllib.parse
+from collections.abc import Callable, Iterator
+from datetime import date
+from typing import Any
+
+import httpx
+import pytest
+
+from bot.cycle import run_cycle
+from bot.settings import AppConfig, Settings
+from bot.slack.app import create_app, deps_of
+from bot.slack.config import RoutingConfig, SlackConfig
+from bot.slack.flows import Deps
+from bot.slack.sender import make_client
+from bot.slack.server import ServerThread, build_asgi
+from db.engine import SessionFactory
+from sources.demo import demo_batch
+from tests.fakes import FakeSlack, sign_request
+from tests.fakes.slack import TEAM_ID
+
+SECRET = "test-signing-secret-0123456789"
+MAYA = "U0MAYA0001"  # maya.chen@example.com, in Slack (Berlin)
+JONAS = "U0JONAS001"  # jonas.weber@example.com, in Slack (New York)
+BOSS = "U0BOSS0001"  # a manager, not an account owner
+# luis.ortega@example.com is not in Slack: his alerts name him in plain text.
+
+
+@pytest.fixture
+def slack() -> Iterator[FakeSlack]:
+    with FakeSlack() as fake:
+        fake.add_user(MAYA, "maya.chen@example.com", "maya", "Maya Chen", tz="Europe/Berlin")
+        fake.add_user(JONAS, "jonas.weber@example.com", "jonas", "Jonas Weber")
+        fake.add_user(BOSS, "boss@example.com", "boss", "Pat Boss", tz="UTC")
+        yield fake
+
+
+@pytest.fixture
+def settings(slack: FakeSlack) -> Settings:
+    return Settings(
+        slack_bot_token=slack.auth_token,
+        slack_signing_secret=SECRET,
+        slack_api_url=slack.url,
+        expansion_channel="#expansion",
+    )
+
+
+@pytest.fixture
+def config() -> AppConfig:
+    return AppConfig(
+        slack=SlackConfig(admin_channel="#radar-admin", hourly_cap_per_channel=50),
+        routing=RoutingConfig(),
+    )
+
+
+@pytest.fixture
+def today() -> date:
+    return date.today()
+
+
+@pytest.fixture
+def seeded(factory: SessionFactory, config: AppConfig, today: date) -> list[int]:
+    """The demo book scored today: alerts with 'post' rows waiting in the outbox."""
+    result = run_cycle(factory, [demo_batch(today)], today, config)
+    assert result.new_alerts
+    return result.new_alerts
+
+
+@pytest.fixture
+def make_deps(
+    settings: Settings, factory: SessionFactory, slack: FakeSlack
+) -> Callable[[AppConfig], Deps]:
+    def build(cfg: AppConfig) -> Deps:
+        return deps_of(create_app(settings, cfg, factory, client=make_client(settings)))
+
+    return build
+
+
+@pytest.fixture
+def deps(make_deps: Callable[[AppConfig], Deps], config: AppConfig) -> Deps:
+    return make_deps(config)
+
+
+@pytest.fixture
+def server(
+    settings: Settings, config: AppConfig, factory: SessionFactory, slack: FakeSlack
+) -> Iterator[tuple[str, Deps]]:
+    """The app over HTTP on 127.0.0.1 (uvicorn in a thread, a real socket)."""
+    app = create_app(settings, config, factory, client=make_client(settings))
+    thread = ServerThread(build_asgi(app, factory)).start()
+    try:
+        yield thread.url, deps_of(app)
+    finally:
+        thread.stop()
+
+
+def signed(body: str, *, secret: str = SECRET, timestamp: int | None = None) -> dict[str, str]:
+    return sign_request(secret, body, timestamp)
+
+
+def command_body(
+    slack: FakeSlack, text: str, *, user: str = MAYA, team: str = TEAM_ID, rid: str = "cmd"
+) -> str:
+    """A slash-command POST body, form-encoded as Slack sends it."""
+    return urllib.parse.urlencode(
+        {
+            "token": "legacy",
+            "team_id": team,
+            "team_domain": "fake",
+            "channel_id": "C0CHANNEL1",
+            "channel_name": "expansion",
+            "user_id": user,
+            "user_name": "someone",
+            "command": "/expansion",
+            "text": text,
+            "api_app_id": "A0FAKEAPP",
+            "is_enterprise_install": "false",
+            "response_url": slack.url_for_response(rid),
+            "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+        }
+    )
+
+
+def action_body(
+    slack: FakeSlack,
+    *,
+    action_id: str,
+    value: str | None = None,
+    selected: str | None = None,
+    user: str = MAYA,
+    team: str = TEAM_ID,
+    channel: str = "C0CHANNEL1",
+    ts: str = "1700000000.000100",
+    ephemeral: bool = False,
+    rid: str = "act",
+) -> str:
+    """A block_actions POST body: one form field, ``payload``, holding JSON."""
+    action: dict[str, Any] = {
+        "action_id": action_id,
+        "block_id": "alert_actions",
+        "action_ts": f"{time.time():.6f}",
+    }
+    if selected is not None:
+        action.update(type="static_select", selected_option={"value": selected})
+    else:
+        action.update(type="button", value=value, text={"type": "plain_text", "text": "x"})
+    payload = {
+        "type": "block_actions",
+        "user": {"id": user, "username": "someone", "team_id": team},
+        "api_app_id": "A0FAKEAPP",
+        "token": "legacy",
+        "container": {
+            "type": "message",
+            "message_ts": ts,
+            "channel_id": channel,
+            "is_ephemeral": ephemeral,
+        },
+        "trigger_id": "13345224609.738474920.8088930838d88f008e0",
+        "team": {"id": team, "domain": "fake"},
+        "channel": {"id": channel, "name": "expansion"},
+        "message": {"type": "message", "ts": ts, "text": "..."},
+        "response_url": slack.url_for_response(rid),
+        "actions": [action],
+    }
+    return urllib.parse.urlencode({"payload": json.dumps(payload)})
+
+
+def post(url: str, body: str, headers: dict[str, str]) -> httpx.Response:
+    return httpx.post(url + "/slack/events", content=body, headers=headers, timeout=10)
+
+
+def wait_for(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
+    """Bolt runs listeners after the ack: poll until their effect shows."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = predicate()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not met in time")
+        time.sleep(0.02)
