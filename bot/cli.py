@@ -274,6 +274,89 @@ def stats(
         console.print(line, markup=False, highlight=False)
 
 
+@app.command()
+def run(
+    host: Annotated[
+        str, typer.Option("--host", help="Interface for HTTP (and /healthz, /metrics).")
+    ] = "0.0.0.0",
+) -> None:
+    """Serve the Slack app with its scheduler: Socket Mode when SLACK_APP_TOKEN is set, else
+    HTTP (POST /slack/events, GET /healthz, GET /metrics) on PORT."""
+    from bot.leases import AlreadyRunning, single_process_guard
+    from bot.slack.errors import UserError
+    from bot.slack.runner import serve
+
+    settings, config, factory = _setup()
+    try:
+        lock = single_process_guard(settings.database_url)
+    except AlreadyRunning as exc:
+        raise CliError(str(exc)) from None
+    try:
+        serve(settings, config, factory, host=host)
+    except UserError as exc:
+        raise CliError(exc.message) from None
+    finally:
+        if lock is not None:
+            lock.release()
+
+
+@app.command()
+def poll(
+    source: Annotated[
+        list[str] | None,
+        typer.Option("--source", "-s", help="Poll only this source (repeatable); default: all."),
+    ] = None,
+    full: Annotated[
+        bool, typer.Option("--full", help="Ignore the sync cursor and read everything again.")
+    ] = False,
+    rescore_all: Annotated[
+        bool,
+        typer.Option("--rescore-all", help="Re-score every account, not only those that changed."),
+    ] = False,
+    today: TodayOption = None,
+) -> None:
+    """Poll the configured sources now, then re-score the accounts whose data changed."""
+    from bot.poll import UnknownSource, configured_sources
+    from bot.poll import poll as run_poll
+    from bot.poll_cli import progress_bar, summary_table
+
+    settings, config, factory = _setup()
+    day = _today(today)
+    try:
+        sources = configured_sources(settings, config, only=source)
+    except UnknownSource as exc:
+        raise CliError(str(exc)) from None
+    if not sources and not rescore_all:
+        raise CliError(
+            "no source is configured: set HUBSPOT_ACCESS_TOKEN, SALESFORCE_INSTANCE_URL and"
+            " SALESFORCE_ACCESS_TOKEN, USAGE_API_URL, or sources.files in the config file"
+            " (see docs/sources.md)"
+        )
+    with progress_bar(console) as progress:
+        summary = run_poll(
+            factory,
+            sources,
+            today=day,
+            config=config,
+            progress=progress,
+            full=full,
+            rescore_all=rescore_all,
+        )
+    console.print(summary_table(summary))
+    if not summary.ok:
+        raise SystemExit(1)
+
+
+@app.command()
+def status() -> None:
+    """Each source's last success, last error, sync cursor and last run's counts."""
+    from bot.poll_cli import status_view
+
+    settings, config, factory = _setup()
+    with factory() as session:
+        console.print(status_view(session, settings, config))
+
+
 @db_app.command("upgrade")
 def db_upgrade() -> None:
     """Apply database migrations (run before starting a new version)."""

@@ -6,19 +6,44 @@ never print; the config file holds weights, routing and mappings and is validate
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic_settings import (
+    BaseSettings,
+    PydanticBaseSettingsSource,
+    SecretsSettingsSource,
+    SettingsConfigDict,
+)
 
+from bot.slack.config import RoutingConfig, SlackConfig
 from db.engine import DEFAULT_DATABASE_URL
 from scoring.config import ConfigError, ScoringConfig, describe_validation_error
+from sources.config import SourcesConfig
 
 
 class Settings(BaseSettings):
     model_config = SettingsConfigDict(env_file=".env", extra="ignore")
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Environment first, then .env, then secret files (one file per setting, named like
+        it, in SECRETS_DIR or /run/secrets — where Docker and Kubernetes mount them)."""
+        sources = [init_settings, env_settings, dotenv_settings]
+        secrets_dir = Path(os.environ.get("SECRETS_DIR", "/run/secrets"))
+        if secrets_dir.is_dir():
+            sources.append(SecretsSettingsSource(settings_cls, secrets_dir=secrets_dir))
+        return tuple(sources)
 
     database_url: str = DEFAULT_DATABASE_URL
     slack_bot_token: SecretStr | None = None
@@ -60,6 +85,9 @@ class AppConfig(BaseModel):
 
     scoring: ScoringConfig = ScoringConfig()
     alerts: AlertPolicy = AlertPolicy()
+    slack: SlackConfig = SlackConfig()
+    routing: RoutingConfig = RoutingConfig()
+    sources: SourcesConfig = SourcesConfig()
 
 
 def load_app_config(path: Path | None) -> AppConfig:

@@ -11,7 +11,7 @@ from datetime import UTC, date, datetime
 from enum import StrEnum
 from typing import Any
 
-from sqlalchemy import JSON, Column, Index, UniqueConstraint
+from sqlalchemy import JSON, Column, ForeignKey, Index, Integer, UniqueConstraint
 from sqlmodel import Field, SQLModel
 
 
@@ -259,6 +259,7 @@ class PollRun(SQLModel, table=True):
     fetched: int = 0
     rejected: int = 0
     unmatched: int = 0
+    changed: int = 0  # accounts whose data this run changed (queued for re-scoring)
     episodes: int = 0
     alerts: int = 0
     errors: list[str] = Field(default_factory=list, sa_column=Column(JSON, nullable=False))
@@ -312,3 +313,16 @@ class DigestLog(SQLModel, table=True):
     kind: str = Field(max_length=20)  # daily | weekly
     period: str = Field(max_length=20)  # the local date (daily) or ISO week (weekly)
     sent_at: datetime = Field(default_factory=utcnow)
+
+
+class PendingEvaluation(SQLModel, table=True):
+    """An account whose data changed and that has not been re-scored since. Written in the
+    same transaction as the data, cleared in the same transaction as the episodes and alerts
+    the re-scoring produced, so a crash between the two loses nothing."""
+
+    __tablename__ = "pending_evaluations"
+
+    account_id: int = Field(
+        sa_column=Column(Integer, ForeignKey("accounts.id", ondelete="CASCADE"), primary_key=True)
+    )
+    queued_at: datetime = Field(default_factory=utcnow)

@@ -7,7 +7,7 @@ from collections.abc import Iterable, Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, update
+from sqlalchemy import Table, bindparam, delete, func, insert, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -23,12 +23,14 @@ from db.models import (
     JobLease,
     OutboxMessage,
     OutboxStatus,
+    PendingEvaluation,
     Plan,
     PlanStep,
     PollRun,
     SlackUser,
     Snapshot,
     Snooze,
+    SourceState,
     TriggerEpisode,
     utcnow,
 )
@@ -536,3 +538,576 @@ def arr_at(session: Session, day: date) -> dict[int, float]:
         & (col(Snapshot.taken_on) == latest.c.taken_on),
     )
     return {int(a): float(v) for a, v in session.exec(stmt).all() if v is not None}
+
+
+# --- slack: delivery, owners, the viewer's book -----------------------------------------
+
+
+def save_slack_user(
+    session: Session, *, email: str, user_id: str | None, tz: str | None, now: datetime
+) -> SlackUser:
+    """Cache a users.lookupByEmail / users.info answer (``user_id`` None: no such user)."""
+    row = session.get(SlackUser, email.lower())
+    if row is None:
+        row = SlackUser(email=email.lower(), user_id=user_id, tz=tz, fetched_at=now)
+    else:
+        row.user_id, row.tz, row.fetched_at = user_id, tz or row.tz, now
+    session.add(row)
+    return row
+
+
+def slack_user_by_id(session: Session, user_id: str) -> SlackUser | None:
+    return session.exec(
+        select(SlackUser)
+        .where(SlackUser.user_id == user_id)
+        .order_by(col(SlackUser.fetched_at).desc())
+    ).first()
+
+
+def emails_of_slack_user(session: Session, user_id: str) -> list[str]:
+    rows = session.exec(select(SlackUser.email).where(SlackUser.user_id == user_id)).all()
+    return sorted(rows)
+
+
+def latest_snapshot(session: Session, account_id: int) -> Snapshot | None:
+    return session.exec(
+        select(Snapshot)
+        .where(Snapshot.account_id == account_id)
+        .order_by(col(Snapshot.taken_on).desc())
+        .limit(1)
+    ).first()
+
+
+def alert_and_account(session: Session, alert_id: int) -> tuple[Alert, Account] | None:
+    row = session.exec(
+        select(Alert, Account)
+        .join(Account, col(Alert.account_id) == col(Account.id))
+        .where(Alert.id == alert_id)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def claim_outbox(session: Session, message_id: int, now: datetime) -> OutboxMessage | None:
+    """The message if it is still pending and due; on PostgreSQL the row stays locked for this
+    transaction, so two replicas never send it both."""
+    stmt = select(OutboxMessage).where(
+        OutboxMessage.id == message_id,
+        OutboxMessage.status == OutboxStatus.PENDING,
+        col(OutboxMessage.next_attempt_at) <= now,
+    )
+    if session.get_bind().dialect.name == "postgresql":
+        stmt = stmt.with_for_update(skip_locked=True)
+    return session.exec(stmt).first()
+
+
+def due_outbox_ids(
+    session: Session, now: datetime, *, limit: int = 50, alert_id: int | None = None
+) -> list[int]:
+    """Due pending messages, highest priority (score) first, then oldest."""
+    stmt = select(OutboxMessage.id).where(
+        OutboxMessage.status == OutboxStatus.PENDING, col(OutboxMessage.next_attempt_at) <= now
+    )
+    if alert_id is not None:
+        stmt = stmt.where(OutboxMessage.alert_id == alert_id)
+    stmt = stmt.order_by(col(OutboxMessage.priority).desc(), col(OutboxMessage.id)).limit(limit)
+    return [int(i) for i in session.exec(stmt).all() if i is not None]
+
+
+def pending_outbox(
+    session: Session, *, alert_id: int, kinds: Iterable[str]
+) -> Sequence[OutboxMessage]:
+    return session.exec(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.alert_id == alert_id,
+            OutboxMessage.status == OutboxStatus.PENDING,
+            col(OutboxMessage.kind).in_(list(kinds)),
+        )
+        .order_by(col(OutboxMessage.id))
+    ).all()
+
+
+def channel_post_times(session: Session, *, channel: str, since: datetime) -> list[datetime]:
+    """When alerts were posted to ``channel`` since ``since`` (the hourly cap's window)."""
+    rows = session.exec(
+        select(OutboxMessage.sent_at).where(
+            OutboxMessage.channel == channel,
+            OutboxMessage.kind == "post",
+            OutboxMessage.status == OutboxStatus.SENT,
+            col(OutboxMessage.sent_at) >= since,
+        )
+    ).all()
+    return sorted(r for r in rows if r is not None)
+
+
+def outbox_failures(session: Session) -> int:
+    stmt = select(func.count()).where(OutboxMessage.status == OutboxStatus.FAILED)
+    return int(session.exec(stmt).one())
+
+
+def alerts_to_escalate(
+    session: Session, *, posted_before: datetime, bands: Iterable[str]
+) -> Sequence[Alert]:
+    """Posted, still unacknowledged and never escalated."""
+    return session.exec(
+        select(Alert)
+        .where(
+            Alert.status == "open",
+            col(Alert.escalated_at).is_(None),
+            col(Alert.ts).is_not(None),
+            col(Alert.posted_at) <= posted_before,
+            col(Alert.band).in_(list(bands)),
+        )
+        .order_by(col(Alert.id))
+    ).all()
+
+
+def alert_audit(session: Session, alert_id: int, limit: int = 20) -> Sequence[AuditLog]:
+    """What people (and jobs) did to one alert, oldest first."""
+    rows = session.exec(
+        select(AuditLog)
+        .where(AuditLog.target_type == "alert", AuditLog.target_id == alert_id)
+        .order_by(col(AuditLog.id).desc())
+        .limit(limit)
+    ).all()
+    return list(reversed(rows))
+
+
+def book_alerts(
+    session: Session,
+    *,
+    user_id: str,
+    emails: Iterable[str],
+    statuses: Iterable[str] = OPEN_ALERT_STATUSES,
+    limit: int = 200,
+) -> list[tuple[Alert, Account]]:
+    """Alerts in someone's book: assigned to their Slack id, or unassigned on an account whose
+    CRM owner is one of their emails. Highest score first."""
+    mine = list(emails)
+    owned = col(Alert.owner_slack_id) == user_id
+    if mine:
+        owned = owned | (col(Alert.owner_slack_id).is_(None) & col(Account.owner_email).in_(mine))
+    stmt = (
+        select(Alert, Account)
+        .join(Account, col(Alert.account_id) == col(Account.id))
+        .where(owned, col(Alert.status).in_(list(statuses)))
+        .order_by(col(Alert.score).desc(), col(Alert.id).desc())
+        .limit(limit)
+    )
+    return [(a, acc) for a, acc in session.exec(stmt).all()]
+
+
+def top_open_alerts(session: Session, *, limit: int) -> list[tuple[Alert, Account]]:
+    stmt = (
+        select(Alert, Account)
+        .join(Account, col(Alert.account_id) == col(Account.id))
+        .where(col(Alert.status).in_(list(OPEN_ALERT_STATUSES)))
+        .order_by(col(Alert.score).desc(), col(Alert.id).desc())
+        .limit(limit)
+    )
+    return [(a, acc) for a, acc in session.exec(stmt).all()]
+
+
+def accounts_stamp(session: Session) -> tuple[int, int, str]:
+    """Changes whenever an account is added or renamed: when a cached name index is stale."""
+    count, top, changed = session.exec(
+        select(func.count(col(Account.id)), func.max(Account.id), func.max(Account.updated_at))
+    ).one()
+    return int(count or 0), int(top or 0), str(changed)
+
+
+# --- sources: bulk ingest, re-scoring queue, sync state ---------------------------------
+# A poll writes thousands of records per transaction: these read and write whole batches
+# with one statement per chunk of ids instead of one per record.
+
+_CHUNK = 500
+
+ACCOUNT_FIELDS = (
+    "name",
+    "domain",
+    "owner_email",
+    "owner_name",
+    "segment",
+    "plan",
+    "purchased_on",
+    "contact_name",
+)
+
+
+def _chunks(items: Iterable[Any], size: int = _CHUNK) -> Iterable[list[Any]]:
+    batch: list[Any] = []
+    for item in items:
+        batch.append(item)
+        if len(batch) == size:
+            yield batch
+            batch = []
+    if batch:
+        yield batch
+
+
+def external_id_map(
+    session: Session, *, source: str, external_ids: Iterable[str]
+) -> dict[str, int]:
+    """Account id per external id of ``source``, for the ids that are linked."""
+    out: dict[str, int] = {}
+    for chunk in _chunks(sorted(set(external_ids))):
+        stmt = select(ExternalId.external_id, ExternalId.account_id).where(
+            ExternalId.source == source, col(ExternalId.external_id).in_(chunk)
+        )
+        out.update({ext: int(acc) for ext, acc in session.exec(stmt).all()})
+    return out
+
+
+def account_ids_by_domain(session: Session, *, domains: Iterable[str]) -> dict[str, list[int]]:
+    """Every account per domain (more than one means the domain cannot decide a match)."""
+    out: dict[str, list[int]] = {}
+    for chunk in _chunks(sorted(set(domains))):
+        stmt = select(Account.domain, Account.id).where(col(Account.domain).in_(chunk))
+        for domain, account_id in session.exec(stmt).all():
+            if domain is not None and account_id is not None:
+                out.setdefault(domain, []).append(int(account_id))
+    return out
+
+
+def existing_account_keys(session: Session, *, keys: Iterable[str]) -> set[str]:
+    found: set[str] = set()
+    for chunk in _chunks(sorted(set(keys))):
+        found.update(session.exec(select(Account.key).where(col(Account.key).in_(chunk))).all())
+    return found
+
+
+def free_account_key(session: Session, *, key: str, taken: set[str]) -> str:
+    """``key``, or ``key-2``, ``key-3``… that is neither stored nor in ``taken``."""
+    candidate, n = key, 1
+    while candidate in taken or account_by_key(session, candidate) is not None:
+        n += 1
+        candidate = f"{key}-{n}"
+    return candidate
+
+
+def insert_accounts(session: Session, *, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert accounts (keys unique); returns their ids in the order of ``rows``."""
+    if not rows:
+        return []
+    table = _table(Account)
+    stmt = insert(table).returning(table.c.id, table.c.key)
+    ids = {key: int(i) for i, key in session.execute(stmt, _complete_rows(Account, rows))}
+    return [ids[row["key"]] for row in rows]
+
+
+def account_rows(session: Session, *, account_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+    """The stored fields of accounts by id (plain values, for comparing and bulk updates)."""
+    out: dict[int, dict[str, Any]] = {}
+    columns = [getattr(Account, f) for f in ACCOUNT_FIELDS]
+    for chunk in _chunks(sorted(set(account_ids))):
+        stmt = select(Account.id, Account.key, *columns).where(col(Account.id).in_(chunk))
+        for row in session.execute(stmt):
+            values = dict(row._mapping)
+            out[int(values["id"])] = values
+    return out
+
+
+def _executemany(session: Session, stmt: Any, table: Table, rows: list[dict[str, Any]]) -> None:
+    """Run ``stmt`` once per row. On SQLite the rows go straight to the driver's executemany
+    with each column's bind processor applied once per value, skipping SQLAlchemy's per-row
+    parameter handling (the bulk of a poll's write time); elsewhere SQLAlchemy batches them.
+    Bind names are the column names, or ``_`` + the column name."""
+    if not rows:
+        return
+    dialect = session.get_bind().dialect
+    if dialect.name != "sqlite":
+        session.execute(stmt, rows)
+        return
+    compiled = stmt.compile(dialect=dialect, column_keys=list(rows[0]))
+    names = list(compiled.positiontup or ())
+    processors = []
+    for name in names:
+        column = table.c[name.removeprefix("_")] if name not in table.c else table.c[name]
+        processors.append(column.type.bind_processor(dialect))
+    work = list(zip(names, processors, strict=True))
+    params = [tuple(p(row[n]) if p is not None else row[n] for n, p in work) for row in rows]
+    session.connection().exec_driver_sql(str(compiled), params)
+
+
+def _update_by_id(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+    """One executemany UPDATE by primary key; every row carries ``id`` and the same fields."""
+    if not rows:
+        return
+    table = _table(model)
+    fields = [k for k in rows[0] if k != "id"]
+    stmt = (
+        update(table)
+        .where(table.c.id == bindparam("_id"))
+        .values({f: bindparam(f"_{f}") for f in fields})
+    )
+    _executemany(session, stmt, table, [{f"_{k}": v for k, v in row.items()} for row in rows])
+
+
+def update_accounts(session: Session, *, rows: list[dict[str, Any]]) -> None:
+    """Bulk update by primary key; every row carries ``id`` and the same set of fields."""
+    _update_by_id(session, Account, rows)
+
+
+def link_external_ids(session: Session, *, rows: list[dict[str, Any]]) -> None:
+    """Link (source, external_id) -> account_id; a link that exists already is kept."""
+    if not rows:
+        return
+    table = _table(ExternalId)
+    stmt = _insert(session)(table).on_conflict_do_nothing(index_elements=["source", "external_id"])
+    _executemany(session, stmt, table, rows)
+
+
+def _snapshot_columns() -> list[Any]:
+    return [
+        Snapshot.id,
+        Snapshot.account_id,
+        Snapshot.taken_on,
+        Snapshot.source,
+        *[getattr(Snapshot, f) for f in SNAPSHOT_FIELDS],
+    ]
+
+
+def latest_snapshot_rows(
+    session: Session, *, account_ids: Iterable[int], on_or_before: date
+) -> dict[int, dict[str, Any]]:
+    """Each account's most recent snapshot up to a day, as plain values."""
+    out: dict[int, dict[str, Any]] = {}
+    for chunk in _chunks(sorted(set(account_ids))):
+        newest = (
+            select(Snapshot.account_id, func.max(Snapshot.taken_on).label("day"))
+            .where(col(Snapshot.account_id).in_(chunk), col(Snapshot.taken_on) <= on_or_before)
+            .group_by(col(Snapshot.account_id))
+            .subquery()
+        )
+        stmt = select(*_snapshot_columns()).join(
+            newest,
+            (col(Snapshot.account_id) == newest.c.account_id)
+            & (col(Snapshot.taken_on) == newest.c.day),
+        )
+        for row in session.execute(stmt):
+            values = dict(row._mapping)
+            out[int(values["account_id"])] = values
+    return out
+
+
+def snapshot_rows_on(
+    session: Session, *, account_ids: Iterable[int], days: Iterable[date]
+) -> dict[tuple[int, date], dict[str, Any]]:
+    """Stored snapshots for the given accounts on the given days, as plain values."""
+    wanted = sorted(set(days))
+    out: dict[tuple[int, date], dict[str, Any]] = {}
+    if not wanted:
+        return out
+    for chunk in _chunks(sorted(set(account_ids))):
+        stmt = select(*_snapshot_columns()).where(
+            col(Snapshot.account_id).in_(chunk), col(Snapshot.taken_on).in_(wanted)
+        )
+        for row in session.execute(stmt):
+            values = dict(row._mapping)
+            out[(int(values["account_id"]), values["taken_on"])] = values
+    return out
+
+
+def insert_snapshots(session: Session, *, rows: list[dict[str, Any]]) -> None:
+    table = _table(Snapshot)
+    _executemany(session, insert(table), table, _complete_rows(Snapshot, rows))
+
+
+def update_snapshots(session: Session, *, rows: list[dict[str, Any]]) -> None:
+    """Bulk update by primary key; every row carries ``id`` and the same set of fields."""
+    _update_by_id(session, Snapshot, rows)
+
+
+def mark_pending(session: Session, *, account_ids: Iterable[int]) -> None:
+    """Queue accounts for re-scoring (once each, however often they change before it)."""
+    now = utcnow()
+    rows = [{"account_id": a, "queued_at": now} for a in sorted(set(account_ids))]
+    table = _table(PendingEvaluation)
+    stmt = _insert(session)(table).on_conflict_do_nothing(index_elements=["account_id"])
+    _executemany(session, stmt, table, rows)
+
+
+def queue_all_accounts(session: Session) -> int:
+    """Queue every account for re-scoring (the daily pass for date-driven triggers)."""
+    ids = [int(i) for i in session.exec(select(Account.id)).all() if i is not None]
+    mark_pending(session, account_ids=ids)
+    return len(ids)
+
+
+def pending_account_ids(session: Session, *, after: int = 0, limit: int = 1000) -> list[int]:
+    stmt = (
+        select(PendingEvaluation.account_id)
+        .where(col(PendingEvaluation.account_id) > after)
+        .order_by(col(PendingEvaluation.account_id))
+        .limit(limit)
+    )
+    return [int(i) for i in session.exec(stmt).all()]
+
+
+def clear_pending(session: Session, *, account_ids: Iterable[int]) -> None:
+    for chunk in _chunks(sorted(set(account_ids))):
+        session.execute(
+            delete(PendingEvaluation).where(col(PendingEvaluation.account_id).in_(chunk))
+        )
+
+
+def pending_count(session: Session) -> int:
+    return int(session.exec(select(func.count()).select_from(PendingEvaluation)).one())
+
+
+def load_facts_many(session: Session, *, account_ids: Iterable[int]) -> dict[int, AccountFacts]:
+    """The scoring input of many accounts in three queries per chunk (see ``load_facts``)."""
+    out: dict[int, AccountFacts] = {}
+    fields = [col(Snapshot.account_id), col(Snapshot.taken_on)]
+    fields += [getattr(Snapshot, f) for f in SNAPSHOT_FIELDS]
+    for chunk in _chunks(sorted(set(account_ids))):
+        history: dict[int, list[FactSnapshot]] = {}
+        snaps = (
+            select(*fields)
+            .where(col(Snapshot.account_id).in_(chunk))
+            .order_by(col(Snapshot.account_id), col(Snapshot.taken_on))
+        )
+        for row in session.execute(snaps):
+            account_id, taken_on, *values = row
+            named = dict(zip(SNAPSHOT_FIELDS, values, strict=True))
+            named["health"] = Health(named["health"]) if named["health"] else None
+            named["usage"] = named["usage"] or {}
+            named["limits"] = named["limits"] or {}
+            history.setdefault(int(account_id), []).append(FactSnapshot(taken_on=taken_on, **named))
+        events: dict[int, list[Event]] = {}
+        evs = (
+            select(AccountEvent)
+            .where(col(AccountEvent.account_id).in_(chunk))
+            .order_by(col(AccountEvent.account_id), col(AccountEvent.on), col(AccountEvent.id))
+        )
+        for e in session.exec(evs).all():
+            events.setdefault(e.account_id, []).append(
+                Event(EventKind(e.kind), e.on, e.detail, e.key)
+            )
+        columns = [
+            col(Account.id),
+            col(Account.key),
+            col(Account.name),
+            col(Account.purchased_on),
+            col(Account.plan),
+            col(Account.contact_name),
+            col(Account.segment),
+        ]
+        accounts = select(*columns).where(col(Account.id).in_(chunk))
+        for account_id, key, name, purchased_on, plan, contact, segment in session.execute(
+            accounts
+        ):
+            out[int(account_id)] = AccountFacts(
+                account_id=key,
+                name=name,
+                history=history.get(int(account_id), []),
+                events=events.get(int(account_id), []),
+                purchased_on=purchased_on,
+                plan=plan,
+                contact_name=contact,
+                segment=segment,
+            )
+    return out
+
+
+def insert_episodes(session: Session, *, rows: list[dict[str, Any]]) -> dict[str, int]:
+    """Insert episodes whose dedupe key is new; returns the new rows' ids by dedupe key."""
+    out: dict[str, int] = {}
+    keys = [r["dedupe_key"] for r in rows]
+    known: set[str] = set()
+    for chunk in _chunks(keys):
+        stmt = select(TriggerEpisode.dedupe_key).where(col(TriggerEpisode.dedupe_key).in_(chunk))
+        known.update(session.exec(stmt).all())
+    fresh = {r["dedupe_key"]: r for r in rows if r["dedupe_key"] not in known}
+    if not fresh:
+        return out
+    table = _table(TriggerEpisode)
+    stmt = (
+        _insert(session)(table)
+        .on_conflict_do_nothing(index_elements=["dedupe_key"])
+        .returning(table.c.id, table.c.dedupe_key)
+    )
+    for chunk in _chunks(list(fresh.values())):
+        for episode_id, key in session.execute(stmt, chunk):
+            out[key] = int(episode_id)
+    return out
+
+
+def open_alerts_for(session: Session, *, account_ids: Iterable[int]) -> dict[int, Alert]:
+    """Each account's newest open alert (see ``open_alert``)."""
+    out: dict[int, Alert] = {}
+    for chunk in _chunks(sorted(set(account_ids))):
+        stmt = (
+            select(Alert)
+            .where(col(Alert.account_id).in_(chunk), col(Alert.status).in_(OPEN_ALERT_STATUSES))
+            .order_by(col(Alert.id))
+        )
+        for alert in session.exec(stmt).all():
+            out[alert.account_id] = alert
+    return out
+
+
+def insert_alerts(session: Session, *, rows: list[dict[str, Any]]) -> list[int]:
+    """Insert alerts, at most one per account; returns their ids in the order of ``rows``."""
+    if not rows:
+        return []
+    table = _table(Alert)
+    stmt = insert(table).returning(table.c.id, table.c.account_id)
+    ids = {int(a): int(i) for i, a in session.execute(stmt, _complete_rows(Alert, rows))}
+    return [ids[row["account_id"]] for row in rows]
+
+
+def insert_outbox(session: Session, *, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(_table(OutboxMessage)), _complete_rows(OutboxMessage, rows))
+
+
+def source_state(session: Session, source: str) -> SourceState:
+    """A source's sync state, created on first use."""
+    state = session.get(SourceState, source)
+    if state is None:
+        state = SourceState(source=source)
+        session.add(state)
+        session.flush()
+    return state
+
+
+def source_states(session: Session) -> Sequence[SourceState]:
+    return session.exec(select(SourceState).order_by(col(SourceState.source))).all()
+
+
+def poll_run(session: Session, run_id: int) -> PollRun | None:
+    return session.get(PollRun, run_id)
+
+
+def last_run_per_source(session: Session) -> dict[str, PollRun]:
+    newest = (
+        select(PollRun.source, func.max(PollRun.id).label("id"))
+        .group_by(col(PollRun.source))
+        .subquery()
+    )
+    stmt = select(PollRun).join(newest, col(PollRun.id) == newest.c.id)
+    return {run.source: run for run in session.exec(stmt).all()}
+
+
+def _table(model: Any) -> Table:
+    """The Core table of a model: bulk statements on it skip the ORM's per-row work."""
+    table: Table = model.__table__
+    return table
+
+
+def _complete_rows(model: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Fill each row's missing columns from the model's defaults (bulk inserts skip them)."""
+    defaults: dict[str, Any] = {}
+    for name, info in model.model_fields.items():
+        if name == "id":
+            continue
+        if info.default_factory is not None:
+            defaults[name] = info.default_factory()
+        elif not info.is_required():
+            defaults[name] = info.default
+    for row in rows:
+        for name, value in defaults.items():
+            if name not in row:
+                row[name] = dict(value) if isinstance(value, dict) else value
+    return rows

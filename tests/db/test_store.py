@@ -7,11 +7,13 @@ from datetime import date
 import pytest
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
+from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect
 from sqlmodel import SQLModel
 
 from db import repo
 from db.engine import SessionFactory, transaction
+from db.migrate import alembic_config, current_revision
 from db.models import Alert
 from scoring.triggers import Episode, TriggerKind
 
@@ -32,6 +34,12 @@ def test_migrations_create_exactly_the_models(engine: Engine) -> None:
         "audit_log",
         "poll_runs",
     } <= set(inspect(engine).get_table_names())
+
+
+def test_migrations_have_one_head_and_the_database_is_at_it(engine: Engine) -> None:
+    heads = ScriptDirectory.from_config(alembic_config("sqlite://")).get_heads()
+    assert len(heads) == 1, f"several migration heads {heads}: add a merge migration"
+    assert current_revision(engine) == heads[0]
 
 
 def test_sqlite_runs_with_wal_and_foreign_keys(engine: Engine) -> None:
