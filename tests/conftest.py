@@ -38,7 +38,8 @@ def clean_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
 
 
 PG_ENV = "EXPANSION_RADAR_TEST_PG_URL"
-_TEMPLATE = "er_test_template"
+# One template per test process: concurrent runs on the same server must not drop each other's.
+_TEMPLATE = f"er_test_template_{os.getpid()}"
 
 
 def _admin_engine(base_url: str) -> Engine:
