@@ -53,6 +53,7 @@ class Ingested:
     touched: list[int] = field(default_factory=list)  # accounts the batch names, in order
     changed: set[int] = field(default_factory=set)  # accounts whose stored data changed
     created: int = 0
+    created_ids: set[int] = field(default_factory=set)  # accounts this batch created
     unmatched: int = 0
     unmatched_samples: list[str] = field(default_factory=list)
 
@@ -149,6 +150,7 @@ def _resolve(
                 {"account_id": account_id, "source": source, "external_id": rec.external_id}
             )
         out.created += len(created)
+        out.created_ids |= created
         out.changed |= created
 
     for ext in sorted(ids - linked.keys()):
@@ -279,17 +281,20 @@ def _write_snapshots(
     if not records:
         return
     records.sort(key=lambda item: item[1].taken_on)
-    account_ids = {a for a, _ in records}
+    # Accounts this batch created have no snapshots yet: nothing to look up for them.
+    account_ids = {a for a, _ in records} - out.created_ids
     days = {s.taken_on for _, s in records}
     newest: dict[int, dict[str, Any]] = {}
-    if batch.carry_forward:
+    if batch.carry_forward and account_ids:
         newest = repo.latest_snapshot_rows(
             session, account_ids=account_ids, on_or_before=records[-1][1].taken_on
         )
     if batch.carry_forward and len(days) == 1:  # the usual poll: one query finds both
         stored = {(a, row["taken_on"]): row for a, row in newest.items() if row["taken_on"] in days}
-    else:
+    elif account_ids:
         stored = repo.snapshot_rows_on(session, account_ids=account_ids, days=days)
+    else:
+        stored = {}
     now = utcnow()
     inserts: dict[tuple[int, date], dict[str, Any]] = {}
     updates: dict[tuple[int, date], dict[str, Any]] = {}
@@ -353,6 +358,7 @@ def evaluate_many(
     assessed = {a: assess(facts[a], today, config.scoring) for a in order}
     del facts
 
+    created_at = utcnow()
     rows = [
         {
             "account_id": account_id,
@@ -360,7 +366,7 @@ def evaluate_many(
             "on": e.on,
             "evidence": e.evidence[:2000],
             "dedupe_key": e.dedupe_key,
-            "created_at": utcnow(),
+            "created_at": created_at,
         }
         for account_id, assessment in assessed.items()
         for e in assessment.episodes
@@ -396,7 +402,7 @@ def evaluate_many(
             elif current.state_hash != new_hash:
                 _update(session, current, assessment, new_hash, bool(fresh_live), result)
         elif wanted and fresh_live:
-            now = utcnow()
+            now = created_at
             row = {
                 "account_id": account_id,
                 "episode_id": fresh_live[-1][1],

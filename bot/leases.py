@@ -7,6 +7,7 @@ import fcntl
 import logging
 import os
 import socket
+import threading
 import uuid
 from collections.abc import Callable
 from datetime import timedelta
@@ -30,22 +31,47 @@ def run_exclusively(
     name: str,
     job: Callable[[], T],
     *,
-    ttl: timedelta = timedelta(minutes=15),
+    ttl: timedelta = timedelta(seconds=30),
     holder: str = HOLDER,
 ) -> T | None:
     """Run ``job`` if this process holds (or can take) the lease ``name``; else skip it.
 
-    The lease outlives a crash by at most ``ttl``: choose it longer than the job normally takes.
+    While the job runs, a heartbeat renews the lease every ``ttl / 3``, so a long job keeps it
+    and a killed process (no ``finally``, no release) loses it within ``ttl``: another replica,
+    or this one restarted, takes the job over then.
     """
     with transaction(factory) as session:
         if not repo.acquire_lease(session, name=name, holder=holder, now=utcnow(), ttl=ttl):
             log.debug("job %s is running on another replica; skipped here", name)
             return None
+    done = threading.Event()
+    beat = threading.Thread(
+        target=_heartbeat,
+        args=(factory, name, holder, ttl, done),
+        name=f"lease-{name}",
+        daemon=True,
+    )
+    beat.start()
     try:
         return job()
     finally:
+        done.set()
+        beat.join(timeout=5)
         with transaction(factory) as session:
             repo.release_lease(session, name=name, holder=holder, now=utcnow())
+
+
+def _heartbeat(
+    factory: SessionFactory, name: str, holder: str, ttl: timedelta, done: threading.Event
+) -> None:
+    every = max(ttl.total_seconds() / 3, 0.05)
+    while not done.wait(every):
+        try:
+            with transaction(factory) as session:
+                if not repo.acquire_lease(session, name=name, holder=holder, now=utcnow(), ttl=ttl):
+                    log.warning("lease %s was taken over by another replica", name)
+        except Exception as exc:  # the database is away: the next beat tries again
+            log.warning("renewing lease %s failed: %s", name, exc)
 
 
 class AlreadyRunning(RuntimeError):

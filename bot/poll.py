@@ -14,20 +14,25 @@ changed it; the queue is durable, so a crash between the two halves loses nothin
 
 from __future__ import annotations
 
+import gc
 import logging
 import queue
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator, Sequence
-from dataclasses import dataclass, field
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
 from datetime import date
 from pathlib import Path
 from typing import Protocol
 
+from sqlmodel import Session
+
 from bot.cycle import CycleResult, evaluate_many, ingest_batch
 from bot.metrics import ALERTS, POLL_SECONDS, RECORDS_FETCHED, RECORDS_REJECTED
 from bot.settings import AppConfig, Settings
+from bot.slack.mrkdwn import code, escape
 from db import repo
 from db.engine import SessionFactory, transaction
 from db.models import PollRun, utcnow
@@ -304,26 +309,31 @@ def _write(factory: SessionFactory, source: Source, batch: Batch, outcome: Sourc
     with transaction(factory) as session:
         ingested = ingest_batch(session, batch, source.policy)
         repo.mark_pending(session, account_ids=ingested.changed)
-        state = repo.source_state(session, source.name)
-        if batch.cursor is not None and len(batch.cursor) <= CURSOR_LIMIT:
-            state.cursor = batch.cursor
-        session.add(state)
-        run = session.get(PollRun, outcome.run_id)
-        assert run is not None
-        outcome.batches += 1
-        outcome.fetched += batch.fetched
-        outcome.rejected += len(batch.rejects)
-        outcome.unmatched += ingested.unmatched
-        outcome.changed += len(ingested.changed)
-        outcome.created += ingested.created
-        outcome.issues.update(batch.issues)
-        room = MAX_MESSAGES - len(outcome.messages)
-        outcome.messages += (batch.rejects + ingested.unmatched_samples)[: max(0, room)]
-        run.fetched, run.rejected = outcome.fetched, outcome.rejected
-        run.unmatched, run.changed = outcome.unmatched, outcome.changed
-        run.cursor = state.cursor
-        run.errors = _messages(outcome)
-        session.add(run)
+        # The outcome is only counted on once the batch is written: a failed write leaves
+        # the counts of the batches before it (the transaction rolls back, these don't run).
+        fetched = outcome.fetched + batch.fetched
+        rejected = outcome.rejected + len(batch.rejects)
+        unmatched = outcome.unmatched + ingested.unmatched
+        changed = outcome.changed + len(ingested.changed)
+        issues = outcome.issues + batch.issues
+        room = max(0, MAX_MESSAGES - len(outcome.messages))
+        messages = outcome.messages + (batch.rejects + ingested.unmatched_samples)[:room]
+        repo.save_batch_progress(
+            session,
+            source=source.name,
+            run_id=outcome.run_id,
+            cursor=batch.cursor if len(batch.cursor or "") <= CURSOR_LIMIT else None,
+            fetched=fetched,
+            rejected=rejected,
+            unmatched=unmatched,
+            changed=changed,
+            errors=_messages(replace(outcome, issues=issues, messages=messages)),
+        )
+    outcome.batches += 1
+    outcome.fetched, outcome.rejected = fetched, rejected
+    outcome.unmatched, outcome.changed = unmatched, changed
+    outcome.created += ingested.created
+    outcome.issues, outcome.messages = issues, messages
     if batch.rejects:
         log.info("%s: %d records rejected in this batch", source.name, len(batch.rejects))
     if batch.issues:
@@ -358,6 +368,52 @@ def _finish(factory: SessionFactory, outcome: SourceOutcome) -> None:
             state.last_error = (outcome.error or "failed")[:2000]
             state.last_error_at = now
         session.add(state)
+        _tell_admins(session, outcome)
+
+
+def _unhealthy(status: str, fetched: int, rejected: int) -> bool:
+    """A failed run, or one whose every record was rejected (the source sent garbage)."""
+    return status == "failed" or (fetched > 0 and rejected >= fetched)
+
+
+def _tell_admins(session: Session, outcome: SourceOutcome) -> None:
+    """Once per streak: a warning to the admin channel when a source turns bad (failed, or
+    every record rejected), and a note when it is healthy again — never on every poll.
+
+    The streak is read from the source's previous finished run, in the same transaction that
+    finishes this one, so the warning is queued exactly once (the poll lease keeps polls of
+    one source from overlapping). An interrupted run (Ctrl-C, shutdown) is not a streak.
+    """
+    if outcome.error == "interrupted":
+        return
+    bad = _unhealthy(outcome.status, outcome.fetched, outcome.rejected)
+    previous = next(
+        (
+            run
+            for run in repo.recent_finished_runs(
+                session, source=outcome.name, before_id=outcome.run_id
+            )
+            if not (run.errors and run.errors[0] == "error: interrupted")
+        ),
+        None,
+    )
+    was_bad = previous is not None and _unhealthy(
+        previous.status, previous.fetched, previous.rejected
+    )
+    name = escape(outcome.name, single_line=True)
+    if bad and not was_bad:
+        why = outcome.error or f"all {outcome.fetched} records were rejected"
+        text = (
+            f":warning: Source *{name}* is not delivering usable data: {code(why[:300])}."
+            " The last good data is kept and alerts continue from it; the poll keeps retrying"
+            " on schedule. You will get one note here when it recovers."
+        )
+    elif was_bad and not bad:
+        text = f":white_check_mark: Source *{name}* is healthy again: its last poll succeeded."
+    else:
+        return
+    repo.enqueue(session, alert=None, kind="admin", payload={"text": text}, priority=1000)
+    log.warning("%s: admin channel told: %s", outcome.name, "unhealthy" if bad else "recovered")
 
 
 # --- re-scoring -------------------------------------------------------------------------
@@ -418,6 +474,36 @@ def rescore(
 # --- the whole poll ---------------------------------------------------------------------
 
 
+_GC_LOCK = threading.Lock()
+_GC_USERS = 0
+_GC_SAVED: tuple[int, int, int] = gc.get_threshold()
+
+
+@contextmanager
+def fewer_collections() -> Iterator[None]:
+    """Run the cyclic garbage collector less often while a poll runs.
+
+    A poll allocates millions of short-lived objects (raw records, rows, parameters) and few
+    reference cycles; with the default thresholds the collector re-scans the growing heap
+    over and over (about a tenth of a full poll). Reference counting still frees everything
+    at once; only cycles wait a little longer. The thresholds are restored afterwards."""
+    global _GC_USERS, _GC_SAVED
+    with _GC_LOCK:
+        if _GC_USERS == 0:
+            _GC_SAVED = gc.get_threshold()
+            first, second, third = _GC_SAVED
+            if first > 0:  # 0: the collector is off; leave it so
+                gc.set_threshold(max(first, 50_000), max(second, 20), max(third, 100))
+        _GC_USERS += 1
+    try:
+        yield
+    finally:
+        with _GC_LOCK:
+            _GC_USERS -= 1
+            if _GC_USERS == 0:
+                gc.set_threshold(*_GC_SAVED)
+
+
 def poll(
     factory: SessionFactory,
     sources: Sequence[Source],
@@ -430,13 +516,14 @@ def poll(
     prefetch: bool = True,
 ) -> PollSummary:
     """Every source in turn (a failure does not stop the others), then the re-scoring."""
-    outcomes = [
-        poll_source(factory, s, today=today, progress=progress, full=full, prefetch=prefetch)
-        for s in sources
-    ]
-    result, evaluated, error = rescore(
-        factory, today=today, config=config, progress=progress, everything=rescore_all
-    )
+    with fewer_collections():
+        outcomes = [
+            poll_source(factory, s, today=today, progress=progress, full=full, prefetch=prefetch)
+            for s in sources
+        ]
+        result, evaluated, error = rescore(
+            factory, today=today, config=config, progress=progress, everything=rescore_all
+        )
     summary = PollSummary(outcomes, result, evaluated, error)
     log.info(
         "poll done: %s; %d accounts re-scored, %d new episodes, %d new alerts",

@@ -28,7 +28,7 @@ log = logging.getLogger(__name__)
 POLL_JOB = "poll"
 RESCORE_JOB = "rescore"
 LEASE = "poll"  # the poll and the re-scoring write the same rows: one at a time
-LEASE_TTL = timedelta(minutes=30)
+LEASE_TTL = timedelta(seconds=30)  # renewed every 10 s while the job runs
 
 
 def poll_trigger(settings: Settings, schedule: ScheduleConfig) -> BaseTrigger:

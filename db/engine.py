@@ -35,6 +35,14 @@ def make_engine(url: str = DEFAULT_DATABASE_URL, **kwargs: Any) -> Engine:
         event.listen(engine, "connect", _sqlite_pragmas)
         return engine
     kwargs.setdefault("pool_pre_ping", True)
+    # A server that silently drops packets must not hang a slash command past Slack's 3 s:
+    # give up connecting quickly (the request answers "temporarily unavailable" instead).
+    if make_url(url).get_backend_name() == "postgresql":
+        kwargs.setdefault("connect_args", {"connect_timeout": 3})
+        # Enough connections for the app's listener threads and jobs without queueing.
+        if "poolclass" not in kwargs:
+            kwargs.setdefault("pool_size", 10)
+            kwargs.setdefault("max_overflow", 20)
     return create_engine(url, **kwargs)
 
 

@@ -3,11 +3,12 @@ transaction so a poll batch or a button click is all-or-nothing."""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Iterable, Sequence
-from datetime import date, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, func, insert, update
+from sqlalchemy import Table, bindparam, delete, func, insert, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -745,16 +746,39 @@ def _chunks(items: Iterable[Any], size: int = _CHUNK) -> Iterable[list[Any]]:
         yield batch
 
 
+def _select(session: Session, stmt: Any, params: dict[str, Any] | None = None) -> Any:
+    """Rows of a SELECT of plain columns, run on the session's connection: the same rows as
+    ``session.execute`` without the ORM's per-row work (the session is flushed first, as
+    its autoflush would)."""
+    if session.autoflush:
+        session.flush()
+    return session.connection().execute(stmt, params)
+
+
+_PG_EXTERNAL_IDS = text(
+    "SELECT e.external_id, e.account_id FROM unnest(CAST(:ids AS varchar[])) AS wanted(id)"
+    " JOIN external_ids AS e ON e.source = :source AND e.external_id = wanted.id"
+)
+
+
 def external_id_map(
     session: Session, *, source: str, external_ids: Iterable[str]
 ) -> dict[str, int]:
     """Account id per external id of ``source``, for the ids that are linked."""
     out: dict[str, int] = {}
+    if session.get_bind().dialect.name == "postgresql":
+        # A join on the ids: while a first sync fills the table its statistics are stale,
+        # and PostgreSQL then reads every row of the source for an IN list (a first sync
+        # grew quadratically); joined, each batch costs about the same however big it is.
+        for chunk in _chunks(sorted(set(external_ids)), 5000):
+            rows = _select(session, _PG_EXTERNAL_IDS, {"ids": chunk, "source": source})
+            out.update({ext: int(acc) for ext, acc in rows})
+        return out
     for chunk in _chunks(sorted(set(external_ids))):
         stmt = select(ExternalId.external_id, ExternalId.account_id).where(
             ExternalId.source == source, col(ExternalId.external_id).in_(chunk)
         )
-        out.update({ext: int(acc) for ext, acc in session.exec(stmt).all()})
+        out.update({ext: int(acc) for ext, acc in _select(session, stmt)})
     return out
 
 
@@ -763,7 +787,7 @@ def account_ids_by_domain(session: Session, *, domains: Iterable[str]) -> dict[s
     out: dict[str, list[int]] = {}
     for chunk in _chunks(sorted(set(domains))):
         stmt = select(Account.domain, Account.id).where(col(Account.domain).in_(chunk))
-        for domain, account_id in session.exec(stmt).all():
+        for domain, account_id in _select(session, stmt):
             if domain is not None and account_id is not None:
                 out.setdefault(domain, []).append(int(account_id))
     return out
@@ -772,7 +796,8 @@ def account_ids_by_domain(session: Session, *, domains: Iterable[str]) -> dict[s
 def existing_account_keys(session: Session, *, keys: Iterable[str]) -> set[str]:
     found: set[str] = set()
     for chunk in _chunks(sorted(set(keys))):
-        found.update(session.exec(select(Account.key).where(col(Account.key).in_(chunk))).all())
+        stmt = select(Account.key).where(col(Account.key).in_(chunk))
+        found.update(key for (key,) in _select(session, stmt))
     return found
 
 
@@ -790,8 +815,8 @@ def insert_accounts(session: Session, *, rows: list[dict[str, Any]]) -> list[int
     if not rows:
         return []
     table = _table(Account)
-    stmt = insert(table).returning(table.c.id, table.c.key)
-    ids = {key: int(i) for i, key in session.execute(stmt, _complete_rows(Account, rows))}
+    inserted = _insert_returning(session, table, _complete_rows(Account, rows), ("key", "id"))
+    ids = {key: int(i) for key, i in inserted}
     return [ids[row["key"]] for row in rows]
 
 
@@ -801,32 +826,147 @@ def account_rows(session: Session, *, account_ids: Iterable[int]) -> dict[int, d
     columns = [getattr(Account, f) for f in ACCOUNT_FIELDS]
     for chunk in _chunks(sorted(set(account_ids))):
         stmt = select(Account.id, Account.key, *columns).where(col(Account.id).in_(chunk))
-        for row in session.execute(stmt):
+        for row in _select(session, stmt):
             values = dict(row._mapping)
             out[int(values["id"])] = values
     return out
 
 
-def _executemany(session: Session, stmt: Any, table: Table, rows: list[dict[str, Any]]) -> None:
+def _executemany(
+    session: Session,
+    stmt: Any,
+    table: Table,
+    rows: list[dict[str, Any]],
+    *,
+    bind_prefix: str = "",
+) -> None:
     """Run ``stmt`` once per row. On SQLite the rows go straight to the driver's executemany
     with each column's bind processor applied once per value, skipping SQLAlchemy's per-row
     parameter handling (the bulk of a poll's write time); elsewhere SQLAlchemy batches them.
-    Bind names are the column names, or ``_`` + the column name."""
+    Bind names are the rows' keys, each with ``bind_prefix`` in front."""
     if not rows:
         return
     dialect = session.get_bind().dialect
     if dialect.name != "sqlite":
+        if bind_prefix:
+            rows = [{bind_prefix + k: v for k, v in row.items()} for row in rows]
         session.execute(stmt, rows)
         return
-    compiled = stmt.compile(dialect=dialect, column_keys=list(rows[0]))
-    names = list(compiled.positiontup or ())
-    processors = []
-    for name in names:
-        column = table.c[name.removeprefix("_")] if name not in table.c else table.c[name]
-        processors.append(column.type.bind_processor(dialect))
-    work = list(zip(names, processors, strict=True))
-    params = [tuple(p(row[n]) if p is not None else row[n] for n, p in work) for row in rows]
+    compiled = stmt.compile(dialect=dialect, column_keys=[bind_prefix + k for k in rows[0]])
+    keys = [name.removeprefix(bind_prefix) for name in compiled.positiontup or ()]
+    params = [tuple(values) for values in _sqlite_params(table, dialect, keys, rows)]
     session.connection().exec_driver_sql(str(compiled), params)
+
+
+def _sqlite_params(table: Table, dialect: Any, keys: list[str], rows: list[dict[str, Any]]) -> Any:
+    """The rows' values in ``keys`` order, each through its column's SQLite bind processor."""
+    convert = [
+        (i, p) for i, key in enumerate(keys) if (p := _sqlite_processor(table.c[key], dialect))
+    ]
+    for row in rows:
+        values = [row[key] for key in keys]
+        for i, p in convert:
+            values[i] = p(values[i])
+        yield values
+
+
+def _insert_returning(
+    session: Session,
+    table: Table,
+    rows: list[dict[str, Any]],
+    returning: tuple[str, ...],
+    *,
+    skip_conflicts_on: str | None = None,
+) -> list[tuple[Any, ...]]:
+    """INSERT the rows (all with the same keys) and return ``returning`` of each row really
+    inserted (a row whose ``skip_conflicts_on`` value exists already is skipped, not returned).
+
+    On SQLite: multi-row ``INSERT … VALUES (…), (…) RETURNING`` statements built here, the
+    values through the columns' bind processors, instead of SQLAlchemy's per-row parameter
+    handling; elsewhere SQLAlchemy's own (batched) INSERT … RETURNING."""
+    if not rows:
+        return []
+    dialect = session.get_bind().dialect
+    if dialect.name != "sqlite":
+        stmt = _insert(session)(table)
+        if skip_conflicts_on:
+            stmt = stmt.on_conflict_do_nothing(index_elements=[skip_conflicts_on])
+        stmt = stmt.returning(*[table.c[name] for name in returning])
+        return [tuple(row) for row in session.execute(stmt, rows)]
+    quote = dialect.identifier_preparer.quote
+    keys = list(rows[0])
+    one = "(" + ", ".join("?" for _ in keys) + ")"
+    head = f"INSERT INTO {quote(table.name)} ({', '.join(quote(k) for k in keys)}) VALUES "
+    tail = f" ON CONFLICT ({quote(skip_conflicts_on)}) DO NOTHING" if skip_conflicts_on else ""
+    tail += f" RETURNING {', '.join(quote(name) for name in returning)}"
+    per_statement = max(1, 30_000 // len(keys))  # SQLite allows 32,766 parameters
+    out: list[tuple[Any, ...]] = []
+    connection = session.connection()
+    params = list(_sqlite_params(table, dialect, keys, rows))
+    for start in range(0, len(params), per_statement):
+        part = params[start : start + per_statement]
+        flat = tuple(value for values in part for value in values)
+        sql = head + ", ".join(one for _ in part) + tail
+        out.extend(tuple(row) for row in connection.exec_driver_sql(sql, flat))
+    return out
+
+
+_LAST_DATETIME: tuple[Any, Any] = (None, None)
+
+
+def _sqlite_utc_datetime(value: Any) -> Any:
+    """What SQLAlchemy stores for an aware datetime on SQLite (UTC, ``2026-11-22
+    08:00:00.000000``), without its per-value dictionary formatting. A batch's rows share
+    one ``now``: the last value's text is kept."""
+    global _LAST_DATETIME
+    last = _LAST_DATETIME
+    if value is last[0]:
+        return last[1]
+    if isinstance(value, datetime):
+        if value.utcoffset() is None:
+            raise ValueError("Datetime values must have timezone information")
+        stored = value.astimezone(UTC).replace(tzinfo=None).isoformat(" ", "microseconds")
+        _LAST_DATETIME = (value, stored)
+        return stored
+    return value
+
+
+def _sqlite_date(value: Any) -> Any:
+    """What SQLAlchemy stores for a date on SQLite (``2026-11-22``)."""
+    return value.isoformat() if type(value) is date else value
+
+
+def _sqlite_json(processor: Any) -> Any:
+    """SQLAlchemy's JSON processor with a short cut for objects (its serializer's text)."""
+
+    def process(value: Any) -> Any:
+        return json.dumps(value) if type(value) is dict else processor(value)
+
+    return process
+
+
+_FAST_SQLITE: tuple[tuple[Any, Any], ...] = (
+    (lambda _: _sqlite_utc_datetime, datetime(2026, 11, 22, 8, 0, 0, 5, tzinfo=UTC)),
+    (lambda _: _sqlite_date, date(2026, 11, 22)),
+    (_sqlite_json, {"api_calls": 1.5, "seats": [1, None], "é": "x"}),
+)
+
+
+def _sqlite_processor(column: Any, dialect: Any) -> Any:
+    """The bind processor SQLAlchemy itself applies to ``column`` on SQLite (the dialect's type:
+    a generic DateTime has none), or a faster one that stores the same text for dates and
+    aware datetimes (checked against SQLAlchemy's on a sample)."""
+    processor = column.type.dialect_impl(dialect).bind_processor(dialect)
+    if processor is None:
+        return None
+    for make, sample in _FAST_SQLITE:
+        fast = make(processor)
+        try:
+            if processor(sample) == fast(sample) and processor(None) == fast(None):
+                return fast
+        except (TypeError, ValueError, AttributeError):
+            continue
+    return processor
 
 
 def _update_by_id(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
@@ -840,7 +980,7 @@ def _update_by_id(session: Session, model: Any, rows: list[dict[str, Any]]) -> N
         .where(table.c.id == bindparam("_id"))
         .values({f: bindparam(f"_{f}") for f in fields})
     )
-    _executemany(session, stmt, table, [{f"_{k}": v for k, v in row.items()} for row in rows])
+    _executemany(session, stmt, table, rows, bind_prefix="_")
 
 
 def update_accounts(session: Session, *, rows: list[dict[str, Any]]) -> None:
@@ -884,7 +1024,7 @@ def latest_snapshot_rows(
             (col(Snapshot.account_id) == newest.c.account_id)
             & (col(Snapshot.taken_on) == newest.c.day),
         )
-        for row in session.execute(stmt):
+        for row in _select(session, stmt):
             values = dict(row._mapping)
             out[int(values["account_id"])] = values
     return out
@@ -902,7 +1042,7 @@ def snapshot_rows_on(
         stmt = select(*_snapshot_columns()).where(
             col(Snapshot.account_id).in_(chunk), col(Snapshot.taken_on).in_(wanted)
         )
-        for row in session.execute(stmt):
+        for row in _select(session, stmt):
             values = dict(row._mapping)
             out[(int(values["account_id"]), values["taken_on"])] = values
     return out
@@ -967,7 +1107,7 @@ def load_facts_many(session: Session, *, account_ids: Iterable[int]) -> dict[int
             .where(col(Snapshot.account_id).in_(chunk))
             .order_by(col(Snapshot.account_id), col(Snapshot.taken_on))
         )
-        for row in session.execute(snaps):
+        for row in _select(session, snaps):
             account_id, taken_on, *values = row
             named = dict(zip(SNAPSHOT_FIELDS, values, strict=True))
             named["health"] = Health(named["health"]) if named["health"] else None
@@ -994,8 +1134,8 @@ def load_facts_many(session: Session, *, account_ids: Iterable[int]) -> dict[int
             col(Account.segment),
         ]
         accounts = select(*columns).where(col(Account.id).in_(chunk))
-        for account_id, key, name, purchased_on, plan, contact, segment in session.execute(
-            accounts
+        for account_id, key, name, purchased_on, plan, contact, segment in _select(
+            session, accounts
         ):
             out[int(account_id)] = AccountFacts(
                 account_id=key,
@@ -1022,14 +1162,12 @@ def insert_episodes(session: Session, *, rows: list[dict[str, Any]]) -> dict[str
     if not fresh:
         return out
     table = _table(TriggerEpisode)
-    stmt = (
-        _insert(session)(table)
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(table.c.id, table.c.dedupe_key)
-    )
-    for chunk in _chunks(list(fresh.values())):
-        for episode_id, key in session.execute(stmt, chunk):
-            out[key] = int(episode_id)
+    rows = _complete_rows(TriggerEpisode, list(fresh.values()))
+    for chunk in _chunks(rows):
+        inserted = _insert_returning(
+            session, table, chunk, ("id", "dedupe_key"), skip_conflicts_on="dedupe_key"
+        )
+        out.update((key, int(episode_id)) for episode_id, key in inserted)
     return out
 
 
@@ -1052,8 +1190,8 @@ def insert_alerts(session: Session, *, rows: list[dict[str, Any]]) -> list[int]:
     if not rows:
         return []
     table = _table(Alert)
-    stmt = insert(table).returning(table.c.id, table.c.account_id)
-    ids = {int(a): int(i) for i, a in session.execute(stmt, _complete_rows(Alert, rows))}
+    inserted = _insert_returning(session, table, _complete_rows(Alert, rows), ("id", "account_id"))
+    ids = {int(a): int(i) for i, a in inserted}
     return [ids[row["account_id"]] for row in rows]
 
 
@@ -1070,6 +1208,39 @@ def source_state(session: Session, source: str) -> SourceState:
         session.add(state)
         session.flush()
     return state
+
+
+def save_batch_progress(
+    session: Session,
+    *,
+    source: str,
+    run_id: int,
+    cursor: str | None,
+    fetched: int,
+    rejected: int,
+    unmatched: int,
+    changed: int,
+    errors: list[str],
+) -> None:
+    """A written batch's bookkeeping, in the batch's transaction: the source's cursor (None:
+    keep the stored one) and the run's counts, errors and resulting cursor. The source's
+    state row exists (the run created it)."""
+    states, runs = _table(SourceState), _table(PollRun)
+    if cursor is not None:
+        session.execute(update(states).where(states.c.source == source).values(cursor=cursor))
+    stored = select(states.c.cursor).where(states.c.source == source).scalar_subquery()
+    session.execute(
+        update(runs)
+        .where(runs.c.id == run_id)
+        .values(
+            fetched=fetched,
+            rejected=rejected,
+            unmatched=unmatched,
+            changed=changed,
+            errors=errors,
+            cursor=stored,
+        )
+    )
 
 
 def source_states(session: Session) -> Sequence[SourceState]:
@@ -1111,3 +1282,136 @@ def _complete_rows(model: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any
             if name not in row:
                 row[name] = dict(value) if isinstance(value, dict) else value
     return rows
+
+
+# --- health and source warnings (faults / observability) --------------------------------
+
+
+def ping(session: Session) -> None:
+    """One round trip to the database (raises when it is unreachable)."""
+    session.execute(select(1))
+
+
+def last_success_per_source(session: Session) -> dict[str, datetime | None]:
+    """Each known source's last successful poll (None: never succeeded)."""
+    rows = session.exec(select(SourceState.source, SourceState.last_success_at)).all()
+    return {row[0]: row[1] for row in rows}
+
+
+def recent_finished_runs(
+    session: Session, *, source: str, before_id: int, limit: int = 10
+) -> Sequence[PollRun]:
+    """The source's finished runs (ok or failed) before run ``before_id``, newest first."""
+    return session.exec(
+        select(PollRun)
+        .where(
+            PollRun.source == source,
+            col(PollRun.id) < before_id,
+            col(PollRun.status).in_(["ok", "failed"]),
+        )
+        .order_by(col(PollRun.id).desc())
+        .limit(limit)
+    ).all()
+
+
+# --- plans in Slack: steps, feedback votes, movers (issue 5) -----------------------------
+
+
+def step_with_plan(session: Session, step_id: int) -> tuple[PlanStep, Plan, Account] | None:
+    """A step with its plan and account, for a reminder's buttons."""
+    row = session.exec(
+        select(PlanStep, Plan, Account)
+        .join(Plan, col(PlanStep.plan_id) == col(Plan.id))
+        .join(Account, col(Plan.account_id) == col(Account.id))
+        .where(PlanStep.id == step_id)
+    ).first()
+    return (row[0], row[1], row[2]) if row else None
+
+
+def plan_with_account(session: Session, plan_id: int) -> tuple[Plan, Account] | None:
+    row = session.exec(
+        select(Plan, Account)
+        .join(Account, col(Plan.account_id) == col(Account.id))
+        .where(Plan.id == plan_id)
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+def target_audit(
+    session: Session, *, target_type: str, target_id: int, actions: Iterable[str]
+) -> Sequence[AuditLog]:
+    """Chosen actions on one target (a step, a plan, an alert), oldest first."""
+    return session.exec(
+        select(AuditLog)
+        .where(
+            AuditLog.target_type == target_type,
+            AuditLog.target_id == target_id,
+            col(AuditLog.action).in_(list(actions)),
+        )
+        .order_by(col(AuditLog.id))
+    ).all()
+
+
+def feedback_votes(session: Session, alert_id: int) -> list[tuple[str, str]]:
+    """Each person's latest Useful/Noise vote on an alert: (user id, useful | noise)."""
+    votes: dict[str, str] = {}
+    for row in target_audit(
+        session, target_type="alert", target_id=alert_id, actions=["alert.feedback"]
+    ):
+        if row.user_id and row.detail.get("value") in ("useful", "noise"):
+            votes[row.user_id] = str(row.detail["value"])
+    return sorted(votes.items())
+
+
+def alerts_changed_since(session: Session, *, since: datetime) -> list[tuple[Alert, Account]]:
+    """Alerts created or re-scored since ``since``: where this week's score movers are."""
+    stmt = (
+        select(Alert, Account)
+        .join(Account, col(Alert.account_id) == col(Account.id))
+        .where(col(Alert.updated_at) >= since)
+        .order_by(col(Alert.id))
+    )
+    return [(a, acc) for a, acc in session.exec(stmt).all()]
+
+
+def snoozes_by_or_for(
+    session: Session,
+    *,
+    user_id: str,
+    alert_ids: Iterable[int],
+    plan_ids: Iterable[int],
+    step_ids: Iterable[int],
+) -> Sequence[Snooze]:
+    """Live snoozes someone set, or on alerts, plans and steps they own; soonest first."""
+    mine = col(Snooze.by_user) == user_id
+    for kind, ids in (("alert", alert_ids), ("plan", plan_ids), ("step", step_ids)):
+        wanted = list(ids)
+        if wanted:
+            mine = mine | ((col(Snooze.target_type) == kind) & col(Snooze.target_id).in_(wanted))
+    return session.exec(
+        select(Snooze).where(col(Snooze.ended_at).is_(None), mine).order_by(col(Snooze.until))
+    ).all()
+
+
+def plans_owned_by(session: Session, *, emails: Iterable[str]) -> Sequence[Plan]:
+    """Plans (any status) whose owner is one of these CRM emails."""
+    wanted = list(emails)
+    if not wanted:
+        return []
+    return session.exec(select(Plan).where(col(Plan.owner).in_(wanted))).all()
+
+
+def steps_owned_by(session: Session, *, emails: Iterable[str]) -> Sequence[PlanStep]:
+    """Open plan steps owned (directly or through their plan) by one of these emails."""
+    wanted = list(emails)
+    if not wanted:
+        return []
+    return session.exec(
+        select(PlanStep)
+        .join(Plan, col(PlanStep.plan_id) == col(Plan.id))
+        .where(
+            col(PlanStep.status).in_(("pending", "overdue")),
+            col(PlanStep.owner).in_(wanted)
+            | (col(PlanStep.owner).is_(None) & col(Plan.owner).in_(wanted)),
+        )
+    ).all()

@@ -24,6 +24,9 @@ MAX_AMOUNT = 1e13
 MIN_YEAR, MAX_YEAR = 1970, 2200
 _DOMAIN = re.compile(r"^(?=.{1,253}$)([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?\.)+[a-z0-9-]{2,63}$")
 _NUMBER = re.compile(r"^[+-]?(\d+(\.\d*)?|\.\d+)([eE][+-]?\d+)?$")
+_EPOCH = re.compile(r"\d{9,15}")
+_OFFSET = re.compile(r"[+-]\d{4}$")
+_SCHEME = re.compile(r"^[a-z][a-z0-9+.-]*://")
 
 
 class Issues:
@@ -37,10 +40,13 @@ class Issues:
 
     def add(self, reason: str, record_id: str | None = None, value: Any = None) -> None:
         self.counts[reason] += 1
+        keep = len(self.samples) < self.sample_limit
+        if not keep and not log.isEnabledFor(logging.DEBUG):
+            return  # counted; the text is only built when someone reads it
         where = f"{self.source}:{record_id}" if record_id else self.source
         shown = "" if value is None else f" ({_short(value)})"
         log.debug("%s: %s%s", where, reason, shown)
-        if len(self.samples) < self.sample_limit:
+        if keep:
             self.samples.append(f"{where}: {reason}{shown}")
 
     def take(self) -> Counter[str]:
@@ -80,6 +86,17 @@ class Reader:
 
     def _finite(self, field: str, raw: Any) -> float | None:
         value: float
+        kind = type(raw)
+        if kind is float or kind is int:  # the usual cases first
+            try:
+                value = float(raw)
+            except OverflowError:
+                self.bad(field, "implausibly large", raw)
+                return None
+            if value != value or value in (math.inf, -math.inf):
+                self.bad(field, "not a finite number", raw)
+                return None
+            return value
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             return None
         if isinstance(raw, bool):
@@ -128,10 +145,13 @@ class Reader:
     def text(self, field: str, raw: Any, *, max_length: int = 300) -> str | None:
         if raw is None:
             return None
-        if isinstance(raw, bool) or not isinstance(raw, str | int | float):
+        if type(raw) is str:
+            text = raw.strip()
+        elif isinstance(raw, bool) or not isinstance(raw, str | int | float):
             self.bad(field, f"wrong type ({type(raw).__name__})", raw)
             return None
-        text = str(raw).strip()
+        else:
+            text = str(raw).strip()
         if not text:
             return None
         if len(text) > max_length:
@@ -221,7 +241,7 @@ def parse_date(raw: Any) -> date | None:
     text = raw.strip()
     if not text:
         return None
-    if re.fullmatch(r"\d{9,15}", text):
+    if _EPOCH.fullmatch(text):
         return _from_epoch(float(text))
     try:
         if len(text) == 10:
@@ -243,7 +263,7 @@ def parse_datetime(raw: Any) -> datetime | None:
     text = raw.strip()
     if text.endswith(("Z", "z")):
         text = text[:-1] + "+00:00"
-    if re.search(r"[+-]\d{4}$", text):
+    if _OFFSET.search(text):
         text = text[:-2] + ":" + text[-2:]
     try:
         value = datetime.fromisoformat(text)
@@ -268,7 +288,7 @@ def _from_epoch(value: float) -> date | None:
 def normalize_domain(text: str) -> str | None:
     """``https://www.Acme.com/about`` -> ``acme.com``; None when it is not a host name."""
     value = text.strip().lower()
-    value = re.sub(r"^[a-z][a-z0-9+.-]*://", "", value)
+    value = _SCHEME.sub("", value, count=1)
     value = value.split("/", 1)[0].split("?", 1)[0].split("#", 1)[0]
     value = value.rsplit("@", 1)[-1].split(":", 1)[0].rstrip(".")
     value = value.removeprefix("www.")
@@ -279,7 +299,7 @@ def dig(record: Mapping[str, Any], path: str) -> Any:
     """The value at a dotted path (``stats.seats.used``), or None if any step is missing."""
     value: Any = record
     for part in path.split("."):
-        if not isinstance(value, Mapping):
+        if type(value) is not dict and not isinstance(value, Mapping):
             return None
         value = value.get(part)
     return value

@@ -23,8 +23,11 @@ class _Record(BaseModel):
     external_id: str = Field(min_length=1, max_length=255)
 
 
+_NOT_SLUG = re.compile(r"[^a-z0-9]+")
+
+
 def slugify(text: str) -> str:
-    slug = re.sub(r"[^a-z0-9]+", "-", text.lower()).strip("-")
+    slug = _NOT_SLUG.sub("-", text.lower()).strip("-")
     return slug[:120] or "account"
 
 

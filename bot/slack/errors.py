@@ -11,8 +11,21 @@ import uuid
 from typing import Any
 
 from slack_sdk import WebClient
+from sqlalchemy.exc import DisconnectionError, InterfaceError, OperationalError
+from sqlalchemy.exc import TimeoutError as PoolTimeout
 
 log = logging.getLogger(__name__)
+
+
+UNAVAILABLE = (
+    "Expansion Radar's data is temporarily unavailable: its database is not answering."
+    " Please try again in a minute."
+)
+
+
+def is_unavailable(error: BaseException) -> bool:
+    """The database is down or unreachable (not a bug): tell people to retry, not an id."""
+    return isinstance(error, OperationalError | InterfaceError | PoolTimeout | DisconnectionError)
 
 
 class UserError(Exception):
@@ -30,6 +43,9 @@ def report_error(
     an ephemeral message in the channel, else as a DM."""
     if isinstance(error, UserError):
         text = error.message
+    elif is_unavailable(error):
+        log.warning("database unavailable: %s", error)
+        text = UNAVAILABLE
     else:
         error_id = uuid.uuid4().hex[:8]
         log.error("unhandled error %s", error_id, exc_info=error)

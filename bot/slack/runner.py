@@ -9,7 +9,8 @@ import threading
 from types import FrameType
 
 from bot import metrics
-from bot.scheduler import build_scheduler
+from bot.poll import configured_names
+from bot.scheduler import add_source_jobs, build_scheduler
 from bot.settings import AppConfig, Settings
 from bot.slack.app import create_app, deps_of
 from bot.slack.jobs import add_jobs
@@ -35,6 +36,7 @@ def serve(
     metrics.watch_outbox(backlog)
     scheduler = build_scheduler(settings, config, factory)
     add_jobs(scheduler, factory=factory, config=config, sender=deps.sender)
+    deps.on_reload.append(lambda new: add_source_jobs(scheduler, settings, new, factory))
     scheduler.start()
     handler = None
     try:
@@ -47,7 +49,8 @@ def serve(
             log.info("connected to Slack in Socket Mode; health on port %s", settings.port)
         else:
             log.info("serving Slack at POST /slack/events on port %s", settings.port)
-        asgi = build_asgi(None if socket_mode else app, factory)
+        sources = configured_names(settings, config)
+        asgi = build_asgi(None if socket_mode else app, factory, sources)
         # uvicorn shuts down gracefully on SIGTERM, then re-raises it: end with a clean exit
         # (and run the clean-up below) instead of dying on the default handler.
         signal.signal(signal.SIGTERM, _exit_cleanly)

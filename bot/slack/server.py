@@ -10,12 +10,12 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import Sequence
 
 import uvicorn
 from prometheus_client import CONTENT_TYPE_LATEST
 from slack_bolt import App
 from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
-from sqlalchemy import text
 from starlette.applications import Starlette
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -23,30 +23,33 @@ from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from bot import metrics
+from bot.health import HealthCheck
 from db.engine import SessionFactory
 
 log = logging.getLogger(__name__)
 
 
-def build_asgi(app: App | None, factory: SessionFactory) -> Starlette:
+def build_asgi(app: App | None, factory: SessionFactory, sources: Sequence[str] = ()) -> Starlette:
+    """The routes; ``sources`` are the configured source names /healthz reports on."""
+
     async def slack_events(request: Request) -> Response:
         assert app is not None
         body = await request.body()
-        bolt_response = await run_in_threadpool(app.dispatch, to_bolt_request(request, body))
+        try:
+            bolt_request = to_bolt_request(request, body)
+        except Exception as exc:  # Bolt reads some fields while building it: no Slack payload
+            log.warning("refused a request Bolt could not read: %r", exc)
+            return Response(status_code=400)
+        bolt_response = await run_in_threadpool(app.dispatch, bolt_request)
         return to_starlette_response(bolt_response)
 
-    def _ping() -> bool:
-        with factory() as session:
-            session.execute(text("SELECT 1"))
-        return True
+    health = HealthCheck(factory, sources)
 
     async def healthz(request: Request) -> Response:
-        try:
-            await run_in_threadpool(_ping)
-        except Exception as exc:
-            log.warning("health check: database unreachable: %s", exc)
-            return JSONResponse({"status": "unhealthy", "database": "unreachable"}, 503)
-        return JSONResponse({"status": "ok"})
+        status, body = await run_in_threadpool(health.check)
+        if status != 200:
+            log.warning("health check: %s", body.get("error"))
+        return JSONResponse(body, status)
 
     async def metrics_page(request: Request) -> Response:
         body = await run_in_threadpool(metrics.render)

@@ -15,7 +15,7 @@ from typing import Any
 from slack_bolt import App
 from slack_bolt.kwargs_injection.args import Args
 
-from bot.slack.errors import report_error
+from bot.slack.errors import UNAVAILABLE, is_unavailable, report_error
 
 
 def guarded(func: Callable[..., None]) -> Callable[[Args], None]:
@@ -28,6 +28,10 @@ def guarded(func: Callable[..., None]) -> Callable[[Args], None]:
         try:
             func(**kwargs)
         except Exception as exc:
+            if args.ack.response is None and args.command and is_unavailable(exc):
+                # a slash command not yet answered: say so in the answer itself
+                args.ack(response_type="ephemeral", text=UNAVAILABLE)
+                return
             if args.ack.response is None:
                 args.ack()  # never leave Slack waiting
             report_error(exc, body=args.body, respond=args.respond, client=args.client)

@@ -403,7 +403,8 @@ def test_bad_requests_are_refused_without_side_effects(server, slack, factory, c
 
 def test_health_and_metrics(server) -> None:
     url, _ = server
-    assert httpx.get(url + "/healthz").json() == {"status": "ok"}
+    health = httpx.get(url + "/healthz").json()
+    assert health["status"] == "ok" and health["database"] == "ok"
     metrics = httpx.get(url + "/metrics")
     assert metrics.status_code == 200
     assert "expansion_radar_slash_command_seconds" in metrics.text

@@ -1,0 +1,154 @@
+"""kill -9 the bot mid-poll and mid-delivery, restart it, and count what Slack received.
+
+Kill points, chosen honestly:
+
+- mid-poll: HubSpot's third page of companies hangs; the process dies with two batches
+  committed (accounts, snapshots, cursor) and the rest unread. The restart resumes from the
+  committed cursor once the dead process's poll lease expires.
+- mid-delivery: three alerts are posted; Slack has not yet accepted the fourth (the fake
+  holds the request and then drops it) when the process dies inside the sender's
+  transaction. The restart must post the fourth and the rest, and never re-post the first
+  three (their channel and ts were committed with their delivery).
+
+Not covered, because no Slack API can close it: Slack accepting a post and the process dying
+before the database commit that records its ts. That window is a few milliseconds per post;
+a crash inside it posts that one alert twice (chat.postMessage has no idempotency key, and
+finding the message again would need conversations.history and the channels:history scope,
+which the app does not ask for). See docs/operations.md.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from sqlmodel import select
+
+from db.engine import SessionFactory
+from db.models import Account, PollRun
+from tests.fakes import FakeHubSpot, FakeSlack, FakeUsageAPI
+from tests.faults.conftest import (
+    ADMIN_CHANNEL,
+    Bot,
+    bot_env,
+    pending_posts,
+    report,
+    tally,
+    wait_until,
+)
+
+HS_TOKEN = "pat-na1-fake-token"
+USAGE_TOKEN = "usage-test-token"
+
+CONFIG = f"""
+sources:
+  hubspot:
+    page_size: 50
+    batch_size: 50
+    search_requests_per_second: 1000
+    overlap_seconds: 0
+  usage:
+    metrics:
+      api_calls: {{usage: usage.api_calls_30d, limit: limits.api_calls_per_month}}
+      storage_gb: {{usage: usage.storage_gb, limit: limits.storage_gb}}
+  http:
+    timeout_seconds: 120
+    max_attempts: 2
+    backoff_initial_seconds: 0.05
+    backoff_max_seconds: 0.1
+  schedule:
+    interval_minutes: 1
+    run_at_start: true
+    rescore_cron: null
+alerts:
+  post_bands: [priority, ready, candidate]  # every alert goes to a channel
+  digest_bands: []
+slack:
+  sender_interval_seconds: 1
+  hourly_cap_per_channel: 1000
+  admin_channel: "{ADMIN_CHANNEL}"
+"""
+
+
+def hubspot_runs(factory: SessionFactory) -> list[PollRun]:
+    with factory() as session:
+        return list(session.exec(select(PollRun).where(PollRun.source == "hubspot")).all())
+
+
+def test_kill_9_mid_poll_and_mid_delivery_posts_every_alert_once(
+    tmp_path: Path,
+    pg_url: str,
+    pg_factory: SessionFactory,
+    slack: FakeSlack,
+    bots: list[Bot],
+) -> None:
+    with (
+        FakeHubSpot(auth_token=HS_TOKEN, burst_limit=100_000) as hubspot,
+        FakeUsageAPI(auth_token=USAGE_TOKEN) as usage,
+    ):
+        hubspot.populate(200, seed=11)
+        usage.populate(200, seed=11)
+        env = bot_env(
+            tmp_path,
+            pg_url,
+            slack,
+            CONFIG,
+            HUBSPOT_ACCESS_TOKEN=HS_TOKEN,
+            HUBSPOT_API_URL=hubspot.url,
+            USAGE_API_URL=usage.url,
+            USAGE_API_TOKEN=USAGE_TOKEN,
+        )
+        bot = Bot("radar", tmp_path, env)
+        bots.append(bot)
+
+        # 1. Mid-poll: the third page of companies never comes back.
+        hang = hubspot.inject(
+            "/crm/v3/objects/companies", method="GET", after=2, delay=600, drop=True, times=None
+        )
+        bot.start()
+        wait_until(
+            lambda: (
+                hang.fired >= 1
+                and any(r.fetched >= 50 and r.status == "running" for r in hubspot_runs(pg_factory))
+            ),
+            timeout=120,
+            what="the poll to commit a batch and hang on the next page",
+        )
+        bot.kill()
+        hubspot.clear_faults()
+        with pg_factory() as session:
+            assert len(session.exec(select(Account)).all()) < 200  # really mid-poll
+        assert not slack.posts()
+
+        # 2. Mid-delivery: Slack takes three posts, then holds the fourth (and any retry of
+        # it) until the kill, never accepting it.
+        stall = slack.inject("/api/chat.postMessage", after=3, delay=600, drop=True, times=None)
+        bot.start()
+        wait_until(
+            lambda: stall.fired >= 1,
+            timeout=240,  # the dead poll lease expires (30 s), the minute's poll runs
+            what="the restarted bot to poll, then block on the fourth post",
+        )
+        bot.kill()
+        slack.clear_faults()
+        first = tally(slack, pg_factory)
+        assert first.posted == 3 and first.doubled == 0
+
+        # 3. Restart and let it finish.
+        bot.start()
+        bot.wait_healthy()
+        wait_until(
+            lambda: pending_posts(pg_factory) == 0,
+            timeout=180,  # the dead sender's lease expires (30 s) first
+            what="every alert to be delivered",
+        )
+        result = tally(slack, pg_factory)
+        report("kill -9 mid-poll and mid-delivery", result)
+        assert result.owed > 3
+        assert (result.posted, result.lost, result.doubled) == (result.owed, 0, 0)
+
+        with pg_factory() as session:
+            assert len(session.exec(select(Account)).all()) == 200  # the poll lost nothing
+        statuses = [r.status for r in hubspot_runs(pg_factory)]
+        assert statuses[0] == "running"  # the killed run, never finished
+        assert "ok" in statuses[1:]
+        assert bot.alive(), bot.output()
