@@ -61,7 +61,7 @@ class AccountSearch:
     def index(self) -> AccountIndex:
         index = self._index
         if index is None:
-            return self.rebuild()
+            return self.rebuild(unless_built=True)
         if self.clock() - self._checked > self.ttl:
             self._start_refresh()
         return index
@@ -71,9 +71,12 @@ class AccountSearch:
             self._refreshing = True
             threading.Thread(target=self._refresh, name="account-index", daemon=True).start()
 
-    def rebuild(self) -> AccountIndex:
-        """Build now (also the warm-up at start-up)."""
+    def rebuild(self, *, unless_built: bool = False) -> AccountIndex:
+        """Build now (also the warm-up at start-up). With ``unless_built``, requests that
+        arrive before the first index wait for one build instead of each building their own."""
         with self._lock:
+            if unless_built and self._index is not None:
+                return self._index
             with self.factory() as session:
                 stamp = repo.accounts_stamp(session)
                 entries = repo.account_names(session)

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import time
+from concurrent.futures import ThreadPoolExecutor
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from bot.lookup import AccountIndex, find_accounts
 from bot.slack.search import AccountSearch
+from db import repo
 from db.engine import SessionFactory, transaction
 from db.models import Account
 
@@ -38,17 +40,22 @@ def test_any_text_is_answered_like_the_reference(query: str) -> None:
         assert ours.matches == reference.matches
 
 
-def test_fast_on_a_hundred_thousand_names() -> None:
+def test_right_answers_on_a_hundred_thousand_names() -> None:
+    """Speed is measured in benchmarks/slash.py; here, that the big index still answers right."""
     words = ["north", "wind", "acme", "polar", "data", "bright", "ops", "nimbus", "cloud", "works"]
     book: list[tuple[int, str, str, str | None]] = [
         (i, f"k{i}", f"{words[i % 10].title()} {words[(i // 10) % 10]} {i}", f"d{i}.example")
         for i in range(100_000)
     ]
     index = AccountIndex(book)
-    started = time.perf_counter()
-    for query in ("Acme data 4242", "d77.example", "nortwind wind 99991", "qqqq zzzz"):
-        assert index.find(query).matches or index.find(query).suggestions
-    assert (time.perf_counter() - started) / 4 < 0.2
+    assert [e[0] for e in index.find("Acme data 4242").matches] == [4242]
+    assert [e[0] for e in index.find("d77.example").matches] == [77]
+    assert [e[0] for e in index.find("k99999").matches] == [99999]
+    assert 4242 in [e[0] for e in index.find("acme dta 4242").matches]  # a typo
+    found = index.find("data 424")  # a part of several names: the shortest first
+    containing = sorted((len(e[2]), e[2]) for e in book if "data 424" in e[2].lower())
+    assert [e[2] for e in found.matches] == [name for _, name in containing][:8]
+    assert not index.find("qqqq zzzz").matches
 
 
 def test_search_rebuilds_when_the_book_changes(factory: SessionFactory) -> None:
@@ -72,3 +79,24 @@ def test_search_rebuilds_when_the_book_changes(factory: SessionFactory) -> None:
         assert time.monotonic() < deadline
         time.sleep(0.02)
     assert search.find("brightops").matches
+
+
+def test_requests_before_the_first_index_share_one_build(
+    factory: SessionFactory, monkeypatch
+) -> None:
+    with transaction(factory) as session:
+        session.add(Account(key="zed", name="Zed Industries"))
+    builds = []
+    real = repo.account_names
+
+    def slow_names(session):  # a big book: slow enough for every request to arrive first
+        builds.append(1)
+        time.sleep(0.3)
+        return real(session)
+
+    monkeypatch.setattr(repo, "account_names", slow_names)
+    search = AccountSearch(factory)
+    with ThreadPoolExecutor(8) as pool:
+        found = list(pool.map(lambda _: search.find("zed"), range(8)))
+    assert all(len(f.matches) == 1 for f in found)
+    assert len(builds) == 1
