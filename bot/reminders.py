@@ -86,9 +86,12 @@ def collect_step_reminders(
 
 
 def collect_snooze_returns(session: Session, *, now: datetime) -> list[SnoozeReturn]:
-    """End every snooze whose time has come and say what came back."""
+    """End every plan and step snooze whose time has come and say what came back. Alert
+    snoozes are left alone: the Slack job that reopens alerts ends those itself."""
     out = []
     for snooze in repo.expired_snoozes(session, now):
+        if snooze.target_type == "alert":
+            continue
         snooze.ended_at = now
         session.add(snooze)
         assert snooze.id is not None

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, timedelta
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from slack_sdk.models.blocks import (
     ActionsBlock,
@@ -32,10 +32,23 @@ from slack_sdk.models.views import View
 
 from bot.slack.ids import Action, Callback
 from bot.slack.ids import Block as BlockId
-from bot.slack.model import ActionValue, Activity, Card, HomeData, ListItem, Reply
+from bot.slack.model import (
+    ActionValue,
+    Activity,
+    Card,
+    HomeData,
+    ListItem,
+    Reply,
+    SnoozedItem,
+    StepCard,
+)
 from bot.slack.mrkdwn import code, cut, escape, lines_within, mention, plain, when
 from scoring.bands import Band
 from scoring.evidence import fmt_date, fmt_money
+from scoring.outcomes import OutcomeMetrics, Rate
+
+if TYPE_CHECKING:
+    from bot.digests import DailyDigest, WeeklySummary
 
 MESSAGE_BLOCKS = 50
 VIEW_BLOCKS = 100
@@ -65,8 +78,17 @@ HELP_LINES = (
     ("`/expansion ack acme`", "acknowledge Acme's open alert"),
     ("`/expansion snooze acme 2w`", "snooze it for 1d, 3d, 1w, 2w… (or `until 2026-12-15`)"),
     ("`/expansion plan acme`", "start Acme's expansion plan, or show the open one"),
+    ("`/expansion snoozed`", "what you snoozed or own that is waiting, and when it comes back"),
+    ("`/expansion stats`", "outcome metrics: pipeline, won ARR, conversion, precision"),
+    ("`/expansion admin reload` · `admin poll`", "admins: re-read the config file · poll now"),
     ("`/expansion help`", "this list"),
 )
+OUTCOME_CHOICES = (
+    ("won", "Won"),
+    ("lost", "Lost"),
+    ("not_this_cycle", "Not this cycle"),
+)
+STEP_SNOOZE_CHOICES = SNOOZE_CHOICES
 
 
 # --- small pieces ------------------------------------------------------------------------
@@ -224,10 +246,15 @@ def card_blocks(
     if card.activity:
         lines = [activity_line(a) for a in card.activity]
         blocks.append(_section(lines_within(lines, SECTION_TEXT)))
+    if card.votes:
+        blocks.append(_context(votes_line(card.votes)))
     if interactive:
         actions = alert_actions(card, source)
         if actions is not None:
             blocks.append(actions)
+        feedback = feedback_actions(card, source)
+        if feedback is not None:
+            blocks.append(feedback)
     ref = f" · alert #{card.alert_id}" if card.alert_id else ""
     blocks.append(_context(f"As of {fmt_date(card.as_of)}{ref} · Expansion Radar"))
     return blocks[:MESSAGE_BLOCKS]
@@ -278,6 +305,318 @@ def alert_actions(card: Card, source: ActionValue | None = None) -> ActionsBlock
     elements.append(_button("Not now…", Action.NOT_NOW, value, "danger"))
     elements.append(_button("Reassign…", Action.REASSIGN, value))
     return ActionsBlock(block_id=BlockId.ALERT_ACTIONS.value, elements=elements)
+
+
+def votes_line(votes: Sequence[tuple[str, str]]) -> str:
+    """Who found the alert useful and who found it noise (one vote per person)."""
+    useful = [mention(u) for u, v in votes if v == "useful"]
+    noise = [mention(u) for u, v in votes if v == "noise"]
+    parts = []
+    if useful:
+        parts.append("👍 Useful: " + ", ".join(useful[:20]))
+    if noise:
+        parts.append("👎 Noise: " + ", ".join(noise[:20]))
+    return " · ".join(parts)
+
+
+def feedback_actions(card: Card, source: ActionValue | None = None) -> ActionsBlock | None:
+    """Useful / Noise on every live alert: it feeds precision. Like the other buttons, they
+    go away once the alert is dismissed, cleared or closed."""
+    if not card.actionable:
+        return None
+    value = (source or ActionValue()).model_copy(
+        update={"alert": card.alert_id, "account": card.account_id}
+    )
+    return ActionsBlock(
+        block_id=BlockId.FEEDBACK.value,
+        elements=[
+            _button("👍 Useful", Action.FEEDBACK_USEFUL, value),
+            _button("👎 Noise", Action.FEEDBACK_NOISE, value),
+        ],
+    )
+
+
+# --- plan steps: reminders, buttons, what people did --------------------------------------
+
+
+def _step_headline(card: StepCard) -> str:
+    name = escape(card.account, single_line=True)
+    step = escape(card.name, single_line=True)
+    due = fmt_date(card.due_on)
+    if card.event == "overdue":
+        return f"⏰ *{name}* — *{step}* was due {due} and is still open."
+    if card.event == "back":
+        return f"⏰ Back from snooze — *{name}*: *{step}*, due {due}."
+    if card.event == "open":
+        return f"📋 Time for the next step with *{name}*: *{step}*, due {due}."
+    return f"📋 *{name}* — *{step}*, due {due}."
+
+
+def step_text(card: StepCard) -> str:
+    """Notification fallback for a step reminder."""
+    return cut(_step_headline(card), MESSAGE_TEXT)
+
+
+def step_status_lines(card: StepCard) -> list[str]:
+    """What happened to the step, newest state last."""
+    lines = []
+    if card.reassigned_by:
+        lines.append(f"↪️ Now owned by {_person(card)} (by {mention(card.reassigned_by)})")
+    at = f" · {when(card.closed_at)}" if card.closed_at else ""
+    by = mention(card.closed_by) if card.closed_by else "someone"
+    note = f" — {escape(card.note, single_line=True)}" if card.note else ""
+    if card.status == "done":
+        lines.append(f"✅ Done by {by}{at}{note}")
+    elif card.status == "skipped":
+        lines.append(f"⏭️ Skipped by {by}{at}{note}")
+    elif card.snoozed_until is not None:
+        who = mention(card.snoozed_by) if card.snoozed_by else "someone"
+        lines.append(f"💤 Snoozed by {who} until {when(card.snoozed_until)}")
+    if card.plan_status != "open":
+        lines.append(f"🏁 The plan is closed ({card.plan_status.replace('_', ' ')}).")
+    return lines
+
+
+def _person(card: StepCard) -> str:
+    if card.owner.user_id:
+        return mention(card.owner.user_id)
+    return escape(card.owner.name, single_line=True) if card.owner.name else "nobody yet"
+
+
+def step_blocks(card: StepCard, *, interactive: bool = True) -> list[Block]:
+    """A reminder: the step, its window and owner, what people did, and the buttons."""
+    blocks: list[Block] = [_section(_step_headline(card))]
+    blocks.append(
+        _context(
+            f"Window {fmt_date(card.window_start)} – {fmt_date(card.due_on)}"
+            f" · owner {_person(card)}"
+        )
+    )
+    lines = step_status_lines(card)
+    if lines:
+        blocks.append(_section(lines_within(lines, SECTION_TEXT)))
+    if interactive and not card.closed:
+        blocks.append(step_actions(card))
+    return blocks
+
+
+def step_actions(card: StepCard) -> ActionsBlock:
+    """Done, Snooze, Skip, Reassign; and on the plan's last step, the outcome choices."""
+    value = ActionValue(step=card.step_id, plan=card.plan_id)
+    elements: list[Any] = [
+        _button("Done", Action.STEP_DONE, value, "primary"),
+        StaticSelectElement(
+            action_id=Action.STEP_SNOOZE.value,
+            placeholder=PlainTextObject(text="Snooze…"),
+            options=[
+                _option(value.model_copy(update={"choice": v}).dump(), label)
+                for v, label in STEP_SNOOZE_CHOICES
+            ],
+        ),
+        _button("Skip…", Action.STEP_SKIP, value),
+        _button("Reassign…", Action.STEP_REASSIGN, value),
+    ]
+    if card.last:
+        elements.append(_outcome_select(card.plan_id, card.step_id))
+    return ActionsBlock(block_id=BlockId.STEP_ACTIONS.value, elements=elements)
+
+
+def _outcome_select(plan_id: int, step_id: int | None = None) -> StaticSelectElement:
+    value = ActionValue(plan=plan_id, step=step_id)
+    return StaticSelectElement(
+        action_id=Action.PLAN_OUTCOME.value,
+        placeholder=PlainTextObject(text="Close the plan…"),
+        options=[
+            _option(value.model_copy(update={"choice": v}).dump(), label)
+            for v, label in OUTCOME_CHOICES
+        ],
+    )
+
+
+def plan_actions(plan_id: int) -> ActionsBlock:
+    """On the plan reply: close it with an outcome, or hand the whole plan over."""
+    return ActionsBlock(
+        block_id=BlockId.PLAN_ACTIONS.value,
+        elements=[
+            _outcome_select(plan_id),
+            _button("Reassign plan…", Action.PLAN_REASSIGN, ActionValue(plan=plan_id)),
+        ],
+    )
+
+
+def outcome_text(
+    name: str, outcome: str, arr: float | None, reason: str | None, revisit: date | None
+) -> str:
+    """What a closed plan says about itself."""
+    who = escape(name, single_line=True)
+    if outcome == "won":
+        return f"🎉 The plan for *{who}* closed as won: {fmt_money(arr or 0.0)} expansion ARR."
+    if outcome == "lost":
+        return f"The plan for *{who}* closed as lost — {escape(reason, single_line=True)}."
+    day_ = fmt_date(revisit) if revisit else "later"
+    return f"The plan for *{who}* is parked: not this cycle. I'll bring it back on {day_}."
+
+
+def plan_back_text(name: str, status: str, revisit: date | None) -> str:
+    """A parked plan's revisit date has come (or an open plan's snooze ended)."""
+    who = escape(name, single_line=True)
+    if status == "not_this_cycle":
+        until = f" until {fmt_date(revisit)}" if revisit else ""
+        return (
+            f"⏰ Time to revisit *{who}* — you parked its plan{until}. `/expansion` with its name"
+            " shows where it stands; `/expansion plan` with its name starts a new plan."
+        )
+    return f"⏰ Back from snooze: the plan for *{who}* is on your list again."
+
+
+# --- digests and the weekly summary -------------------------------------------------------
+
+
+def _titled(title: str, lines: list[str]) -> SectionBlock:
+    return _section(f"{title}\n" + lines_within(lines, SECTION_TEXT - len(title) - 1))
+
+
+def daily_digest_text(digest: DailyDigest) -> str:
+    counts = [
+        (len(digest.overdue), "overdue"),
+        (len(digest.steps_due), "due this week"),
+        (len(digest.new_candidates), "new candidates"),
+        (len(digest.snoozes_ending), "snoozes ending"),
+    ]
+    said = ", ".join(f"{n} {what}" for n, what in counts if n)
+    return cut(f"Your expansion digest for {fmt_date(digest.local_date)}: {said}", MESSAGE_TEXT)
+
+
+def daily_digest_blocks(digest: DailyDigest) -> list[Block]:
+    """The morning DM: what is overdue, what is due this week, new Candidates, snoozes ending."""
+    blocks: list[Block] = [_header(f"Your expansion digest · {fmt_date(digest.local_date)}")]
+    if digest.overdue:
+        lines = [
+            f"• *{escape(a, single_line=True)}* — {escape(s, single_line=True)}"
+            f" (was due {fmt_date(d)})"
+            for a, s, d in digest.overdue
+        ]
+        blocks.append(_titled("⏰ *Overdue*", lines))
+    if digest.steps_due:
+        lines = [
+            f"• *{escape(a, single_line=True)}* — {escape(s, single_line=True)} by {fmt_date(d)}"
+            for a, s, d in digest.steps_due
+        ]
+        blocks.append(_titled("🗓️ *Plan steps due this week*", lines))
+    if digest.new_candidates:
+        lines = [
+            f"• *{escape(a, single_line=True)}* — score {score}"
+            + (f" · {escape(offer.replace('_', ' '))}" if offer else "")
+            for a, score, offer in digest.new_candidates
+        ]
+        blocks.append(_titled("🔵 *New Candidates*", lines))
+    if digest.snoozes_ending:
+        lines = [
+            f"• {escape(a, single_line=True)} — back {when(until)}"
+            for a, _id, until in digest.snoozes_ending
+        ]
+        blocks.append(_titled("💤 *Snoozes ending*", lines))
+    blocks.append(_context("`/expansion mine` for your open alerts · `/expansion snoozed`"))
+    return blocks[:MESSAGE_BLOCKS]
+
+
+def weekly_summary_text(summary: WeeklySummary) -> str:
+    return f"Expansion weekly summary · {summary.week}"
+
+
+def weekly_summary_blocks(summary: WeeklySummary) -> list[Block]:
+    """For managers: pipeline by band and offer, plans by phase, overdue steps, top movers."""
+    blocks: list[Block] = [_header(f"Expansion weekly summary · {summary.week}")]
+    if summary.pipeline_by_band:
+        order = [b.value for b in Band]
+        rows = sorted(
+            summary.pipeline_by_band.items(),
+            key=lambda kv: order.index(kv[0]) if kv[0] in order else 99,
+        )
+        lines = [
+            f"{BAND_EMOJI.get(b, '')} {band_label(b)}: {n} open · {fmt_money(arr)}"
+            for b, (n, arr) in rows
+        ]
+        blocks.append(_titled("*Pipeline by band*", lines))
+    if summary.pipeline_by_offer:
+        lines = [
+            f"• {escape(o.replace('_', ' '))}: {n} · {fmt_money(arr)}"
+            for o, (n, arr) in sorted(summary.pipeline_by_offer.items(), key=lambda kv: -kv[1][1])
+        ]
+        blocks.append(_titled("*Pipeline by offer*", lines))
+    if summary.plans_by_phase:
+        lines = [
+            f"• {escape(p, single_line=True)}: {n}"
+            for p, n in sorted(summary.plans_by_phase.items())
+        ]
+        blocks.append(_titled("*Open plans by phase*", lines))
+    blocks.append(_section(f"*Overdue plan steps:* {summary.overdue_steps}"))
+    if summary.top_movers:
+        lines = [
+            f"• *{escape(name, single_line=True)}* {before} → {now} ({now - before:+d})"
+            for name, before, now in summary.top_movers
+        ]
+        blocks.append(_titled("📈 *Top movers this week*", lines))
+    return blocks[:MESSAGE_BLOCKS]
+
+
+# --- outcome metrics and what is waiting ----------------------------------------------------
+
+
+def _total(rates: dict[str, Rate]) -> Rate:
+    return Rate(sum(r.hits for r in rates.values()), sum(r.total for r in rates.values()))
+
+
+def _pct(rate: Rate) -> str:
+    return "—" if rate.value is None else f"{rate.value * 100:.0f}% ({rate.hits}/{rate.total})"
+
+
+def stats_fields(m: OutcomeMetrics) -> list[str]:
+    """The four numbers a CSM asks first: pipeline, won, conversion, precision."""
+    return [
+        f"*Pipeline*\n{fmt_money(m.pipeline_arr)}",
+        f"*Won ARR*\n{fmt_money(m.won_arr)}",
+        f"*Conversion*\n{_pct(_total(m.conversion_by_trigger))}",
+        f"*Precision*\n{_pct(_total(m.precision_by_trigger))}",
+    ]
+
+
+def _stats_blocks(title: str, m: OutcomeMetrics, lines: Sequence[str]) -> list[Block]:
+    return [
+        _section(f"*{escape(title)}*"),
+        SectionBlock(fields=[_md(f, FIELD_TEXT) for f in stats_fields(m)]),
+        _context(lines_within([escape(line) for line in lines], CONTEXT_TEXT)),
+    ]
+
+
+def stats_reply(
+    mine: tuple[OutcomeMetrics, Sequence[str]] | None,
+    team: tuple[OutcomeMetrics, Sequence[str]],
+    today: date,
+) -> Reply:
+    """``/expansion stats``: the caller's own numbers when they own accounts, and the team's."""
+    blocks: list[Block] = [_header(f"Expansion outcomes · {fmt_date(today)}")]
+    if mine is not None:
+        blocks += _stats_blocks("Your accounts", *mine)
+        blocks.append(DividerBlock())
+    blocks += _stats_blocks("The whole team", *team)
+    return reply(f"Expansion outcomes as of {fmt_date(today)}", blocks)
+
+
+def snoozed_reply(items: Sequence[SnoozedItem]) -> Reply:
+    """``/expansion snoozed``: what is waiting, soonest first, with its return time."""
+    if not items:
+        return message_reply("Nothing of yours is snoozed. Everything is in front of you.")
+    kinds = {"alert": "alert", "plan": "plan", "step": "step"}
+    lines = [
+        f"• *{escape(i.name, single_line=True)}* — {kinds.get(i.kind, i.kind)}"
+        + (f": {escape(i.detail, single_line=True)}" if i.detail else "")
+        + f" · back {when(i.until)}"
+        + (f" · snoozed by {mention(i.by)}" if i.by else "")
+        for i in items
+    ]
+    title = f"Waiting for you ({len(items)})"
+    return reply(title, [_header(title), _section(lines_within(lines, SECTION_TEXT))])
 
 
 # --- thread follow-ups, escalation, reports ---------------------------------------------
@@ -376,7 +715,7 @@ def pick_list(query: str, matches: Sequence[tuple[int, str, str | None]]) -> Rep
                 accessory=_button("Show", Action.PICK_ACCOUNT, ActionValue(account=account_id)),
             )
         )
-    return reply(f"Several accounts match {query}", blocks)
+    return reply(f"Several accounts match {escape(query, single_line=True)}", blocks)
 
 
 def no_match(query: str, suggestions: Sequence[str]) -> Reply:
@@ -413,9 +752,13 @@ def list_reply(title: str, items: Sequence[ListItem], empty: str) -> Reply:
 
 
 def plan_reply(
-    name: str, kind: str, created: bool, steps: Sequence[tuple[date, str, str]]
+    name: str,
+    kind: str,
+    created: bool,
+    steps: Sequence[tuple[date, str, str]],
+    plan_id: int | None = None,
 ) -> Reply:
-    """``steps``: (due date, step name, status)."""
+    """``steps``: (due date, step name, status); with ``plan_id``, the outcome choices."""
     verb = "Started" if created else "Already open:"
     label = "pre-renewal" if kind == "renewal" else "90-day"
     title = f"{verb} the {label} plan for *{escape(name, single_line=True)}*"
@@ -424,7 +767,10 @@ def plan_reply(
         for due, step, st in steps
     ]
     text = title + "\n" + lines_within(lines, SECTION_TEXT - len(title) - 1)
-    return reply(f"{verb} plan for {name}", [_section(text)])
+    blocks: list[Block] = [_section(text)]
+    if plan_id is not None:
+        blocks.append(plan_actions(plan_id))
+    return reply(f"{verb} plan for {escape(name, single_line=True)}", blocks)
 
 
 # --- modals --------------------------------------------------------------------------------
@@ -444,10 +790,17 @@ def _modal(
     )
 
 
-def snooze_modal(name: str, meta: ActionValue, today: date) -> View:
+def snooze_modal(
+    name: str,
+    meta: ActionValue,
+    today: date,
+    *,
+    callback: Callback = Callback.SNOOZE_MODAL,
+    title: str = "Snooze alert",
+) -> View:
     return _modal(
-        "Snooze alert",
-        Callback.SNOOZE_MODAL,
+        title,
+        callback,
         meta,
         [
             _section(f"Snooze *{escape(name, single_line=True)}* until the morning of:"),
@@ -516,6 +869,89 @@ def reassign_modal(name: str, meta: ActionValue, current: str | None) -> View:
     )
 
 
+def skip_modal(name: str, step: str, meta: ActionValue) -> View:
+    return _modal(
+        "Skip step",
+        Callback.STEP_SKIP_MODAL,
+        meta,
+        [
+            _section(
+                f"Skip *{escape(step, single_line=True)}* for"
+                f" *{escape(name, single_line=True)}*? A short note helps whoever reads it later."
+            ),
+            InputBlock(
+                block_id=BlockId.SKIP_NOTE.value,
+                label=PlainTextObject(text="Note"),
+                optional=True,
+                element=PlainTextInputElement(
+                    action_id=Action.SKIP_NOTE.value, multiline=True, max_length=400
+                ),
+            ),
+        ],
+        "Skip",
+    )
+
+
+def owner_modal(what: str, name: str, meta: ActionValue, current: str | None) -> View:
+    """Reassign a step (``what`` = "step") or a whole plan ("plan")."""
+    return _modal(
+        f"Reassign {what}",
+        Callback.OWNER_MODAL,
+        meta,
+        [
+            _section(f"Who should own this {what} for *{escape(name, single_line=True)}*?"),
+            InputBlock(
+                block_id=BlockId.OWNER_USER.value,
+                label=PlainTextObject(text="New owner"),
+                element=UserSelectElement(
+                    action_id=Action.OWNER_USER.value,
+                    placeholder=PlainTextObject(text="Pick a person"),
+                    initial_user=current,
+                ),
+            ),
+        ],
+        "Reassign",
+    )
+
+
+def outcome_modal(name: str, meta: ActionValue, outcome: str, today: date) -> View:
+    """Won asks for the expansion ARR, lost for the reason, not-this-cycle for a date."""
+    who = escape(name, single_line=True)
+    if outcome == "won":
+        intro = f"🎉 Close *{who}*'s plan as won. How much expansion ARR?"
+        field: Any = InputBlock(
+            block_id=BlockId.OUTCOME_ARR.value,
+            label=PlainTextObject(text="Expansion ARR"),
+            element=PlainTextInputElement(
+                action_id=Action.OUTCOME_ARR.value,
+                placeholder=PlainTextObject(text="12000"),
+                max_length=20,
+            ),
+        )
+    elif outcome == "lost":
+        intro = f"Close *{who}*'s plan as lost. What happened?"
+        field = InputBlock(
+            block_id=BlockId.OUTCOME_REASON.value,
+            label=PlainTextObject(text="Reason"),
+            element=PlainTextInputElement(
+                action_id=Action.OUTCOME_REASON.value, multiline=True, max_length=500
+            ),
+        )
+    else:
+        intro = f"Park *{who}*'s plan for this cycle. When should it come back?"
+        field = InputBlock(
+            block_id=BlockId.OUTCOME_DATE.value,
+            label=PlainTextObject(text="Revisit on"),
+            element=DatePickerElement(
+                action_id=Action.OUTCOME_DATE.value,
+                initial_date=(today + timedelta(days=90)).isoformat(),
+            ),
+        )
+    return _modal(
+        "Close plan", Callback.OUTCOME_MODAL, meta, [_section(intro), field], "Close plan"
+    )
+
+
 # --- App Home ----------------------------------------------------------------------------
 
 
@@ -538,6 +974,10 @@ def home_view(data: HomeData) -> View:
         ("💤 *Snoozed*", data.snoozed, "Nothing snoozed."),
         ("🗓️ *Plan steps due this week*", data.steps_due, "No plan steps due this week."),
     )
+    if data.stats is not None:
+        blocks.append(DividerBlock())
+        blocks.append(_section("📊 *Your outcomes*"))
+        blocks.append(SectionBlock(fields=[_md(f, FIELD_TEXT) for f in stats_fields(data.stats)]))
     for title, items, empty in sections:
         blocks.append(DividerBlock())
         if items:

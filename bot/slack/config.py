@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 from datetime import time
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -112,6 +113,14 @@ class SlackConfig(BaseModel):
     snooze_return_hour: int = Field(9, ge=0, le=23, description="local hour a dated snooze ends")
     dm_owner_on_snooze_end: bool = True
     top_default: int = Field(5, ge=1, le=20)
+    reminder_hour: int = Field(9, ge=0, le=23, description="local hour plan-step reminders go")
+    digest_hour: int = Field(9, ge=0, le=23, description="local hour of each CSM's daily digest")
+    weekly_summary_channel: str | None = Field(
+        None, description="where the managers' weekly summary goes; default EXPANSION_CHANNEL"
+    )
+    weekly_summary_day: int = Field(0, ge=0, le=6, description="0 = Monday … 6 = Sunday")
+    weekly_summary_hour: int = Field(9, ge=0, le=23)
+    weekly_summary_tz: str = Field("UTC", description="the timezone of the weekly summary's day")
 
     @field_validator("team_id")
     @classmethod
@@ -123,6 +132,20 @@ class SlackConfig(BaseModel):
     @field_validator("admin_channel")
     @classmethod
     def _admin_channel(cls, value: str | None) -> str | None:
+        return None if value is None else check_channel(value)
+
+    @field_validator("weekly_summary_tz")
+    @classmethod
+    def _weekly_tz(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"{value!r} is not a timezone like Europe/Berlin") from None
+        return value
+
+    @field_validator("weekly_summary_channel")
+    @classmethod
+    def _weekly_channel(cls, value: str | None) -> str | None:
         return None if value is None else check_channel(value)
 
     @field_validator("admins")

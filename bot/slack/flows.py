@@ -6,18 +6,21 @@ timezone and which message to refresh, and never touch Bolt.
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
-from dataclasses import dataclass, replace
-from datetime import date, datetime
+from dataclasses import dataclass, field, replace
+from datetime import date, datetime, time
 
 from slack_sdk import WebClient
+from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
 from sqlmodel import Session
 
 from bot.settings import AppConfig, Settings
-from bot.slack import blocks, services
+from bot.slack import admin, blocks, services
 from bot.slack.errors import UserError
-from bot.slack.model import ActionValue, Card, Reply
+from bot.slack.ids import Callback
+from bot.slack.model import STALE, ActionValue, Card, Reply, StepCard
 from bot.slack.mrkdwn import escape
 from bot.slack.parse import parse
 from bot.slack.routing import Router
@@ -28,6 +31,8 @@ from bot.when import WhenError, parse_when
 from db import repo
 from db.engine import SessionFactory, transaction
 from db.models import Account, Alert, utcnow
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -43,6 +48,8 @@ class Deps:
     search: AccountSearch
     team_id: str | None
     clock: Callable[[], datetime] = utcnow
+    # called with the new config after `/expansion admin reload` (the runner reschedules polls)
+    on_reload: list[Callable[[AppConfig], None]] = field(default_factory=list)
 
     def local_now(self, session: Session, user_id: str) -> datetime:
         """Now on the user's clock (their Slack timezone)."""
@@ -59,6 +66,12 @@ def expansion(deps: Deps, *, user_id: str, text: str) -> Reply:
     cmd = parse(text)
     if cmd.verb == "help":
         return blocks.help_reply(cmd.problem)
+    if cmd.verb == "snoozed":
+        return snoozed(deps, user_id=user_id)
+    if cmd.verb == "stats":
+        return stats(deps, user_id=user_id)
+    if cmd.verb == "admin":
+        return admin.command(deps, user_id=user_id, action=cmd.query)
     with transaction(deps.factory) as session:
         local = deps.local_now(session, user_id)
         if cmd.verb in ("top", "mine"):
@@ -123,8 +136,8 @@ def _when(session: Session, text: str, local: datetime, account: Account) -> dat
     snap = repo.latest_snapshot(session, account.id)
     try:
         return parse_when(text, now_local=local, renewal_on=snap.renewal_on if snap else None)
-    except WhenError as exc:
-        raise UserError(str(exc)) from None
+    except WhenError as exc:  # it quotes what was typed: escape it like any user text
+        raise UserError(escape(str(exc))) from None
 
 
 def _book_reply(
@@ -170,7 +183,11 @@ def _start_plan(
         now=deps.clock(),
     )
     return blocks.plan_reply(
-        account.name, plan.kind, created, [(s.due_on, s.name, s.status) for s in steps]
+        account.name,
+        plan.kind,
+        created,
+        [(s.due_on, s.name, s.status) for s in steps],
+        plan_id=plan.id,
     )
 
 
@@ -200,14 +217,21 @@ def refreshed(deps: Deps, alert_id: int) -> Card:
         return services.alert_card(session, alert=alert, account=account, today=deps.clock().date())
 
 
-def _alert_id(value: ActionValue) -> int:
+def _alert_id(value: ActionValue, deps: Deps | None = None) -> int:
+    """The alert a button acts on; with ``deps``, also refuse a value whose alert and account
+    disagree (our buttons never carry that: it is damaged, and must change nothing)."""
     if value.alert is None:
         raise UserError("This button is not tied to an alert any more.")
+    if deps is not None and value.account is not None:
+        with deps.factory() as session:
+            alert = session.get(Alert, value.alert)
+        if alert is not None and alert.account_id != value.account:
+            raise UserError(STALE)
     return value.alert
 
 
 def acknowledge(deps: Deps, *, user_id: str, value: ActionValue) -> Card:
-    alert_id = _alert_id(value)
+    alert_id = _alert_id(value, deps)
     with transaction(deps.factory) as session:
         services.acknowledge(session, alert_id=alert_id, user_id=user_id, now=deps.clock())
     deps.sender.flush(alert_id)
@@ -216,7 +240,7 @@ def acknowledge(deps: Deps, *, user_id: str, value: ActionValue) -> Card:
 
 def snooze(deps: Deps, *, user_id: str, value: ActionValue, when: str) -> Card:
     """``when``: 1d, 1w, 2w or an ISO date (from the modal)."""
-    alert_id = _alert_id(value)
+    alert_id = _alert_id(value, deps)
     with transaction(deps.factory) as session:
         found = repo.alert_and_account(session, alert_id)
         if found is None:
@@ -232,7 +256,7 @@ def snooze_date_error(
     deps: Deps, *, user_id: str, value: ActionValue, day: str | None
 ) -> str | None:
     """What is wrong with the date picked in the modal, if anything."""
-    if not day:
+    if not day or not isinstance(day, str):
         return "Pick a date."
     with deps.factory() as session:
         local = deps.local_now(session, user_id)
@@ -244,7 +268,7 @@ def snooze_date_error(
 
 
 def dismiss(deps: Deps, *, user_id: str, value: ActionValue, reason: str, note: str | None) -> Card:
-    alert_id = _alert_id(value)
+    alert_id = _alert_id(value, deps)
     with transaction(deps.factory) as session:
         services.dismiss(
             session, alert_id=alert_id, user_id=user_id, reason=reason, note=note, now=deps.clock()
@@ -264,6 +288,8 @@ def start_plan(deps: Deps, *, user_id: str, value: ActionValue) -> Reply:
         account = session.get(Account, account_id)
         if account is None:
             raise UserError("That account no longer exists.")
+        if value.alert is not None:
+            _alert_id(value, deps)
         local = deps.local_now(session, user_id)
         reply = _start_plan(deps, session, user_id, account, value.alert, local)
     if value.alert is not None:
@@ -272,7 +298,7 @@ def start_plan(deps: Deps, *, user_id: str, value: ActionValue) -> Reply:
 
 
 def reassign(deps: Deps, *, user_id: str, value: ActionValue, new_owner: str) -> Card:
-    alert_id = _alert_id(value)
+    alert_id = _alert_id(value, deps)
     with transaction(deps.factory) as session:
         services.reassign(
             session,
@@ -288,7 +314,7 @@ def reassign(deps: Deps, *, user_id: str, value: ActionValue, new_owner: str) ->
 
 def modal(deps: Deps, *, kind: str, user_id: str, value: ActionValue) -> View:
     """The snooze-date, not-now or reassign modal for this alert."""
-    alert_id = _alert_id(value)
+    alert_id = _alert_id(value, deps)
     with deps.factory() as session:
         found = repo.alert_and_account(session, alert_id)
         if found is None:
@@ -297,6 +323,8 @@ def modal(deps: Deps, *, kind: str, user_id: str, value: ActionValue) -> View:
         services_open = alert.status in ("open", "acknowledged", "snoozed")
         if not services_open:
             raise UserError(f"The alert for *{escape(account.name, single_line=True)}* is closed.")
+        if kind == "reassign":  # say no before the picker opens, not after
+            services.may_reassign(alert, user_id=user_id, config=deps.config)
         today = deps.local_now(session, user_id).date()
     if kind == "snooze":
         return blocks.snooze_modal(account.name, value, today)
@@ -314,3 +342,227 @@ def home(deps: Deps, *, user_id: str) -> View:
         emails = deps.router.emails_for(session, user_id, now=deps.clock())
         data = services.home_data(session, user_id=user_id, emails=emails, today=local.date())
     return blocks.home_view(data)
+
+
+# --- plan steps, plan outcomes, alert feedback (issue 5) --------------------------------
+
+
+def _step_id(value: ActionValue) -> int:
+    if value.step is None:
+        raise UserError("This button is not tied to a plan step any more.")
+    return value.step
+
+
+def _plan_id(value: ActionValue) -> int:
+    if value.plan is None:
+        raise UserError("This button is not tied to a plan any more.")
+    return value.plan
+
+
+def redraw_step(deps: Deps, *, channel: str | None, ts: str | None, card: StepCard) -> None:
+    """Edit the reminder someone acted on, so it shows who did what and when."""
+    if not channel or not ts:
+        return
+    try:
+        deps.client.chat_update(
+            channel=channel,
+            ts=ts,
+            text=blocks.step_text(card),
+            blocks=[b.to_dict() for b in blocks.step_blocks(card)],
+        )
+    except SlackApiError as exc:  # the change is saved; only the old message stays as it was
+        log.warning("could not redraw step %s: %s", card.step_id, exc.response.get("error"))
+
+
+def step_view(deps: Deps, *, step_id: int) -> StepCard:
+    with deps.factory() as session:
+        return services.step_card(session, step_id=step_id)
+
+
+def step_done(deps: Deps, *, user_id: str, value: ActionValue) -> StepCard:
+    with transaction(deps.factory) as session:
+        return services.close_step(
+            session,
+            step_id=_step_id(value),
+            user_id=user_id,
+            status="done",
+            note=None,
+            now=deps.clock(),
+        )
+
+
+def step_skip(deps: Deps, *, user_id: str, value: ActionValue, note: str | None) -> StepCard:
+    with transaction(deps.factory) as session:
+        return services.close_step(
+            session,
+            step_id=_step_id(value),
+            user_id=user_id,
+            status="skipped",
+            note=note,
+            now=deps.clock(),
+        )
+
+
+def step_snooze(deps: Deps, *, user_id: str, value: ActionValue, when: str) -> StepCard:
+    """``when``: 1d, 1w, 2w or an ISO date (from the modal); ends 09:00 the user's time."""
+    step_id = _step_id(value)
+    with transaction(deps.factory) as session:
+        found = repo.step_with_plan(session, step_id)
+        if found is None:
+            raise UserError("That plan step no longer exists.")
+        local = deps.local_now(session, user_id)
+        until = _when(session, when, local, found[2])
+        return services.snooze_step(
+            session, step_id=step_id, user_id=user_id, until=until, now=deps.clock()
+        )
+
+
+def _email_of(deps: Deps, session: Session, user_id: str) -> str:
+    emails = deps.router.emails_for(session, user_id, now=deps.clock())
+    if not emails:
+        raise UserError(
+            f"I couldn't find an email for <@{user_id}>, so I can't match them to CRM owners."
+        )
+    return emails[0]
+
+
+def step_reassign(deps: Deps, *, user_id: str, value: ActionValue, new_user: str) -> StepCard:
+    with transaction(deps.factory) as session:
+        return services.reassign_step(
+            session,
+            step_id=_step_id(value),
+            user_id=user_id,
+            caller_emails=deps.router.emails_for(session, user_id, now=deps.clock()),
+            new_owner=_email_of(deps, session, new_user),
+            config=deps.config,
+            now=deps.clock(),
+        )
+
+
+def plan_reassign(deps: Deps, *, user_id: str, value: ActionValue, new_user: str) -> Reply:
+    with transaction(deps.factory) as session:
+        _plan, account = services.reassign_plan(
+            session,
+            plan_id=_plan_id(value),
+            user_id=user_id,
+            caller_emails=deps.router.emails_for(session, user_id, now=deps.clock()),
+            new_owner=_email_of(deps, session, new_user),
+            config=deps.config,
+            now=deps.clock(),
+        )
+        name = escape(account.name, single_line=True)
+    return blocks.message_reply(
+        f"↪️ The plan for *{name}* and its open steps now belong to <@{new_user}>."
+    )
+
+
+def read_arr(text: str | None) -> float:
+    """ "12000", "12,000", "$12k" → 12000.0; anything else is a UserError with an example."""
+    raw = (text or "").strip().lower().replace(",", "").replace("$", "").replace("€", "")
+    factor = 1000.0 if raw.endswith("k") else 1.0
+    try:
+        value = float(raw.removesuffix("k")) * factor
+    except ValueError:
+        raise UserError("Type the expansion ARR as a number, for example 12000 or 12k.") from None
+    if value < 0 or value != value or value > 1e12:
+        raise UserError("Type the expansion ARR as a number, for example 12000 or 12k.")
+    return value
+
+
+def close_plan(
+    deps: Deps,
+    *,
+    user_id: str,
+    value: ActionValue,
+    outcome: str,
+    arr: float | None = None,
+    reason: str | None = None,
+    revisit: date | None = None,
+) -> Reply:
+    """Won, lost, or not this cycle (which brings the plan back at 09:00 on ``revisit``)."""
+    with transaction(deps.factory) as session:
+        local = deps.local_now(session, user_id)
+        revisit_at = None
+        if revisit is not None:
+            if revisit <= local.date():
+                raise UserError("Pick a revisit date after today.")
+            revisit_at = datetime.combine(
+                revisit, time(deps.config.slack.snooze_return_hour), tzinfo=local.tzinfo
+            )
+        plan, account = services.close_plan(
+            session,
+            plan_id=_plan_id(value),
+            user_id=user_id,
+            outcome=outcome,
+            arr=arr,
+            reason=reason,
+            revisit_on=revisit,
+            revisit_at=revisit_at,
+            now=deps.clock(),
+        )
+        alert_id = plan.alert_id
+    if alert_id is not None:
+        deps.sender.flush(alert_id)
+    return blocks.message_reply(blocks.outcome_text(account.name, outcome, arr, reason, revisit))
+
+
+def feedback(deps: Deps, *, user_id: str, value: ActionValue, vote: str) -> Card:
+    alert_id = _alert_id(value, deps)
+    with transaction(deps.factory) as session:
+        services.record_feedback(
+            session, alert_id=alert_id, user_id=user_id, value=vote, now=deps.clock()
+        )
+    deps.sender.flush(alert_id)
+    return refreshed(deps, alert_id)
+
+
+def plan_modal(deps: Deps, *, kind: str, user_id: str, value: ActionValue) -> View:
+    """Step snooze-date, skip, step or plan reassign, and outcome modals."""
+    with deps.factory() as session:
+        today = deps.local_now(session, user_id).date()
+        if kind in ("step_snooze", "step_skip", "step_reassign"):
+            found = repo.step_with_plan(session, _step_id(value))
+            if found is None:
+                raise UserError("That plan step no longer exists.")
+            step, plan, account = found
+            owner = step.owner or plan.owner
+            current = services.slack_id_of(session, owner)
+            if kind == "step_snooze":
+                return blocks.snooze_modal(
+                    f"{account.name}: {step.name}",
+                    value,
+                    today,
+                    callback=Callback.STEP_SNOOZE_MODAL,
+                    title="Snooze step",
+                )
+            if kind == "step_skip":
+                return blocks.skip_modal(account.name, step.name, value)
+            return blocks.owner_modal("step", account.name, value, current)
+        pair = repo.plan_with_account(session, _plan_id(value))
+        if pair is None:
+            raise UserError("That plan no longer exists.")
+        plan, account = pair
+        if plan.status != "open":
+            raise UserError(
+                f"The plan for *{escape(account.name, single_line=True)}* is already closed."
+            )
+        if kind == "plan_reassign":
+            return blocks.owner_modal(
+                "plan", account.name, value, services.slack_id_of(session, plan.owner)
+            )
+        return blocks.outcome_modal(account.name, value, value.choice or "won", today)
+
+
+def snoozed(deps: Deps, *, user_id: str) -> Reply:
+    with transaction(deps.factory) as session:
+        emails = deps.router.emails_for(session, user_id, now=deps.clock())
+        items = services.snoozed_items(session, user_id=user_id, emails=emails)
+    return blocks.snoozed_reply(items)
+
+
+def stats(deps: Deps, *, user_id: str) -> Reply:
+    with transaction(deps.factory) as session:
+        local = deps.local_now(session, user_id)
+        emails = deps.router.emails_for(session, user_id, now=deps.clock())
+        mine, team = services.stats(session, emails=emails, today=local.date())
+    return blocks.stats_reply(mine, team, local.date())

@@ -25,6 +25,19 @@ class Action(StrEnum):
     NOT_NOW_REASON = "not_now_reason"
     NOT_NOW_NOTE = "not_now_note"
     REASSIGN_USER = "reassign_user"
+    FEEDBACK_USEFUL = "alert_feedback_useful"
+    FEEDBACK_NOISE = "alert_feedback_noise"
+    STEP_DONE = "step_done"
+    STEP_SNOOZE = "step_snooze"  # static select: 1d, 1w, 2w, or "date" (opens the modal)
+    STEP_SKIP = "step_skip"  # opens the optional-note modal
+    STEP_REASSIGN = "step_reassign"  # opens the user picker
+    PLAN_REASSIGN = "plan_reassign"
+    PLAN_OUTCOME = "plan_outcome"  # static select: won, lost, not_this_cycle (opens the modal)
+    SKIP_NOTE = "skip_note"
+    OWNER_USER = "owner_user"
+    OUTCOME_ARR = "outcome_arr"
+    OUTCOME_REASON = "outcome_reason"
+    OUTCOME_DATE = "outcome_date"
 
 
 class Block(StrEnum):
@@ -34,12 +47,24 @@ class Block(StrEnum):
     NOT_NOW_REASON = "not_now_reason_block"
     NOT_NOW_NOTE = "not_now_note_block"
     REASSIGN_USER = "reassign_user_block"
+    FEEDBACK = "alert_feedback"
+    STEP_ACTIONS = "step_actions"
+    PLAN_ACTIONS = "plan_actions"
+    SKIP_NOTE = "skip_note_block"
+    OWNER_USER = "owner_user_block"
+    OUTCOME_ARR = "outcome_arr_block"
+    OUTCOME_REASON = "outcome_reason_block"
+    OUTCOME_DATE = "outcome_date_block"
 
 
 class Callback(StrEnum):
     SNOOZE_MODAL = "snooze_modal"
     NOT_NOW_MODAL = "not_now_modal"
     REASSIGN_MODAL = "reassign_modal"
+    STEP_SNOOZE_MODAL = "step_snooze_modal"
+    STEP_SKIP_MODAL = "step_skip_modal"
+    OWNER_MODAL = "owner_modal"  # reassign a step or a whole plan
+    OUTCOME_MODAL = "outcome_modal"
     HOME = "home"
 
 

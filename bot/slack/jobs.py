@@ -1,4 +1,5 @@
-"""Scheduled Slack work: deliver the outbox, bring snoozed alerts back, escalate once.
+"""Scheduled Slack work: deliver the outbox, bring snoozed alerts back, escalate once, remind
+plan-step owners, bring snoozed plans and steps back, and send the daily and weekly digests.
 
 Each job runs on one replica at a time (a database lease), owns its transactions, logs what
 it did, and lets one failing alert not stop the others.
@@ -10,12 +11,19 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
+from zoneinfo import ZoneInfo
 
+from sqlmodel import Session
+
+from bot.digests import collect_daily_digests, collect_weekly_summary
 from bot.leases import run_exclusively
 from bot.logs import log_context
+from bot.reminders import collect_snooze_returns, collect_step_reminders
 from bot.settings import AppConfig
-from bot.slack import services
+from bot.slack import blocks, services
+from bot.slack.routing import Router
 from bot.slack.sender import Sender
+from bot.timezones import TzLookup, zone
 from db import repo
 from db.engine import SessionFactory, transaction
 from db.models import utcnow
@@ -92,6 +100,109 @@ def escalate_unacknowledged(
     return done
 
 
+def owner_zones(session: Session, router: Router, config: AppConfig, now: datetime) -> TzLookup:
+    """CRM owner email → their Slack timezone (looked up once, then cached in the database)."""
+    cache: dict[str | None, ZoneInfo] = {}
+    default = config.slack.quiet_hours.default_tz
+
+    def lookup(email: str | None) -> ZoneInfo:
+        if email not in cache:
+            user = router.user_for_email(session, email, now=now) if email else None
+            tz = router.user_tz(session, user, now=now) if user else None
+            cache[email] = zone(tz, default)
+        return cache[email]
+
+    return lookup
+
+
+def send_step_reminders(
+    factory: SessionFactory, router: Router, config: AppConfig, now: datetime | None = None
+) -> int:
+    """Step-open and overdue reminders owed now. Marking them sent and queueing them happen in
+    one transaction, so each goes out once however often this ticks."""
+    now = now or utcnow()
+    with transaction(factory) as session:
+        tz_of = owner_zones(session, router, config, now)
+        due = collect_step_reminders(session, now=now, tz_of=tz_of, hour=config.slack.reminder_hour)
+        for reminder in due:
+            services.step_reminder(session, reminder=reminder)
+    return len(due)
+
+
+def return_snoozed_plans(factory: SessionFactory, now: datetime | None = None) -> int:
+    """Plan and step snoozes that ended: their owners hear about it (alerts have their own job)."""
+    now = now or utcnow()
+    with transaction(factory) as session:
+        back = collect_snooze_returns(session, now=now)
+        told = sum(services.snooze_return(session, back=b, now=now) for b in back)
+    return told
+
+
+def send_daily_digests(
+    factory: SessionFactory, router: Router, config: AppConfig, now: datetime | None = None
+) -> int:
+    """Each CSM's morning DM (claimed and queued together; empty ones are never sent)."""
+    now = now or utcnow()
+    with transaction(factory) as session:
+        tz_of = owner_zones(session, router, config, now)
+        digests = collect_daily_digests(
+            session, now=now, tz_of=tz_of, hour=config.slack.digest_hour
+        )
+        for digest in digests:
+            repo.enqueue(
+                session,
+                alert=None,
+                kind="dm",
+                payload={
+                    "email": digest.owner,
+                    "text": blocks.daily_digest_text(digest),
+                    "blocks": [b.to_dict() for b in blocks.daily_digest_blocks(digest)],
+                },
+            )
+    return len(digests)
+
+
+def post_weekly_summary(
+    factory: SessionFactory, config: AppConfig, default_channel: str, now: datetime | None = None
+) -> bool:
+    """The managers' summary, once per ISO week at the configured day and hour."""
+    now = now or utcnow()
+    policy = config.slack
+    local = now.astimezone(zone(policy.weekly_summary_tz))
+    if local.weekday() != policy.weekly_summary_day or local.hour < policy.weekly_summary_hour:
+        return False  # cheap check first: the movers are worth computing once a week only
+    channel = policy.weekly_summary_channel or default_channel
+    with transaction(factory) as session:
+        movers = services.top_movers(
+            session,
+            since=now - timedelta(days=7),
+            before_day=local.date() - timedelta(days=7),
+            config=config,
+        )
+        summary = collect_weekly_summary(
+            session,
+            now=now,
+            channel=channel,
+            tz_name=policy.weekly_summary_tz,
+            weekday=policy.weekly_summary_day,
+            hour=policy.weekly_summary_hour,
+            movers=movers,
+        )
+        if summary is None:
+            return False
+        repo.enqueue(
+            session,
+            alert=None,
+            kind="channel",
+            payload={
+                "channel": channel,
+                "text": blocks.weekly_summary_text(summary),
+                "blocks": [b.to_dict() for b in blocks.weekly_summary_blocks(summary)],
+            },
+        )
+    return True
+
+
 def add_jobs(
     scheduler: Scheduler, *, factory: SessionFactory, config: AppConfig, sender: Sender
 ) -> None:
@@ -101,7 +212,7 @@ def add_jobs(
         def run() -> None:
             with log_context(job=name):
                 try:
-                    run_exclusively(factory, name, job, ttl=timedelta(minutes=5))
+                    run_exclusively(factory, name, job, ttl=timedelta(seconds=30))
                 except Exception:
                     log.exception("job %s failed; it runs again at its next tick", name)
 
@@ -121,6 +232,42 @@ def add_jobs(
         "interval",
         minutes=1,
         id="slack.snoozes",
+        max_instances=1,
+        coalesce=True,
+    )
+    router = sender.router
+    scheduler.add_job(
+        guarded("slack.reminders", lambda: send_step_reminders(factory, router, config)),
+        "interval",
+        minutes=5,
+        id="slack.reminders",
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.add_job(
+        guarded("slack.plan_snoozes", lambda: return_snoozed_plans(factory)),
+        "interval",
+        minutes=1,
+        id="slack.plan_snoozes",
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.add_job(
+        guarded("slack.daily_digest", lambda: send_daily_digests(factory, router, config)),
+        "interval",
+        minutes=5,
+        id="slack.daily_digest",
+        max_instances=1,
+        coalesce=True,
+    )
+    scheduler.add_job(
+        guarded(
+            "slack.weekly_summary",
+            lambda: post_weekly_summary(factory, config, router.default_channel),
+        ),
+        "interval",
+        minutes=5,
+        id="slack.weekly_summary",
         max_instances=1,
         coalesce=True,
     )

@@ -4,9 +4,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from bot.slack.errors import UserError
+from scoring.outcomes import OutcomeMetrics
+
+# A database id as a button may carry one: never negative, within a 32-bit INTEGER column.
+RowId = Annotated[int, Field(ge=0, le=2**31 - 1)]
+STALE = "This button is out of date or damaged. Run `/expansion` again for a fresh one."
 
 
 class ActionValue(BaseModel):
@@ -14,17 +21,36 @@ class ActionValue(BaseModel):
 
     model_config = ConfigDict(extra="ignore", frozen=True)
 
-    alert: int | None = None
-    account: int | None = None
-    choice: str | None = None  # a select option: the snooze length
+    alert: RowId | None = None
+    account: RowId | None = None
+    step: RowId | None = None
+    plan: RowId | None = None
+    choice: str | None = None  # a select option: the snooze length, or a plan outcome
     response_url: str | None = None  # modals only: the ephemeral card to refresh afterwards
+    channel: str | None = None  # modals only: the message to redraw afterwards…
+    ts: str | None = None  # …and its timestamp
 
     def dump(self) -> str:
         return self.model_dump_json(exclude_none=True)
 
+    @field_validator("response_url")
     @classmethod
-    def load(cls, raw: str | None) -> ActionValue:
-        return cls.model_validate_json(raw) if raw else cls()
+    def _web_url(cls, value: str | None) -> str | None:
+        if value is not None and not value.startswith(("https://", "http://")):
+            raise ValueError("response_url must be an http(s) URL")
+        return value
+
+    @classmethod
+    def load(cls, raw: object) -> ActionValue:
+        """Decode a value; anything our own buttons never carry is refused as out of date."""
+        if raw is None or raw == "":
+            return cls()
+        if not isinstance(raw, str):
+            raise UserError(STALE)
+        try:
+            return cls.model_validate_json(raw)
+        except ValidationError:
+            raise UserError(STALE) from None
 
 
 @dataclass(frozen=True)
@@ -95,6 +121,7 @@ class Card:
     owner: Owner = Owner()
     activity: tuple[Activity, ...] = ()
     plan_open: bool = False
+    votes: tuple[tuple[str, str], ...] = ()  # (user id, useful | noise), one per person
 
     @property
     def actionable(self) -> bool:
@@ -123,6 +150,45 @@ class HomeData:
     snoozed: tuple[ListItem, ...] = ()
     steps_due: tuple[ListItem, ...] = ()
     owner_known: bool = True
+    stats: OutcomeMetrics | None = None  # the viewer's own outcome metrics
+
+
+@dataclass(frozen=True)
+class StepCard:
+    """A plan step as its reminder shows it, redrawn in place when someone acts on it."""
+
+    step_id: int
+    plan_id: int
+    account: str
+    name: str
+    window_start: date
+    due_on: date
+    status: str  # pending | done | skipped | overdue
+    owner: Owner = Owner()
+    event: str | None = None  # open | overdue | back: why the reminder was sent
+    closed_by: str | None = None
+    closed_at: datetime | None = None
+    note: str | None = None
+    snoozed_until: datetime | None = None
+    snoozed_by: str | None = None
+    last: bool = False  # the plan's last step: the outcome choices ride along
+    plan_status: str = "open"
+    reassigned_by: str | None = None
+
+    @property
+    def closed(self) -> bool:
+        return self.status in ("done", "skipped") or self.plan_status != "open"
+
+
+@dataclass(frozen=True)
+class SnoozedItem:
+    """Something waiting: an alert, a plan or a step, and when it comes back."""
+
+    kind: str  # alert | plan | step
+    name: str  # the account
+    detail: str
+    until: datetime
+    by: str | None = None
 
 
 @dataclass(frozen=True)

@@ -6,6 +6,7 @@ import re
 from dataclasses import dataclass
 
 MAX_TOP = 20
+ADMIN_ACTIONS = ("reload", "poll")
 _DURATION = re.compile(
     r"^\d{1,3}\s*(h|hours?|d|days?|w|weeks?|m|months?)$|^tomorrow$|^renewal$", re.IGNORECASE
 )
@@ -13,8 +14,8 @@ _DURATION = re.compile(
 
 @dataclass(frozen=True)
 class Parsed:
-    verb: str  # card | top | mine | ack | snooze | plan | help
-    query: str = ""
+    verb: str  # card | top | mine | ack | snooze | plan | snoozed | stats | admin | help
+    query: str = ""  # the account; for admin, the action (reload | poll)
     n: int | None = None
     when: str = ""
     problem: str | None = None  # set for help: what was wrong with the input
@@ -31,13 +32,15 @@ def parse(text: str) -> Parsed:
     if head == "top" and len(rest) <= 1:
         if not rest:
             return Parsed("top")
-        if rest[0].isdigit():
-            n = int(rest[0])
+        if rest[0].isascii() and rest[0].isdigit():  # not "²" or "٣": int() refuses those
+            n = int(rest[0]) if len(rest[0]) <= 3 else MAX_TOP + 1
             if 1 <= n <= MAX_TOP:
                 return Parsed("top", n=n)
             return Parsed("help", problem=f"`top` takes a number from 1 to {MAX_TOP}.")
     if head == "mine" and not rest:
         return Parsed("mine")
+    if head in ("snoozed", "stats") and not rest:
+        return Parsed(head)
     if head in ("ack", "acknowledge", "plan"):
         verb = "ack" if head != "plan" else "plan"
         if not rest:
@@ -45,6 +48,14 @@ def parse(text: str) -> Parsed:
         return Parsed(verb, query=tail)
     if head == "snooze":
         return _snooze(rest)
+    if head == "admin":
+        if len(rest) == 1 and rest[0].lower() in ADMIN_ACTIONS:
+            return Parsed("admin", query=rest[0].lower())
+        return Parsed(
+            "help",
+            problem="`/expansion admin` takes `reload` (re-read the config file)"
+            " or `poll` (poll the sources now).",
+        )
     return Parsed("card", query=" ".join(words))
 
 

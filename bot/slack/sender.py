@@ -9,12 +9,13 @@ Kinds of outbox rows (``payload`` is JSON):
 - ``update`` — chat.update of the stored message with the alert's current state (several
   pending updates of one alert collapse into one call).
 - ``thread`` — a follow-up in the alert's thread (``reason``: new_trigger, snooze_ended,
-  escalated, reassigned; or ``text``).
+  escalated, reassigned; or ready-made ``text`` with optional ``blocks``).
 - ``dm`` — a direct message to ``user`` (a Slack id) or ``email`` (a CRM owner, resolved like
   alert owners), with ``text`` (mrkdwn) and optional ``blocks``, or ``reason`` for an alert.
   Held back during the recipient's quiet hours, in their Slack timezone.
 - ``escalate`` — the escalation notice to ``target`` (a channel, or a person as a DM).
 - ``admin`` — a delivery problem reported to the admin channel.
+- ``channel`` — ``text`` (and optional ``blocks``) for ``channel``, no alert (weekly summary).
 
 Noise control: at most ``slack.hourly_cap_per_channel`` alert posts per channel per rolling hour;
 the rest wait in the outbox and go out highest score first as the window frees up.
@@ -40,6 +41,7 @@ from urllib.error import URLError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryState
 from slack_sdk.http_retry.builtin_handlers import (
     ConnectionErrorRetryHandler,
     RateLimitErrorRetryHandler,
@@ -97,10 +99,29 @@ def make_client(settings: Settings, *, timeout: int = 10) -> WebClient:
                 max_retry_count=2,
                 error_types=[URLError, ConnectionResetError, RemoteDisconnected, TimeoutError],
             ),
-            RateLimitErrorRetryHandler(max_retry_count=2),
+            _CountingRateLimitHandler(max_retry_count=2),
             ServerErrorRetryHandler(max_retry_count=2),
         ],
     )
+
+
+class _CountingRateLimitHandler(RateLimitErrorRetryHandler):
+    """Slack's 429 handler, counting each 429 it waits out (the sender counts the last one,
+    when the retries are used up)."""
+
+    def prepare_for_next_attempt(
+        self,
+        *,
+        state: RetryState,
+        request: HttpRequest,
+        response: HttpResponse | None = None,
+        error: Exception | None = None,
+    ) -> None:
+        if response is not None:
+            metrics.SLACK_RATE_LIMITED.inc()
+        super().prepare_for_next_attempt(
+            state=state, request=request, response=response, error=error
+        )
 
 
 class Deferred(Exception):
@@ -223,6 +244,9 @@ class Sender:
         if kind == "dm" and row.alert_id is None:
             self._dm(session, row, now, text=str(row.payload.get("text", "")), blocks_=None)
             return
+        if kind == "channel":
+            self._channel(row)
+            return
         found = repo.alert_and_account(session, row.alert_id) if row.alert_id else None
         if found is None:
             row.last_error = "skipped: the alert no longer exists"
@@ -312,6 +336,17 @@ class Sender:
                 raise Deferred(now + timedelta(minutes=1), "the alert is not posted yet")
             row.last_error = "skipped: the alert was never posted"
             return
+        if row.payload.get("text"):  # a ready-made reply (a plan-step reminder, an outcome)
+            text = str(row.payload["text"])
+            self.client.chat_postMessage(
+                channel=alert.channel,
+                thread_ts=alert.ts,
+                text=text,
+                blocks=row.payload.get("blocks")
+                or [b.to_dict() for b in blocks.thread_blocks(text)],
+                unfurl_links=False,
+            )
+            return
         card = self._card(session, alert, account, now)
         extra = row.payload.get("extra")
         if isinstance(extra, str):
@@ -379,6 +414,18 @@ class Sender:
             channel=channel,
             text=text,
             blocks=payload_blocks or blocks_ or [b.to_dict() for b in blocks.thread_blocks(text)],
+            unfurl_links=False,
+        )
+
+    def _channel(self, row: OutboxMessage) -> None:
+        """A message for a channel that is not an alert (the weekly summary)."""
+        channel = str(row.payload.get("channel", ""))
+        text = str(row.payload.get("text", ""))
+        row.channel = channel
+        self.client.chat_postMessage(
+            channel=channel,
+            text=text,
+            blocks=row.payload.get("blocks") or [b.to_dict() for b in blocks.thread_blocks(text)],
             unfurl_links=False,
         )
 

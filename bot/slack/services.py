@@ -7,6 +7,8 @@ message in the outbox (same transaction), so the message shows who did what and 
 
 from __future__ import annotations
 
+import re
+from collections.abc import Sequence
 from datetime import date, datetime, timedelta
 from typing import Any
 
@@ -15,7 +17,9 @@ from sqlmodel import Session
 from bot import plans
 from bot.alerts import summarize
 from bot.portfolio import assess_account
+from bot.reminders import SnoozeReturn, StepReminder
 from bot.settings import AppConfig
+from bot.slack import blocks
 from bot.slack.errors import UserError
 from bot.slack.model import (
     Activity,
@@ -25,12 +29,19 @@ from bot.slack.model import (
     ListItem,
     Owner,
     SignalLine,
+    SnoozedItem,
+    StepCard,
     TriggerLine,
 )
-from bot.slack.mrkdwn import escape
+from bot.slack.mrkdwn import escape, mention
+from bot.stats import load_metrics, metrics_lines
 from db import repo
 from db.models import OPEN_ALERT_STATUSES, Account, Alert, AlertStatus, Plan, PlanStep, Snapshot
+from scoring.engine import assess
+from scoring.facts import Snapshot as FactSnapshot
+from scoring.outcomes import OutcomeMetrics
 
+_SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 NOT_NOW_LABELS = {
     "in_talks": "already talking to them about it",
     "timing": "bad timing",
@@ -58,12 +69,13 @@ def card_from_summary(
     *,
     account: Account,
     today: date,
-    snapshot: Snapshot | None,
+    snapshot: Snapshot | FactSnapshot | None,
     usage: list[tuple[date, float]],
     owner: Owner,
     alert: Alert | None = None,
     activity: tuple[Activity, ...] = (),
     plan_open: bool = False,
+    votes: tuple[tuple[str, str], ...] = (),
 ) -> Card:
     trigger = summary.get("trigger")
     offer = summary.get("offer")
@@ -96,10 +108,21 @@ def card_from_summary(
         owner=owner,
         activity=activity,
         plan_open=plan_open,
+        votes=votes,
     )
 
 
-def key_facts(snapshot: Snapshot | None, today: date) -> KeyFacts:
+def usage_points(history: Sequence[FactSnapshot], limit: int = 12) -> list[tuple[date, float]]:
+    """Recent (date, capacity ratio) points, oldest first, for a sparkline."""
+    points = []
+    for snap in history[-limit:]:
+        top = snap.capacity()
+        if top is not None:
+            points.append((snap.taken_on, top[1]))
+    return points
+
+
+def key_facts(snapshot: Snapshot | FactSnapshot | None, today: date) -> KeyFacts:
     if snapshot is None:
         return KeyFacts()
     renewal = snapshot.renewal_on
@@ -107,7 +130,7 @@ def key_facts(snapshot: Snapshot | None, today: date) -> KeyFacts:
         arr=snapshot.arr,
         renewal_on=renewal,
         days_left=(renewal - today).days if renewal else None,
-        health=snapshot.health,
+        health=str(snapshot.health) if snapshot.health else None,
         seats_used=snapshot.seats_used,
         seats_purchased=snapshot.seats_purchased,
     )
@@ -147,6 +170,7 @@ def alert_card(session: Session, *, alert: Alert, account: Account, today: date)
         alert=alert,
         activity=activity(session, alert),
         plan_open=repo.open_plan(session, account.id) is not None,
+        votes=tuple(repo.feedback_votes(session, alert.id)) if alert.id else (),
     )
 
 
@@ -163,12 +187,13 @@ def account_card(session: Session, *, account: Account, config: AppConfig, today
         summarize(scored.assessment),
         account=account,
         today=today,
-        snapshot=repo.latest_snapshot(session, account.id),
-        usage=repo.usage_series(session, account.id),
+        snapshot=scored.facts.latest,  # the history is loaded already: no second query
+        usage=usage_points(scored.facts.history),
         owner=Owner(owner_id, account.owner_name),
         alert=alert,
         activity=activity(session, alert) if alert else (),
         plan_open=repo.open_plan(session, account.id) is not None,
+        votes=tuple(repo.feedback_votes(session, alert.id)) if alert and alert.id else (),
     )
 
 
@@ -193,7 +218,8 @@ def book(
 def home_data(
     session: Session, *, user_id: str, emails: list[str], today: date, per_list: int = 60
 ) -> HomeData:
-    """Priority accounts, open alerts, snoozes with return dates, plan steps due this week."""
+    """Priority accounts, open alerts, snoozes with return dates, plan steps due this week, and
+    the viewer's own outcome numbers when they own accounts."""
     alerts = book(session, user_id=user_id, emails=emails)
     active = [(a, acc) for a, acc in alerts if a.status != AlertStatus.SNOOZED]
     priority = [list_item(a, acc) for a, acc in active if a.band == "priority"]
@@ -218,6 +244,7 @@ def home_data(
         snoozed=tuple(snoozed[:per_list]),
         steps_due=tuple(steps[: per_list * 4]),
         owner_known=bool(emails),
+        stats=load_metrics(session, today=today, owner=emails[0]) if emails else None,
     )
 
 
@@ -375,6 +402,18 @@ def start_plan(
     return plan, created, steps, account
 
 
+def may_reassign(alert: Alert, *, user_id: str, config: AppConfig) -> None:
+    """Only the alert's owner or a configured admin may hand it over; an alert whose owner
+    has no Slack account yet is anyone's to pick up, so it never gets stuck."""
+    admins = config.slack.admins
+    if user_id not in admins and alert.owner_slack_id not in (None, user_id):
+        ask = ", ".join(mention(u) for u in (alert.owner_slack_id, *admins[:3]) if u)
+        raise UserError(
+            "Only the alert's owner or an Expansion Radar admin (`slack.admins`) can"
+            f" reassign it. Ask {ask}."
+        )
+
+
 def reassign(
     session: Session,
     *,
@@ -386,11 +425,9 @@ def reassign(
 ) -> Alert:
     alert, account = _alert(session, alert_id)
     _still_open(alert, account)
-    admins = config.slack.admins
-    if admins and user_id not in admins and alert.owner_slack_id not in (None, user_id):
-        raise UserError(
-            "Only the alert's owner or a Slack admin of Expansion Radar can reassign it."
-        )
+    may_reassign(alert, user_id=user_id, config=config)
+    if not isinstance(new_owner, str) or not _SLACK_USER.match(new_owner):
+        raise UserError("Pick a person from the list.")
     if new_owner == alert.owner_slack_id:
         return alert
     previous = alert.owner_slack_id
@@ -470,3 +507,419 @@ def escalate(session: Session, *, alert: Alert, config: AppConfig, now: datetime
     )
     if target:
         repo.enqueue(session, alert=alert, kind="escalate", payload={"target": target})
+
+
+# --- plan steps: reminders, buttons, reassignment, outcomes (issue 5) -----------------------
+
+STEP_ACTIONS = ("step.done", "step.skip", "step.snooze", "step.reassign", "step.snooze_end")
+
+
+def slack_id_of(session: Session, email: str | None) -> str | None:
+    """A CRM owner's Slack id from the cache (no Slack call): for mentions and pickers."""
+    cached = repo.slack_user(session, email) if email else None
+    return cached.user_id if cached else None
+
+
+def _step(session: Session, step_id: int) -> tuple[PlanStep, Plan, Account]:
+    found = repo.step_with_plan(session, step_id)
+    if found is None:
+        raise UserError("That plan step no longer exists.")
+    return found
+
+
+def step_card(session: Session, *, step_id: int, event: str | None = None) -> StepCard:
+    """The step as its reminder shows it now: status, who closed or snoozed it, the owner."""
+    step, plan, account = _step(session, step_id)
+    assert step.id is not None and plan.id is not None
+    owner = step.owner or plan.owner
+    snoozes = repo.active_snoozes(session, target_type="step", target_ids=[step.id])
+    reassigned = repo.target_audit(
+        session, target_type="step", target_id=step.id, actions=["step.reassign"]
+    )
+    positions = [s.position for s in repo.plan_steps(session, plan.id)]
+    closing = repo.target_audit(
+        session, target_type="step", target_id=step.id, actions=["step.done", "step.skip"]
+    )
+    closed = step.status in ("done", "skipped")
+    return StepCard(
+        step_id=step.id,
+        plan_id=plan.id,
+        account=account.name,
+        name=step.name,
+        window_start=step.window_start,
+        due_on=step.due_on,
+        status=step.status,
+        owner=Owner(slack_id_of(session, owner), owner),
+        event=event,
+        closed_by=step.closed_by,
+        closed_at=step.closed_at,
+        note=closing[-1].detail.get("note") if closed and closing else None,  # not the hint
+        snoozed_until=snoozes[-1].until if snoozes else None,
+        snoozed_by=snoozes[-1].by_user if snoozes else None,
+        last=bool(positions) and step.position == max(positions),
+        plan_status=plan.status,
+        reassigned_by=reassigned[-1].user_id if reassigned else None,
+    )
+
+
+def _step_still_open(step: PlanStep, plan: Plan, account: Account) -> None:
+    name = escape(account.name, single_line=True)
+    if plan.status != "open":
+        raise UserError(
+            f"The plan for *{name}* is already closed ({plan.status.replace('_', ' ')})."
+        )
+    if step.status in ("done", "skipped"):
+        by = f" by <@{step.closed_by}>" if step.closed_by else ""
+        raise UserError(f"*{escape(step.name, single_line=True)}* was already {step.status}{by}.")
+
+
+def close_step(
+    session: Session,
+    *,
+    step_id: int,
+    user_id: str,
+    status: str,
+    note: str | None,
+    now: datetime,
+) -> StepCard:
+    """Done or skipped (with an optional note); a second click on Done changes nothing."""
+    step, plan, account = _step(session, step_id)
+    assert step.id is not None
+    if step.status == status and step.closed_by == user_id:
+        return step_card(session, step_id=step_id)
+    _step_still_open(step, plan, account)
+    for old in repo.active_snoozes(session, target_type="step", target_ids=[step.id]):
+        old.ended_at = now
+        session.add(old)
+    step.status = status
+    step.closed_by = user_id
+    step.closed_at = now
+    if note and note.strip():
+        step.note = note.strip()[:2000]
+    session.add(step)
+    repo.audit(
+        session,
+        user_id=user_id,
+        action="step.done" if status == "done" else "step.skip",
+        target_type="step",
+        target_id=step.id,
+        plan=plan.id,
+        note=note.strip()[:500] if note and note.strip() else None,
+    )
+    return step_card(session, step_id=step_id)
+
+
+def snooze_step(
+    session: Session, *, step_id: int, user_id: str, until: datetime, now: datetime
+) -> StepCard:
+    """The step's reminders wait; when the snooze ends its owner hears about it again."""
+    step, plan, account = _step(session, step_id)
+    assert step.id is not None
+    _step_still_open(step, plan, account)
+    if until <= now:
+        raise UserError("Pick a time in the future.")
+    repo.add_snooze(session, target_type="step", target_id=step.id, until=until, by_user=user_id)
+    repo.audit(
+        session,
+        user_id=user_id,
+        action="step.snooze",
+        target_type="step",
+        target_id=step.id,
+        until=until.isoformat(),
+    )
+    session.flush()
+    return step_card(session, step_id=step_id)
+
+
+def _may_reassign(
+    owner: str | None, *, user_id: str, caller_emails: list[str], config: AppConfig
+) -> None:
+    """Only the owner (by CRM email) or a configured admin may hand it over."""
+    admins = config.slack.admins
+    mine = {e.lower() for e in caller_emails}
+    if user_id not in admins and owner is not None and owner.lower() not in mine:
+        raise UserError("Only its owner or an Expansion Radar admin can reassign it.")
+
+
+def reassign_step(
+    session: Session,
+    *,
+    step_id: int,
+    user_id: str,
+    caller_emails: list[str],
+    new_owner: str,
+    config: AppConfig,
+    now: datetime,
+) -> StepCard:
+    """``new_owner`` is the new owner's CRM/Slack email."""
+    step, plan, account = _step(session, step_id)
+    assert step.id is not None
+    _step_still_open(step, plan, account)
+    _may_reassign(
+        step.owner or plan.owner, user_id=user_id, caller_emails=caller_emails, config=config
+    )
+    previous = step.owner or plan.owner
+    step.owner = new_owner
+    session.add(step)
+    repo.audit(
+        session,
+        user_id=user_id,
+        action="step.reassign",
+        target_type="step",
+        target_id=step.id,
+        to=new_owner,
+        previous=previous,
+    )
+    session.flush()
+    return step_card(session, step_id=step_id)
+
+
+def reassign_plan(
+    session: Session,
+    *,
+    plan_id: int,
+    user_id: str,
+    caller_emails: list[str],
+    new_owner: str,
+    config: AppConfig,
+    now: datetime,
+) -> tuple[Plan, Account]:
+    """The plan and every open step move to ``new_owner`` (an email)."""
+    found = repo.plan_with_account(session, plan_id)
+    if found is None:
+        raise UserError("That plan no longer exists.")
+    plan, account = found
+    if plan.status != "open":
+        raise UserError(
+            f"The plan for *{escape(account.name, single_line=True)}* is already closed."
+        )
+    _may_reassign(plan.owner, user_id=user_id, caller_emails=caller_emails, config=config)
+    previous = plan.owner
+    plan.owner = new_owner
+    session.add(plan)
+    for step in repo.plan_steps(session, plan_id):
+        if step.status in ("pending", "overdue"):
+            step.owner = new_owner
+            session.add(step)
+    repo.audit(
+        session,
+        user_id=user_id,
+        action="plan.reassign",
+        target_type="plan",
+        target_id=plan.id,
+        to=new_owner,
+        previous=previous,
+    )
+    return plan, account
+
+
+def close_plan(
+    session: Session,
+    *,
+    plan_id: int,
+    user_id: str,
+    outcome: str,
+    arr: float | None,
+    reason: str | None,
+    revisit_on: date | None,
+    revisit_at: datetime | None,
+    now: datetime,
+) -> tuple[Plan, Account]:
+    """Won, lost, or not this cycle — which schedules the plan's return on the revisit date
+    (a snooze on the plan, ending 09:00 the owner's time)."""
+    found = repo.plan_with_account(session, plan_id)
+    if found is None:
+        raise UserError("That plan no longer exists.")
+    plan, account = found
+    try:
+        plans.close_plan(
+            session,
+            plan=plan,
+            outcome=outcome,
+            user_id=user_id,
+            arr=arr,
+            reason=reason,
+            revisit_on=revisit_on,
+        )
+    except plans.PlanError as exc:
+        raise UserError(str(exc)) from None
+    assert plan.id is not None
+    if outcome == "not_this_cycle" and revisit_at is not None:
+        repo.add_snooze(
+            session, target_type="plan", target_id=plan.id, until=revisit_at, by_user=user_id
+        )
+    alert = session.get(Alert, plan.alert_id) if plan.alert_id else None
+    if alert is not None and alert.delivery == "channel":
+        text = blocks.outcome_text(account.name, outcome, arr, reason, revisit_on)
+        repo.enqueue(session, alert=alert, kind="thread", payload={"text": text})
+    return plan, account
+
+
+def step_reminder(session: Session, *, reminder: StepReminder) -> None:
+    """Queue one reminder (in the transaction that marked it sent): a reply in the alert's
+    thread when the plan came from a posted alert, and a DM to the step's owner."""
+    card = step_card(session, step_id=reminder.step_id, event=reminder.event)
+    text = blocks.step_text(card)
+    drawn = [b.to_dict() for b in blocks.step_blocks(card)]
+    alert = session.get(Alert, reminder.alert_id) if reminder.alert_id else None
+    if alert is not None and alert.delivery == "channel":
+        repo.enqueue(session, alert=alert, kind="thread", payload={"text": text, "blocks": drawn})
+    if reminder.owner:
+        repo.enqueue(
+            session,
+            alert=None,
+            kind="dm",
+            payload={"email": reminder.owner, "text": text, "blocks": drawn},
+        )
+    repo.audit(
+        session,
+        user_id=None,
+        action=f"step.remind_{reminder.event}",
+        target_type="step",
+        target_id=reminder.step_id,
+    )
+
+
+def snooze_return(session: Session, *, back: SnoozeReturn, now: datetime) -> bool:
+    """A plan or step snooze ended: tell its owner, with the step's buttons. False: nothing to
+    say (the step was closed meanwhile, or nobody owns it)."""
+    if back.target_type == "step":
+        found = repo.step_with_plan(session, back.target_id)
+        if found is None:
+            return False
+        step, plan, _account = found
+        if plan.status != "open" or step.status in ("done", "skipped"):
+            return False
+        owner = step.owner or plan.owner
+        card = step_card(session, step_id=back.target_id, event="back")
+        text, drawn = blocks.step_text(card), [b.to_dict() for b in blocks.step_blocks(card)]
+    elif back.target_type == "plan":
+        pair = repo.plan_with_account(session, back.target_id)
+        if pair is None:
+            return False
+        plan, account = pair
+        owner = plan.owner
+        text = blocks.plan_back_text(account.name, plan.status, plan.revisit_on)
+        drawn = [b.to_dict() for b in blocks.thread_blocks(text)]
+    else:
+        return False
+    repo.audit(
+        session,
+        user_id=None,
+        action=f"{back.target_type}.snooze_end",
+        target_type=back.target_type,
+        target_id=back.target_id,
+    )
+    if not owner:
+        return False
+    repo.enqueue(
+        session, alert=None, kind="dm", payload={"email": owner, "text": text, "blocks": drawn}
+    )
+    return True
+
+
+# --- alert feedback ------------------------------------------------------------------------
+
+
+def record_feedback(
+    session: Session, *, alert_id: int, user_id: str, value: str, now: datetime
+) -> Alert:
+    """One vote per person (a later click changes it); the latest vote is the alert's."""
+    if value not in ("useful", "noise"):
+        raise UserError("Feedback is either useful or noise.")
+    alert, _account = _alert(session, alert_id)
+    assert alert.id is not None
+    if dict(repo.feedback_votes(session, alert.id)).get(user_id) == value:
+        return alert  # the same vote twice changes nothing
+    alert.feedback = value
+    alert.feedback_by = user_id
+    alert.feedback_at = now
+    repo.audit(
+        session,
+        user_id=user_id,
+        action="alert.feedback",
+        target_type="alert",
+        target_id=alert.id,
+        value=value,
+    )
+    _changed(session, alert, now)
+    return alert
+
+
+# --- what is waiting, outcome metrics, movers -----------------------------------------------
+
+
+def snoozed_items(session: Session, *, user_id: str, emails: list[str]) -> list[SnoozedItem]:
+    """Alerts, plans and steps the person snoozed or owns that are waiting, soonest first."""
+    alert_ids = [
+        a.id
+        for a, _ in repo.book_alerts(session, user_id=user_id, emails=emails)
+        if a.id is not None
+    ]
+    plan_ids = [p.id for p in repo.plans_owned_by(session, emails=emails) if p.id is not None]
+    step_ids = [s.id for s in repo.steps_owned_by(session, emails=emails) if s.id is not None]
+    out: list[SnoozedItem] = []
+    for snooze in repo.snoozes_by_or_for(
+        session, user_id=user_id, alert_ids=alert_ids, plan_ids=plan_ids, step_ids=step_ids
+    ):
+        item = _snoozed_item(session, snooze.target_type, snooze.target_id)
+        if item is not None:
+            name, detail = item
+            out.append(SnoozedItem(snooze.target_type, name, detail, snooze.until, snooze.by_user))
+    return out
+
+
+def _snoozed_item(session: Session, kind: str, target_id: int) -> tuple[str, str] | None:
+    if kind == "alert":
+        found = repo.alert_and_account(session, target_id)
+        if found is None or found[0].status != AlertStatus.SNOOZED:
+            return None
+        return found[1].name, f"{found[0].band.replace('_', ' ')} {found[0].score}"
+    if kind == "plan":
+        pair = repo.plan_with_account(session, target_id)
+        if pair is None:
+            return None
+        plan, account = pair
+        state = "not this cycle" if plan.status == "not_this_cycle" else plan.status
+        return account.name, f"{plan.kind.replace('_', '-')} plan, {state}"
+    if kind == "step":
+        step_found = repo.step_with_plan(session, target_id)
+        if step_found is None or step_found[0].status in ("done", "skipped"):
+            return None
+        return step_found[2].name, step_found[0].name
+    return None
+
+
+def stats(
+    session: Session, *, emails: list[str], today: date
+) -> tuple[tuple[OutcomeMetrics, list[str]] | None, tuple[OutcomeMetrics, list[str]]]:
+    """(the caller's own metrics and lines, or None when they own no accounts; the team's)."""
+    mine = None
+    owned = set(repo.account_owners(session))
+    own = next((e for e in emails if e in owned), None)
+    if own is not None:
+        m = load_metrics(session, today=today, owner=own)
+        mine = (m, metrics_lines(m))
+    team = load_metrics(session, today=today)
+    return mine, (team, metrics_lines(team))
+
+
+def top_movers(
+    session: Session, *, since: datetime, before_day: date, config: AppConfig, limit: int = 5
+) -> list[tuple[str, int, int]]:
+    """Accounts whose score rose the most since ``since``: each re-scored alert's score now
+    against the account's score as of ``before_day`` (recomputed from its snapshots)."""
+    changed = repo.alerts_changed_since(session, since=since)
+    latest: dict[int, tuple[Alert, Account]] = {}
+    for alert, account in changed:
+        latest[alert.account_id] = (alert, account)
+    facts = repo.load_facts_many(session, account_ids=list(latest))
+    moves = []
+    for account_id, (alert, account) in latest.items():
+        if account_id not in facts:
+            continue
+        before = assess(facts[account_id], before_day, config.scoring).score
+        if alert.score > before:
+            moves.append((account.name, before, alert.score))
+    moves.sort(key=lambda m: (-(m[2] - m[1]), m[0]))
+    return moves[:limit]

@@ -11,7 +11,7 @@ from slack_sdk import WebClient
 from bot.slack import blocks, flows
 from bot.slack.ids import Action
 from bot.slack.listeners import guarded
-from bot.slack.model import ActionValue, Card
+from bot.slack.model import ActionValue, Card, StepCard
 
 
 def register(app: App) -> None:
@@ -21,6 +21,14 @@ def register(app: App) -> None:
     app.action(Action.NOT_NOW.value)(guarded(not_now))
     app.action(Action.REASSIGN.value)(guarded(reassign))
     app.action(Action.PICK_ACCOUNT.value)(guarded(pick_account))
+    app.action(Action.FEEDBACK_USEFUL.value)(guarded(feedback_useful))
+    app.action(Action.FEEDBACK_NOISE.value)(guarded(feedback_noise))
+    app.action(Action.STEP_DONE.value)(guarded(step_done))
+    app.action(Action.STEP_SNOOZE.value)(guarded(step_snooze))
+    app.action(Action.STEP_SKIP.value)(guarded(step_skip))
+    app.action(Action.STEP_REASSIGN.value)(guarded(step_reassign))
+    app.action(Action.PLAN_REASSIGN.value)(guarded(plan_reassign))
+    app.action(Action.PLAN_OUTCOME.value)(guarded(plan_outcome))
 
 
 def _user(body: dict[str, Any]) -> str:
@@ -42,7 +50,7 @@ def acknowledge(
     ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: flows.Deps
 ) -> None:
     ack()
-    card = flows.acknowledge(deps, user_id=_user(body), value=ActionValue.load(action["value"]))
+    card = flows.acknowledge(deps, user_id=_user(body), value=ActionValue.load(action.get("value")))
     _redraw(body, respond, card)
 
 
@@ -74,7 +82,7 @@ def start_plan(
     ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: flows.Deps
 ) -> None:
     ack()
-    value = ActionValue.load(action["value"])
+    value = ActionValue.load(action.get("value"))
     reply = flows.start_plan(deps, user_id=_user(body), value=value)
     respond(text=reply.text, blocks=reply.blocks, response_type="ephemeral", replace_original=False)
     if value.alert is not None:
@@ -84,7 +92,7 @@ def start_plan(
 def _open_modal(
     kind: str, body: dict[str, Any], action: dict[str, Any], client: WebClient, deps: flows.Deps
 ) -> None:
-    value = ActionValue.load(action["value"])
+    value = ActionValue.load(action.get("value"))
     if _ephemeral(body):
         value = value.model_copy(update={"response_url": body.get("response_url")})
     view = flows.modal(deps, kind=kind, user_id=_user(body), value=value)
@@ -109,8 +117,125 @@ def pick_account(
     ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: flows.Deps
 ) -> None:
     ack()
-    value = ActionValue.load(action["value"])
+    value = ActionValue.load(action.get("value"))
     if value.account is None:
         return
     reply = flows.account_card(deps, user_id=_user(body), account_id=value.account)
     respond(text=reply.text, blocks=reply.blocks, replace_original=True)
+
+
+# --- alert feedback -----------------------------------------------------------------------
+
+
+def _feedback(
+    vote: str, body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: flows.Deps
+) -> None:
+    card = flows.feedback(
+        deps, user_id=_user(body), value=ActionValue.load(action.get("value")), vote=vote
+    )
+    _redraw(body, respond, card)
+
+
+def feedback_useful(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: flows.Deps
+) -> None:
+    ack()
+    _feedback("useful", body, action, respond, deps)
+
+
+def feedback_noise(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: flows.Deps
+) -> None:
+    ack()
+    _feedback("noise", body, action, respond, deps)
+
+
+# --- plan steps and plans -------------------------------------------------------------------
+
+
+def _where(body: dict[str, Any]) -> tuple[str | None, str | None]:
+    """The channel and ts of the message whose button was clicked."""
+    container = body.get("container") or {}
+    return container.get("channel_id"), container.get("message_ts")
+
+
+def _redraw_step(body: dict[str, Any], respond: Respond, deps: flows.Deps, card: StepCard) -> None:
+    if _ephemeral(body) and body.get("response_url"):
+        respond(
+            text=blocks.step_text(card),
+            blocks=[b.to_dict() for b in blocks.step_blocks(card)],
+            replace_original=True,
+        )
+        return
+    channel, ts = _where(body)
+    flows.redraw_step(deps, channel=channel, ts=ts, card=card)
+
+
+def _with_origin(body: dict[str, Any], value: ActionValue) -> ActionValue:
+    """Remember the clicked message in the modal, to redraw it after the submission."""
+    channel, ts = _where(body)
+    if _ephemeral(body):
+        return value.model_copy(update={"response_url": body.get("response_url")})
+    return value.model_copy(update={"channel": channel, "ts": ts})
+
+
+def _plan_modal(
+    kind: str, body: dict[str, Any], value: ActionValue, client: WebClient, deps: flows.Deps
+) -> None:
+    view = flows.plan_modal(deps, kind=kind, user_id=_user(body), value=_with_origin(body, value))
+    client.views_open(trigger_id=body["trigger_id"], view=view)
+
+
+def step_done(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: flows.Deps
+) -> None:
+    ack()
+    card = flows.step_done(deps, user_id=_user(body), value=ActionValue.load(action.get("value")))
+    _redraw_step(body, respond, deps, card)
+
+
+def step_snooze(
+    ack: Ack,
+    body: dict[str, Any],
+    action: dict[str, Any],
+    respond: Respond,
+    client: WebClient,
+    deps: flows.Deps,
+) -> None:
+    ack()
+    value = ActionValue.load((action.get("selected_option") or {}).get("value"))
+    if value.choice == "date":
+        meta = value.model_copy(update={"choice": None})
+        _plan_modal("step_snooze", body, meta, client, deps)
+        return
+    card = flows.step_snooze(deps, user_id=_user(body), value=value, when=value.choice or "1d")
+    _redraw_step(body, respond, deps, card)
+
+
+def step_skip(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, deps: flows.Deps
+) -> None:
+    ack()
+    _plan_modal("step_skip", body, ActionValue.load(action.get("value")), client, deps)
+
+
+def step_reassign(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, deps: flows.Deps
+) -> None:
+    ack()
+    _plan_modal("step_reassign", body, ActionValue.load(action.get("value")), client, deps)
+
+
+def plan_reassign(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, deps: flows.Deps
+) -> None:
+    ack()
+    _plan_modal("plan_reassign", body, ActionValue.load(action.get("value")), client, deps)
+
+
+def plan_outcome(
+    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, deps: flows.Deps
+) -> None:
+    ack()
+    value = ActionValue.load((action.get("selected_option") or {}).get("value"))
+    _plan_modal("outcome", body, value, client, deps)

@@ -133,10 +133,14 @@ def test_reassign_respects_admins(factory, config: AppConfig) -> None:
             session, alert_id=alert.id, user_id=USER, new_owner="U0BOSS0001", config=config, now=NOW
         )
     strict = AppConfig(slack=SlackConfig(admins=("U0ADMIN001",)))
-    with pytest.raises(UserError, match="owner or a Slack admin"), transaction(factory) as session:
-        services.reassign(
-            session, alert_id=alert.id, user_id=USER, new_owner=USER, config=strict, now=NOW
-        )
+    for policy in (config, strict):  # someone else's alert: not without being an admin
+        with (
+            pytest.raises(UserError, match="owner or an Expansion Radar admin"),
+            transaction(factory) as session,
+        ):
+            services.reassign(
+                session, alert_id=alert.id, user_id=USER, new_owner=USER, config=policy, now=NOW
+            )
     with transaction(factory) as session:
         services.reassign(
             session,
