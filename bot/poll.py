@@ -50,6 +50,7 @@ log = logging.getLogger(__name__)
 SCORING = "scoring"  # the PollRun rows of the re-scoring step
 MAX_MESSAGES = 30  # reject and issue lines kept on a PollRun
 CURSOR_LIMIT = 500  # source_state.cursor's column size
+ANALYZE_FIRST = 2000  # records fetched before PostgreSQL first refreshes its planner statistics
 
 
 class UnknownSource(ValueError):
@@ -276,11 +277,16 @@ def poll_source(
         session.add(state)
         outcome = SourceOutcome(source.name, run.id)
     progress.source_started(source.name)
+    analyze_at = ANALYZE_FIRST
     try:
         batches = source.fetch(cursor, today)
         for batch in prefetched(batches) if prefetch else batches:
             _write(factory, source, batch, outcome)
             progress.batch_written(source.name, outcome.fetched, batch.total_hint)
+            if outcome.fetched >= analyze_at:  # each time the load doubles: log2(n) times
+                with transaction(factory) as session:
+                    repo.refresh_planner_statistics(session)
+                analyze_at *= 2
         outcome.status = "ok"
     except SourceError as exc:
         outcome.status, outcome.error = "failed", str(exc)
@@ -438,6 +444,8 @@ def rescore(
         if everything:
             repo.queue_all_accounts(session)
         total = repo.pending_count(session)
+        if total >= ANALYZE_FIRST:  # the poll may have just filled the tables
+            repo.refresh_planner_statistics(session)
         run = repo.start_poll_run(session, SCORING)
         run_id = run.id
     done, after, error = 0, 0, None
