@@ -16,7 +16,7 @@ from sqlmodel import Session
 from bot.calendar_export import steps_calendar
 from bot.cycle import run_cycle
 from bot.logs import configure_logging
-from bot.lookup import find_accounts
+from bot.lookup import AccountIndex
 from bot.plans import start_plan
 from bot.portfolio import Scored, assess_account, assess_portfolio
 from bot.render import account_panel, ranking_table
@@ -138,7 +138,7 @@ def _alert_id(session: Session, row: Scored) -> int | None:
 
 def _one_account(session: Session, query: str) -> Account:
     """Resolve what a person typed to exactly one account, or explain why not."""
-    found = find_accounts(query, repo.account_names(session))
+    found = AccountIndex(repo.account_names(session)).find(query)  # as /expansion does
     if not found.matches:
         hint = ", ".join(found.suggestions) if found.suggestions else "none: is the book empty?"
         raise CliError(f"No account matches {query!r}. Closest names: {hint}")

@@ -27,6 +27,8 @@ def _typo_score(query: str, choice: str, **kwargs: object) -> float:
 
 
 def find_accounts(query: str, entries: list[Entry], *, limit: int = 8) -> LookupResult:
+    """The plain statement of the matching rules: ``AccountIndex`` must answer like this
+    (tests compare them); the CLI and Slack use the index."""
     q = _norm(query)
     if not q:
         return LookupResult([], [])

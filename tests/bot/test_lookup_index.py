@@ -1,4 +1,4 @@
-"""The prepared index answers like ``find_accounts`` and stays fast on a large book."""
+"""The prepared index answers like ``find_accounts``, also on a large book."""
 
 from __future__ import annotations
 
