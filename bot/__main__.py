@@ -1,3 +1,4 @@
 from bot.cli import main
 
-main()
+if __name__ == "__main__":  # helper processes import this module too; only run it as a program
+    main()

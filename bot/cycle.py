@@ -45,6 +45,19 @@ class CycleResult:
     rejects: list[str] = field(default_factory=list)
     alert_bands: Counter[str] = field(default_factory=Counter)  # new alerts by band
 
+    def absorb(self, other: CycleResult) -> None:
+        """Add another part of the same cycle (a chunk scored elsewhere) to this one."""
+        self.accounts += other.accounts
+        self.new_episodes += other.new_episodes
+        self.known_episodes += other.known_episodes
+        self.new_alerts += other.new_alerts
+        self.updated_alerts += other.updated_alerts
+        self.cleared_alerts += other.cleared_alerts
+        self.digest_alerts += other.digest_alerts
+        self.assessments += other.assessments
+        self.rejects += other.rejects
+        self.alert_bands += other.alert_bands
+
 
 @dataclass
 class Ingested:

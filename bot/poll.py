@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import gc
 import logging
-import queue
 import threading
 import time
 from collections import Counter
@@ -24,13 +23,16 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
 from sqlmodel import Session
 
-from bot.cycle import CycleResult, evaluate_many, ingest_batch
+from bot.cycle import CycleResult, ingest_batch
+from bot.fetcher import ProcessSource, prefetched
 from bot.metrics import ALERTS, POLL_SECONDS, RECORDS_FETCHED, RECORDS_REJECTED
+from bot.parallel import helper_count, score_chunk, score_in_parallel, shareable_url
 from bot.settings import AppConfig, Settings
 from bot.slack.mrkdwn import code, escape
 from db import repo
@@ -161,7 +163,19 @@ def configured_sources(
                 f" {', '.join(names) or 'none'} (see docs/sources.md)"
             )
         names = [n for n in names if n in only]
-    return [_build(name, settings, config, base_dir) for name in names]
+    return [_sourced(name, settings, config, base_dir) for name in names]
+
+
+HTTP_SOURCES = ("hubspot", "salesforce", "usage")
+
+
+def _sourced(name: str, settings: Settings, config: AppConfig, base_dir: Path | None) -> Source:
+    """The source, read in a helper process when it is an API and the config allows it."""
+    source = _build(name, settings, config, base_dir)
+    if name not in HTTP_SOURCES or not config.sources.schedule.fetch_in_processes:
+        return source
+    source.close()
+    return ProcessSource(name, source.policy, partial(_build, name, settings, config, base_dir))
 
 
 def _default_rank(name: str) -> int:
@@ -207,54 +221,6 @@ def _build(name: str, settings: Settings, config: AppConfig, base_dir: Path | No
 # --- one source -------------------------------------------------------------------------
 
 
-_DONE = object()
-
-
-class _Failure:
-    def __init__(self, exc: BaseException) -> None:
-        self.exc = exc
-
-
-def prefetched(batches: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
-    """Read the next batches in a thread while this one is written: the source waits on the
-    network while the database works."""
-    box: queue.Queue[object] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def offer(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                box.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for batch in batches:
-                if not offer(batch):
-                    return
-            offer(_DONE)
-        except BaseException as exc:  # handed to the consumer, which re-raises it
-            offer(_Failure(exc))
-
-    worker = threading.Thread(target=produce, name="poll-prefetch", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = box.get()
-            if item is _DONE:
-                return
-            if isinstance(item, _Failure):
-                raise item.exc
-            assert isinstance(item, Batch)
-            yield item
-    finally:
-        stop.set()
-        worker.join(timeout=5)  # it stops at its next batch; a daemon if it cannot
-
-
 def poll_source(
     factory: SessionFactory,
     source: Source,
@@ -280,7 +246,9 @@ def poll_source(
     analyze_at = ANALYZE_FIRST
     try:
         batches = source.fetch(cursor, today)
-        for batch in prefetched(batches) if prefetch else batches:
+        if prefetch and not getattr(source, "prefetches", False):
+            batches = prefetched(batches)
+        for batch in batches:
             _write(factory, source, batch, outcome)
             progress.batch_written(source.name, outcome.fetched, batch.total_hint)
             if outcome.fetched >= analyze_at:  # each time the load doubles: log2(n) times
@@ -448,18 +416,38 @@ def rescore(
             repo.refresh_planner_statistics(session)
         run = repo.start_poll_run(session, SCORING)
         run_id = run.id
-    done, after, error = 0, 0, None
+    done, error = 0, None
+
+    def landed(part: CycleResult, size: int) -> None:
+        nonlocal done
+        result.absorb(part)
+        done += size
+        progress.scoring(done, total)
+
     try:
-        while True:
+        helpers = helper_count(config.sources.schedule.rescore_processes, total)
+        url = shareable_url(factory) if helpers else None
+        if url is not None:
+            with transaction(factory) as session:
+                ids = repo.pending_account_ids(session, limit=total + chunk)
+            chunks = [ids[i : i + chunk] for i in range(0, len(ids), chunk)]
+            score_in_parallel(
+                factory,
+                url,
+                chunks,
+                helpers=helpers,
+                today=today,
+                config=config,
+                on_chunk=landed,
+            )
+        after = 0
+        while True:  # in this process: a small queue, or what was queued meanwhile
             with transaction(factory) as session:
                 ids = repo.pending_account_ids(session, after=after, limit=chunk)
-                if not ids:
-                    break
-                evaluate_many(session, ids, today, config, result, keep_assessments=False)
-                repo.clear_pending(session, account_ids=ids)
+            if not ids:
+                break
+            landed(score_chunk(factory, ids, today, config), len(ids))
             after = ids[-1]
-            done += len(ids)
-            progress.scoring(done, total)
     except Exception as exc:
         error = f"unexpected {type(exc).__name__}: {exc}"
         log.exception("re-scoring failed")

@@ -63,6 +63,12 @@ class ScheduleConfig(_Strict):
     timezone: str = "UTC"
     run_at_start: bool = True
     rescore_cron: str | None = "30 5 * * *"  # daily re-evaluation for date-driven triggers
+    # Helper processes that re-score a large queue (5,000+ accounts) beside the poller;
+    # null: one per spare CPU (up to 4); 0: score in the poller's process only.
+    rescore_processes: int | None = Field(None, ge=0, le=16)
+    # Read each API source in a helper process, so its pages are parsed and validated on
+    # another core while the poller writes; false: a thread of the poller's process.
+    fetch_in_processes: bool = True
 
     @field_validator("cron", "rescore_cron")
     @classmethod
@@ -103,7 +109,7 @@ class JoinConfig(_Strict):
     creates_accounts: bool = True
     join_on: tuple[JoinKey, ...] = ()
     crm_source: str | None = None  # whose ids a ``crm_id`` field holds
-    batch_size: int = Field(1000, ge=1, le=20_000)  # records per committed batch
+    batch_size: int = Field(5000, ge=1, le=20_000)  # records per committed batch (see docs)
 
     @model_validator(mode="after")
     def _crm(self) -> JoinConfig:

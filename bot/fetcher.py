@@ -1,0 +1,173 @@
+"""Reading a source ahead of the writer: in a thread, or for a full read in a helper process.
+
+Parsing and validating pages is CPU work, and so is writing them; in one Python process the
+two take turns on one core. For a full read (a first sync: every record) a ``ProcessSource``
+builds the real source in a child process and streams its batches back through a bounded
+queue, so the child reads and validates the next pages on another core while this process
+writes. An incremental read is small and starts faster in a thread (``prefetched``). Nothing
+else changes: the batches, their cursors and the source's errors are the ones the source
+itself yields and raises, and the poller still commits each batch with its cursor.
+"""
+
+from __future__ import annotations
+
+import logging
+import logging.handlers
+import multiprocessing as mp
+import queue
+import threading
+import traceback
+from collections.abc import Callable, Iterator
+from datetime import date
+from typing import Any
+
+from sources.base import JoinPolicy, Source
+from sources.http import SourceError
+from sources.records import Batch
+
+log = logging.getLogger(__name__)
+
+DEPTH = 2  # batches the child may read ahead of the writer
+POLL_SECONDS = 1.0  # how often a quiet queue checks that the child is still alive
+
+
+_DONE = object()
+
+
+class _Failure:
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+def prefetched(batches: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
+    """Read the next batches in a thread while this one is written: the source waits on the
+    network while the database works."""
+    box: queue.Queue[object] = queue.Queue(maxsize=depth)
+    stop = threading.Event()
+
+    def offer(item: object) -> bool:
+        while not stop.is_set():
+            try:
+                box.put(item, timeout=0.05)
+                return True
+            except queue.Full:
+                continue
+        return False
+
+    def produce() -> None:
+        try:
+            for batch in batches:
+                if not offer(batch):
+                    return
+            offer(_DONE)
+        except BaseException as exc:  # handed to the consumer, which re-raises it
+            offer(_Failure(exc))
+
+    worker = threading.Thread(target=produce, name="poll-prefetch", daemon=True)
+    worker.start()
+    try:
+        while True:
+            item = box.get()
+            if item is _DONE:
+                return
+            if isinstance(item, _Failure):
+                raise item.exc
+            assert isinstance(item, Batch)
+            yield item
+    finally:
+        stop.set()
+        worker.join(timeout=5)  # it stops at its next batch; a daemon if it cannot
+
+
+class ProcessSource:
+    """A source whose full reads run in a child process (``build`` makes the real source
+    there; it must pickle: a module-level function or a partial of one)."""
+
+    prefetches = True  # it reads ahead itself: the poller needs no thread for it
+
+    def __init__(self, name: str, policy: JoinPolicy, build: Callable[[], Source]) -> None:
+        self.name = name
+        self.policy = policy
+        self._build = build
+
+    def fetch(self, cursor: str | None, today: date) -> Iterator[Batch]:
+        if cursor is not None:  # incremental: a helper process costs more than it saves
+            source = self._build()
+            try:
+                yield from prefetched(source.fetch(cursor, today))
+            finally:
+                source.close()
+            return
+        yield from self._in_child(today)
+
+    def _in_child(self, today: date) -> Iterator[Batch]:
+        context = mp.get_context("spawn")  # never fork a process that runs the app's threads
+        box: Any = context.Queue(maxsize=DEPTH)
+        child = context.Process(
+            target=_fetch_into,
+            args=(self._build, today, box, logging.getLogger().getEffectiveLevel()),
+            name=f"fetch-{self.name}",
+            daemon=True,
+        )
+        child.start()
+        try:
+            while True:
+                try:
+                    kind, payload = box.get(timeout=POLL_SECONDS)
+                except queue.Empty:
+                    if not child.is_alive():
+                        raise SourceError(
+                            f"{self.name}: the process reading it stopped unexpectedly"
+                            f" (exit code {child.exitcode}); the next poll resumes from the"
+                            " last written batch"
+                        ) from None
+                    continue
+                if kind == "batch":
+                    yield payload
+                elif kind == "log":  # the child's log lines go through this process's logging
+                    logging.getLogger(payload.name).handle(payload)
+                elif kind == "done":
+                    return
+                elif kind == "source_error":
+                    raise SourceError(payload)
+                else:
+                    message, trace = payload
+                    log.error("%s: reading failed in its process:\n%s", self.name, trace)
+                    raise RuntimeError(message)
+        finally:
+            if child.is_alive():
+                child.terminate()
+            child.join(timeout=5)
+            box.close()
+            box.cancel_join_thread()
+
+    def close(self) -> None:
+        pass  # the child closes its source when it finishes or is stopped
+
+
+class _ToParent(logging.handlers.QueueHandler):
+    """Log records into the batch queue, waiting for room instead of dropping them."""
+
+    def enqueue(self, record: logging.LogRecord) -> None:
+        box: Any = self.queue
+        box.put(("log", record))
+
+
+def _fetch_into(build: Callable[[], Source], today: date, box: Any, level: int) -> None:
+    """In the child: the real source's batches into the queue, then how it ended."""
+    root = logging.getLogger()
+    root.handlers[:] = [_ToParent(box)]
+    root.setLevel(level)
+    source = build()
+    try:
+        for batch in source.fetch(None, today):
+            box.put(("batch", batch))
+        box.put(("done", None))
+    except SourceError as exc:  # its message is written for people and holds no secret
+        box.put(("source_error", str(exc)))
+    except Exception as exc:
+        box.put(("error", (f"{type(exc).__name__}: {exc}", traceback.format_exc())))
+    finally:
+        source.close()
+        box.close()
+        box.join_thread()  # everything put is handed over before the process exits

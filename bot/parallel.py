@@ -1,0 +1,138 @@
+"""Re-scoring in helper processes: a first sync queues every account, and scoring them is pure
+CPU work that one Python process does on one core while the machine's others sit idle.
+
+The main process hands out chunks of queued account ids; each helper scores a chunk exactly as
+the main process would (``score_chunk``: facts, scores, episodes, alerts, outbox rows and the
+removal from the queue, in one transaction) against the same database, and the main process
+scores chunks of its own between handing them out. A chunk is all or nothing wherever it runs,
+so a crashed helper loses nothing: its chunk stays queued for the next poll.
+
+Helpers are started fresh for each large re-scoring (``spawn``: a process with the app's
+threads must not be forked) and only when the queue is big enough to pay for their start.
+"""
+
+from __future__ import annotations
+
+import logging
+import multiprocessing as mp
+import os
+from collections import deque
+from collections.abc import Callable, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from datetime import date
+
+from bot.cycle import CycleResult, evaluate_many
+from bot.settings import AppConfig
+from db import repo
+from db.engine import SessionFactory, make_engine, session_factory, transaction
+
+log = logging.getLogger(__name__)
+
+MIN_PARALLEL = 5000  # queued accounts below which helpers cost more to start than they save
+MAX_HELPERS = 4
+
+
+def score_chunk(
+    factory: SessionFactory,
+    account_ids: Sequence[int],
+    today: date,
+    config: AppConfig,
+) -> CycleResult:
+    """Score some queued accounts and take them off the queue: one transaction."""
+    result = CycleResult()
+    with transaction(factory) as session:
+        evaluate_many(session, account_ids, today, config, result, keep_assessments=False)
+        repo.clear_pending(session, account_ids=account_ids)
+    return result
+
+
+def helper_count(configured: int | None, queued: int) -> int:
+    """How many helper processes to start: none for a small queue or a single core."""
+    if queued < MIN_PARALLEL:
+        return 0
+    if configured is not None:
+        return configured
+    return max(0, min(MAX_HELPERS, (os.cpu_count() or 1) - 1))
+
+
+def shareable_url(factory: SessionFactory) -> str | None:
+    """The database URL another process can open (None for an in-memory SQLite database)."""
+    session = factory()
+    try:
+        url = session.get_bind().engine.url
+    finally:
+        session.close()
+    if url.get_backend_name() == "sqlite" and (
+        not url.database or url.database == ":memory:" or "mode=memory" in str(url)
+    ):
+        return None
+    return url.render_as_string(hide_password=False)
+
+
+# --- in the helper process ---------------------------------------------------------------
+
+
+_HELPER: tuple[SessionFactory, date, AppConfig] | None = None
+
+
+def _start_helper(url: str, today: date, config: AppConfig) -> None:
+    global _HELPER
+    logging.basicConfig(level=logging.WARNING)
+    _HELPER = (session_factory(make_engine(url)), today, config)
+
+
+def _helper_chunk(account_ids: list[int]) -> CycleResult:
+    assert _HELPER is not None, "helper started without its initializer"
+    factory, today, config = _HELPER
+    return score_chunk(factory, account_ids, today, config)
+
+
+# --- in the main process -----------------------------------------------------------------
+
+
+def score_in_parallel(
+    factory: SessionFactory,
+    url: str,
+    chunks: Sequence[list[int]],
+    *,
+    helpers: int,
+    today: date,
+    config: AppConfig,
+    on_chunk: Callable[[CycleResult, int], None],
+) -> None:
+    """Score every chunk, ``helpers`` processes and this one sharing the work.
+
+    Each helper keeps two chunks queued so it never waits on this process; this process
+    scores the next chunk itself whenever every helper is busy. ``on_chunk`` hears each
+    chunk's result as it lands. The first error stops handing out work and is raised once
+    the chunks already running have finished."""
+    todo = deque(chunks)
+    running: set[Future[CycleResult]] = set()
+    sizes: dict[Future[CycleResult], int] = {}
+    context = mp.get_context("spawn")
+    with ProcessPoolExecutor(
+        max_workers=helpers,
+        mp_context=context,
+        initializer=_start_helper,
+        initargs=(url, today, config),
+    ) as pool:
+        try:
+            while todo or running:
+                while todo and len(running) < 2 * helpers:
+                    ids = todo.popleft()
+                    future = pool.submit(_helper_chunk, ids)
+                    running.add(future)
+                    sizes[future] = len(ids)
+                if todo:
+                    ids = todo.popleft()
+                    on_chunk(score_chunk(factory, ids, today, config), len(ids))
+                else:
+                    wait(running, return_when=FIRST_COMPLETED)
+                for future in [f for f in running if f.done()]:
+                    running.discard(future)
+                    on_chunk(future.result(), sizes.pop(future))
+        except BaseException:
+            todo.clear()
+            for future in running:
+                future.cancel()
+            raise

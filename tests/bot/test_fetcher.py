@@ -1,0 +1,141 @@
+"""A full read in a helper process: the same batches, cursors, errors and log lines as the
+source gives in the poller's own process, over real HTTP to the fakes."""
+
+from __future__ import annotations
+
+import logging
+import os
+from collections.abc import Iterator
+from datetime import date
+from functools import partial
+from typing import Any
+
+import pytest
+from sqlalchemy import func
+from sqlmodel import select
+
+from bot.fetcher import ProcessSource
+from bot.poll import poll_source
+from db.engine import SessionFactory
+from db.models import Account, Snapshot
+from sources.base import JoinPolicy, load_cursor
+from sources.config import HubSpotConfig
+from sources.http import SourceError
+from sources.hubspot import HubSpotSource
+from sources.records import Batch
+from tests.fakes import FakeHubSpot
+from tests.sources.conftest import FAST, HS_TOKEN, TODAY
+
+
+@pytest.fixture
+def hubspot() -> Iterator[FakeHubSpot]:
+    with FakeHubSpot(auth_token=HS_TOKEN, burst_limit=100_000) as fake:
+        yield fake
+
+
+def build_hubspot(url: str, token: str = HS_TOKEN) -> HubSpotSource:
+    config = HubSpotConfig(search_requests_per_second=1000, overlap_seconds=0, batch_size=200)
+    return HubSpotSource(url=url, token=token, config=config, http=FAST)
+
+
+def in_process(url: str, token: str = HS_TOKEN) -> ProcessSource:
+    policy = build_hubspot(url, token).policy
+    return ProcessSource("hubspot", policy, partial(build_hubspot, url, token))
+
+
+def read(batches: Iterator[Batch]) -> list[Batch]:
+    return list(batches)
+
+
+def test_a_full_read_in_a_helper_yields_what_the_source_yields(hubspot: FakeHubSpot) -> None:
+    hubspot.populate(700, seed=21)
+    direct = read(build_hubspot(hubspot.url).fetch(None, TODAY))
+    helped = read(in_process(hubspot.url).fetch(None, TODAY))
+    assert len(helped) == len(direct) > 3  # several batches of 200 companies
+    for mine, theirs in zip(helped, direct, strict=True):
+        assert [a.external_id for a in mine.accounts] == [a.external_id for a in theirs.accounts]
+        assert mine.accounts == theirs.accounts and mine.snapshots == theirs.snapshots
+        assert mine.fetched == theirs.fetched and mine.rejects == theirs.rejects
+        assert load_cursor(mine.cursor).keys() == load_cursor(theirs.cursor).keys()
+    assert helped[-1].cursor is not None
+
+
+def test_the_poller_writes_a_helper_read_and_reads_the_delta_in_its_own_process(
+    factory: SessionFactory, hubspot: FakeHubSpot, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ids = hubspot.populate(450, seed=22)
+    first = poll_source(factory, in_process(hubspot.url), today=TODAY)
+    assert first.status == "ok" and first.created == 450 and first.batches >= 3
+    with factory() as session:
+        assert session.exec(select(func.count()).select_from(Account)).one() == 450
+
+    def no_child(self: ProcessSource, today: date) -> Iterator[Batch]:
+        raise AssertionError("an incremental read must not start a helper process")
+
+    monkeypatch.setattr(ProcessSource, "_in_child", no_child)
+    hubspot.set_properties("companies", ids[7], seats_purchased=4321)
+    second = poll_source(factory, in_process(hubspot.url), today=TODAY)
+    assert second.status == "ok" and second.fetched == 1 and second.changed == 1
+    with factory() as session:
+        seats = session.exec(select(Snapshot.seats_purchased)).all()
+        assert 4321 in seats
+
+
+def test_a_source_error_in_the_helper_is_the_source_error(
+    factory: SessionFactory, hubspot: FakeHubSpot
+) -> None:
+    hubspot.populate(20, seed=23)
+    with pytest.raises(SourceError) as caught:
+        read(in_process(hubspot.url, token="pat-na1-expired").fetch(None, TODAY))
+    direct = build_hubspot(hubspot.url, token="pat-na1-expired")
+    with pytest.raises(SourceError) as expected:
+        read(direct.fetch(None, TODAY))
+    assert str(caught.value) == str(expected.value)
+    outcome = poll_source(factory, in_process(hubspot.url, token="pat-na1-expired"), today=TODAY)
+    assert outcome.status == "failed" and outcome.error == str(expected.value)
+
+
+def test_the_helpers_log_lines_go_through_the_pollers_logging(
+    hubspot: FakeHubSpot, caplog: pytest.LogCaptureFixture
+) -> None:
+    hubspot.populate(300, seed=24)
+    hubspot.rate_limit(times=1, retry_after=0)
+    caplog.set_level(logging.INFO)
+    batches = read(in_process(hubspot.url).fetch(None, TODAY))
+    assert sum(len(b.accounts) for b in batches) == 300
+    retries = [r for r in caplog.records if "retry 1/" in r.getMessage()]
+    assert retries and retries[0].name == "sources.http"
+    assert retries[0].process != os.getpid()  # logged in the helper, handled here
+
+
+class _Broken:
+    name = "broken"
+    policy = JoinPolicy()
+
+    def fetch(self, cursor: str | None, today: date) -> Iterator[Batch]:
+        yield Batch(cursor='{"page": 1}')
+        raise ValueError("page 2 is not JSON")
+
+    def close(self) -> None:
+        pass
+
+
+def _dies() -> Any:
+    os._exit(3)
+
+
+def test_a_bug_in_the_helper_stops_the_read_with_its_message(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    source = ProcessSource("broken", JoinPolicy(), _Broken)
+    batches = source.fetch(None, TODAY)
+    assert next(batches).cursor == '{"page": 1}'  # what came before the bug arrives
+    with pytest.raises(RuntimeError, match="ValueError: page 2 is not JSON"):
+        next(batches)
+    assert any("Traceback" in r.getMessage() for r in caplog.records)
+
+
+def test_a_helper_that_dies_is_a_failed_read_not_a_hang() -> None:
+    source = ProcessSource("doomed", JoinPolicy(), _dies)
+    with pytest.raises(SourceError, match=r"stopped unexpectedly \(exit code 3\)"):
+        read(source.fetch(None, TODAY))
