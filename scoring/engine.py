@@ -59,11 +59,12 @@ class Assessment:
 def assess(facts: AccountFacts, today: date, cfg: ScoringConfig | None = None) -> Assessment:
     """Score an account as of ``today``; facts dated after ``today`` are ignored."""
     cfg = cfg or ScoringConfig()
-    facts = replace(
-        facts,
-        history=[s for s in facts.history if s.taken_on <= today],
-        events=[e for e in facts.events if e.on <= today],
-    )
+    if any(s.taken_on > today for s in facts.history) or any(e.on > today for e in facts.events):
+        facts = replace(
+            facts,
+            history=[s for s in facts.history if s.taken_on <= today],
+            events=[e for e in facts.events if e.on <= today],
+        )
     signals = readiness_signals(facts, today, cfg)
     score = sum(s.points for s in signals)
     band = band_for(score, cfg.bands)
