@@ -231,20 +231,21 @@ def _rss_kib(pid: int) -> int:
     return 0
 
 
-def _descendants(pid: int) -> list[int]:
+def _descendants(pid: int, skip: int) -> list[int]:
+    """Every process under ``pid``, leaving out ``skip`` and those under it."""
     found: list[int] = []
     try:
         for task in os.listdir(f"/proc/{pid}/task"):
             with open(f"/proc/{pid}/task/{task}/children") as children:
-                found += [int(c) for c in children.read().split()]
+                found += [int(c) for c in children.read().split() if int(c) != skip]
     except OSError:
         return found
-    return found + [d for c in found for d in _descendants(c)]
+    return found + [d for c in found for d in _descendants(c, skip)]
 
 
 class TreeRss:
     """Peak resident memory of this process plus its helper processes (the fakes excluded),
-    summed, sampled every 20 ms: a poller that reads or scores in helpers pays for them too."""
+    summed, sampled every 100 ms: a poller that reads or scores in helpers pays for them too."""
 
     def __init__(self, exclude: int) -> None:
         self.exclude = exclude
@@ -254,9 +255,8 @@ class TreeRss:
 
     def _sample(self) -> None:
         me = os.getpid()
-        while not self._stop.wait(0.02):
-            pids = [me] + [p for p in _descendants(me) if p != self.exclude]
-            pids = [p for p in pids if p not in _descendants(self.exclude)]
+        while not self._stop.wait(0.1):
+            pids = [me, *_descendants(me, self.exclude)]
             self.peak_kib = max(self.peak_kib, sum(_rss_kib(p) for p in pids))
 
     def __enter__(self) -> TreeRss:
