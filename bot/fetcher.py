@@ -12,7 +12,6 @@ itself yields and raises, and the poller still commits each batch with its curso
 from __future__ import annotations
 
 import logging
-import logging.handlers
 import multiprocessing as mp
 import queue
 import threading
@@ -21,6 +20,7 @@ from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 
+from bot.helpers import LogLevels, handle_helper_record, log_levels, start_helper
 from sources.base import JoinPolicy, Source
 from sources.http import SourceError
 from sources.records import Batch
@@ -105,7 +105,7 @@ class ProcessSource:
         box: Any = context.Queue(maxsize=DEPTH)
         child = context.Process(
             target=_fetch_into,
-            args=(self._build, today, box, logging.getLogger().getEffectiveLevel()),
+            args=(self._build, today, box, log_levels()),
             name=f"fetch-{self.name}",
             daemon=True,
         )
@@ -115,18 +115,24 @@ class ProcessSource:
                 try:
                     kind, payload = box.get(timeout=POLL_SECONDS)
                 except queue.Empty:
-                    if not child.is_alive():
+                    if child.is_alive():
+                        continue
+                    try:  # what it put just before it exited
+                        kind, payload = box.get(timeout=POLL_SECONDS)
+                    except queue.Empty:
                         raise SourceError(
                             f"{self.name}: the process reading it stopped unexpectedly"
                             f" (exit code {child.exitcode}); the next poll resumes from the"
                             " last written batch"
                         ) from None
-                    continue
                 if kind == "batch":
                     yield payload
-                elif kind == "log":  # the child's log lines go through this process's logging
-                    logging.getLogger(payload.name).handle(payload)
+                elif kind == "log":
+                    handle_helper_record(payload)
                 elif kind == "done":
+                    child.join(timeout=POLL_SECONDS)  # its last log lines, if any, are sent
+                    while not box.empty():
+                        handle_helper_record(box.get()[1])
                     return
                 elif kind == "source_error":
                     raise SourceError(payload)
@@ -145,21 +151,12 @@ class ProcessSource:
         pass  # the child closes its source when it finishes or is stopped
 
 
-class _ToParent(logging.handlers.QueueHandler):
-    """Log records into the batch queue, waiting for room instead of dropping them."""
-
-    def enqueue(self, record: logging.LogRecord) -> None:
-        box: Any = self.queue
-        box.put(("log", record))
-
-
-def _fetch_into(build: Callable[[], Source], today: date, box: Any, level: int) -> None:
+def _fetch_into(build: Callable[[], Source], today: date, box: Any, levels: LogLevels) -> None:
     """In the child: the real source's batches into the queue, then how it ended."""
-    root = logging.getLogger()
-    root.handlers[:] = [_ToParent(box)]
-    root.setLevel(level)
-    source = build()
+    start_helper(box, levels)
+    source: Source | None = None
     try:
+        source = build()
         for batch in source.fetch(None, today):
             box.put(("batch", batch))
         box.put(("done", None))
@@ -168,6 +165,7 @@ def _fetch_into(build: Callable[[], Source], today: date, box: Any, level: int) 
     except Exception as exc:
         box.put(("error", (f"{type(exc).__name__}: {exc}", traceback.format_exc())))
     finally:
-        source.close()
+        if source is not None:
+            source.close()
         box.close()
         box.join_thread()  # everything put is handed over before the process exits

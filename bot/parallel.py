@@ -20,8 +20,12 @@ from collections import deque
 from collections.abc import Callable, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from datetime import date
+from typing import Any
+
+from sqlalchemy.exc import OperationalError
 
 from bot.cycle import CycleResult, evaluate_many
+from bot.helpers import HelperLogs, LogLevels, log_levels, start_helper
 from bot.settings import AppConfig
 from db import repo
 from db.engine import SessionFactory, make_engine, session_factory, transaction
@@ -30,6 +34,8 @@ log = logging.getLogger(__name__)
 
 MIN_PARALLEL = 5000  # queued accounts below which helpers cost more to start than they save
 MAX_HELPERS = 4
+MAX_SQLITE_HELPERS = 2  # SQLite takes one writer at a time: more would mostly wait for it
+LOCKED_ATTEMPTS = 3  # a chunk that found SQLite locked past its busy timeout is tried again
 
 
 def score_chunk(
@@ -38,21 +44,41 @@ def score_chunk(
     today: date,
     config: AppConfig,
 ) -> CycleResult:
-    """Score some queued accounts and take them off the queue: one transaction."""
-    result = CycleResult()
-    with transaction(factory) as session:
-        evaluate_many(session, account_ids, today, config, result, keep_assessments=False)
-        repo.clear_pending(session, account_ids=account_ids)
-    return result
+    """Score some queued accounts and take them off the queue: one transaction (tried again
+    when SQLite stayed locked by the other scorers past its busy timeout)."""
+    for attempt in range(1, LOCKED_ATTEMPTS + 1):
+        result = CycleResult()
+        try:
+            with transaction(factory) as session:
+                evaluate_many(session, account_ids, today, config, result, keep_assessments=False)
+                repo.clear_pending(session, account_ids=account_ids)
+            return result
+        except OperationalError as exc:
+            if "database is locked" not in str(exc) or attempt == LOCKED_ATTEMPTS:
+                raise
+            log.warning("re-scoring: the database stayed locked; chunk tried again")
+    raise AssertionError("unreachable")
 
 
-def helper_count(configured: int | None, queued: int) -> int:
-    """How many helper processes to start: none for a small queue or a single core."""
+def helper_count(configured: int | None, queued: int, *, sqlite: bool = False) -> int:
+    """How many helper processes to start: none for a small queue or a single CPU."""
     if queued < MIN_PARALLEL:
         return 0
-    if configured is not None:
-        return configured
-    return max(0, min(MAX_HELPERS, (os.cpu_count() or 1) - 1))
+    wanted = configured if configured is not None else max(0, min(MAX_HELPERS, cpus() - 1))
+    return min(wanted, MAX_SQLITE_HELPERS) if sqlite else wanted
+
+
+def cpus() -> int:
+    """CPUs this process may use: its affinity, and a container's CPU quota (cgroup v2)."""
+    count = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else os.cpu_count()
+    try:
+        with open("/sys/fs/cgroup/cpu.max") as limit:
+            quota, period = limit.read().split()[:2]
+        if quota != "max":
+            count = min(count or 1, max(1, int(int(quota) / int(period))))
+    except (OSError, ValueError):
+        pass
+    return count or 1
 
 
 def shareable_url(factory: SessionFactory) -> str | None:
@@ -75,9 +101,9 @@ def shareable_url(factory: SessionFactory) -> str | None:
 _HELPER: tuple[SessionFactory, date, AppConfig] | None = None
 
 
-def _start_helper(url: str, today: date, config: AppConfig) -> None:
+def _start_helper(url: str, today: date, config: AppConfig, logs: Any, levels: LogLevels) -> None:
     global _HELPER
-    logging.basicConfig(level=logging.WARNING)
+    start_helper(logs, levels)
     _HELPER = (session_factory(make_engine(url)), today, config)
 
 
@@ -110,12 +136,21 @@ def score_in_parallel(
     running: set[Future[CycleResult]] = set()
     sizes: dict[Future[CycleResult], int] = {}
     context = mp.get_context("spawn")
-    with ProcessPoolExecutor(
-        max_workers=helpers,
-        mp_context=context,
-        initializer=_start_helper,
-        initargs=(url, today, config),
-    ) as pool:
+    with (
+        HelperLogs(context) as logs,
+        ProcessPoolExecutor(
+            max_workers=helpers,
+            mp_context=context,
+            initializer=_start_helper,
+            initargs=(url, today, config, logs.queue, log_levels()),
+        ) as pool,
+    ):
+
+        def collect(finished: set[Future[CycleResult]]) -> None:
+            for future in finished:
+                running.discard(future)
+                on_chunk(future.result(), sizes.pop(future))
+
         try:
             while todo or running:
                 while todo and len(running) < 2 * helpers:
@@ -128,11 +163,15 @@ def score_in_parallel(
                     on_chunk(score_chunk(factory, ids, today, config), len(ids))
                 else:
                     wait(running, return_when=FIRST_COMPLETED)
-                for future in [f for f in running if f.done()]:
-                    running.discard(future)
-                    on_chunk(future.result(), sizes.pop(future))
+                collect({f for f in running if f.done()})
         except BaseException:
+            # Stop handing out work; chunks already running finish (each commits on its
+            # own), and those that succeeded are still counted before the error is raised.
             todo.clear()
             for future in running:
                 future.cancel()
+            wait(running)
+            for future in list(running):
+                if not future.cancelled() and future.exception() is None:
+                    collect({future})
             raise

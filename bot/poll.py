@@ -425,8 +425,10 @@ def rescore(
         progress.scoring(done, total)
 
     try:
-        helpers = helper_count(config.sources.schedule.rescore_processes, total)
-        url = shareable_url(factory) if helpers else None
+        url = shareable_url(factory)
+        sqlite = url is not None and url.startswith("sqlite")
+        helpers = helper_count(config.sources.schedule.rescore_processes, total, sqlite=sqlite)
+        url = url if helpers else None
         if url is not None:
             with transaction(factory) as session:
                 ids = repo.pending_account_ids(session, limit=total + chunk)

@@ -5,9 +5,14 @@ from __future__ import annotations
 
 import logging
 import os
+import signal
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from datetime import date
 from functools import partial
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -95,8 +100,18 @@ def test_a_source_error_in_the_helper_is_the_source_error(
     assert outcome.status == "failed" and outcome.error == str(expected.value)
 
 
+@pytest.fixture
+def quiet_httpx() -> Iterator[None]:
+    """httpx at WARNING, as ``configure_logging`` sets it (it logs every request at INFO)."""
+    logger = logging.getLogger("httpx")
+    level = logger.level
+    logger.setLevel(logging.WARNING)
+    yield
+    logger.setLevel(level)
+
+
 def test_the_helpers_log_lines_go_through_the_pollers_logging(
-    hubspot: FakeHubSpot, caplog: pytest.LogCaptureFixture
+    hubspot: FakeHubSpot, caplog: pytest.LogCaptureFixture, quiet_httpx: None
 ) -> None:
     hubspot.populate(300, seed=24)
     hubspot.rate_limit(times=1, retry_after=0)
@@ -106,6 +121,7 @@ def test_the_helpers_log_lines_go_through_the_pollers_logging(
     retries = [r for r in caplog.records if "retry 1/" in r.getMessage()]
     assert retries and retries[0].name == "sources.http"
     assert retries[0].process != os.getpid()  # logged in the helper, handled here
+    assert not [r for r in caplog.records if r.name.startswith("httpx")]  # its levels held
 
 
 class _Broken:
@@ -124,6 +140,16 @@ def _dies() -> Any:
     os._exit(3)
 
 
+class _Hangs(_Broken):
+    def fetch(self, cursor: str | None, today: date) -> Iterator[Batch]:
+        time.sleep(600)
+        yield Batch()
+
+
+def _fails_to_build() -> Any:
+    raise KeyError("hubspot.properties.seats_purchased")
+
+
 def test_a_bug_in_the_helper_stops_the_read_with_its_message(
     caplog: pytest.LogCaptureFixture,
 ) -> None:
@@ -135,7 +161,58 @@ def test_a_bug_in_the_helper_stops_the_read_with_its_message(
     assert any("Traceback" in r.getMessage() for r in caplog.records)
 
 
+def test_a_source_that_cannot_be_built_in_the_helper_says_why(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    source = ProcessSource("misconfigured", JoinPolicy(), _fails_to_build)
+    with pytest.raises(RuntimeError, match=r"KeyError: 'hubspot\.properties\.seats_purchased'"):
+        read(source.fetch(None, TODAY))
+    assert any("_fails_to_build" in r.getMessage() for r in caplog.records)
+
+
 def test_a_helper_that_dies_is_a_failed_read_not_a_hang() -> None:
     source = ProcessSource("doomed", JoinPolicy(), _dies)
     with pytest.raises(SourceError, match=r"stopped unexpectedly \(exit code 3\)"):
         read(source.fetch(None, TODAY))
+
+
+POLLER = """
+import multiprocessing as mp, threading, time
+from datetime import date
+from bot.fetcher import ProcessSource
+from sources.base import JoinPolicy
+from tests.bot.test_fetcher import _Hangs
+batches = ProcessSource("slow", JoinPolicy(), _Hangs).fetch(None, date(2026, 12, 2))
+threading.Thread(target=lambda: next(batches, None), daemon=True).start()
+while not mp.active_children():
+    time.sleep(0.05)
+print(mp.active_children()[0].pid, flush=True)
+time.sleep(600)
+"""
+
+
+def _gone(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return True
+    return "State:\tZ" in state  # exited; only its new parent has not reaped it
+
+
+def test_a_helper_whose_poller_is_killed_exits() -> None:
+    root = Path(__file__).resolve().parents[2]
+    poller = subprocess.Popen(
+        [sys.executable, "-c", POLLER], cwd=root, stdout=subprocess.PIPE, text=True
+    )
+    try:
+        assert poller.stdout is not None
+        helper = int(poller.stdout.readline())
+        assert not _gone(helper)
+        poller.send_signal(signal.SIGKILL)
+        poller.wait(timeout=10)
+        deadline = time.monotonic() + 10
+        while not _gone(helper) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert _gone(helper), "the helper outlived its poller"
+    finally:
+        poller.kill()

@@ -3,6 +3,7 @@ process, empties the queue, and is only used where it pays."""
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 from typing import Any
 
@@ -80,16 +81,29 @@ def test_helpers_start_only_for_a_big_queue_on_a_shareable_database(tmp_path: Pa
     assert parallel.shareable_url(session_factory(on_disk)) == f"sqlite:///{tmp_path / 'x.db'}"
 
 
-def test_a_failing_helper_chunk_fails_the_run_and_leaves_its_accounts_queued(
-    factory: SessionFactory, monkeypatch: pytest.MonkeyPatch
+def test_a_failing_helper_fails_the_run_and_leaves_only_its_accounts_queued(
+    factory: SessionFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(parallel, "MIN_PARALLEL", 1)
+    # The helpers are pointed at a database that cannot be opened; this process is not.
+    missing = f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}"
+    monkeypatch.setattr("bot.poll.shareable_url", lambda _factory: missing)
     assert poll_source(factory, DemoSource(), today=TODAY).status == "ok"
     with factory() as session:
         queued = repo.pending_count(session)
-    # A scoring config the helpers cannot use: the process that scores a chunk raises.
-    broken = config(1).model_copy(update={"scoring": "not a scoring config"})
-    _, done, error = rescore(factory, today=TODAY, config=broken, chunk=4)
-    assert error is not None and error.startswith("unexpected ")
+    result, done, error = rescore(factory, today=TODAY, config=config(1), chunk=3)
+    assert error is not None and "unable to open database file" in error
+    assert 0 < done < queued  # this process's chunks were scored and counted
     with factory() as session:
-        assert repo.pending_count(session) == queued - done  # only finished chunks left it
+        assert repo.pending_count(session) == queued - done
+        runs = {r.source: r for r in repo.last_poll_runs(session)}
+        assert runs["scoring"].status == "failed" and runs["scoring"].fetched == done
+    assert result.new_episodes > 0
+
+
+def test_helpers_are_counted_from_the_cpus_this_process_may_use() -> None:
+    assert 1 <= parallel.cpus() <= (os.cpu_count() or 1)
+    assert parallel.helper_count(16, parallel.MIN_PARALLEL, sqlite=True) == (
+        parallel.MAX_SQLITE_HELPERS
+    )
+    assert parallel.helper_count(16, parallel.MIN_PARALLEL, sqlite=False) == 16
