@@ -259,11 +259,10 @@ class TreeRss:
             pids = [me, *_descendants(me, self.exclude)]
             self.peak_kib = max(self.peak_kib, sum(_rss_kib(p) for p in pids))
 
-    def __enter__(self) -> TreeRss:
+    def start(self) -> None:
         self._thread.start()
-        return self
 
-    def __exit__(self, *_: object) -> None:
+    def stop(self) -> None:
         self._stop.set()
         self._thread.join()
 
@@ -305,7 +304,8 @@ def main() -> None:
         today = date.today()
 
         settings, config = configure(urls, not args.one_process)
-        memory = TreeRss(exclude=server.pid or 0).__enter__()
+        memory = TreeRss(exclude=server.pid or 0)
+        memory.start()
         full_s, full = timed_poll(factory, settings, config, today)
         parent.send(("counts", None))
         full_requests = parent.recv()
@@ -325,7 +325,7 @@ def main() -> None:
         parent.send(("change", 0.01))
         changed = parent.recv()
         incremental_s, incr = timed_poll(factory, settings, config, today)
-        memory.__exit__()
+        memory.stop()
         parent.send(("counts", None))
         incr_requests = parent.recv()
         assert incr.ok, [o.error for o in incr.sources]

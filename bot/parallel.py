@@ -28,7 +28,7 @@ from bot.cycle import CycleResult, evaluate_many
 from bot.helpers import HelperLogs, LogLevels, log_levels, start_helper
 from bot.settings import AppConfig
 from db import repo
-from db.engine import SessionFactory, make_engine, session_factory, transaction
+from db.engine import SessionFactory, is_sqlite, make_engine, session_factory, transaction
 
 log = logging.getLogger(__name__)
 
@@ -66,6 +66,19 @@ def helper_count(configured: int | None, queued: int, *, sqlite: bool = False) -
         return 0
     wanted = configured if configured is not None else max(0, min(MAX_HELPERS, cpus() - 1))
     return min(wanted, MAX_SQLITE_HELPERS) if sqlite else wanted
+
+
+def plan_helpers(
+    factory: SessionFactory, configured: int | None, queued: int
+) -> tuple[int, str | None]:
+    """How many helpers to start for this queue, and the database URL they open (0 and None:
+    score here, e.g. a small queue or an in-memory database)."""
+    if helper_count(configured, queued) == 0:
+        return 0, None
+    url = shareable_url(factory)
+    if url is None:
+        return 0, None
+    return helper_count(configured, queued, sqlite=is_sqlite(url)), url
 
 
 def cpus() -> int:

@@ -32,13 +32,13 @@ from sqlmodel import Session
 from bot.cycle import CycleResult, ingest_batch
 from bot.fetcher import ProcessSource, prefetched
 from bot.metrics import ALERTS, POLL_SECONDS, RECORDS_FETCHED, RECORDS_REJECTED
-from bot.parallel import helper_count, score_chunk, score_in_parallel, shareable_url
+from bot.parallel import plan_helpers, score_chunk, score_in_parallel
 from bot.settings import AppConfig, Settings
 from bot.slack.mrkdwn import code, escape
 from db import repo
 from db.engine import SessionFactory, transaction
 from db.models import PollRun, utcnow
-from sources.base import Source
+from sources.base import JoinPolicy, Source
 from sources.demo import DemoSource
 from sources.files import FileSource
 from sources.http import SourceError
@@ -171,11 +171,10 @@ HTTP_SOURCES = ("hubspot", "salesforce", "usage")
 
 def _sourced(name: str, settings: Settings, config: AppConfig, base_dir: Path | None) -> Source:
     """The source, read in a helper process when it is an API and the config allows it."""
-    source = _build(name, settings, config, base_dir)
     if name not in HTTP_SOURCES or not config.sources.schedule.fetch_in_processes:
-        return source
-    source.close()
-    return ProcessSource(name, source.policy, partial(_build, name, settings, config, base_dir))
+        return _build(name, settings, config, base_dir)
+    policy = JoinPolicy.of(getattr(config.sources, name))
+    return ProcessSource(name, policy, partial(_build, name, settings, config, base_dir))
 
 
 def _default_rank(name: str) -> int:
@@ -425,10 +424,7 @@ def rescore(
         progress.scoring(done, total)
 
     try:
-        url = shareable_url(factory)
-        sqlite = url is not None and url.startswith("sqlite")
-        helpers = helper_count(config.sources.schedule.rescore_processes, total, sqlite=sqlite)
-        url = url if helpers else None
+        helpers, url = plan_helpers(factory, config.sources.schedule.rescore_processes, total)
         if url is not None:
             with transaction(factory) as session:
                 ids = repo.pending_account_ids(session, limit=total + chunk)

@@ -216,3 +216,28 @@ def test_a_helper_whose_poller_is_killed_exits() -> None:
         assert _gone(helper), "the helper outlived its poller"
     finally:
         poller.kill()
+
+
+def test_configured_api_sources_are_read_in_helpers_with_their_own_join_policy() -> None:
+    from bot.poll import _build, configured_sources
+    from bot.settings import AppConfig, Settings
+
+    settings = Settings(
+        _env_file=None,
+        hubspot_access_token="pat-na1-test",
+        usage_api_url="http://127.0.0.1:9/",
+        usage_api_token="usage-test",
+    )
+    usage = {"join_on": ["domain"], "creates_accounts": False}
+    config = AppConfig.model_validate({"sources": {"usage": usage}})
+    sources = configured_sources(settings, config)
+    assert [s.name for s in sources] == ["hubspot", "usage"]
+    for source in sources:
+        assert isinstance(source, ProcessSource)
+        built = _build(source.name, settings, config, None)
+        assert source.policy == built.policy
+        built.close()
+    off = AppConfig.model_validate(
+        {"sources": {"usage": usage, "schedule": {"fetch_in_processes": False}}}
+    )
+    assert not any(isinstance(s, ProcessSource) for s in configured_sources(settings, off))

@@ -87,7 +87,7 @@ def test_a_failing_helper_fails_the_run_and_leaves_only_its_accounts_queued(
     monkeypatch.setattr(parallel, "MIN_PARALLEL", 1)
     # The helpers are pointed at a database that cannot be opened; this process is not.
     missing = f"sqlite:///{tmp_path / 'no' / 'such' / 'dir.db'}"
-    monkeypatch.setattr("bot.poll.shareable_url", lambda _factory: missing)
+    monkeypatch.setattr(parallel, "shareable_url", lambda _factory: missing)
     assert poll_source(factory, DemoSource(), today=TODAY).status == "ok"
     with factory() as session:
         queued = repo.pending_count(session)
