@@ -26,7 +26,7 @@ from db.models import Account, Alert, AlertStatus, OutboxStatus, utcnow
 from scoring.engine import Assessment, assess
 from scoring.triggers import live_episodes
 from sources.base import JoinPolicy
-from sources.records import AccountRecord, Batch, SnapshotRecord
+from sources.records import AccountRecord, Batch, Record, SnapshotRecord
 
 _FIELDS = repo.SNAPSHOT_FIELDS
 _FIELD_SET = frozenset(_FIELDS)
@@ -79,7 +79,8 @@ def ingest_batch(session: Session, batch: Batch, policy: JoinPolicy | None = Non
     policy = policy or JoinPolicy()
     out = Ingested()
     seen: dict[int, None] = {}
-    sources = dict.fromkeys(r.source for r in (*batch.accounts, *batch.snapshots, *batch.events))
+    every: tuple[Record, ...] = (*batch.accounts, *batch.snapshots, *batch.events)
+    sources = dict.fromkeys(r.source for r in every)
     for source in sources:
         linked = _resolve(session, batch, source, policy, out)
         _write_snapshots(session, batch, source, linked, out)
@@ -98,7 +99,7 @@ def ingest_batch(session: Session, batch: Batch, policy: JoinPolicy | None = Non
                 key=ev.key or f"{ev.kind.value}:{ev.on.isoformat()}",
             ):
                 out.changed.add(account_id)
-        for rec in (*batch.accounts, *batch.snapshots, *batch.events):
+        for rec in every:
             if rec.source == source and rec.external_id in linked:
                 seen.setdefault(linked[rec.external_id])
     out.touched = list(seen)
@@ -275,9 +276,13 @@ def _link_aliases(
 
 def _values(rec: SnapshotRecord) -> dict[str, Any]:
     """The facts a snapshot record states (unknown ones left out)."""
-    out = {k: v for k, v in rec.__dict__.items() if k in _FIELD_SET and v is not None and v != {}}
-    if "health" in out:
-        out["health"] = out["health"].value
+    out = {k: v for k, v in rec.__dict__.items() if v is not None and k in _FIELD_SET}
+    if not rec.usage:
+        del out["usage"]
+    if not rec.limits:
+        del out["limits"]
+    if rec.health is not None:
+        out["health"] = rec.health.value
     return out
 
 

@@ -12,7 +12,9 @@ from datetime import date, timedelta
 from importlib import resources
 from typing import Any
 
+from scoring.facts import EventKind, Health
 from sources.base import JoinPolicy, dump_cursor
+from sources.parse import normalize_domain
 from sources.records import AccountRecord, Batch, EventRecord, SnapshotRecord
 
 SOURCE = "demo"
@@ -40,7 +42,7 @@ def demo_batch(today: date, spec: dict[str, Any] | None = None) -> Batch:
                 source=SOURCE,
                 external_id=ext,
                 name=acct["name"],
-                domain=acct.get("domain"),
+                domain=normalize_domain(acct["domain"]) if acct.get("domain") else None,
                 owner_name=owner,
                 owner_email=f"{owner.lower().replace(' ', '.')}@example.com" if owner else None,
                 segment=acct.get("segment"),
@@ -58,13 +60,17 @@ def demo_batch(today: date, spec: dict[str, Any] | None = None) -> Batch:
                 EventRecord(
                     source=SOURCE,
                     external_id=ext,
-                    kind=event["kind"],
+                    kind=EventKind(event["kind"]),
                     on=today - timedelta(days=event["days_ago"]),
                     detail=event.get("detail", ""),
                     key=f"{ext}-e{j}",
                 )
             )
     return batch
+
+
+def _health(value: str | None) -> Health | None:
+    return Health(value) if value else None
 
 
 def _snapshot(acct: dict[str, Any], i: int, n: int, taken_on: date, today: date) -> SnapshotRecord:
@@ -86,7 +92,7 @@ def _snapshot(acct: dict[str, Any], i: int, n: int, taken_on: date, today: date)
         annual_revenue=_series(acct.get("annual_revenue"), i),
         usage=usage,
         limits={k: float(v) for k, v in acct.get("limits", {}).items()},
-        health=acct.get("health") if last else "green",
+        health=_health(acct.get("health")) if last else Health.GREEN,
         nps=nps,
         open_urgent_tickets=acct.get("urgent_tickets", 0) if last else 0,
         last_contact_on=min(contact, taken_on),

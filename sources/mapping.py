@@ -3,6 +3,8 @@
 Sources name each raw value by the fact it holds (``seats_purchased``, ``renewal_on``, …); this
 module reads them defensively (see :mod:`sources.parse`) and builds the records. A record that
 cannot be an account (no id, no name) is rejected with its reason; a bad field becomes unknown.
+This is the one place API and file records are checked: every value of a record has been
+through the Reader before the record is built.
 """
 
 from __future__ import annotations
@@ -11,8 +13,6 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from datetime import date
 from typing import Any
-
-from pydantic import ValidationError
 
 from sources.parse import Issues, Reader
 from sources.records import AccountRecord, JoinKeys, SnapshotRecord
@@ -38,12 +38,6 @@ class Mapped:
     snapshot: SnapshotRecord | None = None
     keys: JoinKeys | None = None
     reject: str | None = None
-
-
-def describe(exc: ValidationError) -> str:
-    first = exc.errors()[0]
-    where = ".".join(str(p) for p in first.get("loc", ())) or "record"
-    return f"invalid {where}: {first.get('msg', 'bad value')}"
 
 
 def read_snapshot_values(
@@ -113,38 +107,28 @@ def map_record(
             name = domain
         if name is None:
             return Mapped(reject="no name and no domain: cannot be shown as an account")
-        try:
-            out.account = AccountRecord(
-                source=source,
-                external_id=record_id,
-                name=name,
-                key=reader.text("key", values.get("key"), max_length=120),
-                domain=domain,
-                owner_email=reader.email("owner_email", values.get("owner_email")),
-                owner_name=reader.text("owner_name", values.get("owner_name"), max_length=200),
-                segment=reader.text("segment", values.get("segment"), max_length=100),
-                plan=reader.text("plan", values.get("plan"), max_length=100),
-                purchased_on=reader.date("purchased_on", values.get("purchased_on")),
-                contact_name=reader.text(
-                    "contact_name", values.get("contact_name"), max_length=200
-                ),
-                aliases=dict(aliases or {}),
-            )
-        except ValidationError as exc:
-            return Mapped(reject=describe(exc))
+        out.account = AccountRecord(
+            source=source,
+            external_id=record_id,
+            name=name,
+            key=reader.text("key", values.get("key"), max_length=120),
+            domain=domain,
+            owner_email=reader.email("owner_email", values.get("owner_email")),
+            owner_name=reader.text("owner_name", values.get("owner_name"), max_length=200),
+            segment=reader.text("segment", values.get("segment"), max_length=100),
+            plan=reader.text("plan", values.get("plan"), max_length=100),
+            purchased_on=reader.date("purchased_on", values.get("purchased_on")),
+            contact_name=reader.text("contact_name", values.get("contact_name"), max_length=200),
+            aliases=dict(aliases or {}),
+        )
     taken_on = today
     if values.get("taken_on") is not None:
         taken_on = reader.date("taken_on", values["taken_on"]) or today
     snapshot = read_snapshot_values(reader, values, health_values)
     if snapshot:
-        try:
-            out.snapshot = SnapshotRecord(
-                source=source, external_id=record_id, taken_on=taken_on, **snapshot
-            )
-        except ValidationError as exc:
-            issues.add(f"snapshot: {describe(exc)}", record_id)
-            if out.account is None:
-                return Mapped(reject=f"snapshot {describe(exc)}")
+        out.snapshot = SnapshotRecord(
+            source=source, external_id=record_id, taken_on=taken_on, **snapshot
+        )
     crm_id = reader.text("crm_id", values.get("crm_id"), max_length=255)
     if domain or crm_id:
         out.keys = JoinKeys(domain=domain, crm_id=crm_id)

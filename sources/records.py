@@ -1,7 +1,11 @@
-"""Validated records every source yields; the cycle turns them into rows.
+"""The records every source yields; the cycle turns them into rows.
 
-Numbers are ``None`` when unknown. Validation rejects what cannot be true (negative seats, an
-NPS of 14) so a bad CRM field is reported instead of firing a trigger.
+Numbers are ``None`` when unknown. Records are plain frozen dataclasses, checked once where
+untrusted data comes in: :mod:`sources.mapping` reads every value through a
+:class:`~sources.parse.Reader`, which turns what cannot be true (negative seats, an NPS of 14,
+a 400-character name) into an unknown field or a rejected record, so a bad CRM field is
+reported instead of firing a trigger. A second validation here would cost more than reading
+the page it came from (and again to pass it to the writer's process).
 """
 
 from __future__ import annotations
@@ -11,17 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
-
 from scoring.facts import EventKind, Health
-
-
-class _Record(BaseModel):
-    model_config = ConfigDict(extra="forbid", frozen=True, str_strip_whitespace=True)
-
-    source: str = Field(min_length=1, max_length=50)
-    external_id: str = Field(min_length=1, max_length=255)
-
 
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 
@@ -31,72 +25,61 @@ def slugify(text: str) -> str:
     return slug[:120] or "account"
 
 
-class AccountRecord(_Record):
-    name: str = Field(min_length=1, max_length=300)
-    key: str | None = Field(default=None, max_length=120)
-    domain: str | None = Field(default=None, max_length=255)
-    owner_email: str | None = Field(default=None, max_length=320)
-    owner_name: str | None = Field(default=None, max_length=200)
-    segment: str | None = Field(default=None, max_length=100)
-    plan: str | None = Field(default=None, max_length=100)
+@dataclass(frozen=True)
+class AccountRecord:
+    source: str
+    external_id: str
+    name: str
+    key: str | None = None
+    domain: str | None = None  # normalized: lower case, no www.
+    owner_email: str | None = None
+    owner_name: str | None = None
+    segment: str | None = None
+    plan: str | None = None
     purchased_on: date | None = None
-    contact_name: str | None = Field(default=None, max_length=200)
+    contact_name: str | None = None
     # Ids of this account in other sources (e.g. {"usage": "acct_42"}), so their records join.
-    aliases: dict[str, str] = Field(default_factory=dict)
+    aliases: dict[str, str] = field(default_factory=dict)
 
     @property
     def slug(self) -> str:
         return self.key or slugify(self.name)
 
-    @field_validator("domain")
-    @classmethod
-    def _domain(cls, value: str | None) -> str | None:
-        return value.lower().removeprefix("www.") if value else None
 
-
-class SnapshotRecord(_Record):
+@dataclass(frozen=True)
+class SnapshotRecord:
+    source: str
+    external_id: str
     taken_on: date
-    seats_used: int | None = Field(default=None, ge=0)
-    seats_purchased: int | None = Field(default=None, ge=0)
-    active_users: int | None = Field(default=None, ge=0)
-    departments: int | None = Field(default=None, ge=0)
-    headcount: int | None = Field(default=None, ge=0)
-    annual_revenue: float | None = Field(default=None, ge=0)
-    usage: dict[str, float] = Field(default_factory=dict)
-    limits: dict[str, float] = Field(default_factory=dict)
+    seats_used: int | None = None
+    seats_purchased: int | None = None
+    active_users: int | None = None
+    departments: int | None = None
+    headcount: int | None = None
+    annual_revenue: float | None = None
+    usage: dict[str, float] = field(default_factory=dict)
+    limits: dict[str, float] = field(default_factory=dict)
     health: Health | None = None
-    nps: int | None = Field(default=None, ge=0, le=10)
-    open_urgent_tickets: int | None = Field(default=None, ge=0)
+    nps: int | None = None
+    open_urgent_tickets: int | None = None
     last_contact_on: date | None = None
     renewal_on: date | None = None
-    arr: float | None = Field(default=None, ge=0)
-    features_used: int | None = Field(default=None, ge=0)
-    features_available: int | None = Field(default=None, ge=0)
-
-    @field_validator("usage", "limits")
-    @classmethod
-    def _non_negative(cls, value: dict[str, float]) -> dict[str, float]:
-        bad = [k for k, v in value.items() if v < 0]
-        if bad:
-            raise ValueError(f"negative values for {', '.join(sorted(bad))}")
-        return value
-
-    @model_validator(mode="after")
-    def _plausible(self) -> SnapshotRecord:
-        if (
-            self.features_used is not None
-            and self.features_available is not None
-            and self.features_used > self.features_available
-        ):
-            raise ValueError("features_used exceeds features_available")
-        return self
+    arr: float | None = None
+    features_used: int | None = None
+    features_available: int | None = None
 
 
-class EventRecord(_Record):
+@dataclass(frozen=True)
+class EventRecord:
+    source: str
+    external_id: str
     kind: EventKind
     on: date
-    detail: str = Field(default="", max_length=2000)
-    key: str = Field(default="", max_length=255)
+    detail: str = ""
+    key: str = ""
+
+
+Record = AccountRecord | SnapshotRecord | EventRecord
 
 
 @dataclass(frozen=True)
