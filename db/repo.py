@@ -755,6 +755,12 @@ def _select(session: Session, stmt: Any, params: dict[str, Any] | None = None) -
     return session.connection().execute(stmt, params)
 
 
+def _dicts(result: Any) -> list[dict[str, Any]]:
+    """A result's rows as dicts by column name, fetched at once (cheaper than row by row)."""
+    keys = list(result.keys())
+    return [dict(zip(keys, row, strict=True)) for row in result.fetchall()]
+
+
 _PG_EXTERNAL_IDS = text(
     "SELECT e.external_id, e.account_id FROM unnest(CAST(:ids AS varchar[])) AS wanted(id)"
     " JOIN external_ids AS e ON e.source = :source AND e.external_id = wanted.id"
@@ -840,8 +846,7 @@ def account_rows(session: Session, *, account_ids: Iterable[int]) -> dict[int, d
     columns = [getattr(Account, f) for f in ACCOUNT_FIELDS]
     for chunk in _chunks(sorted(set(account_ids))):
         stmt = select(Account.id, Account.key, *columns).where(col(Account.id).in_(chunk))
-        for row in _select(session, stmt):
-            values = dict(row._mapping)
+        for values in _dicts(_select(session, stmt)):
             out[int(values["id"])] = values
     return out
 
@@ -954,7 +959,9 @@ def _sqlite_json(processor: Any) -> Any:
     """SQLAlchemy's JSON processor with a short cut for objects (its serializer's text)."""
 
     def process(value: Any) -> Any:
-        return json.dumps(value) if type(value) is dict else processor(value)
+        if type(value) is dict:
+            return json.dumps(value) if value else "{}"  # most usage and limits are empty
+        return processor(value)
 
     return process
 
@@ -1038,8 +1045,7 @@ def latest_snapshot_rows(
             (col(Snapshot.account_id) == newest.c.account_id)
             & (col(Snapshot.taken_on) == newest.c.day),
         )
-        for row in _select(session, stmt):
-            values = dict(row._mapping)
+        for values in _dicts(_select(session, stmt)):
             out[int(values["account_id"])] = values
     return out
 
@@ -1056,8 +1062,7 @@ def snapshot_rows_on(
         stmt = select(*_snapshot_columns()).where(
             col(Snapshot.account_id).in_(chunk), col(Snapshot.taken_on).in_(wanted)
         )
-        for row in _select(session, stmt):
-            values = dict(row._mapping)
+        for values in _dicts(_select(session, stmt)):
             out[(int(values["account_id"]), values["taken_on"])] = values
     return out
 
@@ -1121,7 +1126,7 @@ def load_facts_many(session: Session, *, account_ids: Iterable[int]) -> dict[int
             .where(col(Snapshot.account_id).in_(chunk))
             .order_by(col(Snapshot.account_id), col(Snapshot.taken_on))
         )
-        for row in _select(session, snaps):
+        for row in _select(session, snaps).fetchall():
             account_id, taken_on, *values = row
             named = dict(zip(SNAPSHOT_FIELDS, values, strict=True))
             named["health"] = Health(named["health"]) if named["health"] else None
