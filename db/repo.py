@@ -8,7 +8,7 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, bindparam, delete, func, insert, text, update
+from sqlalchemy import Table, Text, bindparam, delete, func, insert, text, type_coerce, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session, col, select
@@ -1018,13 +1018,38 @@ def link_external_ids(session: Session, *, rows: list[dict[str, Any]]) -> None:
     _executemany(session, stmt, table, rows)
 
 
+_JSON_SNAPSHOT_FIELDS = ("usage", "limits")
+
+
+def _snapshot_field(name: str) -> Any:
+    """A snapshot column to select; usage and limits come as text, for ``_json_value``."""
+    column = getattr(Snapshot, name)
+    return type_coerce(column, Text).label(name) if name in _JSON_SNAPSHOT_FIELDS else column
+
+
+def _json_value(raw: Any) -> Any:
+    """A JSON column selected as text: most usage and limits are ``{}``, which needs no
+    parser (a driver that decodes JSON itself hands over the object)."""
+    if type(raw) is not str:
+        return {} if raw is None else raw
+    return {} if raw == "{}" else json.loads(raw)
+
+
+def _snapshot_dicts(result: Any) -> list[dict[str, Any]]:
+    rows = _dicts(result)
+    for row in rows:
+        row["usage"] = _json_value(row["usage"])
+        row["limits"] = _json_value(row["limits"])
+    return rows
+
+
 def _snapshot_columns() -> list[Any]:
     return [
         Snapshot.id,
         Snapshot.account_id,
         Snapshot.taken_on,
         Snapshot.source,
-        *[getattr(Snapshot, f) for f in SNAPSHOT_FIELDS],
+        *[_snapshot_field(f) for f in SNAPSHOT_FIELDS],
     ]
 
 
@@ -1045,7 +1070,7 @@ def latest_snapshot_rows(
             (col(Snapshot.account_id) == newest.c.account_id)
             & (col(Snapshot.taken_on) == newest.c.day),
         )
-        for values in _dicts(_select(session, stmt)):
+        for values in _snapshot_dicts(_select(session, stmt)):
             out[int(values["account_id"])] = values
     return out
 
@@ -1062,7 +1087,7 @@ def snapshot_rows_on(
         stmt = select(*_snapshot_columns()).where(
             col(Snapshot.account_id).in_(chunk), col(Snapshot.taken_on).in_(wanted)
         )
-        for values in _dicts(_select(session, stmt)):
+        for values in _snapshot_dicts(_select(session, stmt)):
             out[(int(values["account_id"]), values["taken_on"])] = values
     return out
 
@@ -1118,7 +1143,7 @@ def load_facts_many(session: Session, *, account_ids: Iterable[int]) -> dict[int
     """The scoring input of many accounts in three queries per chunk (see ``load_facts``)."""
     out: dict[int, AccountFacts] = {}
     fields = [col(Snapshot.account_id), col(Snapshot.taken_on)]
-    fields += [getattr(Snapshot, f) for f in SNAPSHOT_FIELDS]
+    fields += [_snapshot_field(f) for f in SNAPSHOT_FIELDS]
     for chunk in _chunks(sorted(set(account_ids))):
         history: dict[int, list[FactSnapshot]] = {}
         snaps = (
@@ -1130,8 +1155,8 @@ def load_facts_many(session: Session, *, account_ids: Iterable[int]) -> dict[int
             account_id, taken_on, *values = row
             named = dict(zip(SNAPSHOT_FIELDS, values, strict=True))
             named["health"] = Health(named["health"]) if named["health"] else None
-            named["usage"] = named["usage"] or {}
-            named["limits"] = named["limits"] or {}
+            named["usage"] = _json_value(named["usage"])
+            named["limits"] = _json_value(named["limits"])
             history.setdefault(int(account_id), []).append(FactSnapshot(taken_on=taken_on, **named))
         events: dict[int, list[Event]] = {}
         evs = (

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 from enum import StrEnum
+from functools import lru_cache
 
 
 class SignalKey(StrEnum):
@@ -46,6 +47,7 @@ class Signal:
         return SIGNAL_LABELS[self.key]
 
 
+@lru_cache(maxsize=4096)  # the same few hundred days recur across a portfolio
 def fmt_date(day: date) -> str:
     """Absolute, unambiguous and short: 1 Oct 2026."""
     return f"{day.day} {day:%b %Y}"

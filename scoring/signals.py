@@ -56,6 +56,8 @@ def _capacity(facts: AccountFacts, today: date, cfg: ScoringConfig) -> Signal | 
 def _recent_event(
     facts: AccountFacts, today: date, days: int, *kinds: EventKind
 ) -> tuple[str, date] | None:
+    if not facts.events:  # most accounts; four rules ask
+        return None
     since = today - timedelta(days=days)
     recent = [e for e in facts.events_of(*kinds) if since <= e.on <= today]
     if not recent:
