@@ -29,7 +29,6 @@ from sources.base import JoinPolicy
 from sources.records import AccountRecord, Batch, Record, SnapshotRecord
 
 _FIELDS = repo.SNAPSHOT_FIELDS
-_FIELD_SET = frozenset(_FIELDS)
 
 
 @dataclass
@@ -276,7 +275,8 @@ def _link_aliases(
 
 def _values(rec: SnapshotRecord) -> dict[str, Any]:
     """The facts a snapshot record states (unknown ones left out)."""
-    out = {k: v for k, v in rec.__dict__.items() if v is not None and k in _FIELD_SET}
+    out = {k: v for k, v in rec.__dict__.items() if v is not None}
+    del out["source"], out["external_id"], out["taken_on"]  # the record's, not facts
     if not rec.usage:
         del out["usage"]
     if not rec.limits:

@@ -10,6 +10,7 @@ from bot.cycle import Ingested, ingest_batch
 from db import repo
 from db.engine import SessionFactory, transaction
 from db.models import Account, ExternalId, Snapshot
+from scoring.facts import Health
 from sources.base import JoinPolicy
 from sources.records import AccountRecord, Batch, JoinKeys, SnapshotRecord
 
@@ -113,6 +114,39 @@ def test_partial_snapshots_carry_the_last_known_values(factory: SessionFactory) 
         (DAY, 40, 100),
         (next_day, 90, 100),  # seats purchased carried from the CRM's snapshot
     ]
+
+
+def test_every_fact_a_snapshot_record_states_is_stored(factory: SessionFactory) -> None:
+    """Each field of a record but its source, id and day is a fact of the snapshot row."""
+    facts = {
+        "seats_used": 41,
+        "seats_purchased": 50,
+        "active_users": 38,
+        "departments": 3,
+        "headcount": 220,
+        "annual_revenue": 9_500_000.0,
+        "usage": {"api_calls": 91_000.0},
+        "limits": {"api_calls": 100_000.0},
+        "health": Health.YELLOW,
+        "nps": 9,
+        "open_urgent_tickets": 2,
+        "last_contact_on": DAY - timedelta(days=9),
+        "renewal_on": DAY + timedelta(days=75),
+        "arr": 48_000.0,
+        "features_used": 7,
+        "features_available": 12,
+    }
+    assert set(facts) == set(repo.SNAPSHOT_FIELDS)
+    batch = crm_batch()
+    batch.accounts.append(AccountRecord(source="hubspot", external_id="9", name="Acme"))
+    batch.snapshots.append(
+        SnapshotRecord(source="hubspot", external_id="9", taken_on=DAY, **facts)  # type: ignore[arg-type]
+    )
+    write(factory, batch)
+    with factory() as session:
+        row = session.exec(select(Snapshot)).one()
+    assert {name: getattr(row, name) for name in facts} == facts | {"health": "yellow"}
+    assert (row.taken_on, row.source) == (DAY, "hubspot")
 
 
 def test_account_fields_refresh_and_duplicates_are_rejected(factory: SessionFactory) -> None:
