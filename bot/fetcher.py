@@ -4,7 +4,7 @@ Parsing and validating pages is CPU work, and so is writing them; in one Python 
 two take turns on one core. For a full read (a first sync: every record) a ``ProcessSource``
 builds the real source in a child process and streams its batches back through a bounded
 queue, so the child reads and validates the next pages on another core while this process
-writes. An incremental read is small and starts faster in a thread (``prefetched``). Nothing
+writes. An incremental read is small and starts faster in a thread (``read_ahead``). Nothing
 else changes: the batches, their cursors and the source's errors are the ones the source
 itself yields and raises, and the poller still commits each batch with its cursor.
 """
@@ -14,13 +14,13 @@ from __future__ import annotations
 import logging
 import multiprocessing as mp
 import queue
-import threading
 import traceback
 from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 
 from bot.helpers import LogLevels, handle_helper_record, log_levels, start_helper
+from sources.ahead import read_ahead
 from sources.base import JoinPolicy, Source
 from sources.http import SourceError
 from sources.records import Batch
@@ -29,54 +29,6 @@ log = logging.getLogger(__name__)
 
 DEPTH = 2  # batches the child may read ahead of the writer
 POLL_SECONDS = 1.0  # how often a quiet queue checks that the child is still alive
-
-
-_DONE = object()
-
-
-class _Failure:
-    def __init__(self, exc: BaseException) -> None:
-        self.exc = exc
-
-
-def prefetched(batches: Iterator[Batch], depth: int = 2) -> Iterator[Batch]:
-    """Read the next batches in a thread while this one is written: the source waits on the
-    network while the database works."""
-    box: queue.Queue[object] = queue.Queue(maxsize=depth)
-    stop = threading.Event()
-
-    def offer(item: object) -> bool:
-        while not stop.is_set():
-            try:
-                box.put(item, timeout=0.05)
-                return True
-            except queue.Full:
-                continue
-        return False
-
-    def produce() -> None:
-        try:
-            for batch in batches:
-                if not offer(batch):
-                    return
-            offer(_DONE)
-        except BaseException as exc:  # handed to the consumer, which re-raises it
-            offer(_Failure(exc))
-
-    worker = threading.Thread(target=produce, name="poll-prefetch", daemon=True)
-    worker.start()
-    try:
-        while True:
-            item = box.get()
-            if item is _DONE:
-                return
-            if isinstance(item, _Failure):
-                raise item.exc
-            assert isinstance(item, Batch)
-            yield item
-    finally:
-        stop.set()
-        worker.join(timeout=5)  # it stops at its next batch; a daemon if it cannot
 
 
 class ProcessSource:
@@ -94,7 +46,7 @@ class ProcessSource:
         if cursor is not None:  # incremental: a helper process costs more than it saves
             source = self._build()
             try:
-                yield from prefetched(source.fetch(cursor, today))
+                yield from read_ahead(source.fetch(cursor, today), name=f"read-{self.name}")
             finally:
                 source.close()
             return

@@ -30,7 +30,7 @@ from typing import Protocol
 from sqlmodel import Session
 
 from bot.cycle import CycleResult, ingest_batch
-from bot.fetcher import ProcessSource, prefetched
+from bot.fetcher import ProcessSource
 from bot.metrics import ALERTS, POLL_SECONDS, RECORDS_FETCHED, RECORDS_REJECTED
 from bot.parallel import plan_helpers, score_chunk, score_in_parallel
 from bot.settings import AppConfig, Settings
@@ -38,6 +38,7 @@ from bot.slack.mrkdwn import code, escape
 from db import repo
 from db.engine import SessionFactory, transaction
 from db.models import PollRun, utcnow
+from sources.ahead import read_ahead
 from sources.base import JoinPolicy, Source
 from sources.demo import DemoSource
 from sources.files import FileSource
@@ -246,7 +247,7 @@ def poll_source(
     try:
         batches = source.fetch(cursor, today)
         if prefetch and not getattr(source, "prefetches", False):
-            batches = prefetched(batches)
+            batches = read_ahead(batches, name=f"read-{source.name}")
         for batch in batches:
             _write(factory, source, batch, outcome)
             progress.batch_written(source.name, outcome.fetched, batch.total_hint)

@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from sources.ahead import read_ahead
 from sources.base import BatchBuilder, JoinPolicy, dump_cursor, load_cursor, now_ms
 from sources.config import HttpConfig, HubSpotConfig
 from sources.http import AuthError, HttpClient, QuotaExhausted, Retry, Verdict, retry_after
@@ -165,7 +166,8 @@ class HubSpotSource:
 
         if run["mode"] == "full":
             renewals = self._renewal_map(issues)
-            for page, next_after in self._list_companies(run.get("pos")):
+            pages = read_ahead(self._list_companies(run.get("pos")), name="hubspot-companies")
+            for page, next_after in pages:
                 for raw in page:
                     self._company(raw, builder, owners, renewals, today)
                 run["pos"] = next_after
@@ -323,6 +325,17 @@ class HubSpotSource:
         found: dict[str, tuple[date, float | None]] = {}
         if not self.config.renewals.enabled:
             return found
+        for page in read_ahead(self._list_deals(), name="hubspot-deals"):
+            for raw in page:
+                renewal = self._renewal(raw, issues)
+                if renewal is None:
+                    continue
+                for company in _inline_companies(raw):
+                    if company not in found or renewal[0] < found[company][0]:
+                        found[company] = renewal
+        return found
+
+    def _list_deals(self) -> Iterator[list[dict[str, Any]]]:
         params: dict[str, Any] = {
             "limit": self.config.page_size,
             "properties": ",".join(self._deal_properties()),
@@ -330,18 +343,13 @@ class HubSpotSource:
         }
         after: str | None = None
         while True:
-            page_params = {**params, "after": after} if after else params
-            data = self._get("/crm/v3/objects/deals", page_params)
-            for raw in _results(data):
-                renewal = self._renewal(raw, issues)
-                if renewal is None:
-                    continue
-                for company in _inline_companies(raw):
-                    if company not in found or renewal[0] < found[company][0]:
-                        found[company] = renewal
+            data = self._get(
+                "/crm/v3/objects/deals", {**params, "after": after} if after else params
+            )
+            yield _results(data)
             after = _next_after(data)
             if not after:
-                return found
+                return
 
     def _changed_deals(
         self, page: list[dict[str, Any]], builder: BatchBuilder, issues: Issues, today: date
