@@ -20,6 +20,7 @@ from typing import Any
 
 import httpx
 
+from sources.ahead import read_ahead
 from sources.base import BatchBuilder, JoinPolicy, dump_cursor, load_cursor, now_ms
 from sources.config import HttpConfig, SalesforceConfig
 from sources.http import (
@@ -130,7 +131,11 @@ class SalesforceSource:
     # -- queries --------------------------------------------------------------------------
 
     def _query(self, soql: str) -> Iterator[tuple[list[dict[str, Any]], int | None]]:
-        """Pages of records (and the total) for one SOQL query, following nextRecordsUrl."""
+        """Pages of records (and the total) for one SOQL query, following nextRecordsUrl; the
+        next page is fetched while this one is read."""
+        return read_ahead(self._pages(soql), name="salesforce-query")
+
+    def _pages(self, soql: str) -> Iterator[tuple[list[dict[str, Any]], int | None]]:
         data = self.client.get_json(f"/services/data/{self.config.api_version}/query", {"q": soql})
         while True:
             if not isinstance(data, dict):

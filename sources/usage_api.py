@@ -15,6 +15,7 @@ from typing import Any
 
 import httpx
 
+from sources.ahead import read_ahead
 from sources.base import BatchBuilder, JoinPolicy, dump_cursor, load_cursor, ms_to_iso, now_ms
 from sources.config import HttpConfig, UsageConfig
 from sources.http import HttpClient, RequestFailed
@@ -74,7 +75,20 @@ class UsageAPISource:
                 params[cfg.since_param] = ms_to_iso(low)
             return params
 
-        page = run.get("page")
+        pages = read_ahead(self._pages(run.get("page"), first_params), name="usage-pages")
+        for records, page in pages:
+            for raw in records:
+                self._record(raw, builder, today)
+            run["page"] = page
+            if page is not None and builder.full():
+                yield builder.take(dump_cursor({"since": since, "run": run}))
+        yield builder.take(dump_cursor({"since": run["until"]}))
+
+    def _pages(
+        self, page: str | None, first_params: Callable[[], dict[str, Any]]
+    ) -> Iterator[tuple[list[Any], str | None]]:
+        """(records, the next page's cursor) for each page, from ``page`` or the first one."""
+        cfg = self.config
         params = {cfg.limit_param: cfg.page_size, cfg.cursor_param: page} if page else None
         if params is None:
             params = first_params()
@@ -83,7 +97,7 @@ class UsageAPISource:
                 data = self.client.get_json(cfg.path, params)
             except RequestFailed as exc:
                 if page and exc.status == 400:  # the saved page cursor expired: start over
-                    page, run["page"], params = None, None, first_params()
+                    page, params = None, first_params()
                     continue
                 raise
             records = dig(data, cfg.records_key) if isinstance(data, Mapping) else None
@@ -92,17 +106,12 @@ class UsageAPISource:
                     f"Usage API: the answer has no list under {cfg.records_key!r}; check"
                     " sources.usage.records_key"
                 )
-            for raw in records:
-                self._record(raw, builder, today)
             nxt = dig(data, cfg.next_cursor_key)
             page = str(nxt) if isinstance(nxt, str | int) and str(nxt) else None
-            run["page"] = page
+            yield records, page
             if page is None:
-                break
-            if builder.full():
-                yield builder.take(dump_cursor({"since": since, "run": run}))
+                return
             params = {cfg.limit_param: cfg.page_size, cfg.cursor_param: page}
-        yield builder.take(dump_cursor({"since": run["until"]}))
 
     def _record(self, raw: Any, builder: BatchBuilder, today: date) -> None:
         cfg = self.config
