@@ -97,6 +97,20 @@ class Reader:
                 self.bad(field, "not a finite number", raw)
                 return None
             return value
+        if kind is str:  # HubSpot sends every property as text
+            text = raw.strip()
+            if not text:
+                return None
+            if "_" in text:  # 1_000
+                text = text.replace("_", "")
+            if not _NUMBER.match(text):
+                self.bad(field, "not a number", raw)
+                return None
+            value = float(text)
+            if value in (math.inf, -math.inf):  # digits only, but past a float: "1e999"
+                self.bad(field, "not a finite number", raw)
+                return None
+            return value
         if raw is None or (isinstance(raw, str) and not raw.strip()):
             return None
         if isinstance(raw, bool):
