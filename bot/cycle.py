@@ -316,16 +316,18 @@ def _write_snapshots(
     now = utcnow()
     inserts: dict[tuple[int, date], dict[str, Any]] = {}
     updates: dict[tuple[int, date], dict[str, Any]] = {}
+    updated: dict[tuple[int, date], set[str]] = {}  # the facts each update changes
     for account_id, rec in records:
         day = (account_id, rec.taken_on)
         values = _values(rec)
         current = inserts.get(day) or updates.get(day) or stored.get(day)
         if current is not None:
-            merged = current | values
-            if any(merged[f] != current[f] for f in values):
-                merged |= {"source": rec.source, "recorded_at": now}
-                if "id" in merged and merged["id"] is not None:
+            changed = [f for f, v in values.items() if v != current[f]]
+            if changed:
+                merged = current | values | {"source": rec.source, "recorded_at": now}
+                if merged.get("id") is not None:
                     updates[day] = merged
+                    updated.setdefault(day, set()).update(changed)
                 else:
                     inserts[day] = merged
                 out.changed.add(account_id)
@@ -350,12 +352,15 @@ def _write_snapshots(
     repo.insert_snapshots(
         session, rows=[{k: v for k, v in r.items() if k != "id"} for r in inserts.values()]
     )
-    repo.update_snapshots(
-        session,
-        rows=[
-            {k: r[k] for k in ("id", "source", "recorded_at", *_FIELDS)} for r in updates.values()
-        ],
-    )
+    # An update sets only the facts it changes: rows that change the same ones go together.
+    by_facts: dict[tuple[str, ...], list[dict[str, Any]]] = {}
+    for day, row in updates.items():
+        facts = tuple(f for f in _FIELDS if f in updated[day])
+        by_facts.setdefault(facts, []).append(
+            {k: row[k] for k in ("id", "source", "recorded_at", *facts)}
+        )
+    for rows in by_facts.values():
+        repo.update_snapshots(session, rows=rows)
 
 
 # --- evaluate ---------------------------------------------------------------------------

@@ -74,6 +74,27 @@ def test_usage_joins_by_domain_then_by_its_own_id(factory: SessionFactory) -> No
     assert (snaps[0].seats_used, snaps[0].seats_purchased, snaps[0].arr) == (96, 100, 50_000)
 
 
+def test_an_update_changes_only_what_its_records_state(factory: SessionFactory) -> None:
+    write(factory, crm_batch(("1", "Acme", None), ("2", "Beta", None)))
+    write(factory, crm_batch(("3", "Gamma", None)))
+    batch = Batch(carry_forward=True)
+    batch.snapshots += [  # three accounts, three different sets of changed facts
+        SnapshotRecord(source="hubspot", external_id="1", taken_on=DAY, seats_used=80),
+        SnapshotRecord(source="hubspot", external_id="2", taken_on=DAY, usage={"api_calls": 9.0}),
+        SnapshotRecord(source="hubspot", external_id="3", taken_on=DAY, seats_purchased=100),
+        SnapshotRecord(source="hubspot", external_id="1", taken_on=DAY, nps=9),  # same row
+    ]
+    done = write(factory, batch)
+    assert len(done.changed) == 2  # Gamma already had 100 seats
+    with factory() as session:
+        rows = session.exec(select(Snapshot).order_by(col(Snapshot.account_id))).all()
+    assert [(r.seats_used, r.seats_purchased, r.usage, r.nps, r.arr) for r in rows] == [
+        (80, 100, {}, 9, 50_000),
+        (None, 100, {"api_calls": 9.0}, None, 50_000),
+        (None, 100, {}, None, 50_000),
+    ]
+
+
 def test_usage_joins_by_crm_id_and_by_alias(factory: SessionFactory) -> None:
     write(factory, crm_batch(("1", "Acme", None), ("2", "Beta", None)))
     write(factory, crm_batch(("3", "Gamma", None), aliases={"usage": "g-3"}))
