@@ -12,14 +12,19 @@ itself yields and raises, and the poller still commits each batch with its curso
 from __future__ import annotations
 
 import logging
-import multiprocessing as mp
 import queue
 import traceback
 from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 
-from bot.helpers import LogLevels, handle_helper_record, log_levels, start_helper
+from bot.helpers import (
+    LogLevels,
+    handle_helper_record,
+    helper_context,
+    log_levels,
+    start_helper,
+)
 from sources.ahead import read_ahead
 from sources.base import JoinPolicy, Source
 from sources.http import SourceError
@@ -53,7 +58,7 @@ class ProcessSource:
         yield from self._in_child(today)
 
     def _in_child(self, today: date) -> Iterator[Batch]:
-        context = mp.get_context("spawn")  # never fork a process that runs the app's threads
+        context = helper_context()
         box: Any = context.Queue(maxsize=DEPTH)
         child = context.Process(
             target=_fetch_into,

@@ -7,14 +7,13 @@ removal from the queue, in one transaction) against the same database, and the m
 scores chunks of its own between handing them out. A chunk is all or nothing wherever it runs,
 so a crashed helper loses nothing: its chunk stays queued for the next poll.
 
-Helpers are started fresh for each large re-scoring (``spawn``: a process with the app's
-threads must not be forked) and only when the queue is big enough to pay for their start.
+Helpers are started fresh for each large re-scoring (from the fork server, see
+``bot.helpers``) and only when the queue is big enough to pay for their start.
 """
 
 from __future__ import annotations
 
 import logging
-import multiprocessing as mp
 import os
 from collections import deque
 from collections.abc import Callable, Sequence
@@ -25,7 +24,7 @@ from typing import Any
 from sqlalchemy.exc import OperationalError
 
 from bot.cycle import CycleResult, evaluate_many
-from bot.helpers import HelperLogs, LogLevels, log_levels, start_helper
+from bot.helpers import HelperLogs, LogLevels, helper_context, log_levels, start_helper
 from bot.settings import AppConfig
 from db import repo
 from db.engine import SessionFactory, is_sqlite, make_engine, session_factory, transaction
@@ -148,7 +147,7 @@ def score_in_parallel(
     todo = deque(chunks)
     running: set[Future[CycleResult]] = set()
     sizes: dict[Future[CycleResult], int] = {}
-    context = mp.get_context("spawn")
+    context = helper_context()
     with (
         HelperLogs(context) as logs,
         ProcessPoolExecutor(
