@@ -228,7 +228,6 @@ def poll_source(
     today: date,
     progress: Progress | None = None,
     full: bool = False,
-    prefetch: bool = True,
 ) -> SourceOutcome:
     """Run one source to the end (or its first error); never raises for the source's
     errors, which are recorded on its PollRun and source state."""
@@ -246,7 +245,7 @@ def poll_source(
     analyze_at = ANALYZE_FIRST
     try:
         batches = source.fetch(cursor, today)
-        if prefetch and not getattr(source, "prefetches", False):
+        if not getattr(source, "prefetches", False):
             batches = read_ahead(batches, name=f"read-{source.name}")
         for batch in batches:
             _write(factory, source, batch, outcome)
@@ -508,13 +507,11 @@ def poll(
     progress: Progress | None = None,
     full: bool = False,
     rescore_all: bool = False,
-    prefetch: bool = True,
 ) -> PollSummary:
     """Every source in turn (a failure does not stop the others), then the re-scoring."""
     with fewer_collections():
         outcomes = [
-            poll_source(factory, s, today=today, progress=progress, full=full, prefetch=prefetch)
-            for s in sources
+            poll_source(factory, s, today=today, progress=progress, full=full) for s in sources
         ]
         result, evaluated, error = rescore(
             factory, today=today, config=config, progress=progress, everything=rescore_all
