@@ -23,7 +23,9 @@ from typing import Any
 
 LogLevels = dict[str, int]
 
-PRELOADED = ["bot.poll"]  # what the fork server imports: the sources, the writer and scoring
+# What the fork server imports: the program's main module (which every helper would otherwise
+# import again, as a spawned one does: for the CLI that is all of it) and the poller's code.
+PRELOADED = ["__main__", "bot.poll"]
 
 
 def helper_context() -> Any:
