@@ -877,6 +877,50 @@ def _executemany(
     session.connection().exec_driver_sql(str(compiled), params)
 
 
+def _is_postgresql(session: Session) -> bool:
+    return bool(session.get_bind().dialect.name == "postgresql")
+
+
+def _pg_columns(
+    session: Session, table: Table, keys: Sequence[str], rows: list[dict[str, Any]]
+) -> tuple[str, str, dict[str, list[Any]]]:
+    """For PostgreSQL: the quoted column list, an ``unnest(…) AS v(…)`` of one array per column
+    (cast to the column's type), and those arrays as parameters. One statement then writes a
+    whole batch: the server plans and runs it once instead of once per row."""
+    dialect = session.get_bind().dialect
+    quote = dialect.identifier_preparer.quote
+    arrays, params = [], {}
+    for i, key in enumerate(keys):
+        column = table.c[key]
+        processor = column.type.dialect_impl(dialect).bind_processor(dialect)
+        values = [row[key] for row in rows]
+        params[f"c{i}"] = [processor(v) for v in values] if processor else values
+        arrays.append(f"CAST(:c{i} AS {column.type.compile(dialect=dialect)}[])")
+    names = ", ".join(quote(k) for k in keys)
+    return names, f"unnest({', '.join(arrays)}) AS v({names})", params
+
+
+def _bulk_insert(
+    session: Session, table: Table, rows: list[dict[str, Any]], *, unique: Sequence[str] = ()
+) -> None:
+    """INSERT the rows (all with the same keys); with ``unique``, a row whose values of those
+    columns exist already is skipped."""
+    if not rows:
+        return
+    if not _is_postgresql(session):
+        stmt = _insert(session)(table)
+        if unique:
+            stmt = stmt.on_conflict_do_nothing(index_elements=list(unique))
+        _executemany(session, stmt, table, rows)
+        return
+    quote = session.get_bind().dialect.identifier_preparer.quote
+    names, source, params = _pg_columns(session, table, list(rows[0]), rows)
+    sql = f"INSERT INTO {quote(table.name)} ({names}) SELECT {names} FROM {source}"
+    if unique:
+        sql += f" ON CONFLICT ({', '.join(quote(c) for c in unique)}) DO NOTHING"
+    session.connection().execute(text(sql), params)
+
+
 def _sqlite_params(table: Table, dialect: Any, keys: list[str], rows: list[dict[str, Any]]) -> Any:
     """The rows' values in ``keys`` order, each through its column's SQLite bind processor."""
     convert = [
@@ -902,22 +946,27 @@ def _insert_returning(
 
     On SQLite: multi-row ``INSERT … VALUES (…), (…) RETURNING`` statements built here, the
     values through the columns' bind processors, instead of SQLAlchemy's per-row parameter
-    handling; elsewhere SQLAlchemy's own (batched) INSERT … RETURNING."""
+    handling; on PostgreSQL one ``INSERT … SELECT … FROM unnest(…) RETURNING`` (the rows come
+    back in no promised order: callers match them by a unique column)."""
     if not rows:
         return []
     dialect = session.get_bind().dialect
+    quote = dialect.identifier_preparer.quote
+    tail = f" ON CONFLICT ({quote(skip_conflicts_on)}) DO NOTHING" if skip_conflicts_on else ""
+    tail += f" RETURNING {', '.join(quote(name) for name in returning)}"
+    if dialect.name == "postgresql":
+        names, source, arrays = _pg_columns(session, table, list(rows[0]), rows)
+        sql = f"INSERT INTO {quote(table.name)} ({names}) SELECT {names} FROM {source}{tail}"
+        return [tuple(row) for row in session.connection().execute(text(sql), arrays)]
     if dialect.name != "sqlite":
         stmt = _insert(session)(table)
         if skip_conflicts_on:
             stmt = stmt.on_conflict_do_nothing(index_elements=[skip_conflicts_on])
         stmt = stmt.returning(*[table.c[name] for name in returning])
         return [tuple(row) for row in session.execute(stmt, rows)]
-    quote = dialect.identifier_preparer.quote
     keys = list(rows[0])
     one = "(" + ", ".join("?" for _ in keys) + ")"
     head = f"INSERT INTO {quote(table.name)} ({', '.join(quote(k) for k in keys)}) VALUES "
-    tail = f" ON CONFLICT ({quote(skip_conflicts_on)}) DO NOTHING" if skip_conflicts_on else ""
-    tail += f" RETURNING {', '.join(quote(name) for name in returning)}"
     per_statement = max(1, 30_000 // len(keys))  # SQLite allows 32,766 parameters
     out: list[tuple[Any, ...]] = []
     connection = session.connection()
@@ -991,11 +1040,18 @@ def _sqlite_processor(column: Any, dialect: Any) -> Any:
 
 
 def _update_by_id(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
-    """One executemany UPDATE by primary key; every row carries ``id`` and the same fields."""
+    """One bulk UPDATE by primary key; every row carries ``id`` and the same fields."""
     if not rows:
         return
     table = _table(model)
     fields = [k for k in rows[0] if k != "id"]
+    if _is_postgresql(session):
+        quote = session.get_bind().dialect.identifier_preparer.quote
+        _, source, params = _pg_columns(session, table, ["id", *fields], rows)
+        changes = ", ".join(f"{quote(f)} = v.{quote(f)}" for f in fields)
+        sql = f"UPDATE {quote(table.name)} AS t SET {changes} FROM {source} WHERE t.id = v.id"
+        session.connection().execute(text(sql), params)
+        return
     stmt = (
         update(table)
         .where(table.c.id == bindparam("_id"))
@@ -1011,11 +1067,7 @@ def update_accounts(session: Session, *, rows: list[dict[str, Any]]) -> None:
 
 def link_external_ids(session: Session, *, rows: list[dict[str, Any]]) -> None:
     """Link (source, external_id) -> account_id; a link that exists already is kept."""
-    if not rows:
-        return
-    table = _table(ExternalId)
-    stmt = _insert(session)(table).on_conflict_do_nothing(index_elements=["source", "external_id"])
-    _executemany(session, stmt, table, rows)
+    _bulk_insert(session, _table(ExternalId), rows, unique=("source", "external_id"))
 
 
 _JSON_SNAPSHOT_FIELDS = ("usage", "limits")
@@ -1093,8 +1145,7 @@ def snapshot_rows_on(
 
 
 def insert_snapshots(session: Session, *, rows: list[dict[str, Any]]) -> None:
-    table = _table(Snapshot)
-    _executemany(session, insert(table), table, _complete_rows(Snapshot, rows))
+    _bulk_insert(session, _table(Snapshot), _complete_rows(Snapshot, rows))
 
 
 def update_snapshots(session: Session, *, rows: list[dict[str, Any]]) -> None:
@@ -1106,9 +1157,7 @@ def mark_pending(session: Session, *, account_ids: Iterable[int]) -> None:
     """Queue accounts for re-scoring (once each, however often they change before it)."""
     now = utcnow()
     rows = [{"account_id": a, "queued_at": now} for a in sorted(set(account_ids))]
-    table = _table(PendingEvaluation)
-    stmt = _insert(session)(table).on_conflict_do_nothing(index_elements=["account_id"])
-    _executemany(session, stmt, table, rows)
+    _bulk_insert(session, _table(PendingEvaluation), rows, unique=("account_id",))
 
 
 def queue_all_accounts(session: Session) -> int:

@@ -144,3 +144,64 @@ def test_planner_statistics_are_refreshed_on_postgresql(factory: SessionFactory)
             text("SELECT reltuples FROM pg_class WHERE relname = 'accounts'")
         ).scalar_one()
     assert tuples == 50  # the planner now knows the table is not empty
+
+
+def test_bulk_writes_round_trip_on_each_backend(factory: SessionFactory) -> None:
+    """The batch writers (on PostgreSQL one statement over arrays per call): ids come back per
+    row, a column that is NULL in every row, JSON objects, links and queue entries that exist
+    already (or twice in one call) are skipped, and updates set only the named fields."""
+    day = date(2026, 11, 2)
+    with transaction(factory) as session:
+        ids = repo.insert_accounts(
+            session,
+            rows=[
+                {"key": f"bulk-{n}", "name": f"Bulk {n}", "domain": None, "plan": None}
+                for n in range(3)
+            ],
+        )
+        assert len(set(ids)) == 3
+        repo.link_external_ids(
+            session, rows=[{"account_id": ids[0], "source": "crm", "external_id": "a"}]
+        )
+        repo.link_external_ids(
+            session,
+            rows=[
+                {"account_id": ids[1], "source": "crm", "external_id": "a"},  # taken: kept
+                {"account_id": ids[1], "source": "crm", "external_id": "b"},
+                {"account_id": ids[1], "source": "crm", "external_id": "b"},  # twice
+            ],
+        )
+        repo.insert_snapshots(
+            session,
+            rows=[
+                {
+                    "account_id": a,
+                    "taken_on": day,
+                    "source": "u",
+                    "seats_used": None,
+                    "usage": {"api_calls": 1.5 * n} if n else {},
+                }
+                for n, a in enumerate(ids)
+            ],
+        )
+        repo.mark_pending(session, account_ids=[ids[2]])
+        repo.mark_pending(session, account_ids=[ids[0], ids[2], ids[0]])
+    with transaction(factory) as session:
+        stored = repo.latest_snapshot_rows(session, account_ids=ids, on_or_before=day)
+        repo.update_snapshots(
+            session,
+            rows=[{"id": stored[ids[1]]["id"], "seats_used": 7, "limits": {"api_calls": 9.0}}],
+        )
+    with factory() as session:
+        assert repo.account_rows(session, account_ids=ids)[ids[2]]["key"] == "bulk-2"
+        assert repo.external_id_map(session, source="crm", external_ids=["a", "b"]) == {
+            "a": ids[0],
+            "b": ids[1],
+        }
+        rows = repo.latest_snapshot_rows(session, account_ids=ids, on_or_before=day)
+        assert [(rows[a]["seats_used"], rows[a]["usage"], rows[a]["limits"]) for a in ids] == [
+            (None, {}, {}),
+            (7, {"api_calls": 1.5}, {"api_calls": 9.0}),
+            (None, {"api_calls": 3.0}, {}),
+        ]
+        assert repo.pending_account_ids(session) == sorted([ids[0], ids[2]])
