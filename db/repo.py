@@ -59,10 +59,15 @@ SNAPSHOT_FIELDS = (
 )
 
 
+def _is_postgresql(session: Session) -> bool:
+    """PostgreSQL, or else SQLite: the two databases the app runs on."""
+    return bool(session.get_bind().dialect.name == "postgresql")
+
+
 def _insert(session: Session) -> Any:
     """The dialect's INSERT that understands ON CONFLICT DO NOTHING (and RETURNING, which tells
     on both backends whether a row was really inserted)."""
-    return pg_insert if session.get_bind().dialect.name == "postgresql" else sqlite_insert
+    return pg_insert if _is_postgresql(session) else sqlite_insert
 
 
 # --- accounts ---------------------------------------------------------------------------
@@ -279,7 +284,7 @@ def due_outbox(session: Session, now: datetime, limit: int = 50) -> Sequence[Out
         .order_by(col(OutboxMessage.priority).desc(), col(OutboxMessage.id))
         .limit(limit)
     )
-    if session.get_bind().dialect.name == "postgresql":
+    if _is_postgresql(session):
         stmt = stmt.with_for_update(skip_locked=True)
     return session.exec(stmt).all()
 
@@ -596,7 +601,7 @@ def claim_outbox(session: Session, message_id: int, now: datetime) -> OutboxMess
         OutboxMessage.status == OutboxStatus.PENDING,
         col(OutboxMessage.next_attempt_at) <= now,
     )
-    if session.get_bind().dialect.name == "postgresql":
+    if _is_postgresql(session):
         stmt = stmt.with_for_update(skip_locked=True)
     return session.exec(stmt).first()
 
@@ -772,7 +777,7 @@ def external_id_map(
 ) -> dict[str, int]:
     """Account id per external id of ``source``, for the ids that are linked."""
     out: dict[str, int] = {}
-    if session.get_bind().dialect.name == "postgresql":
+    if _is_postgresql(session):
         # A join on the ids: while a first sync fills the table its statistics are stale,
         # and PostgreSQL then reads every row of the source for an IN list (a first sync
         # grew quadratically); joined, each batch costs about the same however big it is.
@@ -809,7 +814,7 @@ def refresh_planner_statistics(session: Session) -> None:
     """PostgreSQL plans a fresh table's lookups as if it were empty until autovacuum catches
     up, and a first sync of 100,000 accounts then scans whole tables per batch. ANALYZE (a
     sample, so cheap) fixes the plans. SQLite needs nothing."""
-    if session.get_bind().dialect.name == "postgresql":
+    if _is_postgresql(session):
         session.execute(text(_ANALYZE_POLLED))
 
 
@@ -859,26 +864,17 @@ def _executemany(
     *,
     bind_prefix: str = "",
 ) -> None:
-    """Run ``stmt`` once per row. On SQLite the rows go straight to the driver's executemany
+    """On SQLite, run ``stmt`` once per row: the rows go straight to the driver's executemany
     with each column's bind processor applied once per value, skipping SQLAlchemy's per-row
-    parameter handling (the bulk of a poll's write time); elsewhere SQLAlchemy batches them.
-    Bind names are the rows' keys, each with ``bind_prefix`` in front."""
+    parameter handling (the bulk of a poll's write time). Bind names are the rows' keys, each
+    with ``bind_prefix`` in front."""
     if not rows:
         return
     dialect = session.get_bind().dialect
-    if dialect.name != "sqlite":
-        if bind_prefix:
-            rows = [{bind_prefix + k: v for k, v in row.items()} for row in rows]
-        session.execute(stmt, rows)
-        return
     compiled = stmt.compile(dialect=dialect, column_keys=[bind_prefix + k for k in rows[0]])
     keys = [name.removeprefix(bind_prefix) for name in compiled.positiontup or ()]
     params = [tuple(values) for values in _sqlite_params(table, dialect, keys, rows)]
     session.connection().exec_driver_sql(str(compiled), params)
-
-
-def _is_postgresql(session: Session) -> bool:
-    return bool(session.get_bind().dialect.name == "postgresql")
 
 
 def _pg_columns(
@@ -900,6 +896,24 @@ def _pg_columns(
     return names, f"unnest({', '.join(arrays)}) AS v({names})", params
 
 
+def _insert_clauses(session: Session, unique: Sequence[str], returning: Sequence[str]) -> str:
+    """The ``ON CONFLICT (…) DO NOTHING`` and ``RETURNING …`` that follow an INSERT (either
+    may be left out)."""
+    quote = session.get_bind().dialect.identifier_preparer.quote
+    tail = f" ON CONFLICT ({', '.join(quote(c) for c in unique)}) DO NOTHING" if unique else ""
+    if returning:
+        tail += f" RETURNING {', '.join(quote(name) for name in returning)}"
+    return tail
+
+
+def _pg_insert_rows(session: Session, table: Table, rows: list[dict[str, Any]], tail: str) -> Any:
+    """PostgreSQL: the rows in one ``INSERT … SELECT … FROM unnest(…)`` followed by ``tail``."""
+    quote = session.get_bind().dialect.identifier_preparer.quote
+    names, source, params = _pg_columns(session, table, list(rows[0]), rows)
+    sql = f"INSERT INTO {quote(table.name)} ({names}) SELECT {names} FROM {source}{tail}"
+    return session.connection().execute(text(sql), params)
+
+
 def _bulk_insert(
     session: Session, table: Table, rows: list[dict[str, Any]], *, unique: Sequence[str] = ()
 ) -> None:
@@ -907,18 +921,13 @@ def _bulk_insert(
     columns exist already is skipped."""
     if not rows:
         return
-    if not _is_postgresql(session):
-        stmt = _insert(session)(table)
-        if unique:
-            stmt = stmt.on_conflict_do_nothing(index_elements=list(unique))
-        _executemany(session, stmt, table, rows)
+    if _is_postgresql(session):
+        _pg_insert_rows(session, table, rows, _insert_clauses(session, unique, ()))
         return
-    quote = session.get_bind().dialect.identifier_preparer.quote
-    names, source, params = _pg_columns(session, table, list(rows[0]), rows)
-    sql = f"INSERT INTO {quote(table.name)} ({names}) SELECT {names} FROM {source}"
+    stmt = _insert(session)(table)
     if unique:
-        sql += f" ON CONFLICT ({', '.join(quote(c) for c in unique)}) DO NOTHING"
-    session.connection().execute(text(sql), params)
+        stmt = stmt.on_conflict_do_nothing(index_elements=list(unique))
+    _executemany(session, stmt, table, rows)
 
 
 def _sqlite_params(table: Table, dialect: Any, keys: list[str], rows: list[dict[str, Any]]) -> Any:
@@ -950,20 +959,11 @@ def _insert_returning(
     back in no promised order: callers match them by a unique column)."""
     if not rows:
         return []
+    tail = _insert_clauses(session, (skip_conflicts_on,) if skip_conflicts_on else (), returning)
+    if _is_postgresql(session):
+        return [tuple(row) for row in _pg_insert_rows(session, table, rows, tail)]
     dialect = session.get_bind().dialect
     quote = dialect.identifier_preparer.quote
-    tail = f" ON CONFLICT ({quote(skip_conflicts_on)}) DO NOTHING" if skip_conflicts_on else ""
-    tail += f" RETURNING {', '.join(quote(name) for name in returning)}"
-    if dialect.name == "postgresql":
-        names, source, arrays = _pg_columns(session, table, list(rows[0]), rows)
-        sql = f"INSERT INTO {quote(table.name)} ({names}) SELECT {names} FROM {source}{tail}"
-        return [tuple(row) for row in session.connection().execute(text(sql), arrays)]
-    if dialect.name != "sqlite":
-        stmt = _insert(session)(table)
-        if skip_conflicts_on:
-            stmt = stmt.on_conflict_do_nothing(index_elements=[skip_conflicts_on])
-        stmt = stmt.returning(*[table.c[name] for name in returning])
-        return [tuple(row) for row in session.execute(stmt, rows)]
     keys = list(rows[0])
     one = "(" + ", ".join("?" for _ in keys) + ")"
     head = f"INSERT INTO {quote(table.name)} ({', '.join(quote(k) for k in keys)}) VALUES "

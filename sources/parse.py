@@ -86,18 +86,9 @@ class Reader:
 
     def _finite(self, field: str, raw: Any) -> float | None:
         value: float
-        kind = type(raw)
-        if kind is float or kind is int:  # the usual cases first
-            try:
-                value = float(raw)
-            except OverflowError:
-                self.bad(field, "implausibly large", raw)
-                return None
-            if value != value or value in (math.inf, -math.inf):
-                self.bad(field, "not a finite number", raw)
-                return None
-            return value
-        if kind is str:  # HubSpot sends every property as text
+        if raw is None:
+            return None
+        if isinstance(raw, str):  # HubSpot sends every property as text
             text = raw.strip()
             if not text:
                 return None
@@ -106,32 +97,20 @@ class Reader:
             if not _NUMBER.match(text):
                 self.bad(field, "not a number", raw)
                 return None
-            value = float(text)
-            if value in (math.inf, -math.inf):  # digits only, but past a float: "1e999"
-                self.bad(field, "not a finite number", raw)
-                return None
-            return value
-        if raw is None or (isinstance(raw, str) and not raw.strip()):
-            return None
-        if isinstance(raw, bool):
+            value = float(text)  # digits only, but "1e999" is past a float: infinite
+        elif isinstance(raw, bool):
             self.bad(field, "not a number", raw)
             return None
-        if isinstance(raw, int | float):
+        elif isinstance(raw, int | float):
             try:
                 value = float(raw)
             except OverflowError:
                 self.bad(field, "implausibly large", raw)
                 return None
-        elif isinstance(raw, str):
-            text = raw.strip().replace("_", "")
-            if not _NUMBER.match(text):
-                self.bad(field, "not a number", raw)
-                return None
-            value = float(text)
         else:
             self.bad(field, f"wrong type ({type(raw).__name__})", raw)
             return None
-        if math.isnan(value) or math.isinf(value):
+        if value != value or value in (math.inf, -math.inf):
             self.bad(field, "not a finite number", raw)
             return None
         return value
