@@ -91,8 +91,7 @@ def _reload(deps: Deps, user_id: str) -> Reply:
 def apply_config(deps: Deps, config: AppConfig) -> None:
     """Swap ``config`` in for everything that reads it per request."""
     deps.config = config
-    deps.router.config = config
-    deps.router.routing = config.routing
+    deps.router.reconfigure(config)
     deps.sender.config = config
     for hook in deps.on_reload:
         try:

@@ -48,7 +48,7 @@ def create_app(
         raise UserError("SLACK_SIGNING_SECRET is required to serve Slack over HTTP.")
     signing_secret = secret.get_secret_value() if secret else secrets.token_hex(32)
     team_id = config.slack.team_id or _installed_team(client)
-    router = Router(config, settings.expansion_channel, client)
+    router = Router(config, settings.expansion_channel, client, factory)
     deps = Deps(
         settings=settings,
         config=config,

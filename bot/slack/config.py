@@ -60,6 +60,9 @@ class RoutingConfig(BaseModel):
     )
     lookup_by_email: bool = True
     cache_days: int = Field(7, ge=0, description="how long a users.lookupByEmail answer is kept")
+    failed_lookup_seconds: float = Field(
+        120, ge=0, description="how long a failed lookup (429, timeout) is not tried again"
+    )
 
     @field_validator("owner_map")
     @classmethod

@@ -26,7 +26,6 @@ from bot.slack.parse import parse
 from bot.slack.routing import Router
 from bot.slack.search import AccountSearch
 from bot.slack.sender import Sender
-from bot.timezones import zone
 from bot.when import WhenError, parse_when
 from db import repo
 from db.engine import SessionFactory, transaction
@@ -51,11 +50,14 @@ class Deps:
     # called with the new config after `/expansion admin reload` (the runner reschedules polls)
     on_reload: list[Callable[[AppConfig], None]] = field(default_factory=list)
 
-    def local_now(self, session: Session, user_id: str) -> datetime:
-        """Now on the user's clock (their Slack timezone)."""
-        now = self.clock()
-        tz = self.router.user_tz(session, user_id, now=now)
-        return now.astimezone(zone(tz, self.config.slack.quiet_hours.default_tz))
+    def local_now(self, user_id: str) -> datetime:
+        """Now on the user's clock (their Slack timezone). Asks Slack if it must: call it
+        before opening a transaction."""
+        return self.router.local_now(user_id, now=self.clock())
+
+    def emails_for(self, user_id: str) -> list[str]:
+        """The CRM owner emails that mean this Slack user (before a transaction, too)."""
+        return self.router.emails_for(user_id, now=self.clock())
 
 
 # --- /expansion ----------------------------------------------------------------------------
@@ -72,10 +74,12 @@ def expansion(deps: Deps, *, user_id: str, text: str) -> Reply:
         return stats(deps, user_id=user_id)
     if cmd.verb == "admin":
         return admin.command(deps, user_id=user_id, action=cmd.query)
+    local = deps.local_now(user_id)
+    if cmd.verb in ("top", "mine"):
+        emails = deps.emails_for(user_id)
+        with deps.factory() as session:
+            return _book_reply(deps, session, user_id, emails, cmd.verb, cmd.n)
     with transaction(deps.factory) as session:
-        local = deps.local_now(session, user_id)
-        if cmd.verb in ("top", "mine"):
-            return _book_reply(deps, session, user_id, cmd.verb, cmd.n, local.date())
         found = _resolve(deps, session, cmd.query)
         if not isinstance(found, Account):
             return found
@@ -141,9 +145,8 @@ def _when(session: Session, text: str, local: datetime, account: Account) -> dat
 
 
 def _book_reply(
-    deps: Deps, session: Session, user_id: str, verb: str, n: int | None, today: date
+    deps: Deps, session: Session, user_id: str, emails: list[str], verb: str, n: int | None
 ) -> Reply:
-    emails = deps.router.emails_for(session, user_id, now=deps.clock())
     if verb == "mine":
         rows = services.book(session, user_id=user_id, emails=emails)
         items = [services.list_item(a, acc) for a, acc in rows]
@@ -195,15 +198,14 @@ def _start_plan(
 
 
 def account_card(deps: Deps, *, user_id: str, account_id: int) -> Reply:
+    local = deps.local_now(user_id)
     with deps.factory() as session:
         account = session.get(Account, account_id)
         if account is None:
             raise UserError("That account no longer exists.")
-        local = deps.local_now(session, user_id)
         card = services.account_card(
             session, account=account, config=deps.config, today=local.date()
         )
-        session.commit()  # the timezone lookup may have cached the user
     return blocks.card_reply(card)
 
 
@@ -241,11 +243,11 @@ def acknowledge(deps: Deps, *, user_id: str, value: ActionValue) -> Card:
 def snooze(deps: Deps, *, user_id: str, value: ActionValue, when: str) -> Card:
     """``when``: 1d, 1w, 2w or an ISO date (from the modal)."""
     alert_id = _alert_id(value, deps)
+    local = deps.local_now(user_id)
     with transaction(deps.factory) as session:
         found = repo.alert_and_account(session, alert_id)
         if found is None:
             raise UserError("That alert no longer exists.")
-        local = deps.local_now(session, user_id)
         until = _when(session, when, local, found[1])
         services.snooze(session, alert_id=alert_id, user_id=user_id, until=until, now=deps.clock())
     deps.sender.flush(alert_id)
@@ -258,8 +260,7 @@ def snooze_date_error(
     """What is wrong with the date picked in the modal, if anything."""
     if not day or not isinstance(day, str):
         return "Pick a date."
-    with deps.factory() as session:
-        local = deps.local_now(session, user_id)
+    local = deps.local_now(user_id)
     try:
         parse_when(day, now_local=local)
     except WhenError as exc:
@@ -278,6 +279,7 @@ def dismiss(deps: Deps, *, user_id: str, value: ActionValue, reason: str, note: 
 
 
 def start_plan(deps: Deps, *, user_id: str, value: ActionValue) -> Reply:
+    local = deps.local_now(user_id)
     with transaction(deps.factory) as session:
         account_id = value.account
         if account_id is None and value.alert is not None:
@@ -290,7 +292,6 @@ def start_plan(deps: Deps, *, user_id: str, value: ActionValue) -> Reply:
             raise UserError("That account no longer exists.")
         if value.alert is not None:
             _alert_id(value, deps)
-        local = deps.local_now(session, user_id)
         reply = _start_plan(deps, session, user_id, account, value.alert, local)
     if value.alert is not None:
         deps.sender.flush(value.alert)
@@ -315,6 +316,7 @@ def reassign(deps: Deps, *, user_id: str, value: ActionValue, new_owner: str) ->
 def modal(deps: Deps, *, kind: str, user_id: str, value: ActionValue) -> View:
     """The snooze-date, not-now or reassign modal for this alert."""
     alert_id = _alert_id(value, deps)
+    today = deps.local_now(user_id).date()
     with deps.factory() as session:
         found = repo.alert_and_account(session, alert_id)
         if found is None:
@@ -325,7 +327,6 @@ def modal(deps: Deps, *, kind: str, user_id: str, value: ActionValue) -> View:
             raise UserError(f"The alert for *{escape(account.name, single_line=True)}* is closed.")
         if kind == "reassign":  # say no before the picker opens, not after
             services.may_reassign(alert, user_id=user_id, config=deps.config)
-        today = deps.local_now(session, user_id).date()
     if kind == "snooze":
         return blocks.snooze_modal(account.name, value, today)
     if kind == "not_now":
@@ -337,9 +338,9 @@ def modal(deps: Deps, *, kind: str, user_id: str, value: ActionValue) -> View:
 
 
 def home(deps: Deps, *, user_id: str) -> View:
+    local = deps.local_now(user_id)
+    emails = deps.emails_for(user_id)
     with transaction(deps.factory) as session:
-        local = deps.local_now(session, user_id)
-        emails = deps.router.emails_for(session, user_id, now=deps.clock())
         data = services.home_data(session, user_id=user_id, emails=emails, today=local.date())
     return blocks.home_view(data)
 
@@ -406,19 +407,19 @@ def step_skip(deps: Deps, *, user_id: str, value: ActionValue, note: str | None)
 def step_snooze(deps: Deps, *, user_id: str, value: ActionValue, when: str) -> StepCard:
     """``when``: 1d, 1w, 2w or an ISO date (from the modal); ends 09:00 the user's time."""
     step_id = _step_id(value)
+    local = deps.local_now(user_id)
     with transaction(deps.factory) as session:
         found = repo.step_with_plan(session, step_id)
         if found is None:
             raise UserError("That plan step no longer exists.")
-        local = deps.local_now(session, user_id)
         until = _when(session, when, local, found[2])
         return services.snooze_step(
             session, step_id=step_id, user_id=user_id, until=until, now=deps.clock()
         )
 
 
-def _email_of(deps: Deps, session: Session, user_id: str) -> str:
-    emails = deps.router.emails_for(session, user_id, now=deps.clock())
+def _email_of(deps: Deps, user_id: str) -> str:
+    emails = deps.emails_for(user_id)
     if not emails:
         raise UserError(
             f"I couldn't find an email for <@{user_id}>, so I can't match them to CRM owners."
@@ -427,26 +428,28 @@ def _email_of(deps: Deps, session: Session, user_id: str) -> str:
 
 
 def step_reassign(deps: Deps, *, user_id: str, value: ActionValue, new_user: str) -> StepCard:
+    caller_emails, new_owner = deps.emails_for(user_id), _email_of(deps, new_user)
     with transaction(deps.factory) as session:
         return services.reassign_step(
             session,
             step_id=_step_id(value),
             user_id=user_id,
-            caller_emails=deps.router.emails_for(session, user_id, now=deps.clock()),
-            new_owner=_email_of(deps, session, new_user),
+            caller_emails=caller_emails,
+            new_owner=new_owner,
             config=deps.config,
             now=deps.clock(),
         )
 
 
 def plan_reassign(deps: Deps, *, user_id: str, value: ActionValue, new_user: str) -> Reply:
+    caller_emails, new_owner = deps.emails_for(user_id), _email_of(deps, new_user)
     with transaction(deps.factory) as session:
         _plan, account = services.reassign_plan(
             session,
             plan_id=_plan_id(value),
             user_id=user_id,
-            caller_emails=deps.router.emails_for(session, user_id, now=deps.clock()),
-            new_owner=_email_of(deps, session, new_user),
+            caller_emails=caller_emails,
+            new_owner=new_owner,
             config=deps.config,
             now=deps.clock(),
         )
@@ -480,8 +483,8 @@ def close_plan(
     revisit: date | None = None,
 ) -> Reply:
     """Won, lost, or not this cycle (which brings the plan back at 09:00 on ``revisit``)."""
+    local = deps.local_now(user_id)
     with transaction(deps.factory) as session:
-        local = deps.local_now(session, user_id)
         revisit_at = None
         if revisit is not None:
             if revisit <= local.date():
@@ -518,8 +521,8 @@ def feedback(deps: Deps, *, user_id: str, value: ActionValue, vote: str) -> Card
 
 def plan_modal(deps: Deps, *, kind: str, user_id: str, value: ActionValue) -> View:
     """Step snooze-date, skip, step or plan reassign, and outcome modals."""
+    today = deps.local_now(user_id).date()
     with deps.factory() as session:
-        today = deps.local_now(session, user_id).date()
         if kind in ("step_snooze", "step_skip", "step_reassign"):
             found = repo.step_with_plan(session, _step_id(value))
             if found is None:
@@ -554,15 +557,14 @@ def plan_modal(deps: Deps, *, kind: str, user_id: str, value: ActionValue) -> Vi
 
 
 def snoozed(deps: Deps, *, user_id: str) -> Reply:
-    with transaction(deps.factory) as session:
-        emails = deps.router.emails_for(session, user_id, now=deps.clock())
+    emails = deps.emails_for(user_id)
+    with deps.factory() as session:
         items = services.snoozed_items(session, user_id=user_id, emails=emails)
     return blocks.snoozed_reply(items)
 
 
 def stats(deps: Deps, *, user_id: str) -> Reply:
-    with transaction(deps.factory) as session:
-        local = deps.local_now(session, user_id)
-        emails = deps.router.emails_for(session, user_id, now=deps.clock())
+    local, emails = deps.local_now(user_id), deps.emails_for(user_id)
+    with deps.factory() as session:
         mine, team = services.stats(session, emails=emails, today=local.date())
     return blocks.stats_reply(mine, team, local.date())

@@ -11,9 +11,6 @@ import logging
 from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
-from zoneinfo import ZoneInfo
-
-from sqlmodel import Session
 
 from bot.digests import collect_daily_digests, collect_weekly_summary
 from bot.leases import run_exclusively
@@ -100,19 +97,13 @@ def escalate_unacknowledged(
     return done
 
 
-def owner_zones(session: Session, router: Router, config: AppConfig, now: datetime) -> TzLookup:
-    """CRM owner email → their Slack timezone (looked up once, then cached in the database)."""
-    cache: dict[str | None, ZoneInfo] = {}
-    default = config.slack.quiet_hours.default_tz
-
-    def lookup(email: str | None) -> ZoneInfo:
-        if email not in cache:
-            user = router.user_for_email(session, email, now=now) if email else None
-            tz = router.user_tz(session, user, now=now) if user else None
-            cache[email] = zone(tz, default)
-        return cache[email]
-
-    return lookup
+def owner_zones(factory: SessionFactory, router: Router, now: datetime) -> TzLookup:
+    """CRM owner email → their Slack timezone, for every account and plan-step owner. Looked
+    up before the job opens its transaction: Slack is never asked while it is open."""
+    with factory() as session:
+        owners: set[str | None] = set(repo.account_owners(session))
+        owners |= {step.owner or plan.owner for step, plan, _ in repo.open_steps(session)}
+    return router.zones_for(owners, now=now)
 
 
 def send_step_reminders(
@@ -121,8 +112,8 @@ def send_step_reminders(
     """Step-open and overdue reminders owed now. Marking them sent and queueing them happen in
     one transaction, so each goes out once however often this ticks."""
     now = now or utcnow()
+    tz_of = owner_zones(factory, router, now)
     with transaction(factory) as session:
-        tz_of = owner_zones(session, router, config, now)
         due = collect_step_reminders(session, now=now, tz_of=tz_of, hour=config.slack.reminder_hour)
         for reminder in due:
             services.step_reminder(session, reminder=reminder)
@@ -143,8 +134,8 @@ def send_daily_digests(
 ) -> int:
     """Each CSM's morning DM (claimed and queued together; empty ones are never sent)."""
     now = now or utcnow()
+    tz_of = owner_zones(factory, router, now)
     with transaction(factory) as session:
-        tz_of = owner_zones(session, router, config, now)
         digests = collect_daily_digests(
             session, now=now, tz_of=tz_of, hour=config.slack.digest_hour
         )

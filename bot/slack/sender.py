@@ -279,7 +279,7 @@ class Sender:
         if alert.status in (AlertStatus.DISMISSED, AlertStatus.CLEARED, AlertStatus.CLOSED):
             row.last_error = f"skipped: alert {alert.status} before it was posted"
             return
-        route = self.router.route(session, account, now=now, assigned=alert.owner_slack_id)
+        route = self.router.route(account, now=now, assigned=alert.owner_slack_id)
         row.channel = route.channel
         cap = self.config.slack.hourly_cap_per_channel
         recent = repo.channel_post_times(
@@ -398,12 +398,12 @@ class Sender:
     ) -> None:
         user = row.payload.get("user")
         if not user and row.payload.get("email"):
-            user = self.router.user_for_email(session, str(row.payload["email"]), now=now)
+            user = self.router.user_for_email(str(row.payload["email"]), now=now)
         if not user:
             row.last_error = "skipped: no Slack user for this person"
             return
         user = str(user)
-        tz = self.router.user_tz(session, user, now=now)
+        tz = self.router.user_tz(user, now=now)
         quiet_until = quiet_hours_end(now, tz, self.config.slack.quiet_hours)
         if quiet_until is not None:
             raise Deferred(quiet_until, f"quiet hours for {user}")

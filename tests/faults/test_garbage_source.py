@@ -107,7 +107,10 @@ def test_an_hour_of_garbage_warns_once_and_keeps_the_last_good_data(
     settings = Settings(slack_bot_token=slack.auth_token, slack_api_url=slack.url)
     client = make_client(settings)
     sender = Sender(
-        factory=factory, client=client, config=CONFIG, router=Router(CONFIG, "#expansion", client)
+        factory=factory,
+        client=client,
+        config=CONFIG,
+        router=Router(CONFIG, "#expansion", client, factory),
     )
     sender.run_once(limit=500)
     sender.run_once(limit=500)

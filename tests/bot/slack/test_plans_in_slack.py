@@ -316,7 +316,7 @@ def test_reassigning_a_step_needs_the_owner_or_an_admin(
             session,
             step_id=step_id,
             user_id=MAYA,
-            caller_emails=deps.router.emails_for(session, MAYA, now=now),
+            caller_emails=deps.router.emails_for(MAYA, now=now),
             new_owner="jonas.weber@example.com",
             config=config,
             now=now,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
@@ -36,7 +37,7 @@ def test_first_matching_rule_wins_else_the_default_channel() -> None:
             )
         )
     )
-    router = Router(config, "#expansion", None)
+    router = Router(config, "#expansion", None, lambda: None)  # type: ignore[arg-type,return-value]
     assert router.channel_for(account(owner_email="maya.chen@example.com", segment="SMB")) == (
         "#maya-smb"
     )
@@ -66,14 +67,13 @@ def test_config_is_validated() -> None:
 def test_owner_lookup_then_cache_then_owner_map(slack: FakeSlack, factory: SessionFactory) -> None:
     client = WebClient(token=slack.auth_token, base_url=slack.url)
     config = AppConfig(routing=RoutingConfig(owner_map={"luis.ortega@example.com": "U0LUIS0001"}))
-    router = Router(config, "#expansion", client)
+    router = Router(config, "#expansion", client, factory)
     now = datetime.now(UTC)
-    with transaction(factory) as session:
-        assert router.user_for_email(session, "Maya.Chen@example.com", now=now) == MAYA
-        assert router.user_for_email(session, "maya.chen@example.com", now=now) == MAYA
-        assert router.user_for_email(session, "luis.ortega@example.com", now=now) == "U0LUIS0001"
-        assert router.user_for_email(session, "nobody@example.com", now=now) is None
-        assert router.user_for_email(session, "nobody@example.com", now=now) is None
+    assert router.user_for_email("Maya.Chen@example.com", now=now) == MAYA
+    assert router.user_for_email("maya.chen@example.com", now=now) == MAYA
+    assert router.user_for_email("luis.ortega@example.com", now=now) == "U0LUIS0001"
+    assert router.user_for_email("nobody@example.com", now=now) is None
+    assert router.user_for_email("nobody@example.com", now=now) is None
     emails = [c["email"] for c in slack.calls("users.lookupByEmail")]
     assert sorted(emails) == [
         "luis.ortega@example.com",
@@ -83,8 +83,7 @@ def test_owner_lookup_then_cache_then_owner_map(slack: FakeSlack, factory: Sessi
     with factory() as session:
         assert repo.slack_user(session, "maya.chen@example.com").tz == "Europe/Berlin"  # type: ignore[union-attr]
     # a week later the answers are refreshed
-    with transaction(factory) as session:
-        router.user_for_email(session, "maya.chen@example.com", now=now + timedelta(days=8))
+    router.user_for_email("maya.chen@example.com", now=now + timedelta(days=8))
     assert len(slack.calls("users.lookupByEmail")) == 4
 
 
@@ -92,11 +91,33 @@ def test_a_slack_outage_falls_back_to_the_map(slack: FakeSlack, factory: Session
     client = WebClient(token=slack.auth_token, base_url=slack.url)
     config = AppConfig(routing=RoutingConfig(owner_map={"maya.chen@example.com": "U0MAPPED01"}))
     slack.set_method_error("users.lookupByEmail", "internal_error")
-    with transaction(factory) as session:
-        user = Router(config, "#x", client).user_for_email(
-            session, "maya.chen@example.com", now=datetime.now(UTC)
-        )
+    user = Router(config, "#x", client, factory).user_for_email(
+        "maya.chen@example.com", now=datetime.now(UTC)
+    )
     assert user == "U0MAPPED01"
+
+
+def test_a_failed_lookup_is_not_retried_at_once_and_never_waits_out_a_429(
+    slack: FakeSlack, factory: SessionFactory
+) -> None:
+    """users.info answering 429 (Retry-After 2): the lookup gives up at once instead of
+    sleeping, the default timezone stands in, and the next commands do not ask again until
+    ``failed_lookup_seconds`` have passed."""
+    client = WebClient(token=slack.auth_token, base_url=slack.url)
+    clock = [1000.0]
+    router = Router(AppConfig(), "#x", client, factory, monotonic=lambda: clock[0])
+    slack.rate_limit("users.info", retry_after=2, times=None)
+    now = datetime.now(UTC)
+    started = time.monotonic()
+    assert router.user_tz(MAYA, now=now) is None
+    assert router.local_now(MAYA, now=now).utcoffset() == timedelta(0)
+    assert time.monotonic() - started < 1.5
+    assert len(slack.requests_to("/api/users.info")) == 1  # the second ask: from memory
+    slack.clear_faults()
+    clock[0] += AppConfig().routing.failed_lookup_seconds + 1
+    assert router.user_tz(MAYA, now=now) == "Europe/Berlin"
+    with factory() as session:  # and the answer is cached in the database
+        assert repo.slack_user_by_id(session, MAYA).tz == "Europe/Berlin"  # type: ignore[union-attr]
 
 
 @pytest.mark.usefixtures("seeded")
