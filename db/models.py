@@ -153,23 +153,31 @@ class Alert(SQLModel, table=True):
 
 class OutboxStatus(StrEnum):
     PENDING = "pending"
+    SENDING = "sending"  # claimed by a sender until ``claimed_until`` (committed before Slack)
     SENT = "sent"
     FAILED = "failed"  # permanent error: recorded and reported, not retried
 
 
 class OutboxMessage(SQLModel, table=True):
-    """A Slack delivery owed. Written with the change that caused it; sent at least once,
-    and idempotent on the Slack side through the alert's stored channel and ts."""
+    """A Slack delivery owed, written with the change that caused it.
+
+    Life of a row: ``pending`` → ``sending`` (claimed, and committed, before Slack is called;
+    ``claimed_by`` / ``claimed_until``) → ``sent`` / ``failed`` / back to ``pending`` with a
+    later ``next_attempt_at``. A claim that expires (its sender died) can be taken again.
+    Every message posted for a row carries the row's id as Slack message metadata, and
+    ``unconfirmed_since`` says a post may have reached Slack without our seeing the answer: the
+    next attempt looks for it in ``channel`` (``thread_ts``: in that thread) before posting."""
 
     __tablename__ = "outbox"
     __table_args__ = (
         Index("ix_outbox_status_due", "status", "next_attempt_at"),
         Index("ix_outbox_channel_sent", "channel", "sent_at"),
+        Index("ix_outbox_alert_status", "alert_id", "status"),
     )
 
     id: int | None = Field(default=None, primary_key=True)
     alert_id: int | None = Field(default=None, foreign_key="alerts.id", ondelete="CASCADE")
-    kind: str = Field(max_length=20)  # post | update | thread | dm
+    kind: str = Field(max_length=20)  # post | update | thread | dm | escalate | admin | channel
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     status: str = Field(default=OutboxStatus.PENDING, max_length=20)
     priority: int = 0
@@ -178,7 +186,23 @@ class OutboxMessage(SQLModel, table=True):
     last_error: str | None = Field(default=None, max_length=2000)
     created_at: datetime = Field(default_factory=utcnow)
     sent_at: datetime | None = None
-    channel: str | None = Field(default=None, max_length=80)  # routed target, for the hourly cap
+    # the target: routed name or id (the hourly cap counts by it), and the thread for a reply
+    channel: str | None = Field(default=None, max_length=80)
+    thread_ts: str | None = Field(default=None, max_length=40)
+    claimed_by: str | None = Field(default=None, max_length=200)
+    claimed_until: datetime | None = None
+    unconfirmed_since: datetime | None = None
+
+
+class SlackChannel(SQLModel, table=True):
+    """A channel name's id as Slack answered it (conversations.history wants ids; routing
+    rules and EXPANSION_CHANNEL may name a channel "#expansion")."""
+
+    __tablename__ = "slack_channels"
+
+    name: str = Field(primary_key=True, max_length=80)  # without the "#", lower case
+    channel_id: str = Field(max_length=40)
+    fetched_at: datetime = Field(default_factory=utcnow)
 
 
 class Plan(SQLModel, table=True):

@@ -11,6 +11,7 @@ from typing import Any
 from sqlalchemy import Table, Text, bindparam, delete, func, insert, text, type_coerce, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from db.models import (
@@ -28,6 +29,7 @@ from db.models import (
     Plan,
     PlanStep,
     PollRun,
+    SlackChannel,
     SlackUser,
     Snapshot,
     Snooze,
@@ -273,24 +275,11 @@ def enqueue(
     return message
 
 
-def due_outbox(session: Session, now: datetime, limit: int = 50) -> Sequence[OutboxMessage]:
-    """Pending messages whose time has come, highest priority first, oldest first."""
-    stmt = (
-        select(OutboxMessage)
-        .where(
-            OutboxMessage.status == OutboxStatus.PENDING,
-            col(OutboxMessage.next_attempt_at) <= now,
-        )
-        .order_by(col(OutboxMessage.priority).desc(), col(OutboxMessage.id))
-        .limit(limit)
-    )
-    if _is_postgresql(session):
-        stmt = stmt.with_for_update(skip_locked=True)
-    return session.exec(stmt).all()
-
-
 def outbox_backlog(session: Session) -> int:
-    stmt = select(func.count()).where(OutboxMessage.status == OutboxStatus.PENDING)
+    """Messages not delivered yet: waiting, or being sent right now."""
+    stmt = select(func.count()).where(
+        col(OutboxMessage.status).in_([OutboxStatus.PENDING, OutboxStatus.SENDING])
+    )
     return int(session.exec(stmt).one())
 
 
@@ -593,26 +582,106 @@ def alert_and_account(session: Session, alert_id: int) -> tuple[Alert, Account] 
     return (row[0], row[1]) if row else None
 
 
-def claim_outbox(session: Session, message_id: int, now: datetime) -> OutboxMessage | None:
-    """The message if it is still pending and due; on PostgreSQL the row stays locked for this
-    transaction, so two replicas never send it both."""
-    stmt = select(OutboxMessage).where(
-        OutboxMessage.id == message_id,
-        OutboxMessage.status == OutboxStatus.PENDING,
-        col(OutboxMessage.next_attempt_at) <= now,
+def _claimable(now: datetime) -> Any:
+    """Pending and due, or being sent under a claim that has expired (its sender died)."""
+    return (
+        (col(OutboxMessage.status) == OutboxStatus.PENDING)
+        & (col(OutboxMessage.next_attempt_at) <= now)
+    ) | (
+        (col(OutboxMessage.status) == OutboxStatus.SENDING)
+        & (col(OutboxMessage.claimed_until) < now)
     )
+
+
+def claim_outbox(
+    session: Session, message_id: int, *, holder: str, now: datetime, until: datetime
+) -> OutboxMessage | None:
+    """Claim one message for a delivery: ``sending``, held by ``holder`` until ``until``.
+
+    One conditional UPDATE, so two senders (threads or replicas) never both win. A message
+    whose alert already has another message in flight is not claimed: one alert has one Slack
+    call at a time, so an edit never overtakes the post it edits. On PostgreSQL the alert's
+    row is locked first, which makes that check hold across replicas too. The caller commits
+    before it calls Slack. Returns the claimed row, or None."""
     if _is_postgresql(session):
-        stmt = stmt.with_for_update(skip_locked=True)
-    return session.exec(stmt).first()
+        alert_of = (
+            select(OutboxMessage.alert_id).where(OutboxMessage.id == message_id).scalar_subquery()
+        )
+        session.exec(select(Alert.id).where(Alert.id == alert_of).with_for_update()).all()
+    other = aliased(OutboxMessage)
+    in_flight = (
+        select(other.id)
+        .where(
+            col(other.alert_id) == col(OutboxMessage.alert_id),
+            col(other.id) != col(OutboxMessage.id),
+            col(other.status) == OutboxStatus.SENDING,
+            col(other.claimed_until) >= now,
+        )
+        .exists()
+    )
+    claimed = session.execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id) == message_id, _claimable(now), ~in_flight)
+        .values(status=OutboxStatus.SENDING, claimed_by=holder, claimed_until=until)
+        .returning(col(OutboxMessage.id))
+    ).first()
+    if claimed is None:
+        return None
+    return session.get(OutboxMessage, message_id, populate_existing=True)
+
+
+def arm_outbox(
+    session: Session,
+    message_id: int,
+    *,
+    holder: str,
+    channel: str,
+    thread_ts: str | None,
+    now: datetime,
+    until: datetime,
+) -> bool:
+    """Just before a post: record where it goes and that its outcome is unknown from ``now``
+    (the earliest such moment is kept), and extend the claim. False if the claim was lost."""
+    armed = session.execute(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.id) == message_id,
+            col(OutboxMessage.claimed_by) == holder,
+            col(OutboxMessage.status) == OutboxStatus.SENDING,
+        )
+        .values(
+            channel=channel,
+            thread_ts=thread_ts,
+            claimed_until=until,
+            unconfirmed_since=func.coalesce(col(OutboxMessage.unconfirmed_since), now),
+        )
+        .returning(col(OutboxMessage.id))
+    ).first()
+    return armed is not None
+
+
+def finish_outbox(session: Session, message_id: int, *, holder: str, **values: Any) -> bool:
+    """End a claim with ``values`` (status, sent_at, attempts, …), if it is still ours.
+    False: the claim expired and another sender took the message over."""
+    done = session.execute(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.id) == message_id,
+            col(OutboxMessage.claimed_by) == holder,
+            col(OutboxMessage.status) == OutboxStatus.SENDING,
+        )
+        .values(claimed_by=None, claimed_until=None, **values)
+        .returning(col(OutboxMessage.id))
+    ).first()
+    return done is not None
 
 
 def due_outbox_ids(
     session: Session, now: datetime, *, limit: int = 50, alert_id: int | None = None
 ) -> list[int]:
-    """Due pending messages, highest priority (score) first, then oldest."""
-    stmt = select(OutboxMessage.id).where(
-        OutboxMessage.status == OutboxStatus.PENDING, col(OutboxMessage.next_attempt_at) <= now
-    )
+    """Messages to deliver now (due, or left claimed by a sender that died), highest priority
+    (score) first, then oldest."""
+    stmt = select(OutboxMessage.id).where(_claimable(now))
     if alert_id is not None:
         stmt = stmt.where(OutboxMessage.alert_id == alert_id)
     stmt = stmt.order_by(col(OutboxMessage.priority).desc(), col(OutboxMessage.id)).limit(limit)
@@ -620,30 +689,80 @@ def due_outbox_ids(
 
 
 def pending_outbox(
-    session: Session, *, alert_id: int, kinds: Iterable[str]
+    session: Session,
+    *,
+    alert_id: int,
+    kinds: Iterable[str],
+    statuses: Iterable[str] = (OutboxStatus.PENDING,),
 ) -> Sequence[OutboxMessage]:
     return session.exec(
         select(OutboxMessage)
         .where(
             OutboxMessage.alert_id == alert_id,
-            OutboxMessage.status == OutboxStatus.PENDING,
+            col(OutboxMessage.status).in_(list(statuses)),
             col(OutboxMessage.kind).in_(list(kinds)),
         )
         .order_by(col(OutboxMessage.id))
     ).all()
 
 
+def merge_outbox(session: Session, *, message_ids: Iterable[int], now: datetime, note: str) -> None:
+    """Mark still-pending messages done without sending them (an edit already showed their
+    state)."""
+    ids = list(message_ids)
+    if ids:
+        session.execute(
+            update(OutboxMessage)
+            .where(
+                col(OutboxMessage.id).in_(ids), col(OutboxMessage.status) == OutboxStatus.PENDING
+            )
+            .values(status=OutboxStatus.SENT, sent_at=now, last_error=note)
+        )
+
+
 def channel_post_times(session: Session, *, channel: str, since: datetime) -> list[datetime]:
-    """When alerts were posted to ``channel`` since ``since`` (the hourly cap's window)."""
+    """When alerts were posted (or are being posted) to ``channel`` since ``since`` (the hourly
+    cap's window)."""
+    when = func.coalesce(col(OutboxMessage.sent_at), col(OutboxMessage.unconfirmed_since))
     rows = session.exec(
-        select(OutboxMessage.sent_at).where(
+        select(when).where(
             OutboxMessage.channel == channel,
             OutboxMessage.kind == "post",
-            OutboxMessage.status == OutboxStatus.SENT,
-            col(OutboxMessage.sent_at) >= since,
+            col(OutboxMessage.status).in_([OutboxStatus.SENT, OutboxStatus.SENDING]),
+            when >= since,
         )
     ).all()
-    return sorted(r for r in rows if r is not None)
+    return sorted(_utc(r) for r in rows if r is not None)
+
+
+def channel_id(session: Session, name: str) -> str | None:
+    """The id Slack gave for a channel name (``#expansion`` or ``expansion``), if known."""
+    row = session.get(SlackChannel, channel_key(name))
+    return row.channel_id if row else None
+
+
+def save_channel_ids(session: Session, ids: dict[str, str], *, now: datetime) -> None:
+    """Remember channel name → id answers (insert or refresh; concurrent writers agree)."""
+    insert_ = _insert(session)
+    for name, cid in ids.items():
+        stmt = insert_(SlackChannel).values(name=channel_key(name), channel_id=cid, fetched_at=now)
+        session.execute(
+            stmt.on_conflict_do_update(
+                index_elements=["name"],
+                set_={"channel_id": stmt.excluded.channel_id, "fetched_at": stmt.excluded.fetched_at},
+            )
+        )
+
+
+def channel_key(name: str) -> str:
+    return name.strip().lstrip("#").lower()
+
+
+def _utc(moment: Any) -> datetime:
+    if isinstance(moment, str):  # SQLite hands back text for an expression over datetimes
+        moment = datetime.fromisoformat(moment)
+    assert isinstance(moment, datetime)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def outbox_failures(session: Session) -> int:

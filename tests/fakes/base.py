@@ -116,6 +116,11 @@ class Fault:
     `delay` seconds, then either drop the connection (`drop`), or answer with `status`
     (the fake's documented error body for that status unless `body` is given), or, when
     `status` is None, serve the request normally (a pure slowdown).
+
+    `late` is the other kind of slowness: the request is served at once (its effects
+    happen: a message is stored), and only the answer waits `late` seconds, then goes out
+    (or, with `drop`, the connection is dropped instead). A client that gave up meanwhile
+    does not know the server did the work.
     """
 
     path_prefix: str
@@ -127,6 +132,7 @@ class Fault:
     after: int = 0
     method: str | None = None
     drop: bool = False
+    late: float = 0.0
     fired: int = 0
 
     def matches(self, method: str, path: str) -> bool:
@@ -339,6 +345,7 @@ class FakeServer:
         after: int = 0,
         method: str | None = None,
         drop: bool = False,
+        late: float = 0.0,
     ) -> Fault:
         """Queue a fault (see `Fault`). Faults are checked in insertion order."""
         fault = Fault(
@@ -351,6 +358,7 @@ class FakeServer:
             after=after,
             method=method,
             drop=drop,
+            late=late,
         )
         with self._meta_lock:
             self._faults.append(fault)
@@ -459,6 +467,11 @@ class FakeServer:
             if self.record_requests:
                 self.requests.append(req)
         fault = self._take_fault(req.method, req.path)
+        if fault is not None and fault.late > 0:
+            response = self._serve(req)  # the work is done now; the answer comes late
+            if self._stopping.wait(fault.late) or fault.drop:
+                return None
+            return response
         if fault is not None:
             if fault.delay > 0 and self._stopping.wait(fault.delay):
                 return None
@@ -466,6 +479,9 @@ class FakeServer:
                 return None
             if fault.status is not None:
                 return self._fault_response(fault, req)
+        return self._serve(req)
+
+    def _serve(self, req: RecordedRequest) -> Response:
         try:
             if not self.check_auth(req):
                 return self.auth_failure(req)

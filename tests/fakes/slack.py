@@ -10,12 +10,23 @@ Follows /work/shared/reference/api-contracts.md sections 1.4, 3 and 4 (hard-code
 - Block Kit limits -> `invalid_blocks` with `errors` and `response_metadata.messages`;
 - `/response/<id>`: response_url webhook, 5 uses within 30 minutes, then HTTP 404.
 
+Channels (signals-contracts.md section 5.3): a channel named in chat.postMessage ("#expansion"
+or "expansion") gets an id the first time it is used, and the answer carries the id, as Slack's
+does. conversations.history / conversations.replies take ids only (a name is
+`channel_not_found`), page with `limit` and `cursor`, filter with `oldest` / `latest`, and return
+a message's `metadata` only with `include_all_metadata=true`; conversations.list pages through
+the channels (name -> id), conversations.join makes the bot a member. chat.postMessage checks
+`metadata` (`event_type` string, `event_payload` object, else `invalid_metadata_format`).
+`answer_late(method, seconds)` serves a call at once and answers it late.
+
 `WebClient(token=fake.auth_token, base_url=fake.url)`; `fake.url` ends in "/api/" (slack_sdk
 appends the method name to the base URL and adds a trailing slash if missing).
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -88,6 +99,9 @@ BLOCK_TYPES = frozenset(
     }
 )
 _TRIGGER_RE = re.compile(r"^\d+\.\d+\.[0-9A-Za-z]+$")
+_CHANNEL_ID_RE = re.compile(r"^[CGD][A-Z0-9]{2,}$")
+MAX_HISTORY_LIMIT = 999
+MAX_LIST_LIMIT = 1000
 
 
 class SlackCall(NamedTuple):
@@ -309,7 +323,9 @@ class FakeSlack(FakeServer):
         self._method_errors: dict[str, list[tuple[str, int | None]]] = {}
         self._used_triggers: set[str] = set()
         self._open_dms: set[str] = set()
-        self._ts_counter = 99
+        self._channels: dict[str, dict[str, Any]] = {}  # id -> conversation object
+        self._channel_ids: dict[str, str] = {}  # name -> id
+        self._last_ts_us = 0
         self._view_counter = 0
         self._response_urls: dict[str, _ResponseUrl] = {}
         self._handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
@@ -321,6 +337,10 @@ class FakeSlack(FakeServer):
             "users.lookupByEmail": self._lookup_by_email,
             "users.info": self._users_info,
             "conversations.open": self._conversations_open,
+            "conversations.history": self._conversations_history,
+            "conversations.replies": self._conversations_replies,
+            "conversations.list": self._conversations_list,
+            "conversations.join": self._conversations_join,
             "views.publish": self._views_publish,
             "views.open": self._views_open,
             "views.update": self._views_update,
@@ -386,6 +406,38 @@ class FakeSlack(FakeServer):
             out[o.email] = uid
         return out
 
+    def add_channel(
+        self,
+        name: str,
+        channel_id: str | None = None,
+        *,
+        private: bool = False,
+        member: bool = True,
+        archived: bool = False,
+    ) -> str:
+        """Create a channel (``#`` optional in ``name``); returns its id."""
+        with self._lock:
+            return self._new_channel(
+                name.lstrip("#").lower(),
+                channel_id,
+                private=private,
+                member=member,
+                archived=archived,
+            )
+
+    def channel_id(self, name_or_id: str) -> str | None:
+        """The id of a channel the fake knows, by name or id."""
+        with self._lock:
+            if name_or_id in self._channels:
+                return name_or_id
+            return self._channel_ids.get(name_or_id.lstrip("#").lower())
+
+    def channel_messages(self, channel: str) -> list[dict[str, Any]]:
+        """Every message stored in a channel (name or id), oldest first."""
+        with self._lock:
+            cid = self.channel_id(channel)
+            return [dict(m) for (c, _), m in self.messages.items() if c == cid]
+
     def set_channel_error(self, channel: str, error: str | None) -> None:
         """Make every message method on `channel` fail (channel_not_found, not_in_channel,
         is_archived, ...); None clears it."""
@@ -403,6 +455,11 @@ class FakeSlack(FakeServer):
     def clear_method_errors(self) -> None:
         with self._lock:
             self._method_errors.clear()
+
+    def answer_late(self, method: str, seconds: float, *, times: int | None = 1) -> Any:
+        """Serve `method` at once (a post is stored) but answer it `seconds` later: Slack
+        accepted it, and a client that timed out meanwhile does not know."""
+        return self.inject(f"/api/{method}", late=seconds, times=times)
 
     def rate_limit(self, method: str = "", retry_after: int = 1, times: int | None = 1) -> None:
         """HTTP 429 + Retry-After + {"ok": false, "error": "ratelimited"} for `method`."""
@@ -550,13 +607,80 @@ class FakeSlack(FakeServer):
             args[name] = value
         return value
 
+    def _new_channel(
+        self,
+        name: str | None,
+        channel_id: str | None = None,
+        *,
+        private: bool = False,
+        member: bool = True,
+        archived: bool = False,
+    ) -> str:
+        if channel_id is None:
+            assert name is not None
+            prefix = "G" if private else "C"
+            channel_id = prefix + hashlib.sha1(name.encode()).hexdigest()[:10].upper()
+        private = private or channel_id.startswith("G")
+        is_im = channel_id.startswith("D")
+        self._channels[channel_id] = {
+            "id": channel_id,
+            "name": name,
+            "is_channel": not is_im and not private,
+            "is_group": private,
+            "is_im": is_im,
+            "is_private": private or is_im,
+            "is_archived": archived,
+            "is_member": member,
+            "created": 1700000000,
+        }
+        if name is not None:
+            self._channel_ids[name] = channel_id
+        return channel_id
+
     def _check_channel(self, channel: Any) -> str:
+        """The id of the channel a message method names (a name is looked up, or created the
+        first time, as if the bot had been invited); injected channel errors apply."""
         if not isinstance(channel, str) or not channel:
             raise _ArgError("channel_not_found")
-        error = self._channel_errors.get(channel)
+        if _CHANNEL_ID_RE.match(channel):
+            cid = channel
+            if cid not in self._channels:
+                self._new_channel(None, cid)
+        else:
+            name = channel.lstrip("#").lower()
+            cid = self._channel_ids.get(name) or self._new_channel(name)
+        name = self._channels[cid]["name"]
+        for key in (channel, cid, f"#{name}" if name else None):
+            error = self._channel_errors.get(key) if key else None
+            if error is not None:
+                raise _ArgError(error)
+        return cid
+
+    def _readable_channel(self, args: Mapping[str, Any]) -> str:
+        """A channel id for the read methods: ids only, and the bot must be in it."""
+        self._require(args, "channel")
+        cid = str(args["channel"])
+        channel = self._channels.get(cid)
+        if channel is None:
+            raise _ArgError("channel_not_found")
+        error = self._channel_errors.get(cid)
         if error is not None:
             raise _ArgError(error)
-        return channel
+        if not channel["is_member"] and not channel["is_im"]:
+            raise _ArgError("not_in_channel")
+        return cid
+
+    def _check_metadata(self, args: dict[str, Any]) -> None:
+        metadata = self._json_arg(args, "metadata", "invalid_metadata_format")
+        if metadata is None:
+            return
+        if (
+            not isinstance(metadata, dict)
+            or not isinstance(metadata.get("event_type"), str)
+            or not metadata["event_type"]
+            or not isinstance(metadata.get("event_payload"), dict)
+        ):
+            raise _ArgError("invalid_metadata_format")
 
     def _check_message_content(
         self, args: dict[str, Any], max_blocks: int = MAX_MESSAGE_BLOCKS
@@ -574,9 +698,10 @@ class FakeSlack(FakeServer):
                 raise _ArgError("invalid_blocks", [f"[ERROR] {e}" for e in errors], errors=errors)
 
     def _next_ts(self) -> str:
-        self._ts_counter += 1
-        n = self._ts_counter
-        return f"{1700000000 + n // 1_000_000}.{n % 1_000_000:06d}"
+        """Slack's ts: the server's clock in microseconds, unique and increasing."""
+        self._last_ts_us = max(self._last_ts_us + 1, int(time.time() * 1_000_000))
+        n = self._last_ts_us
+        return f"{n // 1_000_000}.{n % 1_000_000:06d}"
 
     # ------------------------------------------------------------------ methods
 
@@ -610,6 +735,7 @@ class FakeSlack(FakeServer):
     def _post_message(self, args: dict[str, Any]) -> dict[str, Any]:
         channel = self._check_channel(args.get("channel"))
         self._check_message_content(args)
+        self._check_metadata(args)
         ts = self._next_ts()
         msg = self._message(args, ts)
         self.messages[(channel, ts)] = msg
@@ -623,9 +749,11 @@ class FakeSlack(FakeServer):
         if existing is None:
             raise _ArgError("message_not_found")
         self._check_message_content(args)
+        self._check_metadata(args)
         msg = self._message(args, ts)
-        if "blocks" not in msg:
-            msg["blocks"] = existing.get("blocks", [])
+        for kept in ("blocks", "metadata", "thread_ts"):  # omitted: the old value stays
+            if kept not in msg and kept in existing:
+                msg[kept] = existing[kept]
         msg["edited"] = {"user": BOT_USER_ID, "ts": self._next_ts()}
         self.messages[(channel, ts)] = msg
         return {
@@ -697,6 +825,8 @@ class FakeSlack(FakeServer):
             cid = "G" + hashlib.sha1(",".join(sorted(users)).encode()).hexdigest()[:10].upper()
         already = cid in self._open_dms
         self._open_dms.add(cid)
+        if cid not in self._channels:
+            self._new_channel(None, cid)
         result: dict[str, Any] = {"ok": True, "channel": {"id": cid}}
         if already:
             result.update(no_op=True, already_open=True)
@@ -711,6 +841,127 @@ class FakeSlack(FakeServer):
                     "last_read": "0000000000.000000",
                 }
             )
+        return result
+
+    @staticmethod
+    def _flag(value: Any) -> bool:
+        return str(value).lower() in ("1", "true")
+
+    @staticmethod
+    def _limit(args: Mapping[str, Any], default: int, top: int) -> int:
+        try:
+            limit = int(args.get("limit") or default)
+        except (TypeError, ValueError):
+            raise _ArgError("invalid_limit") from None
+        return max(1, min(limit, top))
+
+    @staticmethod
+    def _page(items: list[Any], args: Mapping[str, Any], limit: int) -> tuple[list[Any], str]:
+        """One page of ``items`` from the opaque ``cursor``, and the next cursor ("" at the end)."""
+        start = 0
+        if args.get("cursor"):
+            try:
+                raw = base64.b64decode(str(args["cursor"]), validate=True).decode()
+                start = int(raw.removeprefix("offset:"))
+            except (ValueError, binascii.Error):
+                raise _ArgError("invalid_cursor") from None
+        page = items[start : start + limit]
+        more = start + limit < len(items)
+        return page, base64.b64encode(f"offset:{start + limit}".encode()).decode() if more else ""
+
+    @staticmethod
+    def _shown(msg: dict[str, Any], with_metadata: bool) -> dict[str, Any]:
+        return {k: v for k, v in msg.items() if k != "metadata" or with_metadata}
+
+    @staticmethod
+    def _in_window(ts: str, args: Mapping[str, Any]) -> bool:
+        inclusive = FakeSlack._flag(args.get("inclusive"))
+        value = float(ts)
+        if args.get("oldest"):
+            oldest = float(str(args["oldest"]))
+            if value < oldest or (value == oldest and not inclusive):
+                return False
+        if args.get("latest"):
+            latest = float(str(args["latest"]))
+            if value > latest or (value == latest and not inclusive):
+                return False
+        return True
+
+    def _conversations_history(self, args: dict[str, Any]) -> dict[str, Any]:
+        cid = self._readable_channel(args)
+        with_metadata = self._flag(args.get("include_all_metadata"))
+        found = [
+            m
+            for (c, ts), m in self.messages.items()
+            if c == cid and m.get("thread_ts", ts) == ts and self._in_window(ts, args)
+        ]
+        found.sort(key=lambda m: float(m["ts"]), reverse=True)  # newest first
+        page, cursor = self._page(found, args, self._limit(args, 100, MAX_HISTORY_LIMIT))
+        return {
+            "ok": True,
+            "messages": [self._shown(m, with_metadata) for m in page],
+            "has_more": bool(cursor),
+            "pin_count": 0,
+            "response_metadata": {"next_cursor": cursor},
+        }
+
+    def _conversations_replies(self, args: dict[str, Any]) -> dict[str, Any]:
+        cid = self._readable_channel(args)
+        self._require(args, "ts")
+        parent_ts = str(args["ts"])
+        parent = self.messages.get((cid, parent_ts))
+        if parent is None:
+            raise _ArgError("thread_not_found")
+        with_metadata = self._flag(args.get("include_all_metadata"))
+        replies = [
+            m
+            for (c, ts), m in self.messages.items()
+            if c == cid and m.get("thread_ts") == parent_ts and ts != parent_ts
+        ]
+        thread = [parent, *sorted(replies, key=lambda m: float(m["ts"]))]  # oldest first
+        thread = [m for m in thread if m is parent or self._in_window(m["ts"], args)]
+        page, cursor = self._page(thread, args, self._limit(args, 100, MAX_HISTORY_LIMIT))
+        return {
+            "ok": True,
+            "messages": [self._shown(m, with_metadata) for m in page],
+            "has_more": bool(cursor),
+            "response_metadata": {"next_cursor": cursor},
+        }
+
+    def _conversations_list(self, args: dict[str, Any]) -> dict[str, Any]:
+        types = set(str(args.get("types") or "public_channel").split(","))
+        skip_archived = self._flag(args.get("exclude_archived"))
+        wanted = []
+        for channel in self._channels.values():
+            kind = (
+                "im"
+                if channel["is_im"]
+                else "private_channel"
+                if channel["is_group"]
+                else "public_channel"
+            )
+            if kind not in types or (skip_archived and channel["is_archived"]):
+                continue
+            if kind == "private_channel" and not channel["is_member"]:
+                continue  # a private channel is visible to its members only
+            wanted.append(dict(channel))
+        page, cursor = self._page(wanted, args, self._limit(args, 100, MAX_LIST_LIMIT))
+        return {"ok": True, "channels": page, "response_metadata": {"next_cursor": cursor}}
+
+    def _conversations_join(self, args: dict[str, Any]) -> dict[str, Any]:
+        self._require(args, "channel")
+        channel = self._channels.get(str(args["channel"]))
+        if channel is None:
+            raise _ArgError("channel_not_found")
+        if channel["is_group"] or channel["is_im"]:
+            raise _ArgError("method_not_supported_for_channel_type")
+        if channel["is_archived"]:
+            raise _ArgError("is_archived")
+        result: dict[str, Any] = {"ok": True, "channel": dict(channel, is_member=True)}
+        if channel["is_member"]:
+            result["warning"] = "already_in_channel"
+            result["response_metadata"] = {"warnings": ["already_in_channel"]}
+        channel["is_member"] = True
         return result
 
     def _check_view(self, view: Any, expected_type: str) -> dict[str, Any]:
