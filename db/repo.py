@@ -720,18 +720,21 @@ def merge_outbox(session: Session, *, message_ids: Iterable[int], now: datetime,
         )
 
 
-def channel_post_times(session: Session, *, channel: str, since: datetime) -> list[datetime]:
+def channel_post_times(
+    session: Session, *, channel: str, since: datetime, other_than: int | None = None
+) -> list[datetime]:
     """When alerts were posted (or are being posted) to ``channel`` since ``since`` (the hourly
-    cap's window)."""
+    cap's window), leaving out message ``other_than`` (the one asking)."""
     when = func.coalesce(col(OutboxMessage.sent_at), col(OutboxMessage.unconfirmed_since))
-    rows = session.exec(
-        select(when).where(
-            OutboxMessage.channel == channel,
-            OutboxMessage.kind == "post",
-            col(OutboxMessage.status).in_([OutboxStatus.SENT, OutboxStatus.SENDING]),
-            when >= since,
-        )
-    ).all()
+    stmt = select(when).where(
+        OutboxMessage.channel == channel,
+        OutboxMessage.kind == "post",
+        col(OutboxMessage.status).in_([OutboxStatus.SENT, OutboxStatus.SENDING]),
+        when >= since,
+    )
+    if other_than is not None:
+        stmt = stmt.where(col(OutboxMessage.id) != other_than)
+    rows = session.exec(stmt).all()
     return sorted(_utc(r) for r in rows if r is not None)
 
 
@@ -749,7 +752,10 @@ def save_channel_ids(session: Session, ids: dict[str, str], *, now: datetime) ->
         session.execute(
             stmt.on_conflict_do_update(
                 index_elements=["name"],
-                set_={"channel_id": stmt.excluded.channel_id, "fetched_at": stmt.excluded.fetched_at},
+                set_={
+                    "channel_id": stmt.excluded.channel_id,
+                    "fetched_at": stmt.excluded.fetched_at,
+                },
             )
         )
 

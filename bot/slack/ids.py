@@ -77,6 +77,14 @@ class Scope(StrEnum):
     USERS_READ = "users:read"  # users.info (timezone)
     USERS_READ_EMAIL = "users:read.email"  # users.lookupByEmail
     IM_WRITE = "im:write"  # conversations.open for DMs
+    # Finding a post whose answer never came, by its outbox id in the message metadata:
+    CHANNELS_HISTORY = "channels:history"  # conversations.history/.replies, public channels
+    GROUPS_HISTORY = "groups:history"  # … private channels
+    IM_HISTORY = "im:history"  # … DMs
+    METADATA_READ = "metadata.message:read"  # the metadata in what those return
+    CHANNELS_READ = "channels:read"  # conversations.list: a channel name's id
+    GROUPS_READ = "groups:read"  # … for a private channel
+    CHANNELS_JOIN = "channels:join"  # conversations.join: read a public channel posted to
 
 
 # Web API methods the app calls → the scope each needs (None: no scope needed).
@@ -91,4 +99,16 @@ METHODS: dict[str, Scope | None] = {
     "users.info": Scope.USERS_READ,
     "views.open": None,
     "views.publish": None,
+    "conversations.history": Scope.CHANNELS_HISTORY,
+    "conversations.replies": Scope.CHANNELS_HISTORY,
+    "conversations.list": Scope.CHANNELS_READ,
+    "conversations.join": Scope.CHANNELS_JOIN,
+}
+
+# Methods that need more scopes than the one above, by conversation type (a private channel,
+# a DM) or for the metadata they return.
+MORE_SCOPES: dict[str, tuple[Scope, ...]] = {
+    "conversations.history": (Scope.GROUPS_HISTORY, Scope.IM_HISTORY, Scope.METADATA_READ),
+    "conversations.replies": (Scope.GROUPS_HISTORY, Scope.IM_HISTORY, Scope.METADATA_READ),
+    "conversations.list": (Scope.GROUPS_READ,),
 }

@@ -10,7 +10,7 @@ from pathlib import Path
 import jsonschema  # type: ignore[import-untyped]
 import yaml
 
-from bot.slack.ids import METHODS, Command, Event, Scope
+from bot.slack.ids import METHODS, MORE_SCOPES, Command, Event, Scope
 
 ROOT = Path(__file__).parents[3]
 SCHEMA = Path(__file__).parent / "schema" / "manifest.schema.1.0.0.json"
@@ -42,6 +42,11 @@ def test_every_command_event_and_scope_the_code_uses_is_declared() -> None:
     scopes = set(m["oauth_config"]["scopes"]["bot"])
     assert {s.value for s in Scope} <= scopes
     assert {s.value for s in METHODS.values() if s is not None} <= scopes
+    assert {s.value for more in MORE_SCOPES.values() for s in more} <= scopes
+    assert set(MORE_SCOPES) <= set(METHODS)
+    # the sender reads its posts back: history in every kind of conversation, with metadata
+    for scope in ("channels:history", "groups:history", "im:history", "metadata.message:read"):
+        assert scope in scopes
     assert m["features"]["app_home"]["home_tab_enabled"] is True
     assert m["settings"]["interactivity"]["is_enabled"] is True
 
