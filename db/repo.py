@@ -660,6 +660,21 @@ def arm_outbox(
     return armed is not None
 
 
+def renew_outbox(session: Session, message_id: int, *, holder: str, until: datetime) -> bool:
+    """Extend a claim that is still ours; False if it was lost."""
+    renewed = session.execute(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.id) == message_id,
+            col(OutboxMessage.claimed_by) == holder,
+            col(OutboxMessage.status) == OutboxStatus.SENDING,
+        )
+        .values(claimed_until=until)
+        .returning(col(OutboxMessage.id))
+    ).first()
+    return renewed is not None
+
+
 def finish_outbox(session: Session, message_id: int, *, holder: str, **values: Any) -> bool:
     """End a claim with ``values`` (status, sent_at, attempts, …), if it is still ours.
     False: the claim expired and another sender took the message over."""

@@ -107,8 +107,9 @@ PERMANENT = frozenset(
 )
 MAX_BACKOFF = timedelta(hours=1)
 EVENT_TYPE = "expansion_radar_outbox_posted"
-# Long enough for one chat.postMessage with its 429 waits (renewed before every post).
-CLAIM_TTL = timedelta(minutes=2)
+# Longer than one call to Slack with its 429 waits (10 s timeout, two waits of up to 10 s, three
+# tries: 50 s); renewed before every post and every page of history.
+CLAIM_TTL = timedelta(seconds=90)
 MAX_RATE_LIMIT_WAIT = 10  # seconds; a longer Retry-After puts the row back instead
 POST_TRIES = 3  # posts per attempt when Slack answers 5xx and the message is not there
 HISTORY_PAGES = 5  # of HISTORY_PAGE_SIZE messages, searched for an unconfirmed post
@@ -288,7 +289,8 @@ class Sender:
         clock: Callable[[], datetime] = utcnow,
     ) -> None:
         self.factory = factory
-        self.client = client  # edits and reads: idempotent, keeps its retries
+        self.client = client  # edits and DMs opened: idempotent, keeps its retries
+        # posts, and the reads that decide whether to post: every call bounded by the claim
         self.post_client = posting_client(client)
         self.config = config
         self.router = router
@@ -685,6 +687,13 @@ class Sender:
         job.channel, job.thread_ts = channel, thread_ts
         job.unconfirmed = job.unconfirmed or now
 
+    def _renew(self, job: _Job) -> None:
+        """Keep the claim through a slow read of Slack."""
+        now = self.clock()
+        with transaction(self.factory) as session:
+            if not repo.renew_outbox(session, job.id, holder=job.holder, until=now + CLAIM_TTL):
+                raise ClaimLost(job.id)
+
     def _find(self, job: _Job) -> Posted | None:
         """This row's message in its channel (or thread) since the post whose answer never
         came, or None. Raises Unconfirmed when Slack cannot be asked."""
@@ -696,6 +705,7 @@ class Sender:
         oldest = f"{(job.unconfirmed - HISTORY_MARGIN).timestamp():.6f}"
         cursor: str | None = None
         for _ in range(HISTORY_PAGES):
+            self._renew(job)
             page = self._history(channel_id, job.thread_ts, oldest, cursor)
             for message in page.get("messages") or []:
                 if marked_outbox_id(message) == job.id:
@@ -725,8 +735,8 @@ class Sender:
         for joined in (False, True):
             try:
                 if thread_ts is not None:
-                    return self.client.conversations_replies(ts=thread_ts, **args)
-                return self.client.conversations_history(**args)
+                    return self.post_client.conversations_replies(ts=thread_ts, **args)
+                return self.post_client.conversations_history(**args)
             except SlackApiError as exc:
                 error = str(exc.response.get("error") or "error")
                 if error == "not_in_channel" and not joined and channel.startswith("C"):
@@ -739,7 +749,7 @@ class Sender:
 
     def _join(self, channel: str) -> None:
         try:
-            self.client.conversations_join(channel=channel)
+            self.post_client.conversations_join(channel=channel)
         except SlackApiError as exc:
             raise Unconfirmed(str(exc.response.get("error") or "error")) from exc
 
@@ -756,7 +766,7 @@ class Sender:
         cursor: str | None = None
         try:
             for _ in range(LIST_PAGES):
-                page = self.client.conversations_list(
+                page = self.post_client.conversations_list(
                     types="public_channel,private_channel",
                     exclude_archived=True,
                     limit=1000,

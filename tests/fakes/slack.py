@@ -39,6 +39,7 @@ from urllib.parse import parse_qsl
 
 from .base import (
     FakeServer,
+    Fault,
     RecordedRequest,
     Response,
     owner_count_for,
@@ -456,14 +457,14 @@ class FakeSlack(FakeServer):
         with self._lock:
             self._method_errors.clear()
 
-    def answer_late(self, method: str, seconds: float, *, times: int | None = 1) -> Any:
+    def answer_late(self, method: str, seconds: float, *, times: int | None = 1) -> Fault:
         """Serve `method` at once (a post is stored) but answer it `seconds` later: Slack
         accepted it, and a client that timed out meanwhile does not know."""
         return self.inject(f"/api/{method}", late=seconds, times=times)
 
-    def rate_limit(self, method: str = "", retry_after: int = 1, times: int | None = 1) -> None:
+    def rate_limit(self, method: str = "", retry_after: int = 1, times: int | None = 1) -> Fault:
         """HTTP 429 + Retry-After + {"ok": false, "error": "ratelimited"} for `method`."""
-        self.inject(
+        return self.inject(
             f"/api/{method}",
             status=429,
             headers={"Retry-After": str(retry_after)},

@@ -163,11 +163,13 @@ def posted_alert_ids(factory: SessionFactory) -> set[int]:
 
 
 def pending_posts(factory: SessionFactory) -> int:
+    """Alert posts not delivered yet: waiting, or claimed by a sender (perhaps a dead one)."""
     with factory() as session:
         return len(
             session.exec(
                 select(OutboxMessage.id).where(
-                    OutboxMessage.kind == "post", OutboxMessage.status == "pending"
+                    OutboxMessage.kind == "post",
+                    col(OutboxMessage.status).in_(["pending", "sending"]),
                 )
             ).all()
         )
