@@ -887,3 +887,115 @@ def test_sign_request_matches_contract_vector() -> None:
     assert headers["X-Slack-Signature"] == (
         "v0=fef74cfa7c70f51cae7355a860f3244016fcb08164800502b0e5e7f397eafe21"
     )
+
+
+MARK = {"event_type": "expansion_radar_outbox_posted", "event_payload": {"outbox_id": 7, "v": 1}}
+
+
+def test_slack_names_a_channel_by_id_and_pages_its_history(
+    slack: FakeSlack, web: WebClient
+) -> None:
+    first = web.chat_postMessage(channel="#general", text="zero")
+    cid = first["channel"]
+    assert re.fullmatch(r"C[A-Z0-9]{10}", cid) and slack.channel_id("#general") == cid
+    for i in range(1, 5):
+        web.chat_postMessage(channel="general", text=str(i), metadata=MARK if i == 3 else None)
+    with pytest.raises(SlackApiError) as exc:  # names are not accepted by the read methods
+        web.conversations_history(channel="#general")
+    assert exc.value.response["error"] == "channel_not_found"
+
+    seen: list[str] = []
+    cursor = None
+    while True:
+        page = web.conversations_history(channel=cid, limit=2, cursor=cursor)
+        seen += [m["text"] for m in page["messages"]]
+        assert all("metadata" not in m for m in page["messages"])  # not without the flag
+        cursor = page["response_metadata"]["next_cursor"]
+        assert page["has_more"] == bool(cursor)
+        if not cursor:
+            break
+    assert seen == ["4", "3", "2", "1", "zero"]  # newest first
+
+    marked = web.conversations_history(channel=cid, include_all_metadata=True)["messages"]
+    assert [m["metadata"] for m in marked if "metadata" in m] == [MARK]
+    newer = web.conversations_history(channel=cid, oldest=first["ts"])["messages"]
+    assert [m["text"] for m in newer] == ["4", "3", "2", "1"]  # oldest is exclusive
+    with pytest.raises(SlackApiError) as exc:
+        web.conversations_history(channel=cid, cursor="not-a-cursor")
+    assert exc.value.response["error"] == "invalid_cursor"
+
+
+def test_slack_thread_replies_stay_out_of_the_channel_history(web: WebClient) -> None:
+    parent = web.chat_postMessage(channel="#deals", text="parent")
+    cid, ts = parent["channel"], parent["ts"]
+    web.chat_postMessage(channel=cid, thread_ts=ts, text="reply 1", metadata=MARK)
+    web.chat_postMessage(channel=cid, thread_ts=ts, text="reply 2")
+    history = web.conversations_history(channel=cid)["messages"]
+    assert [m["text"] for m in history] == ["parent"]
+    thread = web.conversations_replies(channel=cid, ts=ts, include_all_metadata=True)
+    assert [m["text"] for m in thread["messages"]] == ["parent", "reply 1", "reply 2"]
+    assert thread["messages"][1]["metadata"] == MARK
+    assert "metadata" not in web.conversations_replies(channel=cid, ts=ts)["messages"][1]
+    with pytest.raises(SlackApiError) as exc:
+        web.conversations_replies(channel=cid, ts="1.000000")
+    assert exc.value.response["error"] == "thread_not_found"
+
+
+def test_slack_lists_channels_in_pages_and_joins_public_ones(
+    slack: FakeSlack, web: WebClient
+) -> None:
+    for i in range(5):
+        slack.add_channel(f"team-{i}")
+    secret = slack.add_channel("secret", private=True, member=False)
+    outside = slack.add_channel("#outside", member=False)
+    names: dict[str, str] = {}
+    cursor = None
+    while True:
+        page = web.conversations_list(
+            types="public_channel,private_channel", limit=2, cursor=cursor
+        )
+        names |= {c["name"]: c["id"] for c in page["channels"]}
+        cursor = page["response_metadata"]["next_cursor"]
+        if not cursor:
+            break
+    assert names["outside"] == outside and secret not in names.values()
+    assert {f"team-{i}" for i in range(5)} <= set(names)
+
+    with pytest.raises(SlackApiError) as exc:
+        web.conversations_history(channel=outside)
+    assert exc.value.response["error"] == "not_in_channel"
+    assert web.conversations_join(channel=outside)["channel"]["is_member"] is True
+    assert web.conversations_history(channel=outside)["messages"] == []
+    with pytest.raises(SlackApiError) as exc:
+        web.conversations_join(channel=secret)
+    assert exc.value.response["error"] == "method_not_supported_for_channel_type"
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        {"event_type": "x"},
+        {"event_type": "", "event_payload": {}},
+        {"event_type": 3, "event_payload": {}},
+        {"event_type": "x", "event_payload": "not an object"},
+        "not json",
+    ],
+)
+def test_slack_rejects_malformed_message_metadata(web: WebClient, metadata: Any) -> None:
+    with pytest.raises(SlackApiError) as exc:
+        web.api_call(
+            "chat.postMessage", json={"channel": "C111", "text": "hi", "metadata": metadata}
+        )
+    assert exc.value.response["error"] == "invalid_metadata_format"
+
+
+def test_slack_answer_late_stores_the_post_before_answering(slack: FakeSlack) -> None:
+    impatient = WebClient(token=slack.auth_token, base_url=slack.url, timeout=1, retry_handlers=[])
+    late = slack.answer_late("chat.postMessage", 3)
+    started = time.monotonic()
+    with pytest.raises(TimeoutError):
+        impatient.chat_postMessage(channel="#slow", text="did it land?")
+    assert time.monotonic() - started < 2.5
+    assert late.fired == 1
+    assert [m["text"] for m in slack.channel_messages("#slow")] == ["did it land?"]
+    assert impatient.chat_postMessage(channel="#slow", text="quick")["ok"]  # the fault is spent

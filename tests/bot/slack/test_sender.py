@@ -3,22 +3,25 @@
 from __future__ import annotations
 
 import json
+import threading
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 
 import pytest
 from sqlmodel import col, select
 
-from bot.settings import AppConfig
+from bot.settings import AppConfig, Settings
 from bot.slack import services
 from bot.slack.config import QuietHours, RoutingConfig, RoutingRule, SlackConfig
 from bot.slack.flows import Deps
-from bot.slack.sender import quiet_hours_end
+from bot.slack.sender import EVENT_TYPE, Sender, make_client, outbox_metadata, quiet_hours_end
 from db import repo
 from db.engine import SessionFactory, transaction
 from db.models import Alert, OutboxMessage
 from tests.bot.slack.conftest import MAYA
 from tests.fakes import FakeSlack, validate_blocks
+
+FOUND = "found in Slack after an unanswered post"
 
 
 def outbox(factory: SessionFactory) -> list[OutboxMessage]:
@@ -257,3 +260,204 @@ def test_the_same_state_raises_no_new_alert_and_sends_nothing(
     assert len(outbox(factory)) == rows
     deps.sender.run_once(limit=500)
     assert len(slack.slack_calls) == calls
+
+
+# --- exactly once: no transaction across the network, unanswered posts looked up -----------
+
+
+def first_post(factory: SessionFactory) -> OutboxMessage:
+    """The post row the sender takes first (highest score)."""
+    return min(
+        (m for m in outbox(factory) if m.kind == "post"), key=lambda m: (-m.priority, m.id or 0)
+    )
+
+
+def impatient(deps: Deps, settings: Settings, **kwargs: object) -> Sender:
+    """A sender like the app's whose client gives up on Slack after 1 s."""
+    return Sender(
+        factory=deps.factory,
+        client=make_client(settings, timeout=1),
+        config=deps.config,
+        router=deps.router,
+        **kwargs,  # type: ignore[arg-type]
+    )
+
+
+@pytest.mark.usefixtures("seeded")
+def test_every_post_carries_its_outbox_id(deps: Deps, slack: FakeSlack, factory) -> None:
+    deps.sender.run_once(limit=500)
+    rows = {m.alert_id: m.id for m in outbox(factory) if m.kind == "post"}
+    by_ts = {a.ts: a.id for a in alerts(factory) if a.ts}
+    calls = [c for c in slack.slack_calls if c.method == "chat.postMessage"]
+    assert len(calls) == len(by_ts) > 0
+    for call in calls:
+        outbox_id = rows[by_ts[call.response["ts"]]]
+        assert outbox_id is not None
+        assert call.args["metadata"] == outbox_metadata(outbox_id)
+        assert call.args["metadata"]["event_type"] == EVENT_TYPE
+
+
+@pytest.mark.usefixtures("seeded")
+def test_a_post_answered_after_the_timeout_is_found_not_posted_again(
+    deps: Deps, settings: Settings, slack: FakeSlack, factory
+) -> None:
+    sender = impatient(deps, settings)
+    first = first_post(factory)
+    slack.answer_late("chat.postMessage", 2.5)  # Slack takes it, answers after we gave up
+    report = sender.run_once(limit=1)
+    assert report.sent == [first.id]
+    assert len(alert_posts(slack)) == 1
+    row = next(m for m in outbox(factory) if m.id == first.id)
+    assert row.status == "sent" and row.last_error == FOUND and row.claimed_by is None
+    alert = next(a for a in alerts(factory) if a.id == first.alert_id)
+    posted = slack.channel_messages("#expansion")
+    assert alert.channel == slack.channel_id("#expansion") and alert.ts == posted[0]["ts"]
+    assert len(slack.calls("conversations.list")) == 1  # the name's id, looked up once
+    with factory() as session:
+        assert repo.channel_id(session, "#expansion") == alert.channel
+
+    sender.run_once(limit=500)  # the rest go out once each; nothing is posted twice
+    assert len(alert_posts(slack)) == len([a for a in alerts(factory) if a.delivery == "channel"])
+    assert len(slack.calls("conversations.list")) == 1
+
+
+@pytest.mark.usefixtures("seeded")
+def test_a_thread_reply_answered_late_is_found_among_the_replies(
+    deps: Deps, settings: Settings, slack: FakeSlack, factory
+) -> None:
+    deps.sender.run_once(limit=500)
+    alert = next(a for a in alerts(factory) if a.ts)
+    with transaction(factory) as session:
+        repo.enqueue(session, alert=alert, kind="thread", payload={"text": "Step 2 is due"})
+    slack.answer_late("chat.postMessage", 2.5)
+    report = impatient(deps, settings).run_once(limit=500)
+    assert len(report.sent) == 1
+    replies = [p for p in slack.posts() if p.get("thread_ts") == alert.ts]
+    assert [p["text"] for p in replies] == ["Step 2 is due"]
+    assert slack.calls("conversations.replies") and not slack.calls("conversations.history")
+
+
+@pytest.mark.parametrize("landed", [True, False])
+@pytest.mark.usefixtures("seeded")
+def test_a_claim_left_by_a_dead_sender_is_checked_before_posting(
+    deps: Deps, slack: FakeSlack, factory, landed: bool
+) -> None:
+    first = first_post(factory)
+    assert first.id is not None
+    channel = slack.add_channel("#expansion")
+    died = datetime.now(UTC) - timedelta(minutes=5)
+    expired = died + timedelta(seconds=90)
+    with transaction(factory) as session:  # a sender claimed it, armed it and was killed
+        assert repo.claim_outbox(
+            session, first.id, holder="dead", now=datetime.now(UTC), until=expired
+        )
+        assert repo.arm_outbox(
+            session,
+            first.id,
+            holder="dead",
+            channel="#expansion",
+            thread_ts=None,
+            now=died,
+            until=expired,
+        )
+    with factory() as session:
+        assert first.id in repo.due_outbox_ids(session, datetime.now(UTC))
+    if landed:  # Slack took its post before the process died
+        deps.client.chat_postMessage(
+            channel=channel, text="the dead sender's post", metadata=outbox_metadata(first.id)
+        )
+    before = len(slack.posts())
+    report = deps.sender.run_once(limit=1)
+    assert report.sent == [first.id]
+    alert = next(a for a in alerts(factory) if a.id == first.alert_id)
+    row = next(m for m in outbox(factory) if m.id == first.id)
+    if landed:
+        assert len(slack.posts()) == before  # found, not posted again
+        assert row.last_error == FOUND
+        assert alert.ts == slack.channel_messages(channel)[0]["ts"]
+    else:
+        assert len(slack.posts()) == before + 1
+        assert row.last_error is None and alert.ts
+
+
+@pytest.mark.usefixtures("seeded")
+def test_no_post_while_slack_cannot_say_whether_it_has_the_message(
+    deps: Deps, settings: Settings, slack: FakeSlack, factory
+) -> None:
+    first = first_post(factory)
+    slack.answer_late("chat.postMessage", 2.5)
+    slack.set_method_error("conversations.list", "missing_scope", times=None)
+    report = impatient(deps, settings).run_once(limit=1)
+    assert report.retrying == [first.id]
+    row = next(m for m in outbox(factory) if m.id == first.id)
+    assert row.status == "pending" and row.attempts == 1 and row.unconfirmed_since
+    assert row.last_error == "could not check whether Slack has it: missing_scope"
+    assert len(alert_posts(slack)) == 1  # the one Slack took; no second try
+    slack.clear_method_errors()
+    deps.sender.clock = lambda: datetime.now(UTC) + timedelta(minutes=1)
+    deps.sender.run_once(limit=1)
+    row = next(m for m in outbox(factory) if m.id == first.id)
+    assert row.status == "sent" and row.last_error == FOUND and len(alert_posts(slack)) == 1
+
+
+@pytest.mark.usefixtures("seeded")
+def test_a_long_retry_after_puts_the_row_back_without_spending_an_attempt(
+    deps: Deps, slack: FakeSlack, factory
+) -> None:
+    first = first_post(factory)
+    slack.rate_limit("chat.postMessage", retry_after=60, times=1)
+    report = deps.sender.run_once(limit=1)
+    assert report.retrying == [first.id]
+    row = next(m for m in outbox(factory) if m.id == first.id)
+    assert row.status == "pending" and row.attempts == 0 and row.unconfirmed_since is None
+    assert row.next_attempt_at > datetime.now(UTC) + timedelta(seconds=55)
+    assert row.last_error == "ratelimited (HTTP 429)" and not alert_posts(slack)
+    deps.sender.clock = lambda: datetime.now(UTC) + timedelta(seconds=61)
+    assert deps.sender.run_once(limit=1).sent == [first.id]
+    assert len(alert_posts(slack)) == 1
+
+
+@pytest.mark.usefixtures("seeded")
+def test_two_senders_at_once_post_each_alert_once(
+    make_deps: Callable[[AppConfig], Deps], config: AppConfig, slack: FakeSlack, factory
+) -> None:
+    slack.inject("/api/chat.postMessage", delay=0.05, times=None)  # slow enough to overlap
+    replicas = [make_deps(config).sender for _ in range(2)]
+    threads = [threading.Thread(target=r.run_once, kwargs={"limit": 500}) for r in replicas]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=120)
+    owed = [a for a in alerts(factory) if a.delivery == "channel"]
+    assert len(alert_posts(slack)) == len(owed)
+    assert all(a.ts for a in owed)
+    assert all(m.status == "sent" for m in outbox(factory) if m.kind == "post")
+
+
+def test_one_alert_has_one_message_in_flight(factory: SessionFactory, today) -> None:
+    from bot.cycle import run_cycle
+    from sources.demo import demo_batch
+
+    run_cycle(factory, [demo_batch(today)], today, AppConfig())
+    post = first_post(factory)
+    assert post.id is not None
+    with transaction(factory) as session:
+        alert = session.get(Alert, post.alert_id)
+        update = repo.enqueue(session, alert=alert, kind="update", payload={})
+    assert update.id is not None
+    now = datetime.now(UTC)
+    until = now + timedelta(seconds=90)
+    with transaction(factory) as session:
+        assert repo.claim_outbox(session, post.id, holder="a", now=now, until=until)
+    with transaction(factory) as session:  # the post is in flight: its edit waits
+        assert repo.claim_outbox(session, update.id, holder="b", now=now, until=until) is None
+        assert repo.claim_outbox(session, post.id, holder="b", now=now, until=until) is None
+    later = until + timedelta(seconds=1)  # the claim expired: its sender died
+    with transaction(factory) as session:
+        taken = repo.claim_outbox(session, post.id, holder="c", now=later, until=later)
+        assert taken is not None and taken.claimed_by == "c"
+    with transaction(factory) as session:
+        assert not repo.finish_outbox(session, post.id, holder="a", status="sent")
+        assert repo.finish_outbox(session, post.id, holder="c", status="sent", sent_at=later)
+    with transaction(factory) as session:
+        assert repo.claim_outbox(session, update.id, holder="b", now=now, until=until)
