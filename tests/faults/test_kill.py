@@ -6,15 +6,13 @@ Kill points, chosen honestly:
   committed (accounts, snapshots, cursor) and the rest unread. The restart resumes from the
   committed cursor once the dead process's poll lease expires.
 - mid-delivery: three alerts are posted; Slack has not yet accepted the fourth (the fake
-  holds the request and then drops it) when the process dies inside the sender's
-  transaction. The restart must post the fourth and the rest, and never re-post the first
-  three (their channel and ts were committed with their delivery).
+  holds the request and then drops it) when the process dies waiting for Slack. The restart must post the fourth and the rest, and never re-post the first
+  three (their channel and ts were committed with their delivery). The fourth is left claimed
+  by the dead process; once the claim expires its channel's history is checked (it is not
+  there) and it is posted.
 
-Not covered, because no Slack API can close it: Slack accepting a post and the process dying
-before the database commit that records its ts. That window is a few milliseconds per post;
-a crash inside it posts that one alert twice (chat.postMessage has no idempotency key, and
-finding the message again would need conversations.history and the channels:history scope,
-which the app does not ask for). See docs/operations.md.
+Slack accepting a post and the process dying before the database records its ts is covered
+in test_delivery.py: the post carries its outbox id and is found in the channel's history.
 """
 
 from __future__ import annotations
