@@ -51,6 +51,7 @@ from __future__ import annotations
 
 import logging
 import re
+import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
@@ -116,6 +117,7 @@ HISTORY_PAGES = 5  # of HISTORY_PAGE_SIZE messages, searched for an unconfirmed 
 HISTORY_PAGE_SIZE = 200
 HISTORY_MARGIN = timedelta(minutes=5)  # our clock and Slack's may disagree a little
 LIST_PAGES = 20  # of 1000 channels, searched for a channel name's id
+FLUSH_WAIT_SECONDS = 15.0  # a click's refresh waits this long for a message in flight
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 _UNKNOWN = (SlackClientError, OSError, HTTPException)  # no answer: the post may have landed
 
@@ -310,9 +312,22 @@ class Sender:
         return report
 
     def flush(self, alert_id: int) -> SendReport:
-        """Right after a click: refresh that alert's message without waiting for the job (a
-        row the job is sending right now is left to it)."""
-        return self.run_once(alert_id=alert_id)
+        """Right after a click: refresh that alert's message without waiting for the job.
+
+        While another sender (the job, another click, a replica) has one of the alert's
+        messages in flight, this click's edit cannot be claimed; it waits for that one to be
+        done (up to ``FLUSH_WAIT_SECONDS``) rather than leave the edit to the next job run."""
+        report = self.run_once(alert_id=alert_id)
+        deadline = time.monotonic() + FLUSH_WAIT_SECONDS
+        while time.monotonic() < deadline:
+            with self.factory() as session:
+                if not repo.due_outbox_ids(session, self.clock(), limit=1, alert_id=alert_id):
+                    break
+            time.sleep(0.1)
+            more = self.run_once(alert_id=alert_id)
+            for name in ("sent", "deferred", "retrying", "failed"):
+                getattr(report, name).extend(getattr(more, name))
+        return report
 
     # --- one row: claim, send with no transaction open, record ---------------------------
 
