@@ -6,10 +6,10 @@ Kill points, chosen honestly:
   committed (accounts, snapshots, cursor) and the rest unread. The restart resumes from the
   committed cursor once the dead process's poll lease expires.
 - mid-delivery: three alerts are posted; Slack has not yet accepted the fourth (the fake
-  holds the request and then drops it) when the process dies waiting for Slack. The restart must post the fourth and the rest, and never re-post the first
-  three (their channel and ts were committed with their delivery). The fourth is left claimed
-  by the dead process; once the claim expires its channel's history is checked (it is not
-  there) and it is posted.
+  holds the request and then drops it) when the process dies waiting for Slack. The restart
+  must post the fourth and the rest, and never re-post the first three (their channel and ts
+  were committed with their delivery). The fourth is left claimed by the dead process; once
+  the claim expires its channel's history is checked (it is not there) and it is posted.
 
 Slack accepting a post and the process dying before the database records its ts is covered
 in test_delivery.py: the post carries its outbox id and is found in the channel's history.
