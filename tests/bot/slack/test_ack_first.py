@@ -245,6 +245,14 @@ class _Internal(FakeServer):
 
 
 @pytest.fixture
+def all_logs(caplog: pytest.LogCaptureFixture) -> pytest.LogCaptureFixture:
+    """Every log record, DEBUG up — set before the app is built: Bolt's loggers copy the root
+    logger's level when they are created (in production, LOG_LEVEL=INFO is set first)."""
+    caplog.set_level(logging.DEBUG)
+    return caplog
+
+
+@pytest.fixture
 def internal() -> Iterator[_Internal]:
     with _Internal() as server:
         yield server
@@ -316,17 +324,16 @@ FORGERIES = [
 @pytest.mark.usefixtures("seeded")
 @pytest.mark.parametrize("case", FORGERIES)
 def test_an_unverified_request_gets_401_and_nothing_else(
+    all_logs: pytest.LogCaptureFixture,
     server,
     slack: FakeSlack,
     internal: _Internal,
     factory: SessionFactory,
-    caplog: pytest.LogCaptureFixture,
     case: str,
 ) -> None:
     """No respond() to the body's response_url (an internal server here), no Web API call
     (no postEphemeral, no DM), no change, and not a byte of the body in any log line."""
     url, _ = server
-    caplog.set_level(logging.DEBUG)
     slack.reset_requests()
     for kind, (body, content_type) in _forged_bodies(slack, internal).items():
         headers = [  # as bytes: one case sends a header that is not ASCII
@@ -340,20 +347,19 @@ def test_an_unverified_request_gets_401_and_nothing_else(
     time.sleep(0.5)  # anything sent after the response would have arrived by now
     assert internal.requests == [] and slack.requests == []
     assert _audits(factory) == 0
-    _assert_not_logged(caplog, MARKER)
+    _assert_not_logged(all_logs, MARKER)
 
 
 def test_the_app_itself_refuses_an_unverified_request_bolt_is_handed_directly(
+    all_logs: pytest.LogCaptureFixture,
     settings: Settings,
     factory: SessionFactory,
     slack: FakeSlack,
     internal: _Internal,
-    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """The same guarantee without the HTTP server in front (another adapter, a test): the
     first middleware checks the signature, and the error handler acts on nothing unverified."""
     app = create_app(settings, AppConfig(), factory, client=make_client(settings))
-    caplog.set_level(logging.DEBUG)
     slack.reset_requests()
     for case in FORGERIES:
         for body, _ in _forged_bodies(slack, internal).values():
@@ -365,7 +371,7 @@ def test_the_app_itself_refuses_an_unverified_request_bolt_is_handed_directly(
             assert response.status == 401, (case, response.status)
     time.sleep(0.5)
     assert internal.requests == [] and slack.requests == []
-    _assert_not_logged(caplog, MARKER)
+    _assert_not_logged(all_logs, MARKER)
 
 
 def _audits(factory: SessionFactory) -> int:
@@ -386,11 +392,10 @@ def _assert_not_logged(caplog: pytest.LogCaptureFixture, marker: str) -> None:
 @pytest.mark.usefixtures("seeded")
 @pytest.mark.parametrize("missing", ["user_id", "response_url"])
 def test_a_signed_command_without_a_user_or_response_url_is_refused_plainly(
-    server, slack: FakeSlack, caplog: pytest.LogCaptureFixture, missing: str
+    all_logs: pytest.LogCaptureFixture, server, slack: FakeSlack, missing: str
 ) -> None:
     """Slack always sends both: without them it is a 400, not a traceback and an empty 200."""
     url, _ = server
-    caplog.set_level(logging.DEBUG)
     fields = urllib.parse.parse_qs(command_body(slack, "ack brightops"))
     del fields[missing]
     body = urllib.parse.urlencode(fields, doseq=True)
@@ -398,7 +403,7 @@ def test_a_signed_command_without_a_user_or_response_url_is_refused_plainly(
     assert post(url, body, signed(body)).status_code == 400
     time.sleep(0.3)
     assert slack.requests == [] and not slack.responses()
-    assert not [r for r in caplog.records if r.levelno >= logging.ERROR]
+    assert not [r for r in all_logs.records if r.levelno >= logging.ERROR]
 
 
 @pytest.mark.usefixtures("seeded")
@@ -468,10 +473,10 @@ class _Socket:
 
 @pytest.mark.usefixtures("seeded")
 def test_socket_mode_acks_a_foreign_teams_envelope_and_drops_it(
+    all_logs: pytest.LogCaptureFixture,
     settings: Settings,
     factory: SessionFactory,
     slack: FakeSlack,
-    caplog: pytest.LogCaptureFixture,
 ) -> None:
     """Unacknowledged, Slack would deliver it again and again. It is acked empty, nothing
     runs, and the warning names the team, not what the envelope said."""
@@ -479,7 +484,6 @@ def test_socket_mode_acks_a_foreign_teams_envelope_and_drops_it(
     app = create_app(bare, AppConfig(), factory, client=make_client(bare), socket_mode=True)
     handler = AckingSocketModeHandler(app, "xapp-1-fake")
     try:
-        caplog.set_level(logging.DEBUG)
         socket = _Socket()
         slack.reset_requests()
         for n, team in enumerate(("T0OTHER01", TEAM_ID)):
@@ -496,8 +500,8 @@ def test_socket_mode_acks_a_foreign_teams_envelope_and_drops_it(
         said = wait_for(lambda: slack.responses("s1"))  # ours is answered as usual
         assert "Acknowledged" in said[0]["text"] or "has no open alert" in said[0]["text"]
         assert not slack.responses("s0")
-        warnings = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+        warnings = [r.getMessage() for r in all_logs.records if r.levelno == logging.WARNING]
         assert any("T0OTHER01" in w for w in warnings), warnings
-        _assert_not_logged(caplog, MARKER)
+        _assert_not_logged(all_logs, MARKER)
     finally:
         handler.client.close()
