@@ -3,7 +3,8 @@
 ``create_app`` wires the collaborators (settings, config, a session factory and optionally a
 WebClient — tests pass one pointed at a local fake Slack) and registers the listeners.
 
-Nothing acts on a request Slack did not sign: ``_Gate``, the first middleware, checks the
+Nothing acts on a request Slack did not sign: ``_Gate``, the first middleware that reads a
+request (only Bolt's ssl_check probe, which answers an empty 200, comes before it), checks the
 signature and timestamp (``signing.RequestCheck``; the HTTP server already checked them before
 Bolt read a byte) and marks the request verified, and the error handler does nothing but answer
 401 for a request without that mark. Requests from any workspace but the installed one are
@@ -127,7 +128,7 @@ def _installed_team(client: WebClient) -> str | None:
 
 
 class _Gate(Middleware):
-    """The first middleware, before anything reads the payload (a class, not a function: Bolt
+    """Before any other middleware reads the payload (a class, not a function: Bolt
     builds a function middleware's arguments from the payload, which is exactly what a
     malformed one breaks). An HTTP request Slack did not sign gets a 401 and nothing else;
     payloads whose shape Slack never sends get a 400; requests from any workspace but ours a
