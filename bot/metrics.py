@@ -52,7 +52,7 @@ SLACK_RATE_LIMITED = Counter(
 )
 SLASH_SECONDS = Histogram(
     "expansion_radar_slash_command_seconds",
-    "Time from receiving /expansion to acknowledging it.",
+    "Time from receiving /expansion to sending its answer (through the response_url).",
     registry=REGISTRY,
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.2, 0.3, 0.5, 1, 2, 3),
 )

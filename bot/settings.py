@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError
+from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
@@ -64,6 +64,17 @@ class Settings(BaseSettings):
     expansion_radar_config: Path | None = Field(
         None, description="path of the YAML config file (weights, routing, mappings)"
     )
+
+    @field_validator("*", mode="after")
+    @classmethod
+    def _blank_secret_is_unset(cls, value: Any) -> Any:
+        """A secret set to "" or spaces is not a secret: treat it as unset, so start-up refuses
+        it by name (``SLACK_SIGNING_SECRET=`` in an env file once started an app that
+        verified nothing). Surrounding whitespace — a secret file's newline — is dropped."""
+        if isinstance(value, SecretStr):
+            stripped = value.get_secret_value().strip()
+            return SecretStr(stripped) if stripped else None
+        return value
 
     def secret_values(self) -> list[str]:
         """Every configured secret, for the log redactor."""

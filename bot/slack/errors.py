@@ -39,17 +39,32 @@ class UserError(Exception):
 def report_error(
     error: BaseException, *, body: dict[str, Any], respond: Any, client: WebClient
 ) -> None:
-    """Tell the person what went wrong: via response_url when the request has one, else as
-    an ephemeral message in the channel, else as a DM."""
+    """Tell the person what went wrong (see ``tell``). Only ever called for a request that
+    passed the signature check: the body says where to answer."""
+    tell(describe(error), body=body, respond=respond, client=client)
+
+
+def describe(error: BaseException) -> str:
+    """What to tell the person about ``error``; an unexpected one is logged under an id."""
     if isinstance(error, UserError):
-        text = error.message
-    elif is_unavailable(error):
-        log.warning("database unavailable: %s", error)
-        text = UNAVAILABLE
-    else:
-        error_id = uuid.uuid4().hex[:8]
-        log.error("unhandled error %s", error_id, exc_info=error)
-        text = f"Sorry, that did not work (error id `{error_id}`). Please try again in a minute."
+        return error.message
+    if is_unavailable(error):
+        # the driver's own words: SQLAlchemy's message also quotes the statement's parameters
+        driver = getattr(error, "orig", None)
+        log.warning("database unavailable: %s", driver or type(error).__name__)
+        return UNAVAILABLE
+    error_id = uuid.uuid4().hex[:8]
+    log.error("unhandled error %s", error_id, exc_info=error)
+    return sorry(error_id)
+
+
+def sorry(error_id: str) -> str:
+    return f"Sorry, that did not work (error id `{error_id}`). Please try again in a minute."
+
+
+def tell(text: str, *, body: dict[str, Any], respond: Any, client: WebClient) -> None:
+    """Via response_url when the request has one, else as an ephemeral message in the
+    channel, else as a DM."""
     user = (body.get("user") or {}).get("id") or body.get("user_id")
     channel = (body.get("channel") or {}).get("id") or body.get("channel_id")
     try:
@@ -62,5 +77,5 @@ def report_error(
             client.chat_postMessage(channel=dm, text=text)
         else:
             log.info("could not tell anyone: %s", text)
-    except Exception:
-        log.exception("could not report an error to the user")
+    except Exception as exc:
+        log.warning("could not report an error to the user: %s", type(exc).__name__)

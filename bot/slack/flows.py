@@ -10,6 +10,7 @@ import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from datetime import date, datetime, time
+from typing import Any
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
@@ -26,6 +27,7 @@ from bot.slack.parse import parse
 from bot.slack.routing import Router
 from bot.slack.search import AccountSearch
 from bot.slack.sender import Sender
+from bot.timezones import zone
 from bot.when import WhenError, parse_when
 from db import repo
 from db.engine import SessionFactory, transaction
@@ -49,11 +51,38 @@ class Deps:
     clock: Callable[[], datetime] = utcnow
     # called with the new config after `/expansion admin reload` (the runner reschedules polls)
     on_reload: list[Callable[[AppConfig], None]] = field(default_factory=list)
+    # user id → their Slack timezone, as last looked up (for the ack, which may not look up)
+    _zones: dict[str, str] = field(default_factory=dict, repr=False)
+
+    def __deepcopy__(self, memo: dict[int, Any]) -> Deps:
+        """Shared services, never copied (Bolt deep-copies a request's context for its lazy
+        listeners, and this sits in the context)."""
+        return self
 
     def local_now(self, user_id: str) -> datetime:
         """Now on the user's clock (their Slack timezone). Asks Slack if it must: call it
-        before opening a transaction."""
-        return self.router.local_now(user_id, now=self.clock())
+        before opening a transaction, and never before an ack."""
+        tz = self.router.user_tz(user_id, now=self.clock())
+        if tz:
+            self._zones[user_id] = tz
+        return self._on_clock(tz)
+
+    def known_now(self, user_id: str, *, read_cache: bool = False) -> datetime:
+        """Now on the user's clock as far as it is known without asking Slack: their timezone
+        as this process last saw it, else (``read_cache``: no ack waits on the database) the
+        cached one, else the default. For checks inside an ack and for modals, which must
+        open within three seconds of the click."""
+        tz = self._zones.get(user_id)
+        if tz is None and read_cache:
+            with self.factory() as session:
+                cached = repo.slack_user_by_id(session, user_id)
+            tz = cached.tz if cached is not None else None
+            if tz:
+                self._zones[user_id] = tz
+        return self._on_clock(tz)
+
+    def _on_clock(self, tz: str | None) -> datetime:
+        return self.clock().astimezone(zone(tz, self.config.slack.quiet_hours.default_tz))
 
     def emails_for(self, user_id: str) -> list[str]:
         """The CRM owner emails that mean this Slack user (before a transaction, too)."""
@@ -254,13 +283,12 @@ def snooze(deps: Deps, *, user_id: str, value: ActionValue, when: str) -> Card:
     return refreshed(deps, alert_id)
 
 
-def snooze_date_error(
-    deps: Deps, *, user_id: str, value: ActionValue, day: str | None
-) -> str | None:
-    """What is wrong with the date picked in the modal, if anything."""
+def snooze_date_error(deps: Deps, *, user_id: str, day: str | None) -> str | None:
+    """What is wrong with the date picked in the modal, if anything — checked in the ack, so
+    on the clock as far as it is known (the snooze itself checks again on the person's)."""
     if not day or not isinstance(day, str):
         return "Pick a date."
-    local = deps.local_now(user_id)
+    local = deps.known_now(user_id)
     try:
         parse_when(day, now_local=local)
     except WhenError as exc:
@@ -314,9 +342,10 @@ def reassign(deps: Deps, *, user_id: str, value: ActionValue, new_owner: str) ->
 
 
 def modal(deps: Deps, *, kind: str, user_id: str, value: ActionValue) -> View:
-    """The snooze-date, not-now or reassign modal for this alert."""
+    """The snooze-date, not-now or reassign modal for this alert (before views.open: no
+    Slack lookup)."""
     alert_id = _alert_id(value, deps)
-    today = deps.local_now(user_id).date()
+    today = deps.known_now(user_id, read_cache=True).date()
     with deps.factory() as session:
         found = repo.alert_and_account(session, alert_id)
         if found is None:
@@ -520,8 +549,9 @@ def feedback(deps: Deps, *, user_id: str, value: ActionValue, vote: str) -> Card
 
 
 def plan_modal(deps: Deps, *, kind: str, user_id: str, value: ActionValue) -> View:
-    """Step snooze-date, skip, step or plan reassign, and outcome modals."""
-    today = deps.local_now(user_id).date()
+    """Step snooze-date, skip, step or plan reassign, and outcome modals (before views.open:
+    no Slack lookup)."""
+    today = deps.known_now(user_id, read_cache=True).date()
     with deps.factory() as session:
         if kind in ("step_snooze", "step_skip", "step_reassign"):
             found = repo.step_with_plan(session, _step_id(value))

@@ -17,9 +17,13 @@ STALE = "This button is out of date or damaged. Run `/expansion` again for a fre
 
 
 class ActionValue(BaseModel):
-    """What a button carries in its ``value`` (and a modal in ``private_metadata``)."""
+    """What a button carries in its ``value`` (and a modal in ``private_metadata``).
 
-    model_config = ConfigDict(extra="ignore", frozen=True)
+    Strict: our buttons write ids as JSON numbers and text as strings, so ``"19"``, ``true`` or
+    ``19.0`` is a damaged value, refused — not coerced into an id it never named. Unknown keys
+    are ignored, so a button drawn by an older version still works."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
 
     alert: RowId | None = None
     account: RowId | None = None

@@ -6,7 +6,15 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+import time
 from types import FrameType
+
+from slack_bolt import BoltResponse
+from slack_bolt.adapter.socket_mode import SocketModeHandler
+from slack_bolt.adapter.socket_mode.internals import run_bolt_app, send_response
+from slack_sdk.socket_mode.client import BaseSocketModeClient
+from slack_sdk.socket_mode.request import SocketModeRequest
+from slack_sdk.socket_mode.response import SocketModeResponse
 
 from bot import metrics
 from bot.poll import configured_names
@@ -41,10 +49,8 @@ def serve(
     handler = None
     try:
         if socket_mode:
-            from slack_bolt.adapter.socket_mode import SocketModeHandler
-
             assert settings.slack_app_token is not None
-            handler = SocketModeHandler(app, settings.slack_app_token.get_secret_value())
+            handler = AckingSocketModeHandler(app, settings.slack_app_token.get_secret_value())
             handler.connect()  # type: ignore[no-untyped-call]
             log.info("connected to Slack in Socket Mode; health on port %s", settings.port)
         else:
@@ -59,6 +65,26 @@ def serve(
         scheduler.shutdown(wait=False)
         if handler is not None:
             handler.close()  # type: ignore[no-untyped-call]
+
+
+class AckingSocketModeHandler(SocketModeHandler):
+    """Bolt's Socket Mode handler, except that every envelope is acknowledged. Bolt's leaves
+    one unacknowledged when the app refuses it (another workspace's: 403; a malformed one:
+    400), so Slack delivers it again and again; here it is acked empty and dropped (the app
+    has logged why, naming only the team)."""
+
+    def handle(self, socket: BaseSocketModeClient, req: SocketModeRequest) -> None:
+        started = time.time()
+        try:
+            response: BoltResponse = run_bolt_app(self.app, req)
+        except Exception as exc:
+            log.error("a Socket Mode envelope failed (%s); dropped", type(exc).__name__)
+            response = BoltResponse(status=500, body="")
+        if response.status == 200:
+            send_response(socket, req, response, started)
+            return
+        socket.send_socket_mode_response(SocketModeResponse(envelope_id=req.envelope_id))
+        log.info("acknowledged and dropped a Socket Mode envelope (HTTP %s)", response.status)
 
 
 def _exit_cleanly(signum: int, frame: FrameType | None) -> None:

@@ -1,9 +1,11 @@
 """HTTP serving: Bolt's Starlette adapter under uvicorn, plus health and metrics.
 
-``POST /slack/events`` carries commands, interactivity and events (Slack signs each; Bolt
-checks the signature). Bolt's ``dispatch`` is synchronous, so it runs in a worker thread and
-never blocks the event loop. In Socket Mode the same server answers ``/healthz`` and
-``/metrics`` only.
+``POST /slack/events`` carries commands, interactivity and events. Slack signs each; the
+signature and timestamp are checked here, before Bolt parses a byte of the body, and a request
+that fails gets a bare 401: nothing of it is read, logged or acted on (the app checks again, in
+case it is ever served some other way). Bolt's ``dispatch`` is synchronous, so it runs in a
+worker thread and never blocks the event loop. In Socket Mode the same server answers
+``/healthz`` and ``/metrics`` only.
 """
 
 from __future__ import annotations
@@ -24,6 +26,7 @@ from starlette.routing import Route
 
 from bot import metrics
 from bot.health import HealthCheck
+from bot.slack.app import request_check
 from db.engine import SessionFactory
 
 log = logging.getLogger(__name__)
@@ -32,13 +35,27 @@ log = logging.getLogger(__name__)
 def build_asgi(app: App | None, factory: SessionFactory, sources: Sequence[str] = ()) -> Starlette:
     """The routes; ``sources`` are the configured source names /healthz reports on."""
 
+    check = request_check(app) if app is not None else None
+
     async def slack_events(request: Request) -> Response:
         assert app is not None
         body = await request.body()
+        problem = (
+            check.problem(
+                request.headers.get("x-slack-request-timestamp"),
+                request.headers.get("x-slack-signature"),
+                body,
+            )
+            if check is not None
+            else "no signing secret to check it with"
+        )
+        if problem:
+            log.warning("refused a request: %s", problem)
+            return Response(status_code=401)
         try:
             bolt_request = to_bolt_request(request, body)
         except Exception as exc:  # Bolt reads some fields while building it: no Slack payload
-            log.warning("refused a request Bolt could not read: %r", exc)
+            log.warning("refused a request Bolt could not read (%s)", type(exc).__name__)
             return Response(status_code=400)
         bolt_response = await run_in_threadpool(app.dispatch, bolt_request)
         return to_starlette_response(bolt_response)

@@ -293,17 +293,42 @@ class Bot:
             self.proc.kill()
             self.proc.wait(timeout=10)
 
-    def slash(self, slack: FakeSlack, query: str, *, timeout: float = 10) -> httpx.Response:
-        body = command_body(slack, query)
-        return httpx.post(
+    def slash(self, slack: FakeSlack, query: str, *, timeout: float = 10) -> Slash:
+        """``/expansion <query>`` as Slack sends it: the ack, and the answer the bot then
+        posts to the response_url (None if none came within ``timeout`` seconds)."""
+        rid = f"r{uuid.uuid4().hex[:8]}"
+        body = command_body(slack, query, rid=rid)
+        started = time.monotonic()
+        resp = httpx.post(
             self.url + "/slack/events",
             content=body,
             headers=sign_request(SECRET, body),
             timeout=timeout,
         )
+        acked_in = time.monotonic() - started
+        answer = None
+        if resp.status_code == 200:
+            deadline = time.monotonic() + timeout
+            while not (said := slack.responses(rid)) and time.monotonic() < deadline:
+                time.sleep(0.05)
+            answer = said[0] if said else None
+        return Slash(resp.status_code, acked_in, answer)
 
 
-def command_body(slack: FakeSlack, query: str, *, user: str = MAYA) -> str:
+@dataclass(frozen=True)
+class Slash:
+    """One /expansion round trip: the ack's status and time, then the answer."""
+
+    status: int
+    acked_in: float
+    answer: dict[str, Any] | None
+
+    @property
+    def text(self) -> str:
+        return str((self.answer or {}).get("text", ""))
+
+
+def command_body(slack: FakeSlack, query: str, *, user: str = MAYA, rid: str | None = None) -> str:
     return urllib.parse.urlencode(
         {
             "token": "legacy",
@@ -317,7 +342,7 @@ def command_body(slack: FakeSlack, query: str, *, user: str = MAYA) -> str:
             "text": query,
             "api_app_id": "A0FAKEAPP",
             "is_enterprise_install": "false",
-            "response_url": slack.url_for_response(f"r{uuid.uuid4().hex[:8]}"),
+            "response_url": slack.url_for_response(rid or f"r{uuid.uuid4().hex[:8]}"),
             "trigger_id": "13345224609.738474920.8088930838d88f008e0",
         }
     )

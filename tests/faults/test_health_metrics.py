@@ -104,11 +104,15 @@ def test_healthz_and_metrics_after_a_poll_a_command_and_deliveries(
         assert 0 <= health["sources"][name]["age_seconds"] < 120
     assert health["outbox_backlog"] == owed
 
-    body = command_body(slack, "zzzz-no-such-account")
+    body = command_body(slack, "zzzz-no-such-account", rid="metrics")
     resp = httpx.post(
         url + "/slack/events", content=body, headers=sign_request(SECRET, body), timeout=10
     )
     assert resp.status_code == 200
+    deadline = time.monotonic() + 10  # answered (and timed) after the ack
+    while not slack.responses("metrics"):
+        assert time.monotonic() < deadline, "the command was not answered"
+        time.sleep(0.05)
 
     slack.rate_limit("chat.postMessage", retry_after=1, times=1)  # waited out, then posted
     sender = deps.sender

@@ -1,34 +1,37 @@
-"""Buttons on alerts and cards. Ack first; the change lands in the database, the channel
-message is edited through the outbox, and an ephemeral copy is redrawn via response_url."""
+"""Buttons on alerts and cards. Acknowledged empty at once (``listen``); then the change lands
+in the database, the channel message is edited through the outbox, and an ephemeral copy is
+redrawn via response_url. Buttons that open a modal do it first thing after the ack, from the
+database and what is already known of the person — never waiting for ``users.info`` — since
+Slack's ``trigger_id`` only lasts three seconds."""
 
 from __future__ import annotations
 
 from typing import Any
 
-from slack_bolt import Ack, App, Respond
+from slack_bolt import App, Respond
 from slack_sdk import WebClient
 
 from bot.slack import blocks, flows
 from bot.slack.ids import Action
-from bot.slack.listeners import guarded
+from bot.slack.listeners import listen
 from bot.slack.model import ActionValue, Card, StepCard
 
 
 def register(app: App) -> None:
-    app.action(Action.ACKNOWLEDGE.value)(guarded(acknowledge))
-    app.action(Action.SNOOZE.value)(guarded(snooze))
-    app.action(Action.START_PLAN.value)(guarded(start_plan))
-    app.action(Action.NOT_NOW.value)(guarded(not_now))
-    app.action(Action.REASSIGN.value)(guarded(reassign))
-    app.action(Action.PICK_ACCOUNT.value)(guarded(pick_account))
-    app.action(Action.FEEDBACK_USEFUL.value)(guarded(feedback_useful))
-    app.action(Action.FEEDBACK_NOISE.value)(guarded(feedback_noise))
-    app.action(Action.STEP_DONE.value)(guarded(step_done))
-    app.action(Action.STEP_SNOOZE.value)(guarded(step_snooze))
-    app.action(Action.STEP_SKIP.value)(guarded(step_skip))
-    app.action(Action.STEP_REASSIGN.value)(guarded(step_reassign))
-    app.action(Action.PLAN_REASSIGN.value)(guarded(plan_reassign))
-    app.action(Action.PLAN_OUTCOME.value)(guarded(plan_outcome))
+    app.action(Action.ACKNOWLEDGE.value)(**listen(acknowledge))
+    app.action(Action.SNOOZE.value)(**listen(snooze))
+    app.action(Action.START_PLAN.value)(**listen(start_plan))
+    app.action(Action.NOT_NOW.value)(**listen(not_now))
+    app.action(Action.REASSIGN.value)(**listen(reassign))
+    app.action(Action.PICK_ACCOUNT.value)(**listen(pick_account))
+    app.action(Action.FEEDBACK_USEFUL.value)(**listen(feedback_useful))
+    app.action(Action.FEEDBACK_NOISE.value)(**listen(feedback_noise))
+    app.action(Action.STEP_DONE.value)(**listen(step_done))
+    app.action(Action.STEP_SNOOZE.value)(**listen(step_snooze))
+    app.action(Action.STEP_SKIP.value)(**listen(step_skip))
+    app.action(Action.STEP_REASSIGN.value)(**listen(step_reassign))
+    app.action(Action.PLAN_REASSIGN.value)(**listen(plan_reassign))
+    app.action(Action.PLAN_OUTCOME.value)(**listen(plan_outcome))
 
 
 def _user(body: dict[str, Any]) -> str:
@@ -47,22 +50,19 @@ def _redraw(body: dict[str, Any], respond: Respond, card: Card) -> None:
 
 
 def acknowledge(
-    ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: flows.Deps
+    body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: flows.Deps
 ) -> None:
-    ack()
     card = flows.acknowledge(deps, user_id=_user(body), value=ActionValue.load(action.get("value")))
     _redraw(body, respond, card)
 
 
 def snooze(
-    ack: Ack,
     body: dict[str, Any],
     action: dict[str, Any],
     respond: Respond,
     client: WebClient,
     deps: flows.Deps,
 ) -> None:
-    ack()
     value = ActionValue.load((action.get("selected_option") or {}).get("value"))
     if value.choice == "date":
         meta = value.model_copy(
@@ -79,9 +79,8 @@ def snooze(
 
 
 def start_plan(
-    ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: flows.Deps
+    body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: flows.Deps
 ) -> None:
-    ack()
     value = ActionValue.load(action.get("value"))
     reply = flows.start_plan(deps, user_id=_user(body), value=value)
     respond(text=reply.text, blocks=reply.blocks, response_type="ephemeral", replace_original=False)
@@ -100,23 +99,20 @@ def _open_modal(
 
 
 def not_now(
-    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, deps: flows.Deps
+    body: dict[str, Any], action: dict[str, Any], client: WebClient, deps: flows.Deps
 ) -> None:
-    ack()
     _open_modal("not_now", body, action, client, deps)
 
 
 def reassign(
-    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, deps: flows.Deps
+    body: dict[str, Any], action: dict[str, Any], client: WebClient, deps: flows.Deps
 ) -> None:
-    ack()
     _open_modal("reassign", body, action, client, deps)
 
 
 def pick_account(
-    ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: flows.Deps
+    body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: flows.Deps
 ) -> None:
-    ack()
     value = ActionValue.load(action.get("value"))
     if value.account is None:
         return
@@ -137,16 +133,14 @@ def _feedback(
 
 
 def feedback_useful(
-    ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: flows.Deps
+    body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: flows.Deps
 ) -> None:
-    ack()
     _feedback("useful", body, action, respond, deps)
 
 
 def feedback_noise(
-    ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: flows.Deps
+    body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: flows.Deps
 ) -> None:
-    ack()
     _feedback("noise", body, action, respond, deps)
 
 
@@ -187,22 +181,19 @@ def _plan_modal(
 
 
 def step_done(
-    ack: Ack, body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: flows.Deps
+    body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: flows.Deps
 ) -> None:
-    ack()
     card = flows.step_done(deps, user_id=_user(body), value=ActionValue.load(action.get("value")))
     _redraw_step(body, respond, deps, card)
 
 
 def step_snooze(
-    ack: Ack,
     body: dict[str, Any],
     action: dict[str, Any],
     respond: Respond,
     client: WebClient,
     deps: flows.Deps,
 ) -> None:
-    ack()
     value = ActionValue.load((action.get("selected_option") or {}).get("value"))
     if value.choice == "date":
         meta = value.model_copy(update={"choice": None})
@@ -213,29 +204,25 @@ def step_snooze(
 
 
 def step_skip(
-    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, deps: flows.Deps
+    body: dict[str, Any], action: dict[str, Any], client: WebClient, deps: flows.Deps
 ) -> None:
-    ack()
     _plan_modal("step_skip", body, ActionValue.load(action.get("value")), client, deps)
 
 
 def step_reassign(
-    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, deps: flows.Deps
+    body: dict[str, Any], action: dict[str, Any], client: WebClient, deps: flows.Deps
 ) -> None:
-    ack()
     _plan_modal("step_reassign", body, ActionValue.load(action.get("value")), client, deps)
 
 
 def plan_reassign(
-    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, deps: flows.Deps
+    body: dict[str, Any], action: dict[str, Any], client: WebClient, deps: flows.Deps
 ) -> None:
-    ack()
     _plan_modal("plan_reassign", body, ActionValue.load(action.get("value")), client, deps)
 
 
 def plan_outcome(
-    ack: Ack, body: dict[str, Any], action: dict[str, Any], client: WebClient, deps: flows.Deps
+    body: dict[str, Any], action: dict[str, Any], client: WebClient, deps: flows.Deps
 ) -> None:
-    ack()
     value = ActionValue.load((action.get("selected_option") or {}).get("value"))
     _plan_modal("outcome", body, value, client, deps)

@@ -1,4 +1,5 @@
-"""Events: the App Home tab is drawn whenever someone opens it."""
+"""Events: the App Home tab is drawn whenever someone opens it (after the ack: Slack retries
+an event it has not had a 200 for within three seconds)."""
 
 from __future__ import annotations
 
@@ -9,11 +10,11 @@ from slack_sdk import WebClient
 
 from bot.slack import flows
 from bot.slack.ids import Event
-from bot.slack.listeners import guarded
+from bot.slack.listeners import listen
 
 
 def register(app: App) -> None:
-    app.event(Event.APP_HOME_OPENED.value)(guarded(home_opened))
+    app.event(Event.APP_HOME_OPENED.value)(**listen(home_opened))
 
 
 def home_opened(event: dict[str, Any], client: WebClient, deps: flows.Deps) -> None:

@@ -1,8 +1,16 @@
 """Modal submissions: snooze until a date, not now with a reason, reassign; for plans, snooze
-or skip a step, reassign a step or a plan, and close a plan with its outcome."""
+or skip a step, reassign a step or a plan, and close a plan with its outcome.
+
+Each is checked in its ack — from the submission and what is already known of the person,
+never a Slack call or a database wait — so a problem shows under its field (``response_action:
+errors``) and the modal stays open; a good one closes at once and the work runs after it. What
+only the database can refuse (the alert closed meanwhile) is told by DM or through the card's
+response_url.
+"""
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
@@ -12,18 +20,28 @@ from slack_sdk.webhook import WebhookClient
 from bot.slack import blocks, flows
 from bot.slack.errors import UserError
 from bot.slack.ids import Action, Block, Callback
-from bot.slack.listeners import guarded
+from bot.slack.listeners import listen
 from bot.slack.model import ActionValue, Card, Reply, StepCard
 
 
 def register(app: App) -> None:
-    app.view(Callback.SNOOZE_MODAL.value)(guarded(snooze_submitted))
-    app.view(Callback.NOT_NOW_MODAL.value)(guarded(not_now_submitted))
-    app.view(Callback.REASSIGN_MODAL.value)(guarded(reassign_submitted))
-    app.view(Callback.STEP_SNOOZE_MODAL.value)(guarded(step_snooze_submitted))
-    app.view(Callback.STEP_SKIP_MODAL.value)(guarded(step_skip_submitted))
-    app.view(Callback.OWNER_MODAL.value)(guarded(owner_submitted))
-    app.view(Callback.OUTCOME_MODAL.value)(guarded(outcome_submitted))
+    app.view(Callback.SNOOZE_MODAL.value)(**listen(snooze_submitted, ack=check_snooze))
+    app.view(Callback.NOT_NOW_MODAL.value)(**listen(not_now_submitted, ack=check_not_now))
+    app.view(Callback.REASSIGN_MODAL.value)(**listen(reassign_submitted, ack=check_reassign))
+    app.view(Callback.STEP_SNOOZE_MODAL.value)(**listen(step_snooze_submitted, ack=check_snooze))
+    app.view(Callback.STEP_SKIP_MODAL.value)(**listen(step_skip_submitted))
+    app.view(Callback.OWNER_MODAL.value)(**listen(owner_submitted, ack=check_owner))
+    app.view(Callback.OUTCOME_MODAL.value)(**listen(outcome_submitted, ack=check_outcome))
+
+
+def _refuse(ack: Ack, block: Block, problem: str) -> bool:
+    """Show ``problem`` under the field and keep the modal open; nothing else happens."""
+    ack(response_action="errors", errors={block.value: problem[:150]})
+    return False
+
+
+def _user(body: dict[str, Any]) -> str:
+    return str(body["user"]["id"])
 
 
 def _state(view: dict[str, Any], block: Block, action: Action) -> dict[str, Any]:
@@ -51,46 +69,59 @@ def _redraw(value: ActionValue, card: Card) -> None:
         )
 
 
-def snooze_submitted(
-    ack: Ack, body: dict[str, Any], view: dict[str, Any], deps: flows.Deps
-) -> None:
-    value = ActionValue.load(view.get("private_metadata"))
-    day = _chosen(view, Block.SNOOZE_DATE, Action.SNOOZE_DATE, "selected_date")
-    user = str(body["user"]["id"])
-    problem = flows.snooze_date_error(deps, user_id=user, value=value, day=day)
+def _snooze_day(view: dict[str, Any]) -> str | None:
+    return _chosen(view, Block.SNOOZE_DATE, Action.SNOOZE_DATE, "selected_date")
+
+
+def check_snooze(ack: Ack, body: dict[str, Any], view: dict[str, Any], deps: flows.Deps) -> bool:
+    """The alert's and the step's snooze modals share the date picker."""
+    problem = flows.snooze_date_error(deps, user_id=_user(body), day=_snooze_day(view))
     if problem:
-        ack(response_action="errors", errors={Block.SNOOZE_DATE.value: problem})
-        return
+        return _refuse(ack, Block.SNOOZE_DATE, problem)
     ack()
-    _redraw(value, flows.snooze(deps, user_id=user, value=value, when=str(day)))
+    return True
 
 
-def not_now_submitted(
-    ack: Ack, body: dict[str, Any], view: dict[str, Any], deps: flows.Deps
-) -> None:
+def snooze_submitted(body: dict[str, Any], view: dict[str, Any], deps: flows.Deps) -> None:
     value = ActionValue.load(view.get("private_metadata"))
-    reason = _chosen(view, Block.NOT_NOW_REASON, Action.NOT_NOW_REASON, "selected_option", "value")
-    note = _chosen(view, Block.NOT_NOW_NOTE, Action.NOT_NOW_NOTE, "value")
-    if not reason:
-        ack(response_action="errors", errors={Block.NOT_NOW_REASON.value: "Pick a reason."})
-        return
+    when = str(_snooze_day(view))
+    _redraw(value, flows.snooze(deps, user_id=_user(body), value=value, when=when))
+
+
+def _reason(view: dict[str, Any]) -> str | None:
+    return _chosen(view, Block.NOT_NOW_REASON, Action.NOT_NOW_REASON, "selected_option", "value")
+
+
+def check_not_now(ack: Ack, view: dict[str, Any]) -> bool:
+    if not _reason(view):
+        return _refuse(ack, Block.NOT_NOW_REASON, "Pick a reason.")
     ack()
+    return True
+
+
+def not_now_submitted(body: dict[str, Any], view: dict[str, Any], deps: flows.Deps) -> None:
+    value = ActionValue.load(view.get("private_metadata"))
+    note = _chosen(view, Block.NOT_NOW_NOTE, Action.NOT_NOW_NOTE, "value")
     card = flows.dismiss(
-        deps, user_id=str(body["user"]["id"]), value=value, reason=reason, note=note
+        deps, user_id=_user(body), value=value, reason=str(_reason(view)), note=note
     )
     _redraw(value, card)
 
 
-def reassign_submitted(
-    ack: Ack, body: dict[str, Any], view: dict[str, Any], deps: flows.Deps
-) -> None:
-    value = ActionValue.load(view.get("private_metadata"))
-    new_owner = _chosen(view, Block.REASSIGN_USER, Action.REASSIGN_USER, "selected_user")
-    if not new_owner:
-        ack(response_action="errors", errors={Block.REASSIGN_USER.value: "Pick a person."})
-        return
+def _new_owner(view: dict[str, Any]) -> str | None:
+    return _chosen(view, Block.REASSIGN_USER, Action.REASSIGN_USER, "selected_user")
+
+
+def check_reassign(ack: Ack, view: dict[str, Any]) -> bool:
+    if not _new_owner(view):
+        return _refuse(ack, Block.REASSIGN_USER, "Pick a person.")
     ack()
-    card = flows.reassign(deps, user_id=str(body["user"]["id"]), value=value, new_owner=new_owner)
+    return True
+
+
+def reassign_submitted(body: dict[str, Any], view: dict[str, Any], deps: flows.Deps) -> None:
+    value = ActionValue.load(view.get("private_metadata"))
+    card = flows.reassign(deps, user_id=_user(body), value=value, new_owner=str(_new_owner(view)))
     _redraw(value, card)
 
 
@@ -117,38 +148,33 @@ def _say(value: ActionValue, reply: Reply) -> None:
         )
 
 
-def step_snooze_submitted(
-    ack: Ack, body: dict[str, Any], view: dict[str, Any], deps: flows.Deps
-) -> None:
+def step_snooze_submitted(body: dict[str, Any], view: dict[str, Any], deps: flows.Deps) -> None:
     value = ActionValue.load(view.get("private_metadata"))
-    day = _state(view, Block.SNOOZE_DATE, Action.SNOOZE_DATE).get("selected_date")
-    user = str(body["user"]["id"])
-    problem = flows.snooze_date_error(deps, user_id=user, value=value, day=day)
-    if problem:
-        ack(response_action="errors", errors={Block.SNOOZE_DATE.value: problem})
-        return
-    ack()
-    _redraw_step(deps, value, flows.step_snooze(deps, user_id=user, value=value, when=str(day)))
-
-
-def step_skip_submitted(
-    ack: Ack, body: dict[str, Any], view: dict[str, Any], deps: flows.Deps
-) -> None:
-    value = ActionValue.load(view.get("private_metadata"))
-    note = _state(view, Block.SKIP_NOTE, Action.SKIP_NOTE).get("value")
-    ack()
-    card = flows.step_skip(deps, user_id=str(body["user"]["id"]), value=value, note=note)
+    card = flows.step_snooze(deps, user_id=_user(body), value=value, when=str(_snooze_day(view)))
     _redraw_step(deps, value, card)
 
 
-def owner_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], deps: flows.Deps) -> None:
+def step_skip_submitted(body: dict[str, Any], view: dict[str, Any], deps: flows.Deps) -> None:
     value = ActionValue.load(view.get("private_metadata"))
-    new_user = _state(view, Block.OWNER_USER, Action.OWNER_USER).get("selected_user")
-    if not new_user:
-        ack(response_action="errors", errors={Block.OWNER_USER.value: "Pick a person."})
-        return
+    note = _chosen(view, Block.SKIP_NOTE, Action.SKIP_NOTE, "value")
+    card = flows.step_skip(deps, user_id=_user(body), value=value, note=note)
+    _redraw_step(deps, value, card)
+
+
+def _owner(view: dict[str, Any]) -> str | None:
+    return _chosen(view, Block.OWNER_USER, Action.OWNER_USER, "selected_user")
+
+
+def check_owner(ack: Ack, view: dict[str, Any]) -> bool:
+    if not _owner(view):
+        return _refuse(ack, Block.OWNER_USER, "Pick a person.")
     ack()
-    user = str(body["user"]["id"])
+    return True
+
+
+def owner_submitted(body: dict[str, Any], view: dict[str, Any], deps: flows.Deps) -> None:
+    value = ActionValue.load(view.get("private_metadata"))
+    new_user, user = str(_owner(view)), _user(body)
     if value.step is not None:
         card = flows.step_reassign(deps, user_id=user, value=value, new_user=new_user)
         _redraw_step(deps, value, card)
@@ -156,41 +182,64 @@ def owner_submitted(ack: Ack, body: dict[str, Any], view: dict[str, Any], deps: 
         _say(value, flows.plan_reassign(deps, user_id=user, value=value, new_user=new_user))
 
 
-def outcome_submitted(
-    ack: Ack, body: dict[str, Any], view: dict[str, Any], deps: flows.Deps
-) -> None:
-    """Check the answer inside the modal (errors under the field), then close the plan."""
-    value = ActionValue.load(view.get("private_metadata"))
-    outcome = value.choice or "won"
-    arr = reason = revisit = None
+@dataclass(frozen=True)
+class _Outcome:
+    outcome: str
+    arr: float | None = None
+    reason: str | None = None
+    revisit: date | None = None
+
+
+_OUTCOME_BLOCKS = {"won": Block.OUTCOME_ARR, "lost": Block.OUTCOME_REASON}
+
+
+def _outcome(
+    deps: flows.Deps, body: dict[str, Any], view: dict[str, Any], outcome: str
+) -> _Outcome:
+    """The answer in the outcome modal, checked; a UserError names what to fix."""
+    if outcome == "won":
+        return _Outcome(outcome, arr=flows.read_arr(_chosen(view, *_ARR, "value")))
+    if outcome == "lost":
+        reason = _chosen(view, Block.OUTCOME_REASON, Action.OUTCOME_REASON, "value")
+        if not (reason and reason.strip()):
+            raise UserError("Say briefly why it was lost, so the team can learn from it.")
+        return _Outcome(outcome, reason=reason)
+    day = _chosen(view, Block.OUTCOME_DATE, Action.OUTCOME_DATE, "selected_date")
     try:
-        if outcome == "won":
-            raw = _state(view, Block.OUTCOME_ARR, Action.OUTCOME_ARR).get("value")
-            arr = flows.read_arr(raw)
-        elif outcome == "lost":
-            reason = _state(view, Block.OUTCOME_REASON, Action.OUTCOME_REASON).get("value")
-            if not (reason and reason.strip()):
-                raise UserError("Say briefly why it was lost, so the team can learn from it.")
-        else:
-            day = _state(view, Block.OUTCOME_DATE, Action.OUTCOME_DATE).get("selected_date")
-            if not day:
-                raise UserError("Pick the date to revisit.")
-            revisit = date.fromisoformat(day)
+        revisit = date.fromisoformat(day or "")
+    except ValueError:
+        raise UserError("Pick the date to revisit.") from None
+    if revisit <= deps.known_now(_user(body)).date():
+        raise UserError("Pick a revisit date after today.")
+    return _Outcome(outcome, revisit=revisit)
+
+
+_ARR = (Block.OUTCOME_ARR, Action.OUTCOME_ARR)
+
+
+def check_outcome(ack: Ack, body: dict[str, Any], view: dict[str, Any], deps: flows.Deps) -> bool:
+    """Check the answer inside the modal (errors under the field)."""
+    outcome = ActionValue.load(view.get("private_metadata")).choice or "won"
+    try:
+        _outcome(deps, body, view, outcome)
     except UserError as exc:
-        block = {"won": Block.OUTCOME_ARR, "lost": Block.OUTCOME_REASON}.get(
-            outcome, Block.OUTCOME_DATE
-        )
-        ack(response_action="errors", errors={block.value: exc.message[:150]})
-        return
+        return _refuse(ack, _OUTCOME_BLOCKS.get(outcome, Block.OUTCOME_DATE), exc.message)
     ack()
+    return True
+
+
+def outcome_submitted(body: dict[str, Any], view: dict[str, Any], deps: flows.Deps) -> None:
+    """Close the plan; then redraw where the modal came from."""
+    value = ActionValue.load(view.get("private_metadata"))
+    answer = _outcome(deps, body, view, value.choice or "won")
     reply = flows.close_plan(
         deps,
-        user_id=str(body["user"]["id"]),
+        user_id=_user(body),
         value=value,
-        outcome=outcome,
-        arr=arr,
-        reason=reason,
-        revisit=revisit,
+        outcome=answer.outcome,
+        arr=answer.arr,
+        reason=answer.reason,
+        revisit=answer.revisit,
     )
     if value.step is not None:  # chosen on the last step's reminder: redraw it, closed
         _redraw_step(deps, value, flows.step_view(deps, step_id=value.step))

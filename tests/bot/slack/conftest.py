@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import time
 import urllib.parse
@@ -184,3 +185,25 @@ def wait_for(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
         if time.monotonic() > deadline:
             raise AssertionError("condition not met in time")
         time.sleep(0.02)
+
+
+_RIDS = itertools.count()
+
+
+def slash(
+    url: str, slack: FakeSlack, text: str, *, user: str = MAYA, rid: str | None = None
+) -> dict[str, Any]:
+    """``/expansion <text>`` as Slack sends it, and its answer: in the ack when it needs
+    neither Slack nor the database (help), else posted to the response_url after an empty ack.
+    Either way the ack must come within Slack's 3 seconds."""
+    rid = rid or f"slash-{next(_RIDS)}"
+    body = command_body(slack, text, user=user, rid=rid)
+    started = time.monotonic()
+    resp = post(url, body, signed(body))
+    assert time.monotonic() - started < 3, "not acknowledged within Slack's 3 seconds"
+    assert resp.status_code == 200, resp.text
+    if resp.text:
+        acked: dict[str, Any] = resp.json()
+        return acked
+    answer: dict[str, Any] = wait_for(lambda: slack.responses(rid))[0]
+    return answer

@@ -26,9 +26,9 @@ from tests.bot.slack.conftest import (
     JONAS,
     MAYA,
     action_body,
-    command_body,
     post,
     signed,
+    slash,
     wait_for,
 )
 from tests.fakes import FakeSlack
@@ -81,10 +81,7 @@ def config(admins: tuple[str, ...]) -> AppConfig:
 
 
 def _say(url: str, slack: FakeSlack, text: str, user: str) -> str:
-    body = command_body(slack, text, user=user)
-    resp = post(url, body, signed(body))
-    assert resp.status_code == 200, resp.text
-    answer: dict[str, Any] = resp.json()
+    answer = slash(url, slack, text, user=user)
     assert answer["response_type"] == "ephemeral"
     return json.dumps(answer, ensure_ascii=False)
 

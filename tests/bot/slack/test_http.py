@@ -30,14 +30,14 @@ from tests.bot.slack.conftest import (
     command_body,
     post,
     signed,
+    slash,
     wait_for,
 )
 from tests.fakes import FakeSlack, validate_blocks
 
 
-def _answer(resp: httpx.Response) -> dict:
-    assert resp.status_code == 200, resp.text
-    body = resp.json()
+def _answer(body: dict) -> dict:
+    """An /expansion answer: ephemeral, its blocks valid Block Kit."""
     assert body["response_type"] == "ephemeral"
     assert not validate_blocks(body["blocks"])
     for block in body["blocks"]:
@@ -67,11 +67,13 @@ def _alert_for(factory: SessionFactory, name: str) -> Alert:
 @pytest.mark.usefixtures("seeded")
 def test_slash_command_answers_the_account_card(server, slack: FakeSlack) -> None:
     url, _ = server
+    body = command_body(slack, "brightops", rid="card")
     started = time.perf_counter()
-    body = command_body(slack, "brightops")
     resp = post(url, body, signed(body))
     assert time.perf_counter() - started < 3
-    answer = _answer(resp)
+    assert resp.status_code == 200 and resp.text == ""  # acknowledged at once, empty
+    answer = _answer(wait_for(lambda: slack.responses("card"))[0])  # then answered
+    assert len(slack.responses("card")) == 1
     text = _text(answer)
     assert "BrightOps Agency" in answer["text"]
     assert "Capacity ceiling" in text and "44 of 50 seats" in text
@@ -83,12 +85,10 @@ def test_slash_command_answers_the_account_card(server, slack: FakeSlack) -> Non
 @pytest.mark.usefixtures("seeded")
 def test_several_matches_get_a_pick_list_and_none_the_closest_names(server, slack) -> None:
     url, _ = server
-    body = command_body(slack, "a")
-    answer = _answer(post(url, body, signed(body)))
+    answer = _answer(slash(url, slack, "a"))
     assert "Several accounts match" in _text(answer)
     assert Action.PICK_ACCOUNT.value in _text(answer)
-    body = command_body(slack, "zzyzx qqq")
-    answer = _answer(post(url, body, signed(body)))
+    answer = _answer(slash(url, slack, "zzyzx qqq"))
     assert "No account matches" in answer["text"] and "Closest names" in answer["text"]
 
 
@@ -96,8 +96,7 @@ def test_several_matches_get_a_pick_list_and_none_the_closest_names(server, slac
 @pytest.mark.parametrize("text", ["help", "snooze", "ack", "top 500", "snooze brightops soonish"])
 def test_unknown_or_incomplete_input_gets_help_never_a_trace(server, slack, text: str) -> None:
     url, _ = server
-    body = command_body(slack, text)
-    answer = _answer(post(url, body, signed(body)))
+    answer = _answer(slash(url, slack, text))
     assert "Traceback" not in json.dumps(answer)
     assert "/expansion" in _text(answer) or "Try" in _text(answer)
 
@@ -106,11 +105,9 @@ def test_unknown_or_incomplete_input_gets_help_never_a_trace(server, slack, text
 def test_top_and_mine_list_the_callers_book(server, slack) -> None:
     url, _ = server
     for text in ("", "top 3", "mine"):
-        body = command_body(slack, text)
-        answer = _answer(post(url, body, signed(body)))
+        answer = _answer(slash(url, slack, text))
         assert "BrightOps Agency" in _text(answer) or "Nimbus" in _text(answer)
-    body = command_body(slack, "top 3")
-    answer = _answer(post(url, body, signed(body)))
+    answer = _answer(slash(url, slack, "top 3"))
     assert _text(answer).count("\\n") <= 3  # three lines
 
 
@@ -120,17 +117,17 @@ def test_ack_and_snooze_commands_change_the_alert_and_its_message(
 ) -> None:
     url, deps = server
     _deliver(deps)
-    body = command_body(slack, "ack brightops")
-    assert "Acknowledged" in _answer(post(url, body, signed(body)))["text"]
+    assert "Acknowledged" in _answer(slash(url, slack, "ack brightops"))["text"]
     alert = _alert_for(factory, "BrightOps Agency")
     assert alert.status == "acknowledged" and alert.acknowledged_by == MAYA
     update = wait_for(lambda: [c for c in slack.calls("chat.update") if c["ts"] == alert.ts])
     assert "Acknowledged by <@U0MAYA0001>" in json.dumps(update[-1]["blocks"])
 
-    body = command_body(slack, "snooze polar data until 2099-01-01")
-    assert "more than a year" in _answer(post(url, body, signed(body)))["text"]
-    body = command_body(slack, "snooze polar data 2w")
-    assert "Snoozed" in _answer(post(url, body, signed(body)))["text"]
+    assert (
+        "more than a year"
+        in _answer(slash(url, slack, "snooze polar data until 2099-01-01"))["text"]
+    )
+    assert "Snoozed" in _answer(slash(url, slack, "snooze polar data 2w"))["text"]
     polar = _alert_for(factory, "Polar Data")
     assert polar.status == "snoozed" and polar.snoozed_until is not None
     # 09:00 in Maya's timezone (Berlin), two weeks from now
@@ -141,11 +138,9 @@ def test_ack_and_snooze_commands_change_the_alert_and_its_message(
 @pytest.mark.usefixtures("seeded")
 def test_plan_command_creates_the_ninety_day_calendar_once(server, slack, factory) -> None:
     url, _ = server
-    body = command_body(slack, "plan brightops")
-    first = _answer(post(url, body, signed(body)))
+    first = _answer(slash(url, slack, "plan brightops"))
     assert "Started the 90-day plan" in first["text"] or "Started" in _text(first)
-    body = command_body(slack, "plan brightops")
-    second = _answer(post(url, body, signed(body)))
+    second = _answer(slash(url, slack, "plan brightops"))
     assert "Already open" in _text(second)
     with factory() as session:
         alert = _alert_for(factory, "BrightOps Agency")
@@ -437,8 +432,5 @@ def test_an_unexpected_error_is_answered_with_an_error_id(
         raise RuntimeError("database on fire")
 
     monkeypatch.setattr("bot.slack.flows.expansion", broken)
-    body = command_body(slack, "brightops", rid="boom")
-    resp = post(url, body, signed(body))
-    assert resp.status_code == 200  # acknowledged all the same
-    said = wait_for(lambda: slack.responses("boom"))
-    assert "error id" in said[-1]["text"] and "database on fire" not in said[-1]["text"]
+    said = slash(url, slack, "brightops")  # acknowledged all the same, then told
+    assert "error id" in said["text"] and "database on fire" not in said["text"]

@@ -20,7 +20,7 @@ from bot.slack.app import create_app
 from bot.slack.errors import UserError
 from bot.slack.sender import make_client
 from db.engine import SessionFactory
-from tests.bot.slack.conftest import SECRET, command_body, signed
+from tests.bot.slack.conftest import SECRET, command_body, signed, wait_for
 from tests.fakes import FakeSlack
 
 ROOT = Path(__file__).parents[3]
@@ -73,9 +73,10 @@ def test_run_serves_slack_and_delivers_polled_alerts(tmp_path: Path, slack: Fake
         while not [p for p in slack.posts() if "BrightOps" in p.get("text", "")]:
             assert time.monotonic() < deadline, "no alert was delivered"
             time.sleep(0.2)
-        body = command_body(slack, "brightops")
+        body = command_body(slack, "brightops", rid="run")
         resp = httpx.post(url + "/slack/events", content=body, headers=signed(body), timeout=10)
-        assert resp.status_code == 200 and "BrightOps Agency" in resp.json()["text"]
+        assert resp.status_code == 200 and resp.text == ""  # acknowledged, then answered
+        assert "BrightOps Agency" in wait_for(lambda: slack.responses("run"))[0]["text"]
         forged = httpx.post(
             url + "/slack/events", content=body, headers=signed(body, secret="x"), timeout=10
         )
@@ -99,6 +100,45 @@ def test_http_mode_needs_a_signing_secret_socket_mode_does_not(
         create_app(bare, AppConfig(), factory, client=make_client(bare))
     app = create_app(bare, AppConfig(), factory, client=make_client(bare), socket_mode=True)
     assert app is not None
+
+
+@pytest.mark.parametrize("blank", ["", "   ", "\n"])
+def test_a_blank_signing_secret_is_refused_at_start_up(
+    settings: Settings, factory: SessionFactory, monkeypatch: pytest.MonkeyPatch, blank: str
+) -> None:
+    """``SLACK_SIGNING_SECRET=`` (an env file's empty line) once started an app whose every
+    request then failed the check by raising, straight into the error handler."""
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", blank)
+    monkeypatch.setenv("SLACK_BOT_TOKEN", slack_token(settings))
+    monkeypatch.setenv("SLACK_API_URL", settings.slack_api_url)
+    from_env = Settings(_env_file=None)
+    assert from_env.slack_signing_secret is None
+    with pytest.raises(UserError, match="SLACK_SIGNING_SECRET is not set \\(or is empty\\)"):
+        create_app(from_env, AppConfig(), factory, client=make_client(from_env))
+
+
+def test_blank_tokens_count_as_unset(monkeypatch: pytest.MonkeyPatch) -> None:
+    """An empty SLACK_APP_TOKEN must not pick Socket Mode; an empty bot token is named."""
+    monkeypatch.setenv("SLACK_APP_TOKEN", "")
+    monkeypatch.setenv("SLACK_BOT_TOKEN", "  ")
+    monkeypatch.setenv("SLACK_SIGNING_SECRET", " a-secret\n")
+    settings = Settings(_env_file=None)
+    assert settings.slack_app_token is None and settings.slack_bot_token is None
+    assert settings.slack_signing_secret is not None
+    assert settings.slack_signing_secret.get_secret_value() == "a-secret"
+
+
+def test_a_missing_bot_token_is_named_at_start_up(
+    settings: Settings, factory: SessionFactory
+) -> None:
+    bare = settings.model_copy(update={"slack_bot_token": None})
+    with pytest.raises(UserError, match="SLACK_BOT_TOKEN is not set"):
+        create_app(bare, AppConfig(), factory, client=make_client(bare))
+
+
+def slack_token(settings: Settings) -> str:
+    assert settings.slack_bot_token is not None
+    return settings.slack_bot_token.get_secret_value()
 
 
 def test_a_bad_token_stops_start_up_with_a_clear_message(
