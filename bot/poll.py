@@ -382,8 +382,8 @@ def _finish(factory: SessionFactory, outcome: SourceOutcome) -> None:
 def settle_abandoned_runs(factory: SessionFactory) -> list[PollRun]:
     """Finish, as failed, every run still marked running: called by a poll (or a re-scoring)
     that holds the poll lease, so the process of such a run is gone (killed, or its machine
-    restarted). Each source's newest run is the only one that can be running: a new run of a
-    source starts only here, after this. Returns the runs it finished."""
+    restarted). Only a source's newest run can still be running, since every poll settles
+    before it starts runs of its own. Returns the runs it finished."""
     now = utcnow()
     reason = (
         f"{ABANDONED}: the process running this poll stopped before it finished (killed or"

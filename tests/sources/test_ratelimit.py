@@ -3,11 +3,14 @@ enforces its burst limit for real (429 TEN_SECONDLY_ROLLING, no Retry-After)."""
 
 from __future__ import annotations
 
+import threading
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from sources.base import dump_cursor
 from sources.config import HubSpotConfig
@@ -98,6 +101,57 @@ def test_queued_requests_take_successive_slots(clock: Clock) -> None:
     win.acquire()  # waits for the first slot: 1011
     win.acquire()  # queued behind it, waits for the second: 1012 (not 1011 again)
     assert clock.slept == [9.0, 1.0]
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    limit=st.integers(1, 12),
+    seconds=st.floats(0.5, 20.0),
+    requests=st.lists(
+        st.tuples(st.floats(0.0, 3.0), st.floats(0.0, 5.0)),  # (answer time, idle after)
+        max_size=60,
+    ),
+    headers=st.lists(st.integers(0, 12), max_size=60),
+)
+def test_never_more_than_the_limit_in_any_window_the_api_could_count(
+    limit: int, seconds: float, requests: list[tuple[float, float]], headers: list[int]
+) -> None:
+    """Whenever the API stamps a request (somewhere between its send and its answer), the
+    requests it still counts, this one included, are never more than the limit."""
+    clock = Clock()
+    win = window(clock, limit=limit, seconds=seconds)
+    spans: list[tuple[float, float]] = []
+    for n, (takes, idle) in enumerate(requests):
+        win.acquire()
+        sent = clock.now
+        if n < len(headers):  # what the API says is spent (others may spend too)
+            win.update(limit, seconds, remaining=max(0, limit - headers[n]))
+        clock.now += takes
+        win.release()
+        spans.append((sent, clock.now))
+        clock.now += idle
+    for i, (sent, _) in enumerate(spans):
+        # Requests before this one that the API may still count when it sees this one.
+        counted = [j for j in range(i) if spans[j][1] > sent - seconds]
+        assert len(counted) < limit
+
+
+def test_a_request_waits_for_one_still_in_flight(clock: Clock) -> None:
+    win = window(clock, limit=1, seconds=5.0)
+    sent: list[float] = []
+
+    def second() -> None:
+        win.acquire()  # every slot is in flight: waits for the answer, then the window
+        sent.append(clock.now)
+        win.release()
+
+    win.acquire()
+    other = threading.Thread(target=second)
+    other.start()
+    clock.now += 2.0  # the first request's answer takes 2 s
+    win.release()
+    other.join(timeout=10)
+    assert sent == [pytest.approx(1007.0)]
 
 
 def test_impossible_windows_are_refused(clock: Clock) -> None:
