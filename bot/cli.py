@@ -316,9 +316,11 @@ def poll(
     today: TodayOption = None,
 ) -> None:
     """Poll the configured sources now, then re-score the accounts whose data changed."""
-    from bot.poll import UnknownSource, configured_sources
+    from bot.leases import run_exclusively
+    from bot.poll import UnknownSource, configured_sources, lease_busy_message
     from bot.poll import poll as run_poll
     from bot.poll_cli import progress_bar, summary_table
+    from bot.scheduler import LEASE, LEASE_TTL
 
     settings, config, factory = _setup()
     day = _today(today)
@@ -333,15 +335,23 @@ def poll(
             " (see docs/sources.md)"
         )
     with progress_bar(console) as progress:
-        summary = run_poll(
+        summary = run_exclusively(  # one poll at a time, whoever starts it
             factory,
-            sources,
-            today=day,
-            config=config,
-            progress=progress,
-            full=full,
-            rescore_all=rescore_all,
+            LEASE,
+            lambda: run_poll(
+                factory,
+                sources,
+                today=day,
+                config=config,
+                progress=progress,
+                full=full,
+                rescore_all=rescore_all,
+            ),
+            ttl=LEASE_TTL,
         )
+    if summary is None:
+        with factory() as session:
+            raise CliError(lease_busy_message(session))
     console.print(summary_table(summary))
     if not summary.ok:
         raise SystemExit(1)

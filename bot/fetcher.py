@@ -6,7 +6,8 @@ builds the real source in a child process and streams its batches back through a
 queue, so the child reads and validates the next pages on another core while this process
 writes. An incremental read is small and starts faster in a thread (``read_ahead``). Nothing
 else changes: the batches, their cursors and the source's errors are the ones the source
-itself yields and raises, and the poller still commits each batch with its cursor.
+itself yields and raises, and the poller still commits each batch with its cursor. The
+child's request counters (429s, rate-window waits) come back with its last message.
 """
 
 from __future__ import annotations
@@ -27,7 +28,7 @@ from bot.helpers import (
 )
 from sources.ahead import read_ahead
 from sources.base import JoinPolicy, Source
-from sources.http import SourceError
+from sources.http import RequestStats, SourceError, stats_of
 from sources.records import Batch
 
 log = logging.getLogger(__name__)
@@ -46,14 +47,19 @@ class ProcessSource:
         self.name = name
         self.policy = policy
         self._build = build
+        self.request_stats = RequestStats()
 
     def fetch(self, cursor: str | None, today: date) -> Iterator[Batch]:
+        self.request_stats = RequestStats()  # this read's, not an earlier one's
         if cursor is not None:  # incremental: a helper process costs more than it saves
             source = self._build()
             try:
                 yield from read_ahead(source.fetch(cursor, today), name=f"read-{self.name}")
             finally:
                 source.close()
+                stats = stats_of(source)
+                if stats is not None:
+                    self.request_stats.add(stats)
             return
         yield from self._in_child(today)
 
@@ -86,6 +92,8 @@ class ProcessSource:
                     yield payload
                 elif kind == "log":
                     handle_helper_record(payload)
+                elif kind == "stats":
+                    self.request_stats.add(payload)
                 elif kind == "done":
                     child.join(timeout=POLL_SECONDS)  # its last log lines, if any, are sent
                     while not box.empty():
@@ -112,17 +120,23 @@ def _fetch_into(build: Callable[[], Source], today: date, box: Any, levels: LogL
     """In the child: the real source's batches into the queue, then how it ended."""
     start_helper(box, levels)
     source: Source | None = None
+    end: tuple[str, Any] | None = None
     try:
         source = build()
         for batch in source.fetch(None, today):
             box.put(("batch", batch))
-        box.put(("done", None))
+        end = ("done", None)
     except SourceError as exc:  # its message is written for people and holds no secret
-        box.put(("source_error", str(exc)))
+        end = ("source_error", str(exc))
     except Exception as exc:
-        box.put(("error", (f"{type(exc).__name__}: {exc}", traceback.format_exc())))
+        end = ("error", (f"{type(exc).__name__}: {exc}", traceback.format_exc()))
     finally:
         if source is not None:
             source.close()
+            stats = stats_of(source)
+            if stats is not None and end is not None:
+                box.put(("stats", stats))
+        if end is not None:
+            box.put(end)
         box.close()
         box.join_thread()  # everything put is handed over before the process exits

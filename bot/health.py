@@ -1,4 +1,6 @@
-"""What ``GET /healthz`` reports: the database, each source's last good poll, the outbox.
+"""What ``GET /healthz`` reports: the database, each source's last good poll and last run, the
+outbox. A run left "running" by a process that is gone shows as "abandoned" (no process holds
+the poll lease), so a killed poll never looks like one still in progress.
 
 The check runs in a daemon thread of its own with a short timeout, so a database that hangs
 (rather than refusing connections) still gets a quick 503 instead of a stuck probe. At most
@@ -15,9 +17,10 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from bot.poll import poll_in_progress, shown_status
 from db import repo
 from db.engine import SessionFactory
-from db.models import utcnow
+from db.models import PollRun, utcnow
 
 DEFAULT_TIMEOUT = 2.0
 
@@ -26,6 +29,7 @@ DEFAULT_TIMEOUT = 2.0
 class _Reading:
     successes: dict[str, datetime | None]
     backlog: int
+    runs: dict[str, dict[str, Any]]
 
 
 class HealthCheck:
@@ -47,7 +51,13 @@ class HealthCheck:
     def _read(self) -> _Reading:
         with self.factory() as session:
             repo.ping(session)
-            return _Reading(repo.last_success_per_source(session), repo.outbox_backlog(session))
+            polling = poll_in_progress(session)
+            runs = {
+                name: _run(run, polling) for name, run in repo.last_run_per_source(session).items()
+            }
+            return _Reading(
+                repo.last_success_per_source(session), repo.outbox_backlog(session), runs
+            )
 
     def check(self) -> tuple[int, dict[str, Any]]:
         """``(200, body)`` when the database answers, else ``(503, body)`` saying why."""
@@ -80,6 +90,7 @@ class HealthCheck:
             sources[name] = {
                 "last_success_at": _iso(when),
                 "age_seconds": round((now - _aware(when)).total_seconds(), 1) if when else None,
+                "last_run": reading.runs.get(name),
             }
         return 200, {
             "status": "ok",
@@ -98,6 +109,16 @@ class HealthCheck:
             "outbox_backlog": None,
             "checked_in_ms": round((time.monotonic() - started) * 1000, 1),
         }
+
+
+def _run(run: PollRun, polling: bool) -> dict[str, Any]:
+    return {
+        "status": shown_status(run, polling),
+        "started_at": _iso(run.started_at),
+        "error": run.errors[0].removeprefix("error: ")[:300]
+        if run.errors and run.errors[0].startswith("error: ")
+        else None,
+    }
 
 
 def _aware(moment: datetime) -> datetime:

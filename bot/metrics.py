@@ -50,6 +50,18 @@ SLACK_RATE_LIMITED = Counter(
     "Slack answers of 429 (rate limited).",
     registry=REGISTRY,
 )
+SOURCE_RATE_LIMITED = Counter(
+    "expansion_radar_source_ratelimited_total",
+    "Source API answers of 429 (rate limited), each waited out and retried.",
+    ["source"],
+    registry=REGISTRY,
+)
+SOURCE_RATE_WAIT = Counter(
+    "expansion_radar_source_ratelimit_wait_seconds_total",
+    "Time the client-side rate window held a source's requests back.",
+    ["source"],
+    registry=REGISTRY,
+)
 SLASH_SECONDS = Histogram(
     "expansion_radar_slash_command_seconds",
     "Time from receiving /expansion to sending its answer (through the response_url).",

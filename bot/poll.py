@@ -10,6 +10,11 @@ Then the queued accounts are re-scored in chunks, each chunk one transaction wit
 episodes, alerts, outbox rows and the removal from the queue. Re-scoring once at the end
 (instead of after every batch) scores an account once per poll even when several sources
 changed it; the queue is durable, so a crash between the two halves loses nothing.
+
+A poll runs under the ``poll`` lease (scheduler, Slack admin, CLI), so when one starts no other
+is alive: a run still marked "running" then belongs to a process that was killed, and is
+finished as failed ("abandoned") before anything else happens. Until then, ``status`` and
+``/healthz`` show such a run as abandoned as soon as no process holds the lease.
 """
 
 from __future__ import annotations
@@ -31,7 +36,14 @@ from sqlmodel import Session
 
 from bot.cycle import CycleResult, ingest_batch
 from bot.fetcher import ProcessSource
-from bot.metrics import ALERTS, POLL_SECONDS, RECORDS_FETCHED, RECORDS_REJECTED
+from bot.metrics import (
+    ALERTS,
+    POLL_SECONDS,
+    RECORDS_FETCHED,
+    RECORDS_REJECTED,
+    SOURCE_RATE_LIMITED,
+    SOURCE_RATE_WAIT,
+)
 from bot.parallel import plan_helpers, score_chunk, score_in_parallel
 from bot.settings import AppConfig, Settings
 from bot.slack.mrkdwn import code, escape
@@ -42,7 +54,7 @@ from sources.ahead import read_ahead
 from sources.base import JoinPolicy, Source
 from sources.demo import DemoSource
 from sources.files import FileSource
-from sources.http import SourceError
+from sources.http import SourceError, stats_of
 from sources.hubspot import HubSpotSource
 from sources.records import Batch
 from sources.salesforce import SalesforceSource
@@ -51,6 +63,8 @@ from sources.usage_api import UsageAPISource
 log = logging.getLogger(__name__)
 
 SCORING = "scoring"  # the PollRun rows of the re-scoring step
+POLL_LEASE = "poll"  # held by whoever polls or re-scores (see bot/leases.py)
+ABANDONED = "abandoned"  # how a run whose process died is shown and recorded
 MAX_MESSAGES = 30  # reject and issue lines kept on a PollRun
 CURSOR_LIMIT = 500  # source_state.cursor's column size
 ANALYZE_FIRST = 2000  # records fetched before PostgreSQL first refreshes its planner statistics
@@ -101,6 +115,7 @@ class SourceOutcome:
     messages: list[str] = field(default_factory=list)
     error: str | None = None
     seconds: float = 0.0
+    rate_limited: int = 0  # the API's 429 answers (each waited out and retried)
 
 
 @dataclass
@@ -268,6 +283,7 @@ def poll_source(
         raise
     finally:
         source.close()
+        _count_requests(source, outcome)
     outcome.seconds = time.monotonic() - started
     _finish(factory, outcome)
     POLL_SECONDS.labels(source.name).observe(outcome.seconds)
@@ -275,6 +291,25 @@ def poll_source(
     RECORDS_REJECTED.labels(source.name).inc(outcome.rejected)
     progress.source_finished(outcome)
     return outcome
+
+
+def _count_requests(source: Source, outcome: SourceOutcome) -> None:
+    """The source's 429s and rate-window waits into the metrics (and the log when it was
+    refused: with the client-side window that should not happen, so it is worth a line)."""
+    stats = stats_of(source)
+    if stats is None:
+        return
+    outcome.rate_limited = stats.rate_limited
+    SOURCE_RATE_LIMITED.labels(source.name).inc(stats.rate_limited)
+    SOURCE_RATE_WAIT.labels(source.name).inc(stats.waited_seconds)
+    if stats.rate_limited:
+        log.warning(
+            "%s: the API answered 429 (rate limited) %d times in %d requests; each was waited"
+            " out and retried",
+            source.name,
+            stats.rate_limited,
+            stats.requests,
+        )
 
 
 def _write(factory: SessionFactory, source: Source, batch: Batch, outcome: SourceOutcome) -> None:
@@ -344,6 +379,72 @@ def _finish(factory: SessionFactory, outcome: SourceOutcome) -> None:
         _tell_admins(session, outcome)
 
 
+def settle_abandoned_runs(factory: SessionFactory) -> list[PollRun]:
+    """Finish, as failed, every run still marked running: called by a poll (or a re-scoring)
+    that holds the poll lease, so the process of such a run is gone (killed, or its machine
+    restarted). Only a source's newest run can still be running, since every poll settles
+    before it starts runs of its own. Returns the runs it finished."""
+    now = utcnow()
+    reason = (
+        f"{ABANDONED}: the process running this poll stopped before it finished (killed or"
+        f" crashed); found on {now:%d %b %Y %H:%M} UTC when the next poll started. What it"
+        " wrote is kept, and the next poll goes on from its last written batch"
+    )
+    with transaction(factory) as session:
+        stale = [r for r in repo.last_run_per_source(session).values() if r.status == "running"]
+        if not stale:
+            return []
+        repo.abandon_runs(
+            session, run_ids=[r.id for r in stale if r.id is not None], now=now, reason=reason
+        )
+        for run in stale:
+            if run.source != SCORING:
+                state = repo.source_state(session, run.source)
+                state.last_error = reason[:2000]
+                state.last_error_at = now
+                session.add(state)
+    for run in stale:
+        log.warning(
+            "%s: run %s was left running by a process that stopped; marked failed",
+            run.source,
+            run.id,
+        )
+    return stale
+
+
+def poll_in_progress(session: Session) -> bool:
+    """Whether some process is polling (or re-scoring) now: it holds the poll lease."""
+    return repo.lease_live(session, POLL_LEASE, utcnow())
+
+
+def lease_busy_message(session: Session) -> str:
+    """Why a poll cannot start now: another process holds the poll lease."""
+    lease = repo.lease_holder(session, POLL_LEASE)
+    who, until = "another process", ""
+    if lease is not None:
+        who = ":".join(lease.holder.split(":")[:2])  # host:pid, without the random suffix
+        until = f" until {lease.expires_at:%d %b %Y %H:%M:%S} UTC (renewed while it runs)"
+    return (
+        f"another poll is running ({who}{until}); try again when it has finished."
+        " `expansion-radar status` shows each source's progress. If that process was killed,"
+        " its turn lapses by then."
+    )
+
+
+def shown_status(run: PollRun, polling: bool) -> str:
+    """A run's status for people: "running" only while a poll holds the lease; a run left
+    running by a process that is gone is "abandoned" (and so is one already settled)."""
+    if run.status == "running" and not polling:
+        return ABANDONED
+    if run.status == "failed" and _abandoned(run):
+        return ABANDONED
+    return run.status
+
+
+def _abandoned(run: PollRun) -> bool:
+    return bool(run.errors) and run.errors[0].startswith(f"error: {ABANDONED}")
+
+
 def _unhealthy(status: str, fetched: int, rejected: int) -> bool:
     """A failed run, or one whose every record was rejected (the source sent garbage)."""
     return status == "failed" or (fetched > 0 and rejected >= fetched)
@@ -355,7 +456,8 @@ def _tell_admins(session: Session, outcome: SourceOutcome) -> None:
 
     The streak is read from the source's previous finished run, in the same transaction that
     finishes this one, so the warning is queued exactly once (the poll lease keeps polls of
-    one source from overlapping). An interrupted run (Ctrl-C, shutdown) is not a streak.
+    one source from overlapping). An interrupted run (Ctrl-C, shutdown) or an abandoned one
+    (its process killed) is not a streak.
     """
     if outcome.error == "interrupted":
         return
@@ -366,7 +468,7 @@ def _tell_admins(session: Session, outcome: SourceOutcome) -> None:
             for run in repo.recent_finished_runs(
                 session, source=outcome.name, before_id=outcome.run_id
             )
-            if not (run.errors and run.errors[0] == "error: interrupted")
+            if not (run.errors and run.errors[0] == "error: interrupted") and not _abandoned(run)
         ),
         None,
     )
@@ -407,6 +509,7 @@ def rescore(
     """
     progress = progress or QuietProgress()
     result = CycleResult()
+    settle_abandoned_runs(factory)
     with transaction(factory) as session:
         if everything:
             repo.queue_all_accounts(session)
@@ -508,7 +611,9 @@ def poll(
     full: bool = False,
     rescore_all: bool = False,
 ) -> PollSummary:
-    """Every source in turn (a failure does not stop the others), then the re-scoring."""
+    """Every source in turn (a failure does not stop the others), then the re-scoring. The
+    caller holds the poll lease (or is the only process polling this database)."""
+    settle_abandoned_runs(factory)
     with fewer_collections():
         outcomes = [
             poll_source(factory, s, today=today, progress=progress, full=full) for s in sources

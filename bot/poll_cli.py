@@ -21,7 +21,15 @@ from rich.progress import Progress as RichBar
 from rich.table import Table
 from sqlmodel import Session
 
-from bot.poll import SCORING, PollSummary, SourceOutcome, configured_names
+from bot.poll import (
+    ABANDONED,
+    SCORING,
+    PollSummary,
+    SourceOutcome,
+    configured_names,
+    poll_in_progress,
+    shown_status,
+)
 from bot.settings import AppConfig, Settings
 from db import repo
 from db.models import PollRun, SourceState
@@ -155,6 +163,7 @@ def status_view(
     configured = configured_names(settings, config)
     states: dict[str, SourceState] = {s.source: s for s in repo.source_states(session)}
     runs: dict[str, PollRun] = repo.last_run_per_source(session)
+    polling = poll_in_progress(session)
     names = configured + sorted(n for n in {*states, *runs} if n not in configured and n != SCORING)
     lines: list[object] = []
     for name in names:
@@ -170,7 +179,7 @@ def status_view(
         else:
             grid.add_row("last error", "none")
         grid.add_row("next poll", describe_cursor(state.cursor if state else None))
-        grid.add_row("last run", _run_line(run, now))
+        grid.add_row("last run", _run_line(run, now, polling))
         lines += [f"[bold]{name}[/] [dim]({where})[/]", grid, ""]
     if not configured:
         lines.append(
@@ -180,16 +189,22 @@ def status_view(
         )
     scoring = runs.get(SCORING)
     lines.append(
-        f"[bold]re-scoring[/]: last {_run_line(scoring, now)}; {repo.pending_count(session):,}"
+        f"[bold]re-scoring[/]: last {_run_line(scoring, now, polling)};"
+        f" {repo.pending_count(session):,}"
         " accounts waiting to be re-scored."
     )
     return Group(*lines)  # type: ignore[arg-type]
 
 
-def _run_line(run: PollRun | None, now: datetime) -> str:
+def _run_line(run: PollRun | None, now: datetime, polling: bool) -> str:
     if run is None:
         return "never"
-    head = f"{run.status}, {_when(run.started_at, now)}"
+    status = shown_status(run, polling)
+    head = f"{status}, {_when(run.started_at, now)}"
+    if status == ABANDONED and run.status == "running":
+        head += (
+            " (its process stopped before it finished; the next poll goes on from its last batch)"
+        )
     if run.source == SCORING:
         return f"{head}: {run.fetched:,} scored, {run.episodes:,} episodes, {run.alerts:,} alerts"
     return (

@@ -18,7 +18,7 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.leases import run_exclusively
-from bot.poll import PollSummary, rescore, run_poll
+from bot.poll import POLL_LEASE, PollSummary, rescore, run_poll
 from bot.settings import AppConfig, Settings
 from db.engine import SessionFactory
 from sources.config import ScheduleConfig
@@ -27,7 +27,7 @@ log = logging.getLogger(__name__)
 
 POLL_JOB = "poll"
 RESCORE_JOB = "rescore"
-LEASE = "poll"  # the poll and the re-scoring write the same rows: one at a time
+LEASE = POLL_LEASE  # the poll and the re-scoring write the same rows: one at a time
 LEASE_TTL = timedelta(seconds=30)  # renewed every 10 s while the job runs
 
 

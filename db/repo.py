@@ -376,6 +376,17 @@ def lease_holder(session: Session, name: str) -> JobLease | None:
     return session.get(JobLease, name)
 
 
+def lease_live(session: Session, name: str, now: datetime) -> bool:
+    """Whether some process holds the lease ``name`` right now (renewed, not expired)."""
+    lease = session.get(JobLease, name)
+    if lease is None:
+        return False
+    expires = lease.expires_at
+    if expires.tzinfo is None and now.tzinfo is not None:
+        expires = expires.replace(tzinfo=now.tzinfo)
+    return expires > now
+
+
 # --- plans ------------------------------------------------------------------------------
 
 
@@ -1492,6 +1503,19 @@ def last_run_per_source(session: Session) -> dict[str, PollRun]:
     )
     stmt = select(PollRun).join(newest, col(PollRun.id) == newest.c.id)
     return {run.source: run for run in session.exec(stmt).all()}
+
+
+def abandon_runs(session: Session, *, run_ids: Sequence[int], now: datetime, reason: str) -> None:
+    """Finish runs whose process is gone as failed, ``reason`` first among their errors. The
+    caller holds the poll lease: no live poll can own a run still marked running."""
+    for run_id in run_ids:
+        run = session.get(PollRun, run_id)
+        if run is None or run.status != "running":
+            continue
+        run.status = "failed"
+        run.finished_at = now
+        run.errors = [f"error: {reason}", *run.errors]
+        session.add(run)
 
 
 def _table(model: Any) -> Table:

@@ -94,7 +94,12 @@ class HttpConfig(_Strict):
     backoff_initial_seconds: float = Field(0.5, ge=0, le=60)
     backoff_max_seconds: float = Field(30.0, ge=0, le=600)
     max_retry_after_seconds: float = Field(120.0, ge=0, le=3600)
-    rate_limit_wait_seconds: float = Field(10.0, ge=0, le=600)
+    # After a rate-window 429 that names no Retry-After (HubSpot's TEN_SECONDLY_ROLLING):
+    # how long nothing is sent. None: one whole window, as the API's headers describe it.
+    rate_limit_wait_seconds: float | None = Field(None, ge=0, le=600)
+    # A walk through an API's pages fails after this many empty pages in a row that each
+    # point to yet another page (a cursor that never arrives anywhere).
+    max_empty_pages: int = Field(20, ge=1, le=100_000)
 
     @model_validator(mode="after")
     def _order(self) -> HttpConfig:
@@ -163,6 +168,10 @@ class HubSpotConfig(JoinConfig):
     search_page_size: int = Field(200, ge=1, le=200)
     search_result_cap: int = Field(10_000, ge=200, le=10_000)
     search_requests_per_second: float = Field(4.0, gt=0, le=1000)
+    # The app's rolling request window before HubSpot's X-HubSpot-RateLimit-* headers say
+    # otherwise (the first answer does): the lowest tier's 100 requests per 10 s.
+    burst_limit: int = Field(100, ge=1, le=100_000)
+    burst_window_seconds: float = Field(10.0, gt=0, le=3600)
     overlap_seconds: int = Field(300, ge=0, le=86_400)
 
 

@@ -1,5 +1,6 @@
 """One HTTP client for every source: timeouts, connection reuse, retries with exponential
-backoff and jitter on 429/5xx/timeouts, Retry-After honoured, and errors that say what to fix
+backoff and jitter on 429/5xx/timeouts, Retry-After honoured, an optional client-side rate
+window (:mod:`sources.ratelimit`) every attempt passes through, and errors that say what to fix
 without ever containing the token.
 """
 
@@ -18,6 +19,7 @@ from typing import Any
 import httpx
 
 from sources.config import HttpConfig
+from sources.ratelimit import RollingWindow
 
 log = logging.getLogger(__name__)
 
@@ -37,6 +39,11 @@ class QuotaExhausted(SourceError):
     """The API's allowance is used up (a daily limit); retrying now would not help."""
 
 
+class BadResponse(SourceError):
+    """An answer whose shape is not what the API documents (a missing list, a cursor that
+    does not advance): the read stops rather than report nothing as success."""
+
+
 class RequestFailed(SourceError):
     """A request failed for good: a non-retryable answer, or retries ran out."""
 
@@ -51,6 +58,26 @@ class Retry:
 
     wait: float | None = None
     reason: str = ""
+
+
+@dataclass
+class RequestStats:
+    """What one client's requests cost, for the poll's metrics and log."""
+
+    requests: int = 0
+    rate_limited: int = 0  # answers of HTTP 429
+    waited_seconds: float = 0.0  # time the client-side rate window held requests back
+
+    def add(self, other: RequestStats) -> None:
+        self.requests += other.requests
+        self.rate_limited += other.rate_limited
+        self.waited_seconds += other.waited_seconds
+
+
+def stats_of(source: object) -> RequestStats | None:
+    """The request counters of a source that talks HTTP (None for files and the demo)."""
+    stats = getattr(source, "request_stats", None)
+    return stats if isinstance(stats, RequestStats) else None
 
 
 Verdict = SourceError | Retry | None
@@ -97,7 +124,8 @@ def error_detail(response: httpx.Response, limit: int = 200) -> str:
 
 
 class HttpClient:
-    """A bearer-token JSON client with retries. Not shared between threads."""
+    """A bearer-token JSON client with retries. One thread may read ahead while another
+    uses it: the counters, the pacing and the rate window are locked."""
 
     def __init__(
         self,
@@ -111,6 +139,7 @@ class HttpClient:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] | None = None,
         headers: Mapping[str, str] | None = None,
+        limiter: RollingWindow | None = None,
     ) -> None:
         self.name = name
         self.config = config or HttpConfig()
@@ -120,7 +149,8 @@ class HttpClient:
         self._sleep = sleep if sleep is not None else time.sleep
         self._paced: dict[str, float] = {}
         self._lock = threading.Lock()
-        self.requests = 0
+        self.limiter = limiter
+        self.stats = RequestStats()
         all_headers = {"Accept": "application/json", "User-Agent": "expansion-radar"}
         if token:
             all_headers["Authorization"] = f"Bearer {token}"
@@ -138,6 +168,10 @@ class HttpClient:
 
     def __repr__(self) -> str:
         return f"HttpClient({self.name!r}, {str(self._client.base_url)!r})"
+
+    @property
+    def requests(self) -> int:
+        return self.stats.requests
 
     def close(self) -> None:
         self._client.close()
@@ -199,19 +233,17 @@ class HttpClient:
         for attempt in range(1, cfg.max_attempts + 1):
             wait: float | None = None
             try:
-                self.requests += 1
-                response = self._client.request(
-                    method, path, params=params, json=json, headers=headers
-                )
+                response = self._send(method, path, params=params, json=json, headers=headers)
             except httpx.TimeoutException:
                 last = f"timed out after {cfg.timeout_seconds:g} s"
             except httpx.TransportError as exc:
                 last = f"connection failed ({type(exc).__name__})"
             else:
-                if self._observe is not None:
-                    self._observe(response)
                 if response.is_success:
                     return response
+                if response.status_code == 429:
+                    with self._lock:
+                        self.stats.rate_limited += 1
                 verdict = self._verdict(response, attempt)
                 if isinstance(verdict, SourceError):
                     raise verdict
@@ -242,11 +274,37 @@ class HttpClient:
                 cfg.max_attempts - 1,
                 delay,
             )
-            self._sleep(delay)
+            if delay > 0:
+                self._sleep(delay)
         raise RequestFailed(
             f"{self.name}: {method} {path.split('?', 1)[0]} failed after"
             f" {cfg.max_attempts} attempts: {last}"
         )
+
+    def _send(
+        self,
+        method: str,
+        path: str,
+        *,
+        params: Mapping[str, Any] | None,
+        json: Any,
+        headers: Mapping[str, str] | None,
+    ) -> httpx.Response:
+        """One attempt, through the rate window when there is one; the answer's headers are
+        observed while its slot is still held (so they can correct the window)."""
+        limiter = self.limiter
+        waited = limiter.acquire() if limiter is not None else 0.0
+        try:
+            with self._lock:
+                self.stats.requests += 1
+                self.stats.waited_seconds += waited
+            response = self._client.request(method, path, params=params, json=json, headers=headers)
+            if self._observe is not None:
+                self._observe(response)
+            return response
+        finally:
+            if limiter is not None:
+                limiter.release()
 
     def _backoff(self, attempt: int) -> float:
         """Exponential backoff with equal jitter: half fixed, half random."""

@@ -6,14 +6,20 @@
   Search stops at 10,000 results per query, so a time window holding more is split in halves
   (down to one millisecond, then walked by ``hs_object_id``) and every record is read once.
   Changed deals update their company's renewal date and amount.
-- Rate limits: 429 waits for Retry-After, or as HubSpot's own SDK does (10 s × attempt for the
-  ten-second window, 1 s × attempt for search); the DAILY limit stops this poll with a clear
-  error. The burst headers slow requests down before the limit is hit; search is paced.
+- Rate limits: every request (search too, which carries no rate headers) passes through one
+  client-side rolling window that mirrors the app's burst limit (``X-HubSpot-RateLimit-Max``
+  per ``-Interval-Milliseconds``, corrected by ``-Remaining``), so a full sync runs at the
+  limit without being refused; search is also paced to its own 4/s. A 429 that still comes
+  waits for Retry-After, or the whole window (TEN_SECONDLY_ROLLING), or 1 s × attempt
+  (search); the DAILY limit stops this poll with a clear error.
+- Answers are checked: a page without a ``results`` list, or paging that does not advance,
+  fails the read with a message naming the endpoint, never "ok, 0 read".
 """
 
 from __future__ import annotations
 
 import logging
+import time
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date
 from typing import Any
@@ -23,9 +29,20 @@ import httpx
 from sources.ahead import read_ahead
 from sources.base import BatchBuilder, JoinPolicy, dump_cursor, load_cursor, now_ms
 from sources.config import HttpConfig, HubSpotConfig
-from sources.http import AuthError, HttpClient, QuotaExhausted, Retry, Verdict, retry_after
+from sources.http import (
+    AuthError,
+    BadResponse,
+    HttpClient,
+    QuotaExhausted,
+    RequestStats,
+    Retry,
+    Verdict,
+    retry_after,
+)
 from sources.mapping import map_record
+from sources.paging import PageGuard, describe_shape
 from sources.parse import Issues, Reader, parse_datetime, record_id
+from sources.ratelimit import RollingWindow
 from sources.records import Batch
 
 log = logging.getLogger(__name__)
@@ -68,7 +85,11 @@ class HubSpotSource:
         self.policy = JoinPolicy.of(self.config)
         self.clock = clock
         self._http = http or HttpConfig()
-        self._burst_interval = 0.0
+        self.window = RollingWindow(
+            self.config.burst_limit,
+            self.config.burst_window_seconds,
+            sleep=sleep if sleep is not None else time.sleep,
+        )
         self.client = HttpClient(
             url,
             name="HubSpot",
@@ -78,10 +99,18 @@ class HubSpotSource:
             observe=self._observe,
             transport=transport,
             sleep=sleep,
+            limiter=self.window,
         )
+
+    @property
+    def request_stats(self) -> RequestStats:
+        return self.client.stats
 
     def close(self) -> None:
         self.client.close()
+
+    def _guard(self, what: str) -> PageGuard:
+        return PageGuard(f"HubSpot: {what}", max_empty=self._http.max_empty_pages)
 
     # -- HTTP policy ----------------------------------------------------------------------
 
@@ -113,12 +142,13 @@ class HubSpotSource:
             if body.get("message") == SEARCH_SECONDLY:
                 return Retry(1.0 * attempt, "search rate limit")
             if policy == "TEN_SECONDLY_ROLLING":
-                return Retry(self._http.rate_limit_wait_seconds * attempt, "burst limit")
+                waits = self.window.saturate(self._http.rate_limit_wait_seconds)
+                return Retry(0.0, f"burst limit: nothing is sent for {waits:g} s")
             return Retry(None, "rate limited")
         return None
 
     def _observe(self, response: httpx.Response) -> None:
-        """Slow down to the sustained rate once the burst window is nearly spent."""
+        """The burst window as HubSpot counts it: its size, and how much of it is spent."""
         headers = response.headers
         try:
             remaining = int(headers["X-HubSpot-RateLimit-Remaining"])
@@ -126,23 +156,24 @@ class HubSpotSource:
             interval = int(headers.get("X-HubSpot-RateLimit-Interval-Milliseconds", "10000"))
         except (KeyError, ValueError):
             return
-        if most > 0 and remaining <= most // 10:
-            self._burst_interval = interval / 1000 / most
-        else:
-            self._burst_interval = 0.0
+        self.window.update(most, interval / 1000, remaining)
 
     def _get(self, path: str, params: Mapping[str, Any]) -> Any:
-        self.client.pace("burst", self._burst_interval)
         return self.client.get_json(path, params=params)
 
     def _post(self, path: str, body: Any) -> Any:
-        self.client.pace("burst", self._burst_interval)
         return self.client.post_json(path, body)
 
     def _search_call(self, obj: str, body: Mapping[str, Any]) -> dict[str, Any]:
         self.client.pace("search", 1.0 / self.config.search_requests_per_second)
-        data = self.client.post_json(f"/crm/v3/objects/{obj}/search", body)
-        return data if isinstance(data, dict) else {}
+        path = f"/crm/v3/objects/{obj}/search"
+        data = self.client.post_json(path, body)
+        if not isinstance(data, dict) or not isinstance(data.get("total"), int):
+            raise BadResponse(
+                f"HubSpot: POST {path} answered without the result count ('total'):"
+                f" {describe_shape(data, 'total')}"
+            )
+        return data
 
     # -- fetch ----------------------------------------------------------------------------
 
@@ -203,12 +234,15 @@ class HubSpotSource:
         owners: dict[str, tuple[str | None, str | None]] = {}
         for archived in ("false", "true"):
             after: str | None = None
+            what = f"GET /crm/v3/owners (archived={archived})"
+            guard = self._guard(what)
             while True:
                 params: dict[str, Any] = {"limit": 500, "archived": archived}
                 if after:
                     params["after"] = after
                 data = self._get("/crm/v3/owners", params)
-                for raw in _results(data):
+                results = _results(data, what)
+                for raw in results:
                     oid = record_id(raw.get("id"))
                     if oid is None:
                         continue
@@ -216,7 +250,7 @@ class HubSpotSource:
                     first, last = raw.get("firstName"), raw.get("lastName")
                     name = " ".join(p for p in (first, last) if isinstance(p, str) and p) or None
                     owners.setdefault(oid, (email, name))
-                after = _next_after(data)
+                after = guard.next(_next_after(data, what), len(results))
                 if not after:
                     break
         return owners
@@ -231,13 +265,16 @@ class HubSpotSource:
 
     def _list_companies(self, after: str | None) -> Iterator[tuple[list[dict[str, Any]], str]]:
         props = ",".join(self._company_properties())
+        what = "GET /crm/v3/objects/companies"
+        guard = PageGuard(f"HubSpot: {what}", max_empty=self._http.max_empty_pages, start=after)
         while True:
             params: dict[str, Any] = {"limit": self.config.page_size, "properties": props}
             if after:
                 params["after"] = after
             data = self._get("/crm/v3/objects/companies", params)
-            after = _next_after(data)
-            yield _results(data), after or ""
+            results = _results(data, what)
+            after = guard.next(_next_after(data, what), len(results))
+            yield results, after or ""
             if not after:
                 return
 
@@ -342,12 +379,15 @@ class HubSpotSource:
             "associations": "companies",
         }
         after: str | None = None
+        what = "GET /crm/v3/objects/deals"
+        guard = self._guard(what)
         while True:
             data = self._get(
                 "/crm/v3/objects/deals", {**params, "after": after} if after else params
             )
-            yield _results(data)
-            after = _next_after(data)
+            results = _results(data, what)
+            yield results
+            after = guard.next(_next_after(data, what), len(results))
             if not after:
                 return
 
@@ -363,12 +403,10 @@ class HubSpotSource:
                 renewals[did] = renewal
         if not renewals:
             return
-        data = self._post(
-            "/crm/v4/associations/deals/companies/batch/read",
-            {"inputs": [{"id": d} for d in renewals]},
-        )
+        path = "/crm/v4/associations/deals/companies/batch/read"
+        data = self._post(path, {"inputs": [{"id": d} for d in renewals]})
         per_company: dict[str, tuple[date, float | None]] = {}
-        for row in _results(data):
+        for row in _results(data, f"POST {path}"):
             frm = row.get("from")
             did = record_id(frm.get("id")) if isinstance(frm, Mapping) else None
             if did is None or did not in renewals:
@@ -419,8 +457,7 @@ class HubSpotSource:
                 "limit": size,
             }
             data = self._search_call(obj, body)
-            raw_total = data.get("total")
-            total = raw_total if isinstance(raw_total, int) else 0
+            total = int(data["total"])
             if first_probe and obj == "companies":
                 builder.total_hint = total
             first_probe = False
@@ -432,18 +469,24 @@ class HubSpotSource:
                 else:
                     yield from self._search_one_ms(obj, lo, props)
                 continue
-            yield _results(data)
-            after = _next_after(data)
+            what = f"POST /crm/v3/objects/{obj}/search"
+            guard = self._guard(what)
+            results = _results(data, what)
+            yield results
+            after = guard.next(_next_after(data, what), len(results))
             while after:
                 data = self._search_call(obj, {**body, "after": after})
-                yield _results(data)
-                after = _next_after(data)
+                results = _results(data, what)
+                yield results
+                after = guard.next(_next_after(data, what), len(results))
 
     def _search_one_ms(self, obj: str, at: int, props: list[str]) -> Iterator[list[dict[str, Any]]]:
         """More than the cap modified in the same millisecond: walk them by object id."""
         cap = self.config.search_result_cap
         last_id = 0
+        what = f"POST /crm/v3/objects/{obj}/search"
         while True:
+            started_after = last_id
             filters = [
                 {"propertyName": "hs_lastmodifieddate", "operator": "EQ", "value": str(at)},
                 {"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)},
@@ -455,30 +498,52 @@ class HubSpotSource:
                 "limit": self.config.search_page_size,
             }
             after: str | None = None
+            guard = self._guard(what)
             while True:
                 data = self._search_call(obj, {**body, "after": after} if after else body)
-                page = _results(data)
+                page = _results(data, what)
                 if page:
                     yield page
                     ids = [int(r["id"]) for r in page if str(r.get("id", "")).isdigit()]
                     last_id = max([last_id, *ids])
-                after = _next_after(data)
+                after = guard.next(_next_after(data, what), len(page))
                 if not after or not page:
                     return
                 if not after.isdigit() or int(after) >= cap:
                     break  # the cap is next: start a new query after the last id seen
+            if last_id <= started_after:
+                raise BadResponse(
+                    f"HubSpot: {what} (by hs_object_id after {started_after}) returned no"
+                    " larger object id before the 10,000-result cap; the walk would repeat"
+                    " itself, so the read stops here"
+                )
 
 
-def _results(data: Any) -> list[dict[str, Any]]:
+def _results(data: Any, what: str) -> list[dict[str, Any]]:
+    """The page's records; a body without a ``results`` list fails the read (an empty
+    result is ``[]``, never a missing or null one)."""
     results = data.get("results") if isinstance(data, dict) else None
-    return [r for r in results if isinstance(r, dict)] if isinstance(results, list) else []
+    if not isinstance(results, list):
+        raise BadResponse(
+            f"HubSpot: {what} answered without a list of results"
+            f" ({describe_shape(data, 'results')}); nothing from this answer was used"
+        )
+    return [r for r in results if isinstance(r, dict)]
 
 
-def _next_after(data: Any) -> str | None:
+def _next_after(data: Any, what: str) -> str | None:
+    """The next page's ``after``; None on the last page (no ``paging``, or no ``next``)."""
     paging = data.get("paging") if isinstance(data, dict) else None
     nxt = paging.get("next") if isinstance(paging, dict) else None
+    if nxt is None:
+        return None
     after = nxt.get("after") if isinstance(nxt, dict) else None
-    return str(after) if isinstance(after, str | int) and str(after) else None
+    if not isinstance(after, str | int) or isinstance(after, bool) or str(after) == "":
+        raise BadResponse(
+            f"HubSpot: {what} answered with paging.next but no usable 'after' cursor"
+            f" ({describe_shape(nxt, 'after')})"
+        )
+    return str(after)
 
 
 def _last_modified(page: list[dict[str, Any]], default: Any) -> int | None:

@@ -8,6 +8,11 @@
   last poll (minus a small overlap); a changed Opportunity updates its account's renewal.
 - ``INVALID_SESSION_ID`` and ``REQUEST_LIMIT_EXCEEDED`` stop the poll with a clear error;
   429/5xx are retried; ``Sforce-Limit-Info`` is watched and logged past 80% of the allowance.
+  That allowance is the org's rolling 24 hours, not a window of seconds: there is nothing to
+  pace within a poll (a full sync of 100,000 accounts is about 50 requests), so Salesforce
+  reads are not held back by a client-side rate window.
+- Answers are checked: a page without a ``records`` list, ``done: false`` without a
+  ``nextRecordsUrl``, or a ``nextRecordsUrl`` already followed fails the read.
 """
 
 from __future__ import annotations
@@ -25,13 +30,16 @@ from sources.base import BatchBuilder, JoinPolicy, dump_cursor, load_cursor, now
 from sources.config import HttpConfig, SalesforceConfig
 from sources.http import (
     AuthError,
+    BadResponse,
     HttpClient,
     QuotaExhausted,
     RequestFailed,
+    RequestStats,
     Verdict,
     error_detail,
 )
 from sources.mapping import map_record
+from sources.paging import PageGuard, describe_shape
 from sources.parse import Issues, Reader, dig, parse_datetime, record_id
 from sources.records import Batch
 
@@ -81,6 +89,7 @@ class SalesforceSource:
         self.policy = JoinPolicy.of(self.config)
         self.clock = clock
         self._warned_usage = False
+        self._max_empty = (http or HttpConfig()).max_empty_pages
         self.client = HttpClient(
             instance_url,
             name="Salesforce",
@@ -92,6 +101,10 @@ class SalesforceSource:
             sleep=sleep,
             headers={"Sforce-Query-Options": f"batchSize={self.config.query_batch_size}"},
         )
+
+    @property
+    def request_stats(self) -> RequestStats:
+        return self.client.stats
 
     def close(self) -> None:
         self.client.close()
@@ -136,18 +149,33 @@ class SalesforceSource:
         return read_ahead(self._pages(soql), name="salesforce-query")
 
     def _pages(self, soql: str) -> Iterator[tuple[list[dict[str, Any]], int | None]]:
-        data = self.client.get_json(f"/services/data/{self.config.api_version}/query", {"q": soql})
+        path = f"/services/data/{self.config.api_version}/query"
+        what = f"Salesforce: GET {path} (FROM {_from(soql)})"
+        guard = PageGuard(what, max_empty=self._max_empty)
+        data = self.client.get_json(path, {"q": soql})
         while True:
             if not isinstance(data, dict):
-                raise RequestFailed("Salesforce answered a query with something not an object")
+                raise BadResponse(f"{what} answered with something that is not an object")
             records = data.get("records")
+            if not isinstance(records, list):
+                raise BadResponse(
+                    f"{what} answered without a list of records"
+                    f" ({describe_shape(data, 'records')}); nothing from this answer was used"
+                )
             total = data.get("totalSize") if isinstance(data.get("totalSize"), int) else None
-            rows = [r for r in records if isinstance(r, dict)] if isinstance(records, list) else []
-            yield rows, total
+            rows = [r for r in records if isinstance(r, dict)]
             nxt = data.get("nextRecordsUrl")
-            if data.get("done") is not False or not isinstance(nxt, str) or not nxt:
+            if data.get("done") is False and not (isinstance(nxt, str) and nxt):
+                raise BadResponse(
+                    f"{what} said more records follow ('done' is false) but gave no"
+                    " nextRecordsUrl to read them from"
+                )
+            more = nxt if data.get("done") is False and isinstance(nxt, str) else None
+            more = guard.next(more, len(records))
+            yield rows, total
+            if more is None:
                 return
-            data = self.client.get_json(nxt)
+            data = self.client.get_json(more)
 
     def _account_fields(self) -> list[str]:
         cfg = self.config.fields
@@ -331,6 +359,12 @@ def _error(response: httpx.Response) -> tuple[str, str]:
     if isinstance(body, Mapping):
         return str(body.get("errorCode") or ""), str(body.get("message") or "")[:200]
     return "", ""
+
+
+def _from(soql: str) -> str:
+    """The object a SOQL query reads (for messages)."""
+    found = re.search(r"\bFROM\s+(\w+)", soql, re.IGNORECASE)
+    return found.group(1) if found else "?"
 
 
 def _last_modstamp(page: list[dict[str, Any]], default: Any) -> int | None:

@@ -18,8 +18,9 @@ import httpx
 from sources.ahead import read_ahead
 from sources.base import BatchBuilder, JoinPolicy, dump_cursor, load_cursor, ms_to_iso, now_ms
 from sources.config import HttpConfig, UsageConfig
-from sources.http import HttpClient, RequestFailed
+from sources.http import BadResponse, HttpClient, RequestFailed, RequestStats
 from sources.mapping import map_record
+from sources.paging import PageGuard
 from sources.parse import Issues, dig, record_id
 from sources.records import Batch
 
@@ -45,6 +46,7 @@ class UsageAPISource:
         self.config = config or UsageConfig()
         self.policy = JoinPolicy.of(self.config)
         self.clock = clock
+        self._max_empty = (http or HttpConfig()).max_empty_pages
         self.client = HttpClient(
             url,
             name="Usage API",
@@ -53,6 +55,10 @@ class UsageAPISource:
             transport=transport,
             sleep=sleep,
         )
+
+    @property
+    def request_stats(self) -> RequestStats:
+        return self.client.stats
 
     def close(self) -> None:
         self.client.close()
@@ -89,6 +95,8 @@ class UsageAPISource:
     ) -> Iterator[tuple[list[Any], str | None]]:
         """(records, the next page's cursor) for each page, from ``page`` or the first one."""
         cfg = self.config
+        what = f"Usage API: GET {cfg.path}"
+        guard = PageGuard(what, max_empty=self._max_empty, start=page)
         params = {cfg.limit_param: cfg.page_size, cfg.cursor_param: page} if page else None
         if params is None:
             params = first_params()
@@ -98,16 +106,22 @@ class UsageAPISource:
             except RequestFailed as exc:
                 if page and exc.status == 400:  # the saved page cursor expired: start over
                     page, params = None, first_params()
+                    guard = PageGuard(what, max_empty=self._max_empty)
                     continue
                 raise
             records = dig(data, cfg.records_key) if isinstance(data, Mapping) else None
             if not isinstance(records, list):
-                raise RequestFailed(
-                    f"Usage API: the answer has no list under {cfg.records_key!r}; check"
+                raise BadResponse(
+                    f"{what}: the answer has no list under {cfg.records_key!r}; check"
                     " sources.usage.records_key"
                 )
             nxt = dig(data, cfg.next_cursor_key)
-            page = str(nxt) if isinstance(nxt, str | int) and str(nxt) else None
+            if (nxt is not None and not isinstance(nxt, str | int)) or isinstance(nxt, bool):
+                raise BadResponse(
+                    f"{what}: {cfg.next_cursor_key!r} is neither a cursor nor null; check"
+                    " sources.usage.next_cursor_key"
+                )
+            page = guard.next(str(nxt) if nxt is not None and str(nxt) else None, len(records))
             yield records, page
             if page is None:
                 return

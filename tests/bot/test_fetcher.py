@@ -20,6 +20,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from bot.fetcher import ProcessSource
+from bot.metrics import REGISTRY
 from bot.poll import poll_source
 from db.engine import SessionFactory
 from db.models import Account, Snapshot
@@ -241,3 +242,19 @@ def test_configured_api_sources_are_read_in_helpers_with_their_own_join_policy()
         {"sources": {"usage": usage, "schedule": {"fetch_in_processes": False}}}
     )
     assert not any(isinstance(s, ProcessSource) for s in configured_sources(settings, off))
+
+
+def test_the_helpers_429s_reach_the_pollers_metrics(
+    factory: SessionFactory, hubspot: FakeHubSpot
+) -> None:
+    hubspot.populate(300, seed=25)
+    hubspot.rate_limit("TEN_SECONDLY_ROLLING", path_prefix="/crm/v3/objects/companies", times=2)
+    before = REGISTRY.get_sample_value(
+        "expansion_radar_source_ratelimited_total", {"source": "hubspot"}
+    )
+    outcome = poll_source(factory, in_process(hubspot.url), today=TODAY)
+    assert outcome.status == "ok" and outcome.rate_limited == 2
+    after = REGISTRY.get_sample_value(
+        "expansion_radar_source_ratelimited_total", {"source": "hubspot"}
+    )
+    assert (after or 0) - (before or 0) == 2

@@ -5,10 +5,15 @@ from __future__ import annotations
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from sqlmodel import select
 
+from db import migrate, repo
+from db.engine import make_engine, session_factory, transaction
+from db.models import PollRun, utcnow
 from tests.fakes import FakeHubSpot, FakeUsageAPI
 from tests.sources.conftest import HS_TOKEN, USAGE_TOKEN
 
@@ -83,3 +88,35 @@ def test_poll_then_status(tmp_path: Path, fakes: tuple[FakeHubSpot, FakeUsageAPI
 
     unknown = cli("poll", "--source", "zendesk", cwd=tmp_path, env=env)
     assert unknown.returncode == 1 and "no configured source named zendesk" in unknown.stderr
+
+
+def test_poll_waits_its_turn_behind_a_running_poll(
+    tmp_path: Path, fakes: tuple[FakeHubSpot, FakeUsageAPI]
+) -> None:
+    hubspot, _ = fakes
+    url = f"sqlite:///{tmp_path / 'radar.db'}"
+    engine = make_engine(url)
+    migrate.upgrade(engine)
+    factory = session_factory(engine)
+    with transaction(factory) as session:  # a scheduled poll of another replica, mid-way
+        repo.acquire_lease(
+            session,
+            name="poll",
+            holder="radar-2:4242:0f1e2d3c",
+            now=utcnow(),
+            ttl=timedelta(minutes=5),
+        )
+    (tmp_path / "radar.yml").write_text(CONFIG, encoding="utf-8")
+    env = {
+        "DATABASE_URL": url,
+        "EXPANSION_RADAR_CONFIG": "radar.yml",
+        "HUBSPOT_ACCESS_TOKEN": HS_TOKEN,
+        "HUBSPOT_API_URL": hubspot.url,
+    }
+    busy = cli("poll", cwd=tmp_path, env=env)
+    assert busy.returncode == 1
+    assert "another poll is running (radar-2:4242 until" in busy.stderr, busy.stderr
+    assert hubspot.request_count == 0
+    with factory() as session:
+        assert session.exec(select(PollRun)).all() == []
+    engine.dispose()

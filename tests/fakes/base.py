@@ -19,7 +19,7 @@ import socket
 import threading
 import traceback
 import uuid
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -72,6 +72,9 @@ class RecordedRequest(NamedTuple):
 # The handlers receive the same shape.
 Request = RecordedRequest
 
+# A fault's answer made per request: (the request, how often the fault fired so far) -> body.
+BodyFunction = Callable[[RecordedRequest, int], JsonBody]
+
 
 @dataclass(slots=True)
 class Response:
@@ -115,7 +118,8 @@ class Fault:
     mid-way"); then the fault fires `times` times (None = forever). Firing means: wait
     `delay` seconds, then either drop the connection (`drop`), or answer with `status`
     (the fake's documented error body for that status unless `body` is given), or, when
-    `status` is None, serve the request normally (a pure slowdown).
+    `status` is None, serve the request normally (a pure slowdown). `body` may be a function
+    of the request (and of how often the fault fired), for answers that change each time.
 
     `late` is the other kind of slowness: the request is served at once (its effects
     happen: a message is stored), and only the answer waits `late` seconds, then goes out
@@ -126,7 +130,7 @@ class Fault:
     path_prefix: str
     status: int | None = None
     headers: dict[str, str] = field(default_factory=dict)
-    body: JsonBody = None
+    body: JsonBody | BodyFunction = None
     delay: float = 0.0
     times: int | None = 1
     after: int = 0
@@ -339,7 +343,7 @@ class FakeServer:
         *,
         status: int | None = None,
         headers: Mapping[str, str] | None = None,
-        body: JsonBody = None,
+        body: JsonBody | BodyFunction = None,
         delay: float = 0.0,
         times: int | None = 1,
         after: int = 0,
@@ -456,7 +460,8 @@ class FakeServer:
             resp = self.error_response(fault.status, req)
             resp.status = fault.status
         else:
-            payload, ctype = encode_body(fault.body)
+            body = fault.body(req, fault.fired) if callable(fault.body) else fault.body
+            payload, ctype = encode_body(body)
             resp = Response(status=fault.status, body=payload, content_type=ctype)
         resp.headers.update(fault.headers)
         return resp

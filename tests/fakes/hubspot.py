@@ -138,7 +138,12 @@ class FakeHubSpot(FakeServer):
     Args:
         auth_token: expected private-app token (`Authorization: Bearer ...`); None disables auth.
         burst_limit / daily_limit: values reported in the rate-limit headers.
-        enforce_rate_limit: when True, exceeding `burst_limit` per 10 s gives a real 429.
+        burst_window_seconds: the rolling window `burst_limit` counts over (HubSpot: 10 s;
+            tests shrink it), reported as `X-HubSpot-RateLimit-Interval-Milliseconds`.
+        enforce_rate_limit: when True, exceeding `burst_limit` per window gives a real 429
+            (TEN_SECONDLY_ROLLING, no Retry-After), counted in `rate_limited`.
+        search_in_burst_window: when True, searches also spend the burst window (without
+            carrying its headers), the cautious reading of HubSpot's docs.
         search_rate_per_second / enforce_search_rate: the search endpoint's own limit (4/s).
         search_result_cap, max_filter_groups, max_filters_per_group, max_total_filters,
         list_max_limit, search_max_limit, owners_max_limit: documented limits.
@@ -151,8 +156,10 @@ class FakeHubSpot(FakeServer):
         auth_token: str | None = "pat-na1-fake-token",
         port: int = 0,
         burst_limit: int = 190,
+        burst_window_seconds: float = 10.0,
         daily_limit: int = 1_000_000,
         enforce_rate_limit: bool = False,
+        search_in_burst_window: bool = False,
         search_rate_per_second: int = 4,
         enforce_search_rate: bool = False,
         search_result_cap: int = 10_000,
@@ -166,8 +173,12 @@ class FakeHubSpot(FakeServer):
     ) -> None:
         super().__init__(auth_token=auth_token, port=port)
         self.burst_limit = burst_limit
+        self.burst_window_seconds = burst_window_seconds
         self.daily_limit = daily_limit
         self.enforce_rate_limit = enforce_rate_limit
+        self.search_in_burst_window = search_in_burst_window
+        #: 429s served by the enforced burst or daily limit (not injected faults).
+        self.rate_limited = 0
         self.search_rate_per_second = search_rate_per_second
         self.enforce_search_rate = enforce_search_rate
         self.search_result_cap = search_result_cap
@@ -493,16 +504,20 @@ class FakeHubSpot(FakeServer):
     def _rate_headers(self, now: float) -> tuple[dict[str, str], bool]:
         with self._rate_lock:
             window = self._burst
-            while window and window[0] <= now - 10.0:
+            while window and window[0] <= now - self.burst_window_seconds:
                 window.popleft()
             over = len(window) >= self.burst_limit or self._daily_used >= self.daily_limit
             if not (over and self.enforce_rate_limit):
                 window.append(now)
                 self._daily_used += 1
+            else:
+                self.rate_limited += 1
             headers = {
                 "X-HubSpot-RateLimit-Max": str(self.burst_limit),
                 "X-HubSpot-RateLimit-Remaining": str(max(0, self.burst_limit - len(window))),
-                "X-HubSpot-RateLimit-Interval-Milliseconds": "10000",
+                "X-HubSpot-RateLimit-Interval-Milliseconds": str(
+                    round(self.burst_window_seconds * 1000)
+                ),
                 "X-HubSpot-RateLimit-Daily": str(self.daily_limit),
                 "X-HubSpot-RateLimit-Daily-Remaining": str(
                     max(0, self.daily_limit - self._daily_used)
@@ -531,6 +546,10 @@ class FakeHubSpot(FakeServer):
         if is_search:
             if self._search_throttled(now):
                 return Response.json(self._429_body("SECONDLY"), status=429)
+            if self.search_in_burst_window:
+                _, throttled = self._rate_headers(now)  # spent, but no headers on search
+                if throttled:
+                    return Response.json(self._429_body("TEN_SECONDLY_ROLLING"), status=429)
             try:
                 return self._search(parts[3], req)
             except _BadRequest as exc:

@@ -80,8 +80,8 @@ def test_healthz_and_metrics_after_a_poll_a_command_and_deliveries(
     assert health.status_code == 200
     assert health.json()["database"] == "ok"
     assert health.json()["sources"] == {
-        "hubspot": {"last_success_at": None, "age_seconds": None},
-        "usage": {"last_success_at": None, "age_seconds": None},
+        "hubspot": {"last_success_at": None, "age_seconds": None, "last_run": None},
+        "usage": {"last_success_at": None, "age_seconds": None, "last_run": None},
     }
     assert health.json()["outbox_backlog"] == 0
 
@@ -102,6 +102,7 @@ def test_healthz_and_metrics_after_a_poll_a_command_and_deliveries(
     for name in ("hubspot", "usage"):
         assert health["sources"][name]["last_success_at"].endswith("Z")
         assert 0 <= health["sources"][name]["age_seconds"] < 120
+        assert health["sources"][name]["last_run"]["status"] == "ok"
     assert health["outbox_backlog"] == owed
 
     body = command_body(slack, "zzzz-no-such-account", rid="metrics")

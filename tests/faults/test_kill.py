@@ -19,7 +19,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from sqlmodel import select
+from sqlmodel import col, select
 
 from db.engine import SessionFactory
 from db.models import Account, PollRun
@@ -69,7 +69,11 @@ slack:
 
 def hubspot_runs(factory: SessionFactory) -> list[PollRun]:
     with factory() as session:
-        return list(session.exec(select(PollRun).where(PollRun.source == "hubspot")).all())
+        return list(
+            session.exec(
+                select(PollRun).where(PollRun.source == "hubspot").order_by(col(PollRun.id))
+            ).all()
+        )
 
 
 def test_kill_9_mid_poll_and_mid_delivery_posts_every_alert_once(
@@ -146,7 +150,8 @@ def test_kill_9_mid_poll_and_mid_delivery_posts_every_alert_once(
 
         with pg_factory() as session:
             assert len(session.exec(select(Account)).all()) == 200  # the poll lost nothing
-        statuses = [r.status for r in hubspot_runs(pg_factory)]
-        assert statuses[0] == "running"  # the killed run, never finished
-        assert "ok" in statuses[1:]
+        killed, *later = hubspot_runs(pg_factory)
+        assert killed.status == "failed"  # the killed run, marked when the next poll started
+        assert killed.errors[0].startswith("error: abandoned")
+        assert "ok" in [r.status for r in later]
         assert bot.alive(), bot.output()

@@ -76,14 +76,33 @@ def test_429_with_retry_after_in_the_middle_of_paging(hubspot: FakeHubSpot, slee
     assert any(2.0 <= s <= 2.3 for s in sleeps)
 
 
-def test_burst_limit_without_retry_after_waits_like_the_sdk(
+def test_burst_limit_without_retry_after_holds_every_request_back(
+    hubspot: FakeHubSpot, sleeps: Sleeps
+) -> None:
+    ids = hubspot.populate(20, seed=3)
+    hubspot.rate_limit("TEN_SECONDLY_ROLLING", path_prefix=COMPANIES, times=2)
+    src = source(hubspot, sleeps)
+    batches = fetch_all(src)
+    assert len([a for b in batches for a in b.accounts]) == len(ids)
+    assert src.request_stats.rate_limited == 2  # counted for the poll's metrics
+    wait = FAST.rate_limit_wait_seconds or 0
+    assert len([s for s in sleeps if 0.5 * wait < s <= wait]) == 2  # the window, scaled down
+
+
+def test_burst_limit_waits_the_window_the_headers_describe(
     hubspot: FakeHubSpot, sleeps: Sleeps
 ) -> None:
     hubspot.populate(20, seed=3)
-    hubspot.rate_limit("TEN_SECONDLY_ROLLING", path_prefix=COMPANIES, times=2)
-    fetch_all(source(hubspot, sleeps))
-    waits = [s for s in sleeps if s >= FAST.rate_limit_wait_seconds]
-    assert len(waits) >= 2 and waits[1] > waits[0]  # 10 s × attempt (scaled down)
+    hubspot.rate_limit("TEN_SECONDLY_ROLLING", path_prefix=COMPANIES, times=1)
+    src = HubSpotSource(
+        url=hubspot.url,
+        token=HS_TOKEN,
+        config=HubSpotConfig(burst_window_seconds=3),
+        http=FAST.model_copy(update={"rate_limit_wait_seconds": None}),
+        sleep=sleeps,
+    )
+    fetch_all(src)
+    assert [round(s) for s in sleeps if s > 1] == [10]  # the fake's 10,000 ms window
 
 
 def test_daily_limit_stops_with_a_clear_error(hubspot: FakeHubSpot, sleeps: Sleeps) -> None:
