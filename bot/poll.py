@@ -403,6 +403,9 @@ def rescore(
 ) -> tuple[CycleResult, int, str | None]:
     """Score the queued accounts (every account with ``everything``), chunk by chunk.
 
+    ``everything`` also re-offers live episodes that never reached anyone (``evaluate_many``'s
+    ``reoffer``), so fixing a config that posted nothing and re-scoring brings them out once.
+
     Returns the cycle result, how many accounts were scored, and the error if one stopped it.
     """
     progress = progress or QuietProgress()
@@ -437,6 +440,7 @@ def rescore(
                 today=today,
                 config=config,
                 on_chunk=landed,
+                reoffer=everything,
             )
         after = 0
         while True:  # in this process: a small queue, or what was queued meanwhile
@@ -444,7 +448,7 @@ def rescore(
                 ids = repo.pending_account_ids(session, after=after, limit=chunk)
             if not ids:
                 break
-            landed(score_chunk(factory, ids, today, config), len(ids))
+            landed(score_chunk(factory, ids, today, config, reoffer=everything), len(ids))
             after = ids[-1]
     except Exception as exc:
         error = f"unexpected {type(exc).__name__}: {exc}"
