@@ -18,6 +18,8 @@ from pydantic_settings import (
     SecretsSettingsSource,
     SettingsConfigDict,
 )
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from bot.slack.config import RoutingConfig, SlackConfig
 from db.engine import DEFAULT_DATABASE_URL
@@ -67,9 +69,15 @@ class Settings(BaseSettings):
     )
 
     def secret_values(self) -> list[str]:
-        """Every configured secret, for the log redactor."""
+        """Every configured secret, for the log redactor (the database password too: a driver
+        error may quote the URL)."""
         values = (getattr(self, name) for name in type(self).model_fields)
-        return [v.get_secret_value() for v in values if isinstance(v, SecretStr)]
+        secrets = [v.get_secret_value() for v in values if isinstance(v, SecretStr)]
+        try:
+            password = make_url(self.database_url).password
+        except ArgumentError:
+            password = None
+        return [*secrets, str(password)] if password else secrets
 
 
 class AlertPolicy(BaseModel):
