@@ -8,10 +8,12 @@ import subprocess
 import sys
 from datetime import date
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlmodel import col, func, select
 
+from bot import parallel
 from bot.cycle import run_cycle
 from bot.poll import rescore
 from bot.settings import AlertPolicy, AppConfig, load_app_config
@@ -127,7 +129,14 @@ def test_rescore_all_offers_what_a_silent_config_left_behind_once(
     assert error is None and scored == 30
     assert ordinary.new_alerts == [] and ordinary.digest_alerts == [] and _counts(factory) == (0, 0)
 
-    fixed, scored, error = rescore(factory, today=DAY, config=AppConfig(), everything=True)
+    # Nor does the daily pass, which re-scores every account for the date alone.
+    daily, scored, error = rescore(factory, today=DAY, config=AppConfig(), everything=True)
+    assert error is None and scored == 30
+    assert daily.new_alerts == [] and daily.digest_alerts == [] and _counts(factory) == (0, 0)
+
+    fixed, scored, error = rescore(
+        factory, today=DAY, config=AppConfig(), everything=True, reoffer=True
+    )
     assert error is None and scored == 30
     assert fixed.new_episodes == 0  # nothing new was recorded: the old episodes were offered
     alerts, posts = _counts(factory)
@@ -139,9 +148,30 @@ def test_rescore_all_offers_what_a_silent_config_left_behind_once(
             episode = session.get(TriggerEpisode, alert.episode_id)
             assert episode is not None and episode.account_id == alert.account_id
 
-    again, _, error = rescore(factory, today=DAY, config=AppConfig(), everything=True)
+    again, _, error = rescore(factory, today=DAY, config=AppConfig(), everything=True, reoffer=True)
     assert error is None and again.new_alerts == [] and again.digest_alerts == []
     assert _counts(factory) == (alerts, posts)
+
+
+def test_helper_processes_offer_what_was_left_behind_too(
+    factory: SessionFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    run_cycle(factory, [demo_batch(DAY)], DAY, SILENT)
+    monkeypatch.setattr(parallel, "MIN_PARALLEL", 1)
+    started: list[int] = []
+    real = parallel.score_in_parallel
+
+    def counting(*args: Any, **kwargs: Any) -> None:
+        started.append(kwargs["helpers"])
+        real(*args, **kwargs)
+
+    monkeypatch.setattr("bot.poll.score_in_parallel", counting)
+    two = AppConfig.model_validate({"sources": {"schedule": {"rescore_processes": 2}}})
+    fixed, _, error = rescore(
+        factory, today=DAY, config=two, everything=True, reoffer=True, chunk=3
+    )
+    assert error is None and started == [2]
+    assert len(fixed.new_alerts) > 0 and _alerted(factory) == _reference(tmp_path)
 
 
 def test_rescore_all_does_not_reopen_what_someone_already_saw(factory: SessionFactory) -> None:
@@ -166,7 +196,9 @@ def test_rescore_all_does_not_reopen_what_someone_already_saw(factory: SessionFa
             alert.updated_at = utcnow()
             session.add(alert)
     assert siblings > 0  # live episodes no alert names: the case this guards
-    result, _, error = rescore(factory, today=DAY, config=AppConfig(), everything=True)
+    result, _, error = rescore(
+        factory, today=DAY, config=AppConfig(), everything=True, reoffer=True
+    )
     assert error is None and result.new_alerts == [] and result.digest_alerts == []
     assert _counts(factory) == before
 

@@ -235,3 +235,17 @@ def test_html_playbook_renders_in_chromium_without_console_errors(
     assert messages == []
     assert 'id="pipeline-chart"' in dom and "<svg" in dom
     assert "Expansion Revenue Playbook" in dom and "Tier 1 Opportunities" in dom
+
+
+@pytest.mark.skipif(
+    _chromium() is None, reason="Chromium is not installed (apt-get install chromium; .ci/run does)"
+)
+def test_crafted_names_stay_text_in_chromium(factory: SessionFactory, tmp_path: Path) -> None:
+    page = tmp_path / "hostile.html"
+    page.write_text(render_playbook_html(_rows(factory, _hostile_spec()), DAY), encoding="utf-8")
+    dom, messages = _console_messages(page, tmp_path)
+    assert messages == []
+    parsed = _parse(dom)
+    assert "img" not in parsed.tags and "a" not in parsed.tags and "script" not in parsed.tags
+    assert not any(name.startswith("on") for _, name in parsed.attrs)
+    assert "<img src=x onerror=alert(1)>" in " ".join(parsed.text)
