@@ -24,7 +24,7 @@ from rich.text import Text
 from sqlmodel import Session
 
 from bot.poll import SCORING, PollSummary, SourceOutcome, configured_names
-from bot.safe_text import printable, text
+from bot.safe_text import as_text, printable
 from bot.settings import AppConfig, Settings
 from db import repo
 from db.models import PollRun, SourceState
@@ -92,7 +92,7 @@ def summary_table(summary: PollSummary) -> Group:
     for o in summary.sources:
         status = "[green]ok[/]" if o.status == "ok" else "[red]failed[/]"
         table.add_row(
-            text(o.name),
+            as_text(o.name),
             status,
             f"{o.fetched:,}",
             f"{o.rejected:,}",
@@ -106,9 +106,9 @@ def summary_table(summary: PollSummary) -> Group:
         if o.error:
             lines.append(Text.assemble((f"{printable(o.name)}:", "red"), " ", printable(o.error)))
         for reason, n in o.issues.most_common(3):
-            lines.append(text(f"{o.name}: {n:,} × {reason} (marked unknown)", "dim"))
+            lines.append(as_text(f"{o.name}: {n:,} × {reason} (marked unknown)", "dim"))
         for message in o.messages[:3]:
-            lines.append(text(message, "dim"))
+            lines.append(as_text(message, "dim"))
     r = summary.scoring
     lines.append(
         f"Re-scored {summary.evaluated:,} accounts: {r.new_episodes:,} new trigger episodes,"
@@ -172,12 +172,12 @@ def status_view(
         grid.add_row("last success", _when(state.last_success_at if state else None, now))
         if state is not None and state.last_error:
             grid.add_row(
-                "last error", text(f"{_when(state.last_error_at, now)}: {state.last_error}")
+                "last error", as_text(f"{_when(state.last_error_at, now)}: {state.last_error}")
             )
         else:
             grid.add_row("last error", "none")
-        grid.add_row("next poll", text(describe_cursor(state.cursor if state else None)))
-        grid.add_row("last run", text(_run_line(run, now)))
+        grid.add_row("next poll", as_text(describe_cursor(state.cursor if state else None)))
+        grid.add_row("last run", as_text(_run_line(run, now)))
         lines += [Text.assemble((printable(name), "bold"), " ", (f"({where})", "dim")), grid, ""]
     if not configured:
         lines.append(

@@ -12,7 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.portfolio import Scored
-from bot.safe_text import printable, text
+from bot.safe_text import as_text, printable
 from scoring.bands import Band
 from scoring.evidence import fmt_date, fmt_money
 
@@ -37,7 +37,7 @@ def ranking_table(rows: list[Scored], title: str) -> Table:
         a = row.assessment
         table.add_row(
             str(n),
-            text(row.account.name),
+            as_text(row.account.name),
             str(a.score),
             Text(a.band.label, style=BAND_STYLE[a.band]),
             a.trigger.kind.label if a.trigger else "—",
@@ -56,7 +56,7 @@ def account_panel(row: Scored) -> Panel:
     points.add_column()
     points.add_column(style="dim")
     for s in a.signals:
-        points.add_row(f"+{s.points}", s.label, text(s.evidence))
+        points.add_row(f"+{s.points}", s.label, as_text(s.evidence))
     points.add_row(str(a.score), Text("total", style="bold"), "")
     parts.append(points if a.signals else Text("No readiness signals yet.", style="dim"))
     if a.trigger:
@@ -84,12 +84,12 @@ def account_panel(row: Scored) -> Panel:
         )
     if a.script:
         parts.append(
-            Panel(text(a.script), title="Opening", title_align="left", border_style="green")
+            Panel(as_text(a.script), title="Opening", title_align="left", border_style="green")
         )
     title = Text.assemble(
         printable(row.account.name), f" — {a.score} · {a.band.label} ({a.band.when})"
     )
-    owner = text(row.account.owner_name or "no owner")
+    owner = as_text(row.account.owner_name or "no owner")
     return Panel(
         Group(*parts), title=title, title_align="left", subtitle=owner, subtitle_align="right"
     )

@@ -6,7 +6,7 @@ being read: control characters become visible symbols (ESC shows as ␛, so ``\\
 as ``␛[2J`` and clears nothing), line breaks become spaces, and markup is escaped.
 
 In the terminal, untrusted text never goes through rich's markup parser at all: it is a
-``Text`` (``text()``, or ``printable()`` as a plain part of ``Text.assemble``), which rich
+``Text`` (``as_text()``, or ``printable()`` as a plain part of ``Text.assemble``), which rich
 prints as it is. (``rich.markup.escape`` cannot do this alone: it leaves control characters, and a
 backslash before ``[`` or at the end of the text changes what the markup around it means.)
 """
@@ -14,7 +14,6 @@ backslash before ``[`` or at the end of the text changes what the markup around 
 from __future__ import annotations
 
 import re
-import unicodedata
 
 from rich.text import Text
 
@@ -31,9 +30,10 @@ def _visible(char: str) -> str:
         return chr(0x2400 + code)  # ␀ … ␟, the Unicode control pictures
     if code == 0x7F:
         return "\u2421"  # ␡
-    return "\ufffd"  # C1 controls and lone surrogates have no picture: �
+    return "\ufffd"  # C1 controls have no picture: �
 
 
+_SURROGATE = re.compile("[\ud800-\udfff]")
 _TABLE: dict[int, str | None] = {
     **{c: _visible(chr(c)) for c in (*range(0x20), 0x7F, *range(0x80, 0xA0))},
     **_BREAKS,
@@ -44,13 +44,10 @@ _TABLE: dict[int, str | None] = {
 def printable(text: str) -> str:
     """``text`` with nothing a terminal or a parser would act on: every control character
     shown as a symbol, breaks as spaces, bidirectional overrides dropped."""
-    out = text.translate(_TABLE)
-    if any(unicodedata.category(c) == "Cs" for c in out):  # lone surrogates cannot be written
-        out = "".join("\ufffd" if unicodedata.category(c) == "Cs" else c for c in out)
-    return out
+    return _SURROGATE.sub("\ufffd", text.translate(_TABLE))  # a lone one cannot be written
 
 
-def text(value: str, style: str = "") -> Text:
+def as_text(value: str, style: str = "") -> Text:
     """``value`` for the terminal (a line, a table cell, a panel title): never read as markup,
     a link or a control sequence."""
     return Text(printable(value), style=style)

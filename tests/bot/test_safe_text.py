@@ -67,6 +67,7 @@ def test_printable_shows_controls_as_symbols() -> None:
     assert safe_text.printable("\x1b[2J\x07") == "␛[2J␇"
     assert safe_text.printable("a\r\nb\u2028c") == "a  b c"
     assert safe_text.printable("\u202eevil") == "evil"
+    assert safe_text.printable("lone \ud800 surrogate") == "lone \ufffd surrogate"
 
 
 _SGR = re.compile(r"\x1b\[[0-9;]*m")
@@ -87,7 +88,7 @@ def _terminal(renderable: object) -> str:
 @example("[/]")
 @example("\\[bold]")
 def test_terminal_text_is_shown_literally_with_no_control_sequence(value: str) -> None:
-    line = Text.assemble(("Started ", "bold"), safe_text.text(value, "red"), " end")
+    line = Text.assemble(("Started ", "bold"), safe_text.as_text(value, "red"), " end")
     shown = _terminal(line)
     assert "\x1b" not in _SGR.sub("", shown)  # only our own colours reach the terminal
     assert "\x07" not in shown and "\x9b" not in shown
@@ -96,7 +97,7 @@ def test_terminal_text_is_shown_literally_with_no_control_sequence(value: str) -
 
 @pytest.mark.parametrize("value", CRAFTED)
 def test_crafted_names_reach_the_terminal_as_text(value: str) -> None:
-    shown = _SGR.sub("", _terminal(safe_text.text(value, "bold")))
+    shown = _SGR.sub("", _terminal(safe_text.as_text(value, "bold")))
     assert "\x1b" not in shown and "\x07" not in shown
     assert shown == safe_text.printable(value) + "\n"
 
