@@ -1,4 +1,8 @@
-"""The `expansion-radar` command line."""
+"""The `expansion-radar` command line.
+
+CRM text (names, owners, steps) and anything a user typed are printed as ``Text`` through
+``bot.safe_text``, never as rich markup: a name can neither break a line of output nor crash
+it, style it, link it or send control sequences to the terminal."""
 
 from __future__ import annotations
 
@@ -8,7 +12,9 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
+from rich.text import Text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
@@ -22,12 +28,13 @@ from bot.portfolio import Scored, assess_account, assess_portfolio
 from bot.render import account_panel, ranking_table
 from bot.report import render_playbook
 from bot.report_html import render_playbook_html
+from bot.safe_text import printable
 from bot.settings import AppConfig, Settings, load_app_config
 from bot.stats import load_metrics, metrics_lines
 from db import migrate, repo
 from db.engine import SessionFactory, is_sqlite, make_engine, session_factory, transaction
 from db.models import Account, Alert
-from scoring.config import ConfigError
+from scoring.config import ConfigError, describe_validation_error
 from scoring.evidence import fmt_date
 from sources.demo import SOURCE as DEMO_SOURCE
 from sources.demo import demo_batch
@@ -57,7 +64,10 @@ TodayOption = Annotated[
 @app.callback()
 def _startup() -> None:
     """Logging first, so that nothing — not even a start-up error — prints a secret."""
-    settings = Settings()
+    try:
+        settings = Settings()
+    except ValidationError as exc:  # names the variable and the problem, never the value
+        raise ConfigError(describe_validation_error(exc, where="the environment")) from None
     configure_logging(settings.log_format, settings.log_level, settings.secret_values())
 
 
@@ -99,8 +109,11 @@ def demo(today: TodayOption = None) -> None:
     batch = demo_batch(day)
     result = run_cycle(factory, [batch], day, config)
     console.print(
-        f"[bold]Expansion Radar demo[/] — {len(batch.accounts)} sample accounts as of"
-        f" {fmt_date(day)} ({_where(settings)})"
+        Text.assemble(
+            ("Expansion Radar demo", "bold"),
+            f" — {len(batch.accounts)} sample accounts as of {fmt_date(day)}",
+            f" ({printable(_where(settings))})",
+        )
     )
     with factory() as session:
         rows = assess_portfolio(session, day, config)
@@ -191,7 +204,11 @@ def report(
         target.write_text(render_playbook_html(rows, day), encoding="utf-8")
     else:
         target.write_text(render_playbook(rows, day), encoding="utf-8")
-    console.print(f"Playbook for {len(rows)} accounts written to [bold]{target}[/].")
+    console.print(
+        Text.assemble(
+            f"Playbook for {len(rows)} accounts written to ", (printable(str(target)), "bold"), "."
+        )
+    )
 
 
 @plan_app.command("start")
@@ -218,9 +235,15 @@ def plan_start(
         assert plan.id is not None
         steps = repo.plan_steps(session, plan.id)
     verb = "Started" if created else "Already open:"
-    console.print(f"{verb} {plan.kind.replace('_', '-')} plan for [bold]{record.name}[/]:")
+    console.print(
+        Text.assemble(
+            f"{verb} {plan.kind.replace('_', '-')} plan for ",
+            (printable(record.name), "bold"),
+            ":",
+        )
+    )
     for step in steps:
-        console.print(f"  {fmt_date(step.due_on):>12}  {step.name}")
+        console.print(Text(f"  {fmt_date(step.due_on):>12}  {printable(step.name)}"))
 
 
 @plan_app.command("export")
@@ -256,7 +279,9 @@ def plan_export(
             rows = [(step, plan, record) for step in repo.plan_steps(session, plan.id)]
             name = f"Expansion plan — {record.name}"
     output.write_bytes(steps_calendar(rows, name))
-    console.print(f"{len(rows)} steps written to [bold]{output}[/].")
+    console.print(
+        Text.assemble(f"{len(rows)} steps written to ", (printable(str(output)), "bold"), ".")
+    )
 
 
 @app.command()
@@ -271,7 +296,7 @@ def stats(
     with factory() as session:
         metrics = load_metrics(session, today=_today(today), owner=owner)
     for line in metrics_lines(metrics):
-        console.print(line, markup=False, highlight=False)
+        console.print(Text(printable(line)), highlight=False)
 
 
 @app.command()
@@ -374,16 +399,28 @@ def db_upgrade() -> None:
     engine = make_engine(settings.database_url)
     migrate.upgrade(engine)
     console.print(
-        f"Database at {_where(settings)} is at revision {migrate.current_revision(engine)}."
+        Text(
+            f"Database at {printable(_where(settings))} is at revision"
+            f" {migrate.current_revision(engine)}."
+        )
     )
 
 
+def _error(message: str) -> None:
+    err.print(Text.assemble(("error:", "red"), " ", printable(message)), soft_wrap=True)
+
+
 def main() -> None:
+    """Run the CLI; a problem the user can fix is one line, never a traceback: exit code 2
+    for a config that cannot be used (file or environment), 1 for anything else."""
     try:
         app()
-    except (CliError, ConfigError) as exc:
-        err.print(f"[red]error:[/] {exc}")
+    except ConfigError as exc:
+        _error(str(exc))
+        raise SystemExit(2) from None
+    except CliError as exc:
+        _error(str(exc))
         raise SystemExit(1) from None
     except OperationalError as exc:
-        err.print(f"[red]error:[/] the database is not reachable: {exc.orig}")
+        _error(f"the database is not reachable: {exc.orig}")
         raise SystemExit(1) from None

@@ -13,7 +13,7 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import date
+from datetime import date, timedelta
 from typing import Any
 
 from sqlmodel import Session
@@ -374,8 +374,13 @@ def evaluate_many(
     result: CycleResult,
     *,
     keep_assessments: bool = True,
+    reoffer: bool = False,
 ) -> dict[int, Assessment]:
-    """Score accounts, record new episodes, and open, update or clear their alerts."""
+    """Score accounts, record new episodes, and open, update or clear their alerts.
+
+    An alert opens on a live episode recorded now. With ``reoffer`` (an explicit re-score) a
+    live episode recorded earlier that never reached anyone counts too: one a config posting
+    no band left behind (``repo.unalerted_episodes``)."""
     facts = repo.load_facts_many(session, account_ids=account_ids)
     order = [a for a in dict.fromkeys(account_ids) if a in facts]
     assessed = {a: assess(facts[a], today, config.scoring) for a in order}
@@ -397,6 +402,11 @@ def evaluate_many(
     new_ids = repo.insert_episodes(session, rows=rows)
     claimed: set[str] = set()
     open_alerts = repo.open_alerts_for(session, account_ids=order)
+    unalerted: dict[str, int] = {}
+    if reoffer:
+        since = today - timedelta(days=config.scoring.triggers.event_lookback_days)
+        quiet = [a for a in order if a not in open_alerts]
+        unalerted = repo.unalerted_episodes(session, account_ids=quiet, on_or_after=since)
     posts: list[tuple[dict[str, Any], bool, int, str]] = []
     for account_id in order:
         assessment = assessed[account_id]
@@ -410,10 +420,16 @@ def evaluate_many(
             else:
                 result.known_episodes += 1
         live_keys: set[str] = set()
-        if fresh:
+        if fresh or unalerted:
             live = live_episodes(list(assessment.episodes), today, config.scoring)
             live_keys = {e.dedupe_key for e in live}
         fresh_live = [(e, row_id) for e, row_id in fresh if e.dedupe_key in live_keys]
+        if not fresh_live and unalerted:
+            fresh_live = [
+                (e, unalerted[e.dedupe_key])
+                for e in assessment.episodes
+                if e.dedupe_key in live_keys and e.dedupe_key in unalerted
+            ]
         band = assessment.band.value
         digest = band in config.alerts.digest_bands
         wanted = assessment.pitchable and (band in config.alerts.post_bands or digest)

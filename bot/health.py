@@ -6,10 +6,14 @@ The check runs in a daemon thread of its own with a short timeout, so a database
 (rather than refusing connections) still gets a quick 503 instead of a stuck probe. At most
 ``workers`` checks may wait on the database at once; beyond that the answer is 503 at once.
 Daemon threads never hold up the process's exit.
+
+The endpoint needs no authentication, so a failure says only what kind it was: the driver's
+message (host, port, database, user) goes to the log, where secrets are redacted.
 """
 
 from __future__ import annotations
 
+import logging
 import threading
 import time
 from collections.abc import Callable, Sequence
@@ -21,6 +25,8 @@ from bot.poll import poll_in_progress, shown_status
 from db import repo
 from db.engine import SessionFactory
 from db.models import PollRun, utcnow
+
+log = logging.getLogger(__name__)
 
 DEFAULT_TIMEOUT = 2.0
 
@@ -63,6 +69,7 @@ class HealthCheck:
         """``(200, body)`` when the database answers, else ``(503, body)`` saying why."""
         started = time.monotonic()
         if not self._slots.acquire(blocking=False):
+            log.warning("health check: earlier checks are still waiting for the database")
             return 503, self._down("earlier checks are still waiting for it", started)
         outcome: list[_Reading | BaseException] = []
         done = threading.Event()
@@ -78,10 +85,12 @@ class HealthCheck:
 
         threading.Thread(target=work, name="healthz", daemon=True).start()
         if not done.wait(self.timeout):
+            log.warning("health check: the database gave no answer within %g s", self.timeout)
             return 503, self._down(f"no answer within {self.timeout:g} s", started)
         reading = outcome[0]
         if isinstance(reading, BaseException):
-            return 503, self._down(_first_line(reading), started)
+            log.warning("health check: the database is unreachable: %s", _first_line(reading))
+            return 503, self._down("it refused the connection or the query failed", started)
         now = self.clock()
         names = list(dict.fromkeys([*self.sources, *sorted(reading.successes)]))
         sources = {}

@@ -42,14 +42,25 @@ def score_chunk(
     account_ids: Sequence[int],
     today: date,
     config: AppConfig,
+    *,
+    reoffer: bool = False,
 ) -> CycleResult:
     """Score some queued accounts and take them off the queue: one transaction (tried again
-    when SQLite stayed locked by the other scorers past its busy timeout)."""
+    when SQLite stayed locked by the other scorers past its busy timeout). ``reoffer``: see
+    ``evaluate_many`` (an explicit re-score of every account)."""
     for attempt in range(1, LOCKED_ATTEMPTS + 1):
         result = CycleResult()
         try:
             with transaction(factory) as session:
-                evaluate_many(session, account_ids, today, config, result, keep_assessments=False)
+                evaluate_many(
+                    session,
+                    account_ids,
+                    today,
+                    config,
+                    result,
+                    keep_assessments=False,
+                    reoffer=reoffer,
+                )
                 repo.clear_pending(session, account_ids=account_ids)
             return result
         except OperationalError as exc:
@@ -110,19 +121,21 @@ def shareable_url(factory: SessionFactory) -> str | None:
 # --- in the helper process ---------------------------------------------------------------
 
 
-_HELPER: tuple[SessionFactory, date, AppConfig] | None = None
+_HELPER: tuple[SessionFactory, date, AppConfig, bool] | None = None
 
 
-def _start_helper(url: str, today: date, config: AppConfig, logs: Any, levels: LogLevels) -> None:
+def _start_helper(
+    url: str, today: date, config: AppConfig, reoffer: bool, logs: Any, levels: LogLevels
+) -> None:
     global _HELPER
     start_helper(logs, levels)
-    _HELPER = (session_factory(make_engine(url)), today, config)
+    _HELPER = (session_factory(make_engine(url)), today, config, reoffer)
 
 
 def _helper_chunk(account_ids: list[int]) -> CycleResult:
     assert _HELPER is not None, "helper started without its initializer"
-    factory, today, config = _HELPER
-    return score_chunk(factory, account_ids, today, config)
+    factory, today, config, reoffer = _HELPER
+    return score_chunk(factory, account_ids, today, config, reoffer=reoffer)
 
 
 # --- in the main process -----------------------------------------------------------------
@@ -137,6 +150,7 @@ def score_in_parallel(
     today: date,
     config: AppConfig,
     on_chunk: Callable[[CycleResult, int], None],
+    reoffer: bool = False,
 ) -> None:
     """Score every chunk, ``helpers`` processes and this one sharing the work.
 
@@ -154,7 +168,7 @@ def score_in_parallel(
             max_workers=helpers,
             mp_context=context,
             initializer=_start_helper,
-            initargs=(url, today, config, logs.queue, log_levels()),
+            initargs=(url, today, config, reoffer, logs.queue, log_levels()),
         ) as pool,
     ):
 
@@ -172,7 +186,7 @@ def score_in_parallel(
                     sizes[future] = len(ids)
                 if todo:
                     ids = todo.popleft()
-                    on_chunk(score_chunk(factory, ids, today, config), len(ids))
+                    on_chunk(score_chunk(factory, ids, today, config, reoffer=reoffer), len(ids))
                 else:
                     wait(running, return_when=FIRST_COMPLETED)
                 collect({f for f in running if f.done()})

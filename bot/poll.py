@@ -501,9 +501,15 @@ def rescore(
     config: AppConfig,
     progress: Progress | None = None,
     everything: bool = False,
+    reoffer: bool = False,
     chunk: int = 1000,
 ) -> tuple[CycleResult, int, str | None]:
     """Score the queued accounts (every account with ``everything``), chunk by chunk.
+
+    ``reoffer`` (``poll --rescore-all``, asked for by a person) also opens alerts for live
+    episodes that never reached anyone (``evaluate_many``), so fixing a config that posted
+    nothing and re-scoring brings them out once. The daily pass does not: it re-scores for the
+    date alone and keeps what it opens to episodes recorded now.
 
     Returns the cycle result, how many accounts were scored, and the error if one stopped it.
     """
@@ -540,6 +546,7 @@ def rescore(
                 today=today,
                 config=config,
                 on_chunk=landed,
+                reoffer=reoffer,
             )
         after = 0
         while True:  # in this process: a small queue, or what was queued meanwhile
@@ -547,7 +554,7 @@ def rescore(
                 ids = repo.pending_account_ids(session, after=after, limit=chunk)
             if not ids:
                 break
-            landed(score_chunk(factory, ids, today, config), len(ids))
+            landed(score_chunk(factory, ids, today, config, reoffer=reoffer), len(ids))
             after = ids[-1]
     except Exception as exc:
         error = f"unexpected {type(exc).__name__}: {exc}"
@@ -619,7 +626,12 @@ def poll(
             poll_source(factory, s, today=today, progress=progress, full=full) for s in sources
         ]
         result, evaluated, error = rescore(
-            factory, today=today, config=config, progress=progress, everything=rescore_all
+            factory,
+            today=today,
+            config=config,
+            progress=progress,
+            everything=rescore_all,
+            reoffer=rescore_all,
         )
     summary = PollSummary(outcomes, result, evaluated, error)
     log.info(

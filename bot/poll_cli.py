@@ -1,6 +1,7 @@
 """What ``expansion-radar poll`` and ``expansion-radar status`` show: a progress bar while
 sources are read, a summary after, and each source's sync state. No secret is ever shown:
-only whether a credential is set."""
+only whether a credential is set. What a source said (errors, rejected records) is printed as
+``Text`` through ``bot.safe_text``, never as markup or raw control characters."""
 
 from __future__ import annotations
 
@@ -19,6 +20,7 @@ from rich.progress import (
 )
 from rich.progress import Progress as RichBar
 from rich.table import Table
+from rich.text import Text
 from sqlmodel import Session
 
 from bot.poll import (
@@ -30,6 +32,7 @@ from bot.poll import (
     poll_in_progress,
     shown_status,
 )
+from bot.safe_text import as_text, printable
 from bot.settings import AppConfig, Settings
 from db import repo
 from db.models import PollRun, SourceState
@@ -97,7 +100,7 @@ def summary_table(summary: PollSummary) -> Group:
     for o in summary.sources:
         status = "[green]ok[/]" if o.status == "ok" else "[red]failed[/]"
         table.add_row(
-            o.name,
+            as_text(o.name),
             status,
             f"{o.fetched:,}",
             f"{o.rejected:,}",
@@ -109,11 +112,11 @@ def summary_table(summary: PollSummary) -> Group:
     lines: list[object] = [table]
     for o in summary.sources:
         if o.error:
-            lines.append(f"[red]{o.name}:[/] {o.error}")
+            lines.append(Text.assemble((f"{printable(o.name)}:", "red"), " ", printable(o.error)))
         for reason, n in o.issues.most_common(3):
-            lines.append(f"[dim]{o.name}: {n:,} × {reason} (marked unknown)[/]")
+            lines.append(as_text(f"{o.name}: {n:,} × {reason} (marked unknown)", "dim"))
         for message in o.messages[:3]:
-            lines.append(f"[dim]{message}[/]")
+            lines.append(as_text(message, "dim"))
     r = summary.scoring
     lines.append(
         f"Re-scored {summary.evaluated:,} accounts: {r.new_episodes:,} new trigger episodes,"
@@ -121,7 +124,9 @@ def summary_table(summary: PollSummary) -> Group:
         f" {len(r.updated_alerts):,} updated, {len(r.cleared_alerts):,} cleared."
     )
     if summary.scoring_error:
-        lines.append(f"[red]re-scoring stopped:[/] {summary.scoring_error}")
+        lines.append(
+            Text.assemble(("re-scoring stopped:", "red"), " ", printable(summary.scoring_error))
+        )
     return Group(*lines)  # type: ignore[arg-type]
 
 
@@ -175,12 +180,14 @@ def status_view(
         grid.add_column()
         grid.add_row("last success", _when(state.last_success_at if state else None, now))
         if state is not None and state.last_error:
-            grid.add_row("last error", f"{_when(state.last_error_at, now)}: {state.last_error}")
+            grid.add_row(
+                "last error", as_text(f"{_when(state.last_error_at, now)}: {state.last_error}")
+            )
         else:
             grid.add_row("last error", "none")
-        grid.add_row("next poll", describe_cursor(state.cursor if state else None))
-        grid.add_row("last run", _run_line(run, now, polling))
-        lines += [f"[bold]{name}[/] [dim]({where})[/]", grid, ""]
+        grid.add_row("next poll", as_text(describe_cursor(state.cursor if state else None)))
+        grid.add_row("last run", as_text(_run_line(run, now, polling)))
+        lines += [Text.assemble((printable(name), "bold"), " ", (f"({where})", "dim")), grid, ""]
     if not configured:
         lines.append(
             "No source is configured: set HUBSPOT_ACCESS_TOKEN, SALESFORCE_INSTANCE_URL and"

@@ -1,4 +1,8 @@
-"""Rich renderings for the terminal: the same facts the Slack alert shows."""
+"""Rich renderings for the terminal: the same facts the Slack alert shows.
+
+Text from the CRM (names, owners, evidence, scripts) goes in as ``Text`` through
+``bot.safe_text``, never as markup: a name like ``Evil [/red] Co`` prints as it is, and
+control characters show as symbols instead of reaching the terminal."""
 
 from __future__ import annotations
 
@@ -8,6 +12,7 @@ from rich.table import Table
 from rich.text import Text
 
 from bot.portfolio import Scored
+from bot.safe_text import as_text, printable
 from scoring.bands import Band
 from scoring.evidence import fmt_date, fmt_money
 
@@ -32,7 +37,7 @@ def ranking_table(rows: list[Scored], title: str) -> Table:
         a = row.assessment
         table.add_row(
             str(n),
-            row.account.name,
+            as_text(row.account.name),
             str(a.score),
             Text(a.band.label, style=BAND_STYLE[a.band]),
             a.trigger.kind.label if a.trigger else "—",
@@ -51,21 +56,24 @@ def account_panel(row: Scored) -> Panel:
     points.add_column()
     points.add_column(style="dim")
     for s in a.signals:
-        points.add_row(f"+{s.points}", s.label, s.evidence)
+        points.add_row(f"+{s.points}", s.label, as_text(s.evidence))
     points.add_row(str(a.score), Text("total", style="bold"), "")
     parts.append(points if a.signals else Text("No readiness signals yet.", style="dim"))
     if a.trigger:
         parts.append(
             Text.assemble(
                 ("Trigger: ", "bold"),
-                f"{a.trigger.kind.label} on {fmt_date(a.trigger.on)} — {a.trigger.evidence}",
+                f"{a.trigger.kind.label} on {fmt_date(a.trigger.on)} — ",
+                printable(a.trigger.evidence),
             )
         )
     for reason in a.gate.reasons:
-        parts.append(Text.assemble(("Hold: ", "bold red"), f"{reason.evidence}. {reason.fix}"))
+        parts.append(
+            Text.assemble(("Hold: ", "bold red"), printable(f"{reason.evidence}. {reason.fix}"))
+        )
     if a.activation:
-        parts.append(Text.assemble(("Adoption: ", "bold"), a.activation.evidence))
-    parts.append(Text.assemble(("Next: ", "bold green"), a.recommendation))
+        parts.append(Text.assemble(("Adoption: ", "bold"), printable(a.activation.evidence)))
+    parts.append(Text.assemble(("Next: ", "bold green"), printable(a.recommendation)))
     if a.opportunity:
         o = a.opportunity
         parts.append(
@@ -75,9 +83,13 @@ def account_panel(row: Scored) -> Panel:
             )
         )
     if a.script:
-        parts.append(Panel(a.script, title="Opening", title_align="left", border_style="green"))
-    title = f"{row.account.name} — {a.score} · {a.band.label} ({a.band.when})"
-    owner = row.account.owner_name or "no owner"
+        parts.append(
+            Panel(as_text(a.script), title="Opening", title_align="left", border_style="green")
+        )
+    title = Text.assemble(
+        printable(row.account.name), f" — {a.score} · {a.band.label} ({a.band.when})"
+    )
+    owner = as_text(row.account.owner_name or "no owner")
     return Panel(
         Group(*parts), title=title, title_align="left", subtitle=owner, subtitle_align="right"
     )
@@ -86,7 +98,7 @@ def account_panel(row: Scored) -> Panel:
 def _next(row: Scored) -> Text:
     a = row.assessment
     if a.gate.blocked:
-        return Text("Fix first: " + a.gate.reasons[0].evidence, style="red")
+        return Text("Fix first: " + printable(a.gate.reasons[0].evidence), style="red")
     if a.offer is not None:
         return Text(a.offer.type.label)
     if a.activation is not None:

@@ -7,6 +7,7 @@ from collections.abc import Iterable
 from datetime import date
 
 from bot.portfolio import Scored
+from bot.safe_text import markdown
 from scoring.bands import Band
 from scoring.evidence import SignalKey, fmt_date, fmt_money
 from scoring.facts import Health
@@ -29,25 +30,10 @@ _REVENUE_BANDS = (
 )
 
 
-_MD_ESCAPES = str.maketrans(
-    {
-        "&": "&amp;",
-        "<": "&lt;",
-        ">": "&gt;",
-        "|": "\\|",
-        "*": "\\*",
-        "_": "\\_",
-        "`": "\\`",
-        "[": "\\[",
-        "]": "\\]",
-        "\n": " ",
-    }
-)
-
-
 def _md(text: str) -> str:
-    """CRM text as inert Markdown: no tables broken, no formatting, links or raw HTML."""
-    return text.translate(_MD_ESCAPES)
+    """CRM text as inert Markdown: no tables broken, no heading, formatting, link or raw HTML
+    (see ``bot.safe_text.markdown``)."""
+    return markdown(text)
 
 
 def _opportunities(rows: Iterable[Scored]) -> list[Scored]:
@@ -65,7 +51,7 @@ def _arr(r: Scored) -> float:
 
 def _opp_id(r: Scored) -> str:
     offer = r.assessment.offer.type.value if r.assessment.offer else "none"
-    return f"{r.account.key}-{offer}"
+    return _md(f"{r.account.key}-{offer}")
 
 
 def _revenue_band(arr: float) -> str:
@@ -269,7 +255,7 @@ def _activation(rows: list[Scored]) -> list[str]:
     for r in found:
         act = r.assessment.activation
         assert act is not None
-        lines.append(f"- **{_md(r.account.name)}**: {_md(act.evidence)}. {act.recommendation}")
+        lines.append(f"- **{_md(r.account.name)}**: {_md(act.evidence)}. {_md(act.recommendation)}")
     return [*lines, ""]
 
 

@@ -2,6 +2,12 @@
 
 No scripts and no external resources, so it opens anywhere (mail attachment, intranet, file://)
 and cannot produce console errors or leak data to a CDN.
+
+CRM text is escaped before it enters the Markdown (``bot.safe_text.markdown``), and the HTML
+Markdown makes is then sanitized by nh3 (the Ammonia sanitizer) down to the elements the
+playbook uses, with links only to http(s) and mailto: if the escaping ever missed a case,
+the sanitizer still turns it into text. The chart is ours (band labels and numbers only) and
+goes in after the sanitizer, which would not keep SVG.
 """
 
 from __future__ import annotations
@@ -10,6 +16,7 @@ import html
 from datetime import date
 
 import markdown
+import nh3
 
 from bot.portfolio import Scored
 from bot.report import render_playbook
@@ -33,6 +40,38 @@ th { background: #f9fafb; } blockquote { border-left: 4px solid #16a34a; margin:
 padding: .2rem 1rem; background: #f0fdf4; } figure { margin: 1.5rem 0; }
 figcaption { color: #4b5563; font-size: .9rem; }
 """
+
+
+# What Python-Markdown makes of the playbook (tables, lists, quotes, emphasis), nothing more.
+_TAGS = {
+    "h1", "h2", "h3", "h4", "p", "br", "hr", "ul", "ol", "li", "strong", "em", "code",
+    "blockquote", "table", "thead", "tbody", "tr", "th", "td", "a",
+}  # fmt: skip
+_ATTRIBUTES = {"a": {"href", "title"}, "ol": {"start"}}
+_SCHEMES = ("http:", "https:", "mailto:")
+
+
+def _absolute_link(tag: str, attribute: str, value: str) -> str | None:
+    """Only absolute http(s) and mailto links: a relative one has no page to point to here."""
+    if attribute == "href" and not value.strip().lower().startswith(_SCHEMES):
+        return None
+    return value
+
+
+_SANITIZER = nh3.Cleaner(
+    tags=_TAGS,
+    clean_content_tags={"script", "style"},
+    attributes=_ATTRIBUTES,
+    attribute_filter=_absolute_link,
+    url_schemes={"http", "https", "mailto"},
+    strip_comments=True,
+)
+
+
+def sanitize(body: str) -> str:
+    """Rendered playbook HTML with every element, attribute and link the playbook does not
+    use removed (their text stays)."""
+    return _SANITIZER.clean(body)
 
 
 def pipeline_by_band(rows: list[Scored]) -> list[tuple[Band, int, float]]:
@@ -75,8 +114,10 @@ def pipeline_chart(rows: list[Scored]) -> str:
 
 
 def render_playbook_html(rows: list[Scored], today: date, portfolio: str = "All accounts") -> str:
-    body = markdown.markdown(
-        render_playbook(rows, today, portfolio), extensions=["tables", "sane_lists"]
+    body = sanitize(
+        markdown.markdown(
+            render_playbook(rows, today, portfolio), extensions=["tables", "sane_lists"]
+        )
     )
     # The chart goes right after the executive summary.
     marker = "<h2>Tier 1 Opportunities"

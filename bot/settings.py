@@ -11,16 +11,27 @@ from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, SecretStr, ValidationError, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    SecretStr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic_settings import (
     BaseSettings,
     PydanticBaseSettingsSource,
     SecretsSettingsSource,
     SettingsConfigDict,
 )
+from sqlalchemy.engine import make_url
+from sqlalchemy.exc import ArgumentError
 
 from bot.slack.config import RoutingConfig, SlackConfig
 from db.engine import DEFAULT_DATABASE_URL
+from scoring.bands import BandNames
 from scoring.config import ConfigError, ScoringConfig, describe_validation_error
 from sources.config import SourcesConfig
 
@@ -77,18 +88,37 @@ class Settings(BaseSettings):
         return value
 
     def secret_values(self) -> list[str]:
-        """Every configured secret, for the log redactor."""
+        """Every configured secret, for the log redactor (the database password too: a driver
+        error may quote the URL)."""
         values = (getattr(self, name) for name in type(self).model_fields)
-        return [v.get_secret_value() for v in values if isinstance(v, SecretStr)]
+        secrets = [v.get_secret_value() for v in values if isinstance(v, SecretStr)]
+        try:
+            password = make_url(self.database_url).password
+        except ArgumentError:
+            password = None
+        return [*secrets, str(password)] if password else secrets
 
 
 class AlertPolicy(BaseModel):
-    """Which bands reach a channel now and which wait for the digest."""
+    """Which bands reach a channel now and which wait for the digest.
+
+    Bands are named as the product shows them or by value, in any case; an unknown name stops
+    start-up (it would otherwise match nothing and lose every alert of that band)."""
 
     model_config = ConfigDict(extra="forbid", frozen=True)
 
-    post_bands: tuple[str, ...] = ("priority", "ready")
-    digest_bands: tuple[str, ...] = ("candidate",)
+    post_bands: BandNames = ("priority", "ready")
+    digest_bands: BandNames = ("candidate",)
+
+    @model_validator(mode="after")
+    def _disjoint(self) -> AlertPolicy:
+        both = [b for b in self.post_bands if b in self.digest_bands]
+        if both:
+            raise ValueError(
+                f"{', '.join(both)} is in both post_bands and digest_bands: an alert is either"
+                " posted to a channel or kept for the digest, so name each band in one list"
+            )
+        return self
 
 
 class AppConfig(BaseModel):
@@ -102,15 +132,27 @@ class AppConfig(BaseModel):
 
 
 def load_app_config(path: Path | None) -> AppConfig:
-    """Read and validate the config file; no file means the seeds' defaults."""
+    """Read and validate the config file; no file means the seeds' defaults.
+
+    Every way the file can be unusable (missing, a folder, unreadable, not UTF-8, not YAML,
+    invalid) is a ConfigError naming the file and the problem in one line."""
     if path is None:
         return AppConfig()
     try:
         raw: Any = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except FileNotFoundError:
         raise ConfigError(f"config file {path} does not exist") from None
+    except IsADirectoryError:
+        raise ConfigError(f"config file {path} is a folder, not a file") from None
+    except PermissionError:
+        raise ConfigError(f"config file {path} cannot be read: permission denied") from None
+    except UnicodeDecodeError:
+        raise ConfigError(f"config file {path} is not UTF-8 text") from None
+    except OSError as exc:
+        raise ConfigError(f"config file {path} cannot be read: {exc.strerror or exc}") from None
     except yaml.YAMLError as exc:
-        raise ConfigError(f"config file {path} is not valid YAML: {exc}") from None
+        why = " ".join(str(exc).split())
+        raise ConfigError(f"config file {path} is not valid YAML: {why}") from None
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {path} must hold a mapping at the top level")
     try:

@@ -8,7 +8,18 @@ from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import Table, Text, bindparam, delete, func, insert, text, type_coerce, update
+from sqlalchemy import (
+    Table,
+    Text,
+    bindparam,
+    delete,
+    func,
+    insert,
+    or_,
+    text,
+    type_coerce,
+    update,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.orm import aliased
@@ -1426,6 +1437,35 @@ def open_alerts_for(session: Session, *, account_ids: Iterable[int]) -> dict[int
         )
         for alert in session.exec(stmt).all():
             out[alert.account_id] = alert
+    return out
+
+
+def unalerted_episodes(
+    session: Session, *, account_ids: Iterable[int], on_or_after: date
+) -> dict[str, int]:
+    """Episodes (dedupe key -> id) since ``on_or_after`` that never reached anyone: no alert
+    of their account names them or was opened or updated since they were recorded (an alert
+    still open then carried them in its thread). A config that posted nothing leaves such
+    episodes behind; an explicit re-score offers them again."""
+    covered = (
+        select(Alert.id)
+        .where(
+            col(Alert.account_id) == col(TriggerEpisode.account_id),
+            or_(
+                col(Alert.episode_id) == col(TriggerEpisode.id),
+                col(Alert.updated_at) >= col(TriggerEpisode.created_at),
+            ),
+        )
+        .exists()
+    )
+    out: dict[str, int] = {}
+    for chunk in _chunks(sorted(set(account_ids))):
+        stmt = select(TriggerEpisode.dedupe_key, TriggerEpisode.id).where(
+            col(TriggerEpisode.account_id).in_(chunk),
+            col(TriggerEpisode.on) >= on_or_after,
+            ~covered,
+        )
+        out.update((key, episode_id) for key, episode_id in session.exec(stmt).all() if episode_id)
     return out
 
 

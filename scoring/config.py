@@ -163,6 +163,9 @@ def describe_validation_error(exc: ValidationError, *, prefix: str = "", where: 
     lines = []
     for err in exc.errors():
         parts = [prefix] if prefix else []
-        path = ".".join(str(part) for part in (*parts, *err["loc"]))
-        lines.append(f"{path}: {err['msg']}")
+        path = ""
+        for part in (*parts, *err["loc"]):
+            path += f"[{part}]" if isinstance(part, int) else f"{'.' if path else ''}{part}"
+        msg = err["msg"].removeprefix("Value error, ")
+        lines.append(f"{path or 'the file'}: {msg}")
     return f"invalid config{' in ' + where if where else ''} — " + "; ".join(lines)

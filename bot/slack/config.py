@@ -12,6 +12,8 @@ from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+from scoring.bands import BandNames
+
 _CHANNEL = re.compile(r"^(#[a-z0-9][a-z0-9._-]{0,79}|[CG][A-Z0-9]{6,})$")
 _USER = re.compile(r"^[UW][A-Z0-9]{6,}$")
 _TEAM = re.compile(r"^T[A-Z0-9]{6,}$")
@@ -90,7 +92,7 @@ class Escalation(BaseModel):
 
     target: str | None = Field(None, description="'#channel', a channel id, or a user id")
     after_hours: float = Field(24.0, gt=0)
-    bands: tuple[str, ...] = ("priority",)
+    bands: BandNames = ("priority",)
 
     @field_validator("target")
     @classmethod

@@ -64,8 +64,6 @@ def build_asgi(app: App | None, factory: SessionFactory, sources: Sequence[str] 
 
     async def healthz(request: Request) -> Response:
         status, body = await run_in_threadpool(health.check)
-        if status != 200:
-            log.warning("health check: %s", body.get("error"))
         return JSONResponse(body, status)
 
     async def metrics_page(request: Request) -> Response:

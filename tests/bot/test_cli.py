@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -109,7 +111,69 @@ def test_bad_date_and_bad_config_are_clear_errors(tmp_path: Path) -> None:
     (tmp_path / "radar.yml").write_text("scoring:\n  bands:\n    ready: 50\n")
     (tmp_path / ".env").write_text("EXPANSION_RADAR_CONFIG=radar.yml\n")
     res = run("report", cwd=tmp_path)
-    assert res.returncode == 1 and "scoring.bands" in res.stderr and "Traceback" not in res.stderr
+    assert res.returncode == 2 and "scoring.bands" in res.stderr and "Traceback" not in res.stderr
+
+
+def _config_error(res: subprocess.CompletedProcess[str], path: str, problem: str) -> None:
+    """One line naming the file and the problem, exit code 2, no traceback."""
+    assert res.returncode == 2, res.stderr
+    lines = res.stderr.strip().splitlines()
+    assert len(lines) == 1, res.stderr
+    assert lines[0].startswith("error: config file ") and path in lines[0] and problem in lines[0]
+
+
+def test_a_config_path_that_cannot_be_used_is_one_clear_line(tmp_path: Path) -> None:
+    (tmp_path / "conf.d").mkdir()
+    (tmp_path / "bad.yml").write_text("alerts:\n  post_bands: [priority\n")
+    (tmp_path / "latin1.yml").write_bytes(b"alerts: {post_bands: [caf\xe9]}\n")
+    for path, problem in (
+        ("conf.d", "is a folder, not a file"),
+        ("missing.yml", "does not exist"),
+        ("bad.yml", "is not valid YAML"),
+        ("latin1.yml", "is not UTF-8 text"),
+    ):
+        (tmp_path / ".env").write_text(f"EXPANSION_RADAR_CONFIG={path}\n")
+        _config_error(run("report", cwd=tmp_path), path, problem)
+
+
+def test_an_unreadable_config_file_is_one_clear_line(tmp_path: Path) -> None:
+    path = tmp_path / "secret.yml"
+    path.write_text("alerts: {post_bands: [priority]}\n")
+    path.chmod(0)
+    (tmp_path / ".env").write_text(f"EXPANSION_RADAR_CONFIG={path}\n")
+    prefix: tuple[str, ...] = ()
+    if os.geteuid() == 0:  # root reads anything: run it without the capabilities that allow it
+        setpriv = shutil.which("setpriv")
+        if setpriv is None:
+            pytest.skip("running as root and setpriv (util-linux) is not installed")
+        caps = "-dac_override,-dac_read_search"
+        prefix = (setpriv, f"--inh-caps={caps}", f"--bounding-set={caps}")
+    res = subprocess.run(
+        [*prefix, sys.executable, "-m", "bot", "report"],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).parents[2])},
+    )
+    _config_error(res, str(path), "cannot be read: permission denied")
+
+
+def test_an_unknown_band_stops_start_up_naming_key_and_values(tmp_path: Path) -> None:
+    (tmp_path / "radar.yml").write_text("alerts:\n  post_bands: [Hot]\n")
+    (tmp_path / ".env").write_text("EXPANSION_RADAR_CONFIG=radar.yml\n")
+    res = run("report", cwd=tmp_path)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "alerts.post_bands: 'Hot' is not a band" in res.stderr
+    assert "priority, ready, candidate, not_yet" in res.stderr
+    assert not (tmp_path / "expansion-playbook.md").exists()
+
+
+def test_a_bad_environment_setting_is_one_clear_line(tmp_path: Path) -> None:
+    (tmp_path / ".env").write_text("PORT=eighty\n")
+    res = run("report", cwd=tmp_path)
+    assert res.returncode == 2 and "Traceback" not in res.stderr
+    assert "the environment" in res.stderr and "port:" in res.stderr
 
 
 def test_db_upgrade_reports_revision(tmp_path: Path) -> None:

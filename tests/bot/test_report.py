@@ -3,21 +3,28 @@ version that renders in a real browser without console errors."""
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
+from collections import Counter
 from datetime import date
+from html.parser import HTMLParser
 from pathlib import Path
 
+import markdown
 import pytest
 
 from bot.cycle import run_cycle
 from bot.portfolio import assess_portfolio
 from bot.report import render_playbook
 from bot.report_html import pipeline_by_band, render_playbook_html
+from bot.safe_text import printable
 from bot.settings import AppConfig
-from db.engine import SessionFactory
+from db import migrate
+from db.engine import SessionFactory, make_engine, session_factory
 from scoring.bands import Band
 from sources.demo import demo_batch, load_demo_spec
+from tests.bot.test_safe_text import CRAFTED
 
 DAY = date(2026, 11, 20)
 SECTIONS = (
@@ -82,6 +89,104 @@ def test_hostile_account_names_stay_inert(factory: SessionFactory) -> None:
     assert "| *Evil*" not in md
 
 
+def _hostile_spec() -> dict:
+    """Every account, owner, contact and event detail a crafted string from the issue."""
+    spec = load_demo_spec()
+    for i, acct in enumerate(spec["accounts"]):
+        bad = CRAFTED[i % len(CRAFTED)]
+        acct["name"] = f"{bad} {i}"
+        acct["owner"] = bad
+        acct["contact"] = bad
+        for event in acct.get("events", []):
+            event["detail"] = f"{bad} {event.get('detail', '')}"
+    return spec
+
+
+class _Page(HTMLParser):
+    """Elements, attributes, links, table rows and text of a rendered page."""
+
+    def __init__(self) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: Counter[str] = Counter()
+        self.attrs: Counter[tuple[str, str]] = Counter()
+        self.values: list[str] = []
+        self.links: list[str] = []
+        self.tables: list[list[int]] = []  # cells per row, per table
+        self.text: list[str] = []
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags[tag] += 1
+        for name, value in attrs:
+            self.attrs[(tag, name)] += 1
+            self.values.append(value or "")
+            if name in ("href", "src", "xlink:href", "action", "formaction"):
+                self.links.append(value or "")
+        if tag == "table":
+            self.tables.append([])
+        elif tag == "tr":
+            self.tables[-1].append(0)
+        elif tag in ("td", "th"):
+            self.tables[-1][-1] += 1
+
+    def handle_data(self, data: str) -> None:
+        self.text.append(data)
+
+
+def _parse(page: str) -> _Page:
+    parser = _Page()
+    parser.feed(page)
+    return parser
+
+
+def _baseline(tmp_path: Path):
+    """The demo's rows with its own names, from a database of their own."""
+    engine = make_engine(f"sqlite:///{tmp_path / 'baseline.db'}")
+    migrate.upgrade(engine)
+    try:
+        return _rows(session_factory(engine))
+    finally:
+        engine.dispose()
+
+
+def test_crafted_names_owners_and_contacts_are_inert_in_the_html_playbook(
+    factory: SessionFactory, tmp_path: Path
+) -> None:
+    page = _parse(render_playbook_html(_rows(factory, _hostile_spec()), DAY))
+    expected = _parse(render_playbook_html(_baseline(tmp_path), DAY))
+    # Exactly the elements and attributes the template puts there, as many as with plain names.
+    assert page.tags == expected.tags
+    assert page.attrs == expected.attrs
+    assert all(link.lower().startswith(("http:", "https:", "mailto:")) for link in page.links)
+    assert not any("javascript" in value.lower() for value in page.values)
+    assert all(len(set(rows)) == 1 for rows in page.tables), page.tables
+    shown = " ".join(" ".join(page.text).split())
+    assert "\x1b" not in shown and "\x07" not in shown and "\r" not in shown
+    for bad in CRAFTED:
+        assert " ".join(printable(bad).split()) in shown, bad  # the name, as it was written
+
+
+def test_crafted_names_owners_and_contacts_are_inert_in_the_markdown_playbook(
+    factory: SessionFactory, tmp_path: Path
+) -> None:
+    text = render_playbook(_rows(factory, _hostile_spec()), DAY)
+    plain = render_playbook(_baseline(tmp_path), DAY)
+    # Python-Markdown reads both alike: no heading, link, image, list or table row was added.
+    page = _parse(markdown.markdown(text, extensions=["tables", "sane_lists"]))
+    expected = _parse(markdown.markdown(plain, extensions=["tables", "sane_lists"]))
+    assert page.tags == expected.tags and page.attrs == expected.attrs
+    assert page.links == [] and all(len(set(rows)) == 1 for rows in page.tables)
+    assert len(text.splitlines()) == len(plain.splitlines())
+    assert [line for line in text.splitlines() if line.startswith("#")] != []
+    columns: set[int] = set()  # a table row keeps its columns in the file itself
+    for line in [*text.splitlines(), ""]:
+        if line.startswith("|"):
+            columns.add(len(re.findall(r"(?<!\\)\|", line)))
+        else:
+            assert len(columns) <= 1, line
+            columns = set()
+    assert not any(c in text for c in "\x1b\x07\r")
+
+
 def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
@@ -130,3 +235,17 @@ def test_html_playbook_renders_in_chromium_without_console_errors(
     assert messages == []
     assert 'id="pipeline-chart"' in dom and "<svg" in dom
     assert "Expansion Revenue Playbook" in dom and "Tier 1 Opportunities" in dom
+
+
+@pytest.mark.skipif(
+    _chromium() is None, reason="Chromium is not installed (apt-get install chromium; .ci/run does)"
+)
+def test_crafted_names_stay_text_in_chromium(factory: SessionFactory, tmp_path: Path) -> None:
+    page = tmp_path / "hostile.html"
+    page.write_text(render_playbook_html(_rows(factory, _hostile_spec()), DAY), encoding="utf-8")
+    dom, messages = _console_messages(page, tmp_path)
+    assert messages == []
+    parsed = _parse(dom)
+    assert "img" not in parsed.tags and "a" not in parsed.tags and "script" not in parsed.tags
+    assert not any(name.startswith("on") for _, name in parsed.attrs)
+    assert "<img src=x onerror=alert(1)>" in " ".join(parsed.text)

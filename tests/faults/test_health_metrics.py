@@ -4,6 +4,8 @@ hangs gives a quick 503 that says why."""
 
 from __future__ import annotations
 
+import logging
+import socket
 import threading
 import time
 from collections.abc import Iterator
@@ -13,6 +15,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy.exc import OperationalError
+from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
 from bot import metrics
@@ -25,7 +28,7 @@ from bot.slack.flows import Deps
 from bot.slack.sender import make_client
 from bot.slack.server import ServerThread, build_asgi
 from db import repo
-from db.engine import SessionFactory
+from db.engine import SessionFactory, make_engine, session_factory
 from tests.bot.test_poll import hs_source, usage_source
 from tests.fakes import FakeHubSpot, FakeSlack, FakeUsageAPI, sign_request
 from tests.faults.conftest import ADMIN_CHANNEL, SECRET, command_body
@@ -153,7 +156,7 @@ def test_healthz_is_503_with_a_reason_when_the_database_is_down_or_hangs() -> No
     status, body = HealthCheck(_broken_factory, ["hubspot"]).check()
     assert status == 503
     assert body["status"] == "unhealthy" and body["database"] == "unreachable"
-    assert "connection refused" in body["error"]
+    assert "refused the connection or the query failed" in body["error"]
 
     release = threading.Event()
 
@@ -171,3 +174,33 @@ def test_healthz_is_503_with_a_reason_when_the_database_is_down_or_hangs() -> No
     status, body = check.check()  # but not a third: answered at once
     assert status == 503 and "still waiting" in body["error"]
     release.set()
+
+
+def test_healthz_says_the_database_is_down_without_saying_where_it_is(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """Unauthenticated: no host, port, database name, user or driver text in the answer;
+    the driver's words go to the log instead."""
+    with socket.socket() as probe:  # a loopback port nothing listens on
+        probe.bind(("127.0.0.1", 0))
+        port = probe.getsockname()[1]
+    url = f"postgresql+psycopg://radar_user:pw-s3cret@127.0.0.1:{port}/radar_books"
+    engine = make_engine(url, poolclass=NullPool)
+    thread = ServerThread(build_asgi(None, session_factory(engine), ["hubspot"])).start()
+    try:
+        with caplog.at_level(logging.WARNING, logger="bot.health"):
+            answer = httpx.get(thread.url + "/healthz", timeout=10)
+    finally:
+        thread.stop()
+        engine.dispose()
+    assert answer.status_code == 503
+    body = answer.json()
+    assert body["status"] == "unhealthy" and body["database"] == "unreachable"
+    assert body["error"].startswith("the database is unreachable")
+    for secret in ("127.0.0.1", str(port), "radar_books", "radar_user", "pw-s3cret"):
+        assert secret not in answer.text
+    for driver in ("psycopg", "OperationalError", "connection to server", "postgres"):
+        assert driver.lower() not in answer.text.lower()
+    logged = " ".join(r.getMessage() for r in caplog.records if r.name == "bot.health")
+    assert "OperationalError" in logged and str(port) in logged  # the detail is kept, server-side
+    assert "pw-s3cret" in Settings(database_url=url).secret_values()  # so the log redacts it
