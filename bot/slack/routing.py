@@ -25,7 +25,7 @@ from zoneinfo import ZoneInfo
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
 from bot.settings import AppConfig
 from bot.slack.model import Owner
@@ -209,6 +209,8 @@ class Router:
                 repo.save_slack_user(session, email=email, user_id=user_id, tz=tz, now=now)
         except IntegrityError:
             log.debug("slack user %s cached by someone else meanwhile", email)
+        except OperationalError as exc:  # locked or away: the answer is still good for now
+            log.warning("could not cache a Slack lookup: %s", type(exc.orig).__name__)
 
 
 def _aware(moment: datetime) -> datetime:
