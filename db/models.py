@@ -49,7 +49,11 @@ class ExternalId(SQLModel, table=True):
 
 
 class Snapshot(SQLModel, table=True):
-    """One observation per account per day; a later poll the same day replaces it."""
+    """One observation per account per day; a later poll the same day replaces it.
+
+    After ``source``, one typed column per fact of ``scoring.facts.Snapshot`` (the declaration),
+    in its order; tests/db/test_fact_declaration.py fails until the two agree.
+    """
 
     __tablename__ = "snapshots"
     __table_args__ = (UniqueConstraint("account_id", "taken_on"),)

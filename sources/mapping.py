@@ -14,22 +14,24 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sources.parse import Issues, Reader
+from scoring.facts import SNAPSHOT_FACTS, FactKind
+from sources.parse import MAX_AMOUNT, MAX_COUNT, Issues, Reader
 from sources.records import AccountRecord, JoinKeys, SnapshotRecord
 
-COUNT_FIELDS = (
-    "seats_used",
-    "seats_purchased",
-    "active_users",
-    "departments",
-    "headcount",
-    "open_urgent_tickets",
-    "features_used",
-    "features_available",
+# Every snapshot fact a source may name, by kind (the declaration is scoring.facts.Snapshot).
+COUNT_FIELDS = tuple(f.name for f in SNAPSHOT_FACTS if f.kind is FactKind.COUNT)
+AMOUNT_FIELDS = tuple(f.name for f in SNAPSHOT_FACTS if f.kind is FactKind.AMOUNT)
+DATE_FIELDS = tuple(f.name for f in SNAPSHOT_FACTS if f.kind is FactKind.DATE)
+METRIC_FIELDS = tuple(f.name for f in SNAPSHOT_FACTS if f.kind is FactKind.METRICS)
+SNAPSHOT_KEYS = tuple(f.name for f in SNAPSHOT_FACTS)
+# How each non-metric fact is read: (name, kind, upper bound); metrics are read after, with their
+# dotted ``usage.<metric>`` keys.
+_BOUNDS = {FactKind.COUNT: MAX_COUNT, FactKind.AMOUNT: MAX_AMOUNT, FactKind.SCORE: 10}
+_SCALARS = tuple(
+    (f.name, f.kind, f.maximum if f.maximum is not None else _BOUNDS.get(f.kind, 0))
+    for f in SNAPSHOT_FACTS
+    if f.kind is not FactKind.METRICS
 )
-AMOUNT_FIELDS = ("annual_revenue", "arr")
-DATE_FIELDS = ("last_contact_on", "renewal_on")
-SNAPSHOT_KEYS = (*COUNT_FIELDS, *AMOUNT_FIELDS, *DATE_FIELDS, "health", "nps", "usage", "limits")
 
 
 @dataclass
@@ -45,19 +47,20 @@ def read_snapshot_values(
 ) -> dict[str, Any]:
     """The snapshot fields present in ``values``, read and checked; unknown ones left out."""
     out: dict[str, Any] = {}
-    for name in COUNT_FIELDS:
-        if name in values:
-            out[name] = reader.count(name, values[name])
-    for name in AMOUNT_FIELDS:
-        if name in values:
-            out[name] = reader.number(name, values[name])
-    for name in DATE_FIELDS:
-        if name in values:
-            out[name] = reader.date(name, values[name])
-    if "health" in values:
-        out["health"] = reader.health("health", values["health"], health_values)
-    if "nps" in values:
-        out["nps"] = reader.nps("nps", values["nps"])
+    for name, kind, bound in _SCALARS:
+        if name not in values:
+            continue
+        raw = values[name]
+        if kind is FactKind.COUNT:
+            out[name] = reader.count(name, raw, maximum=int(bound))
+        elif kind is FactKind.AMOUNT:
+            out[name] = reader.number(name, raw, maximum=bound)
+        elif kind is FactKind.DATE:
+            out[name] = reader.date(name, raw)
+        elif kind is FactKind.SCORE:
+            out[name] = reader.score(name, raw, maximum=int(bound))
+        else:
+            out[name] = reader.health(name, raw, health_values)
     used, purchased = reader.plausible_seats(out.get("seats_used"), out.get("seats_purchased"))
     if "seats_used" in out:
         out["seats_used"] = used
@@ -68,20 +71,20 @@ def read_snapshot_values(
         reader.bad("features_used", "more than features_available", used_f)
         out["features_used"] = None
     dotted = [k for k in values if "." in k]
-    for kind in ("usage", "limits"):
-        metrics = dict(reader.metrics(kind, values[kind])) if kind in values else {}
+    for name in METRIC_FIELDS:
+        metrics = dict(reader.metrics(name, values[name])) if name in values else {}
         for key in dotted:
             head, _, metric = key.partition(".")
-            if head == kind:
+            if head == name:
                 number = reader.number(key, values[key])
                 if number is not None:
                     metrics[metric] = number
-        if kind == "limits":
+        if name == "limits":
             for metric in [m for m, v in metrics.items() if v == 0]:
                 reader.bad(f"limits.{metric}", "is 0", 0)
                 del metrics[metric]
         if metrics:
-            out[kind] = metrics
+            out[name] = metrics
     return {k: v for k, v in out.items() if v is not None}
 
 
