@@ -73,12 +73,17 @@ class Snapshot(SQLModel, table=True):
     limits: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     health: str | None = Field(default=None, max_length=10)
     nps: int | None = None
+    nps_on: date | None = None
     open_urgent_tickets: int | None = None
     last_contact_on: date | None = None
     renewal_on: date | None = None
     arr: float | None = None
     features_used: int | None = None
     features_available: int | None = None
+    headcount_at_purchase: int | None = None
+    departments_at_purchase: int | None = None
+    seats_at_purchase: int | None = None
+    active_users_at_purchase: int | None = None
 
 
 class AccountEvent(SQLModel, table=True):

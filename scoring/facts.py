@@ -99,12 +99,21 @@ class Snapshot:
     limits: Mapping[str, float] = field(default_factory=dict, metadata=METRICS)
     health: Health | None = field(default=None, metadata=HEALTH)
     nps: int | None = field(default=None, metadata=as_fact(FactKind.SCORE, maximum=10))
+    # The day the NPS survey was answered, when the CRM keeps it; unknown: the score is dated
+    # by the first snapshot that holds its current value (``AccountFacts.latest_nps``).
+    nps_on: date | None = field(default=None, metadata=DATE)
     open_urgent_tickets: int | None = field(default=None, metadata=COUNT)
     last_contact_on: date | None = field(default=None, metadata=DATE)
     renewal_on: date | None = field(default=None, metadata=DATE)
     arr: float | None = field(default=None, metadata=AMOUNT)
     features_used: int | None = field(default=None, metadata=COUNT)
     features_available: int | None = field(default=None, metadata=COUNT)
+    # Baselines "as at purchase" when the CRM keeps them (the purchase date is the account's
+    # ``purchased_on``); unknown: growth is measured from the first snapshot instead.
+    headcount_at_purchase: int | None = field(default=None, metadata=COUNT)
+    departments_at_purchase: int | None = field(default=None, metadata=COUNT)
+    seats_at_purchase: int | None = field(default=None, metadata=COUNT)
+    active_users_at_purchase: int | None = field(default=None, metadata=COUNT)
 
     def seat_utilisation(self) -> float | None:
         if self.seats_used is None or not self.seats_purchased or self.seats_purchased <= 0:
@@ -147,9 +156,9 @@ SNAPSHOT_FACTS: tuple[FactSpec, ...] = tuple(
 class AccountFacts:
     account_id: str
     name: str
-    history: Sequence[Snapshot]  # oldest first; the first is the baseline "at purchase"
+    history: Sequence[Snapshot]  # oldest first
     events: Sequence[Event] = ()
-    purchased_on: date | None = None
+    purchased_on: date | None = None  # contract start: the day "at purchase" values are from
     plan: str | None = None
     contact_name: str | None = None  # the customer's champion, used to open scripts
     segment: str | None = None
@@ -160,7 +169,26 @@ class AccountFacts:
 
     @property
     def baseline(self) -> Snapshot | None:
+        """The first snapshot: what growth is measured from when no value at purchase is known."""
         return self.history[0] if self.history else None
+
+    def latest_nps(self) -> tuple[int, date] | None:
+        """The most recent known NPS and the day it was given: the survey date when the source
+        keeps one, else the first snapshot holding the score since it last changed. Snapshots
+        that only repeat it (another fact changed) never move its date."""
+        score: int | None = None
+        since: date | None = None
+        for snap in reversed(self.history):
+            if snap.nps is None:
+                continue  # not known that day: not a change
+            if score is None:
+                score = snap.nps
+            elif snap.nps != score:
+                break
+            if snap.nps_on is not None:
+                return score, snap.nps_on
+            since = snap.taken_on
+        return None if score is None or since is None else (score, since)
 
     def events_of(self, *kinds: EventKind) -> list[Event]:
         if not self.events:  # most accounts: asked for by several rules, so kept cheap
