@@ -26,8 +26,8 @@ Unknown values (``None``) never award a signal and never count as zero.
 from __future__ import annotations
 
 from collections.abc import Callable
-from dataclasses import dataclass
 from datetime import date, timedelta
+from typing import NamedTuple
 
 from scoring.config import ScoringConfig
 from scoring.evidence import Signal, SignalKey, fmt_date, fmt_money, fmt_pct, seats
@@ -84,8 +84,7 @@ def _positive_outcome(facts: AccountFacts, today: date, cfg: ScoringConfig) -> S
     )
 
 
-@dataclass(frozen=True)
-class _Baseline:
+class _Baseline(NamedTuple):  # a tuple: built for every account scored, so kept cheap
     """What growth is measured against: a value at purchase the CRM keeps, or the first seen."""
 
     value: int | float

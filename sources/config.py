@@ -84,7 +84,8 @@ class _FieldMap(_Strict):
         """Fact (or account field) -> where the source keeps it, for each one mapped. A fact
         named by its own key wins over the default of an older key for it."""
         out: dict[str, str] = {}
-        for key, value in dict(self).items():
+        for key in type(self).model_fields:
+            value = getattr(self, key)
             if value and key not in self._not_facts:
                 out[self._renamed.get(key, key)] = value
         for key, value in (self.model_extra or {}).items():

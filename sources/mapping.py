@@ -18,20 +18,26 @@ from scoring.facts import SNAPSHOT_FACTS, FactKind
 from sources.parse import MAX_AMOUNT, MAX_COUNT, Issues, Reader
 from sources.records import AccountRecord, JoinKeys, SnapshotRecord
 
-# Every snapshot fact a source may name, by kind (the declaration is scoring.facts.Snapshot).
-COUNT_FIELDS = tuple(f.name for f in SNAPSHOT_FACTS if f.kind is FactKind.COUNT)
-AMOUNT_FIELDS = tuple(f.name for f in SNAPSHOT_FACTS if f.kind is FactKind.AMOUNT)
-DATE_FIELDS = tuple(f.name for f in SNAPSHOT_FACTS if f.kind is FactKind.DATE)
-METRIC_FIELDS = tuple(f.name for f in SNAPSHOT_FACTS if f.kind is FactKind.METRICS)
+# Every snapshot fact a source may name, by kind (the declaration is scoring.facts.Snapshot);
+# numbers with their upper bound (the fact's own, else the kind's).
+
+
+def _named(kind: FactKind) -> tuple[str, ...]:
+    return tuple(f.name for f in SNAPSHOT_FACTS if f.kind is kind)
+
+
+def _bound(name: str, default: float) -> float:
+    maximum = next(f.maximum for f in SNAPSHOT_FACTS if f.name == name)
+    return default if maximum is None else maximum
+
+
+COUNT_FIELDS, AMOUNT_FIELDS = _named(FactKind.COUNT), _named(FactKind.AMOUNT)
+SCORE_FIELDS, DATE_FIELDS = _named(FactKind.SCORE), _named(FactKind.DATE)
+HEALTH_FIELDS, METRIC_FIELDS = _named(FactKind.HEALTH), _named(FactKind.METRICS)
 SNAPSHOT_KEYS = tuple(f.name for f in SNAPSHOT_FACTS)
-# How each non-metric fact is read: (name, kind, upper bound); metrics are read after, with their
-# dotted ``usage.<metric>`` keys.
-_BOUNDS = {FactKind.COUNT: MAX_COUNT, FactKind.AMOUNT: MAX_AMOUNT, FactKind.SCORE: 10}
-_SCALARS = tuple(
-    (f.name, f.kind, f.maximum if f.maximum is not None else _BOUNDS.get(f.kind, 0))
-    for f in SNAPSHOT_FACTS
-    if f.kind is not FactKind.METRICS
-)
+_COUNTS = tuple((name, int(_bound(name, MAX_COUNT))) for name in COUNT_FIELDS)
+_AMOUNTS = tuple((name, _bound(name, MAX_AMOUNT)) for name in AMOUNT_FIELDS)
+_SCORES = tuple((name, int(_bound(name, 10))) for name in SCORE_FIELDS)
 
 
 @dataclass
@@ -47,20 +53,21 @@ def read_snapshot_values(
 ) -> dict[str, Any]:
     """The snapshot fields present in ``values``, read and checked; unknown ones left out."""
     out: dict[str, Any] = {}
-    for name, kind, bound in _SCALARS:
-        if name not in values:
-            continue
-        raw = values[name]
-        if kind is FactKind.COUNT:
-            out[name] = reader.count(name, raw, maximum=int(bound))
-        elif kind is FactKind.AMOUNT:
-            out[name] = reader.number(name, raw, maximum=bound)
-        elif kind is FactKind.DATE:
-            out[name] = reader.date(name, raw)
-        elif kind is FactKind.SCORE:
-            out[name] = reader.score(name, raw, maximum=int(bound))
-        else:
-            out[name] = reader.health(name, raw, health_values)
+    for name, most in _COUNTS:
+        if name in values:
+            out[name] = reader.count(name, values[name], maximum=most)
+    for name, largest in _AMOUNTS:
+        if name in values:
+            out[name] = reader.number(name, values[name], maximum=largest)
+    for name, top in _SCORES:
+        if name in values:
+            out[name] = reader.score(name, values[name], maximum=top)
+    for name in DATE_FIELDS:
+        if name in values:
+            out[name] = reader.date(name, values[name])
+    for name in HEALTH_FIELDS:
+        if name in values:
+            out[name] = reader.health(name, values[name], health_values)
     used, purchased = reader.plausible_seats(out.get("seats_used"), out.get("seats_purchased"))
     if "seats_used" in out:
         out["seats_used"] = used
