@@ -339,9 +339,9 @@ def _write_snapshots(
             continue
         base = newest.get(account_id)
         if base is not None and base["taken_on"] < rec.taken_on:
-            carried = {f: base[f] for f in _FIELDS} | values
-            if all(carried[f] == base[f] for f in _FIELDS):
+            if all(base[f] == v for f, v in values.items()):
                 continue  # nothing new: no row for today, nothing to re-score
+            carried = {f: base[f] for f in _FIELDS} | values
         else:
             carried = dict.fromkeys(_FIELDS) | {name: {} for name in _EMPTY_UNKNOWN} | values
         row = carried | {
