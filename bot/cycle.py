@@ -275,6 +275,7 @@ def _link_aliases(
 
 
 _EMPTY_UNKNOWN = tuple(f.name for f in SNAPSHOT_FACTS if f.kind is FactKind.METRICS)
+_UNKNOWN_ROW: dict[str, Any] = dict.fromkeys(_FIELDS)  # a first snapshot starts from this
 _ENUMS = tuple(f.name for f in SNAPSHOT_FACTS if f.kind is FactKind.HEALTH)
 
 
@@ -343,7 +344,10 @@ def _write_snapshots(
                 continue  # nothing new: no row for today, nothing to re-score
             carried = {f: base[f] for f in _FIELDS} | values
         else:
-            carried = dict.fromkeys(_FIELDS) | {name: {} for name in _EMPTY_UNKNOWN} | values
+            carried = _UNKNOWN_ROW | values
+            for name in _EMPTY_UNKNOWN:
+                if carried[name] is None:
+                    carried[name] = {}
         row = carried | {
             "account_id": account_id,
             "taken_on": rec.taken_on,

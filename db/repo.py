@@ -1356,7 +1356,10 @@ def _complete_rows(model: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any
             defaults[name] = info.default_factory()
         elif not info.is_required():
             defaults[name] = info.default
+    wanted = defaults.keys()
     for row in rows:
+        if wanted <= row.keys():
+            continue  # complete already, as the cycle builds its rows: one set comparison
         for name, value in defaults.items():
             if name not in row:
                 row[name] = dict(value) if isinstance(value, dict) else value
