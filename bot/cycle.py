@@ -24,6 +24,7 @@ from db import repo
 from db.engine import SessionFactory, transaction
 from db.models import Account, Alert, AlertStatus, OutboxStatus, utcnow
 from scoring.engine import Assessment, assess
+from scoring.facts import SNAPSHOT_FACTS, FactKind
 from scoring.triggers import live_episodes
 from sources.base import JoinPolicy
 from sources.records import AccountRecord, Batch, Record, SnapshotRecord
@@ -273,16 +274,21 @@ def _link_aliases(
         repo.link_external_ids(session, rows=rows)
 
 
+_EMPTY_UNKNOWN = tuple(f.name for f in SNAPSHOT_FACTS if f.kind is FactKind.METRICS)
+_UNKNOWN_ROW: dict[str, Any] = dict.fromkeys(_FIELDS)  # a first snapshot starts from this
+_ENUMS = tuple(f.name for f in SNAPSHOT_FACTS if f.kind is FactKind.HEALTH)
+
+
 def _values(rec: SnapshotRecord) -> dict[str, Any]:
-    """The facts a snapshot record states (unknown ones left out)."""
+    """The facts a snapshot record states (unknown ones left out), as stored."""
     out = {k: v for k, v in rec.__dict__.items() if v is not None}
     del out["source"], out["external_id"], out["taken_on"]  # the record's, not facts
-    if not rec.usage:
-        del out["usage"]
-    if not rec.limits:
-        del out["limits"]
-    if rec.health is not None:
-        out["health"] = rec.health.value
+    for name in _EMPTY_UNKNOWN:  # usage, limits: {} is unknown
+        if not out[name]:
+            del out[name]
+    for name in _ENUMS:  # health: stored as its text
+        if name in out:
+            out[name] = out[name].value
     return out
 
 
@@ -334,11 +340,14 @@ def _write_snapshots(
             continue
         base = newest.get(account_id)
         if base is not None and base["taken_on"] < rec.taken_on:
-            carried = {f: base[f] for f in _FIELDS} | values
-            if all(carried[f] == base[f] for f in _FIELDS):
+            if all(base[f] == v for f, v in values.items()):
                 continue  # nothing new: no row for today, nothing to re-score
+            carried = {f: base[f] for f in _FIELDS} | values
         else:
-            carried = dict.fromkeys(_FIELDS) | {"usage": {}, "limits": {}} | values
+            carried = _UNKNOWN_ROW | values
+            for name in _EMPTY_UNKNOWN:
+                if carried[name] is None:
+                    carried[name] = {}
         row = carried | {
             "account_id": account_id,
             "taken_on": rec.taken_on,

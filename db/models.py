@@ -49,7 +49,11 @@ class ExternalId(SQLModel, table=True):
 
 
 class Snapshot(SQLModel, table=True):
-    """One observation per account per day; a later poll the same day replaces it."""
+    """One observation per account per day; a later poll the same day replaces it.
+
+    After ``source``, one typed column per fact of ``scoring.facts.Snapshot`` (the declaration),
+    in its order; tests/db/test_fact_declaration.py fails until the two agree.
+    """
 
     __tablename__ = "snapshots"
     __table_args__ = (UniqueConstraint("account_id", "taken_on"),)
@@ -69,12 +73,17 @@ class Snapshot(SQLModel, table=True):
     limits: dict[str, float] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     health: str | None = Field(default=None, max_length=10)
     nps: int | None = None
+    nps_on: date | None = None
     open_urgent_tickets: int | None = None
     last_contact_on: date | None = None
     renewal_on: date | None = None
     arr: float | None = None
     features_used: int | None = None
     features_available: int | None = None
+    headcount_at_purchase: int | None = None
+    departments_at_purchase: int | None = None
+    seats_at_purchase: int | None = None
+    active_users_at_purchase: int | None = None
 
 
 class AccountEvent(SQLModel, table=True):

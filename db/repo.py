@@ -48,28 +48,15 @@ from db.models import (
     TriggerEpisode,
     utcnow,
 )
-from scoring.facts import AccountFacts, Event, EventKind, Health
+from scoring.facts import SNAPSHOT_FACTS, AccountFacts, Event, EventKind, FactKind, Health
 from scoring.facts import Snapshot as FactSnapshot
 from scoring.triggers import Episode
 
-SNAPSHOT_FIELDS = (
-    "seats_used",
-    "seats_purchased",
-    "active_users",
-    "departments",
-    "headcount",
-    "annual_revenue",
-    "usage",
-    "limits",
-    "health",
-    "nps",
-    "open_urgent_tickets",
-    "last_contact_on",
-    "renewal_on",
-    "arr",
-    "features_used",
-    "features_available",
-)
+# The snapshot facts, in declaration order (scoring.facts.Snapshot): the columns after
+# ``source``; usage and limits are JSON, health is text.
+SNAPSHOT_FIELDS = tuple(f.name for f in SNAPSHOT_FACTS)
+_JSON_SNAPSHOT_FIELDS = tuple(f.name for f in SNAPSHOT_FACTS if f.kind is FactKind.METRICS)
+_HEALTH_FIELDS = tuple(f.name for f in SNAPSHOT_FACTS if f.kind is FactKind.HEALTH)
 
 
 def _is_postgresql(session: Session) -> bool:
@@ -208,7 +195,8 @@ def load_facts(session: Session, account: Account) -> AccountFacts:
 
 def to_fact_snapshot(row: Snapshot) -> FactSnapshot:
     values = {name: getattr(row, name) for name in SNAPSHOT_FIELDS}
-    values["health"] = Health(row.health) if row.health else None
+    for name in _HEALTH_FIELDS:
+        values[name] = Health(values[name]) if values[name] else None
     return FactSnapshot(taken_on=row.taken_on, **values)
 
 
@@ -1232,9 +1220,6 @@ def link_external_ids(session: Session, *, rows: list[dict[str, Any]]) -> None:
     _bulk_insert(session, _table(ExternalId), rows, unique=("source", "external_id"))
 
 
-_JSON_SNAPSHOT_FIELDS = ("usage", "limits")
-
-
 def _snapshot_field(name: str) -> Any:
     """A snapshot column to select; usage and limits come as text, for ``_json_value``."""
     column = getattr(Snapshot, name)
@@ -1252,8 +1237,8 @@ def _json_value(raw: Any) -> Any:
 def _snapshot_dicts(result: Any) -> list[dict[str, Any]]:
     rows = _dicts(result)
     for row in rows:
-        row["usage"] = _json_value(row["usage"])
-        row["limits"] = _json_value(row["limits"])
+        for name in _JSON_SNAPSHOT_FIELDS:
+            row[name] = _json_value(row[name])
     return rows
 
 
@@ -1365,9 +1350,10 @@ def load_facts_many(session: Session, *, account_ids: Iterable[int]) -> dict[int
         for row in _select(session, snaps).fetchall():
             account_id, taken_on, *values = row
             named = dict(zip(SNAPSHOT_FIELDS, values, strict=True))
-            named["health"] = Health(named["health"]) if named["health"] else None
-            named["usage"] = _json_value(named["usage"])
-            named["limits"] = _json_value(named["limits"])
+            for name in _HEALTH_FIELDS:
+                named[name] = Health(named[name]) if named[name] else None
+            for name in _JSON_SNAPSHOT_FIELDS:
+                named[name] = _json_value(named[name])
             history.setdefault(int(account_id), []).append(FactSnapshot(taken_on=taken_on, **named))
         events: dict[int, list[Event]] = {}
         evs = (
@@ -1574,7 +1560,10 @@ def _complete_rows(model: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any
             defaults[name] = info.default_factory()
         elif not info.is_required():
             defaults[name] = info.default
+    wanted = defaults.keys()
     for row in rows:
+        if wanted <= row.keys():
+            continue  # complete already, as the cycle builds its rows: one set comparison
         for name, value in defaults.items():
             if name not in row:
                 row[name] = dict(value) if isinstance(value, dict) else value

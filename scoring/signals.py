@@ -5,15 +5,20 @@ How each one is read (``today`` is always an argument):
 - capacity (12): the latest snapshot's most-used dimension — seats used ÷ seats purchased, or any
   metered usage ÷ its limit — is at least ``signals.capacity_ratio`` (80%).
 - positive_outcome (10): an OUTCOME or MILESTONE event dated within ``outcome_days`` (90).
-- team_expanded (8): the latest snapshot has more departments than the first one, or active users
-  grew by ``team_growth_ratio`` (10%) or more since the first snapshot.
+- team_expanded (8): the latest snapshot has more departments than at purchase, or active users
+  grew by ``team_growth_ratio`` (10%) or more since purchase. "At purchase" is the value the CRM
+  keeps for it (``departments_at_purchase``, ``active_users_at_purchase``); without one, the
+  first snapshot's, and the evidence says "since first seen on" instead of "since purchase".
 - feature_request (8): a FEATURE_REQUEST event within ``feature_request_days`` (180).
-- advocacy (7): a PRAISE event within ``advocacy_days`` (60), or a snapshot within those days
-  recording NPS of ``nps_promoter`` (8) or more.
+- advocacy (7): a PRAISE event within ``advocacy_days`` (60), or the most recent NPS is
+  ``nps_promoter`` (8) or more and was given within those days: on its survey date when the CRM
+  keeps one (``nps_on``), else on the first snapshot holding it since it last changed, so a
+  snapshot made because something else changed never makes an old score look new.
 - renewal_window (5): the latest known renewal date is 60–120 days after today, inclusive.
 - new_initiative (5): an INITIATIVE event within ``initiative_days`` (120).
 - shared_seat (5): exactly one paid seat and two or more active users.
-- company_growth (4): headcount or annual revenue in the latest snapshot is above the first.
+- company_growth (4): headcount in the latest snapshot is above ``headcount_at_purchase`` (else
+  above the first snapshot's), or annual revenue above the first snapshot's.
 
 Unknown values (``None``) never award a signal and never count as zero.
 """
@@ -22,10 +27,11 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from datetime import date, timedelta
+from typing import NamedTuple
 
 from scoring.config import ScoringConfig
 from scoring.evidence import Signal, SignalKey, fmt_date, fmt_money, fmt_pct, seats
-from scoring.facts import AccountFacts, EventKind, Snapshot
+from scoring.facts import AccountFacts, EventKind
 
 SignalRule = Callable[[AccountFacts, date, ScoringConfig], Signal | None]
 
@@ -78,26 +84,58 @@ def _positive_outcome(facts: AccountFacts, today: date, cfg: ScoringConfig) -> S
     )
 
 
+class _Baseline(NamedTuple):  # a tuple: built for every account scored, so kept cheap
+    """What growth is measured against: a value at purchase the CRM keeps, or the first seen."""
+
+    value: int | float
+    on: date | None
+    at_purchase: bool
+
+    def since(self) -> str:
+        if not self.at_purchase:
+            return f"since first seen on {fmt_date(self.on)}" if self.on else "since first seen"
+        return f"since purchase ({fmt_date(self.on)})" if self.on else "since purchase"
+
+
+def _baseline(
+    facts: AccountFacts, at_purchase: int | None, first_seen: int | float | None
+) -> _Baseline | None:
+    """The mapped value at purchase if known, else the first snapshot's (which needs a later
+    snapshot to compare with)."""
+    if at_purchase is not None:
+        return _Baseline(at_purchase, facts.purchased_on, at_purchase=True)
+    first = facts.baseline
+    if first is None or first is facts.latest or first_seen is None:
+        return None
+    return _Baseline(first_seen, first.taken_on, at_purchase=False)
+
+
 def _team_expanded(facts: AccountFacts, today: date, cfg: ScoringConfig) -> Signal | None:
     first, latest = facts.baseline, facts.latest
-    if first is None or latest is None or first is latest:
+    if first is None or latest is None:
         return None
-    since = fmt_date(first.taken_on)
-    if (first.departments or 0) < (latest.departments or 0) and first.departments is not None:
+    departments = _baseline(facts, latest.departments_at_purchase, first.departments)
+    if (
+        departments is not None
+        and latest.departments is not None
+        and departments.value < latest.departments
+    ):
         return Signal(
             SignalKey.TEAM_EXPANDED,
             cfg.points.team_expanded,
-            f"{latest.departments} departments use it, up from {first.departments} on {since}",
+            f"{latest.departments} departments use it, up from {departments.value}"
+            f" {departments.since()}",
             latest.taken_on,
         )
-    if first.active_users and latest.active_users is not None:
-        growth = latest.active_users / first.active_users - 1
+    users = _baseline(facts, latest.active_users_at_purchase, first.active_users)
+    if users is not None and users.value and latest.active_users is not None:
+        growth = latest.active_users / users.value - 1
         if growth >= cfg.signals.team_growth_ratio:
             return Signal(
                 SignalKey.TEAM_EXPANDED,
                 cfg.points.team_expanded,
-                f"{latest.active_users} active users, up from {first.active_users} on {since}"
-                f" (+{fmt_pct(growth)})",
+                f"{latest.active_users} active users, up {fmt_pct(growth)} from {users.value}"
+                f" {users.since()}",
                 latest.taken_on,
             )
     return None
@@ -122,20 +160,13 @@ def _advocacy(facts: AccountFacts, today: date, cfg: ScoringConfig) -> Signal | 
     if praise is not None:
         detail, on = praise
         return Signal(SignalKey.ADVOCACY, cfg.points.advocacy, f"{detail} ({fmt_date(on)})", on)
-    since = today - timedelta(days=days)
-    for snap in reversed(facts.history):
-        if snap.taken_on < since:
-            break
-        if snap.taken_on <= today and snap.nps is not None:
-            if snap.nps >= cfg.signals.nps_promoter:
-                return Signal(
-                    SignalKey.ADVOCACY,
-                    cfg.points.advocacy,
-                    f"NPS {snap.nps} on {fmt_date(snap.taken_on)}",
-                    snap.taken_on,
-                )
-            return None  # the most recent score in the window is the one that counts
-    return None
+    found = facts.latest_nps()  # the most recent score counts, dated when it was given
+    if found is None:
+        return None
+    score, on = found
+    if score < cfg.signals.nps_promoter or not today - timedelta(days=days) <= on <= today:
+        return None
+    return Signal(SignalKey.ADVOCACY, cfg.points.advocacy, f"NPS {score} on {fmt_date(on)}", on)
 
 
 def _renewal_window(facts: AccountFacts, today: date, cfg: ScoringConfig) -> Signal | None:
@@ -178,36 +209,29 @@ def _shared_seat(facts: AccountFacts, today: date, cfg: ScoringConfig) -> Signal
     )
 
 
-def _grew(first: Snapshot, latest: Snapshot) -> tuple[str, float | int, float | int] | None:
-    if first.headcount and latest.headcount is not None and latest.headcount > first.headcount:
-        return "employees", first.headcount, latest.headcount
-    if (
-        first.annual_revenue
-        and latest.annual_revenue is not None
-        and latest.annual_revenue > first.annual_revenue
-    ):
-        return "revenue", first.annual_revenue, latest.annual_revenue
-    return None
-
-
 def _company_growth(facts: AccountFacts, today: date, cfg: ScoringConfig) -> Signal | None:
     first, latest = facts.baseline, facts.latest
-    if first is None or latest is None or first is latest:
+    if first is None or latest is None:
         return None
-    grew = _grew(first, latest)
-    if grew is None:
-        return None
-    what, before, after = grew
-    if what == "employees":
-        detail = f"{after:,} employees, up from {before:,}"
-    else:
-        detail = f"revenue {fmt_money(after)}, up from {fmt_money(before)}"
-    return Signal(
-        SignalKey.COMPANY_GROWTH,
-        cfg.points.company_growth,
-        f"{detail} since {fmt_date(first.taken_on)}",
-        latest.taken_on,
-    )
+    people = _baseline(facts, latest.headcount_at_purchase, first.headcount)
+    now = latest.headcount
+    if people is not None and people.value and now is not None and now > people.value:
+        return Signal(
+            SignalKey.COMPANY_GROWTH,
+            cfg.points.company_growth,
+            f"{now:,} employees, up from {people.value:,} {people.since()}",
+            latest.taken_on,
+        )
+    revenue = _baseline(facts, None, first.annual_revenue)  # no revenue "at purchase" is kept
+    earned = latest.annual_revenue
+    if revenue is not None and revenue.value and earned is not None and earned > revenue.value:
+        return Signal(
+            SignalKey.COMPANY_GROWTH,
+            cfg.points.company_growth,
+            f"revenue {fmt_money(earned)}, up from {fmt_money(revenue.value)} {revenue.since()}",
+            latest.taken_on,
+        )
+    return None
 
 
 RULES: tuple[SignalRule, ...] = (

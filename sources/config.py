@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import re
 from pathlib import Path
-from typing import Literal
+from typing import ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+
+from scoring.facts import SNAPSHOT_FACTS, FactKind
 
 JoinKey = Literal["domain", "crm_id"]
 HealthValue = Literal["green", "yellow", "red"]
@@ -38,6 +40,60 @@ DEFAULT_HEALTH_VALUES: dict[str, HealthValue] = {
 
 class _Strict(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
+
+
+# What a source's field mapping may fill: every snapshot fact (declared once, in
+# scoring.facts.Snapshot; metrics have their own keys) and these account fields.
+ACCOUNT_TARGETS = ("plan", "segment", "purchased_on", "contact_name")
+FACT_TARGETS = frozenset(f.name for f in SNAPSHOT_FACTS if f.kind is not FactKind.METRICS)
+MAPPABLE = FACT_TARGETS | frozenset(ACCOUNT_TARGETS)
+
+
+class _FieldMap(_Strict):
+    """Where each fact is in a source's records. The keys declared on a subclass have defaults;
+    any other snapshot fact (for a CRM, also an account field in ``ACCOUNT_TARGETS``) may be
+    named too, so a fact added to the declaration can be mapped without a change here."""
+
+    model_config = ConfigDict(extra="allow", frozen=True)
+    __pydantic_extra__: dict[str, str | None] = Field(init=False)
+
+    _allowed: ClassVar[frozenset[str]] = MAPPABLE  # what the extra keys may name
+    _not_facts: ClassVar[frozenset[str]] = frozenset({"usage_id"})  # where, not what
+    _renamed: ClassVar[dict[str, str]] = {"last_contact": "last_contact_on"}  # older key names
+    _pattern: ClassVar[re.Pattern[str] | None] = None  # what a field name looks like
+    _what: ClassVar[str] = "field name"
+
+    @model_validator(mode="after")
+    def _extra_facts(self) -> _FieldMap:
+        extra = self.model_extra or {}
+        unknown = sorted(set(extra) - self._allowed)
+        if unknown:
+            raise ValueError(
+                f"unknown fact(s) {', '.join(unknown)}; any of"
+                f" {', '.join(sorted(self._allowed))} may be mapped"
+            )
+        for key, value in extra.items():
+            if value is not None and self._pattern and not self._pattern.match(value):
+                raise ValueError(f"{key}: {value!r} is not a {self._what}")
+        for old, new in self._renamed.items():
+            if old in self.model_fields_set and getattr(self, old) and extra.get(new):
+                raise ValueError(f"{old} and {new} name the same fact: keep one")
+        return self
+
+    def targets(self) -> dict[str, str]:
+        """Fact (or account field) -> where the source keeps it, for each one mapped. A fact
+        named by its own key wins over the default of an older key for it."""
+        out: dict[str, str] = {}
+        for key in type(self).model_fields:
+            value = getattr(self, key)
+            if value and key not in self._not_facts:
+                out[self._renamed.get(key, key)] = value
+        for key, value in (self.model_extra or {}).items():
+            if value:
+                out[key] = value
+            else:
+                out.pop(key, None)  # null: not kept in this source
+        return out
 
 
 def _check_cron(value: str | None) -> str | None:
@@ -123,8 +179,12 @@ class JoinConfig(_Strict):
         return self
 
 
-class HubSpotProperties(_Strict):
-    """Which company property holds each fact (None: not kept in HubSpot)."""
+class HubSpotProperties(_FieldMap):
+    """Which company property holds each fact (None: not kept in HubSpot). Any other fact of
+    ``scoring.facts.Snapshot`` may be named too (``departments: departments_using``)."""
+
+    _pattern = _HS_PROPERTY
+    _what = "HubSpot property name (lowercase, digits, _)"
 
     seats_purchased: str | None = "seats_purchased"
     seats_used: str | None = None
@@ -175,8 +235,12 @@ class HubSpotConfig(JoinConfig):
     overlap_seconds: int = Field(300, ge=0, le=86_400)
 
 
-class SalesforceFields(_Strict):
-    """Which Account field holds each fact (API names; ``Owner.Email`` style allowed)."""
+class SalesforceFields(_FieldMap):
+    """Which Account field holds each fact (API names; ``Owner.Email`` style allowed). Any
+    other fact of ``scoring.facts.Snapshot`` may be named too (``departments: Departments__c``)."""
+
+    _pattern = _SF_FIELD
+    _what = "Salesforce field API name"
 
     domain: str | None = "Website"
     seats_purchased: str | None = "Seats_Purchased__c"
@@ -235,8 +299,12 @@ class UsageMetric(_Strict):
     limit: str
 
 
-class UsageFields(_Strict):
-    """Dotted paths into a usage record (``stats.seats.used``); None: not present."""
+class UsageFields(_FieldMap):
+    """Dotted paths into a usage record (``stats.seats.used``); None: not present. Any other
+    fact may be named too (``open_urgent_tickets: support.urgent_open``)."""
+
+    _allowed = FACT_TARGETS  # usage records never create accounts
+    _not_facts = frozenset({"account_id", "crm_id", "domain", "updated_at"})
 
     account_id: str = "account_id"
     domain: str | None = "domain"
@@ -276,6 +344,8 @@ class UsageConfig(JoinConfig):
         return self
 
 
+# A file's columns: the record's ids and keys, the account's fields, and every snapshot fact
+# but the metrics (``usage.<metric>`` / ``limits.<metric>`` name those one by one).
 FILE_TARGETS = frozenset(
     {
         "id",
@@ -284,27 +354,11 @@ FILE_TARGETS = frozenset(
         "domain",
         "owner_email",
         "owner_name",
-        "segment",
-        "plan",
-        "purchased_on",
-        "contact_name",
+        *ACCOUNT_TARGETS,
         "crm_id",
         "usage_id",
         "taken_on",
-        "seats_used",
-        "seats_purchased",
-        "active_users",
-        "departments",
-        "headcount",
-        "annual_revenue",
-        "health",
-        "nps",
-        "open_urgent_tickets",
-        "last_contact_on",
-        "renewal_on",
-        "arr",
-        "features_used",
-        "features_available",
+        *FACT_TARGETS,
     }
 )
 

@@ -80,6 +80,7 @@ def _snapshot(acct: dict[str, Any], i: int, n: int, taken_on: date, today: date)
     nps = acct.get("nps") if taken_on >= nps_on and taken_on - nps_on < timedelta(days=30) else None
     features = acct.get("features")
     usage = {k: float(_series(v, i)) for k, v in acct.get("usage", {}).items()}
+    at_purchase = acct.get("at_purchase", {})
     return SnapshotRecord(
         source=SOURCE,
         external_id=acct["id"],
@@ -94,12 +95,17 @@ def _snapshot(acct: dict[str, Any], i: int, n: int, taken_on: date, today: date)
         limits={k: float(v) for k, v in acct.get("limits", {}).items()},
         health=_health(acct.get("health")) if last else Health.GREEN,
         nps=nps,
+        nps_on=nps_on if nps is not None else None,
         open_urgent_tickets=acct.get("urgent_tickets", 0) if last else 0,
         last_contact_on=min(contact, taken_on),
         renewal_on=today + timedelta(days=acct["renewal_in_days"]),
         arr=float(acct["arr"]),
         features_used=features[0] if features else None,
         features_available=features[1] if features else None,
+        headcount_at_purchase=at_purchase.get("headcount"),
+        departments_at_purchase=at_purchase.get("departments"),
+        seats_at_purchase=at_purchase.get("seats"),
+        active_users_at_purchase=at_purchase.get("active_users"),
     )
 
 

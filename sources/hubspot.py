@@ -49,20 +49,6 @@ log = logging.getLogger(__name__)
 
 NAME = "hubspot"
 SEARCH_SECONDLY = "You have reached your secondly limit."
-_MAPPED = (
-    "seats_purchased",
-    "seats_used",
-    "active_users",
-    "plan",
-    "health",
-    "nps",
-    "headcount",
-    "annual_revenue",
-    "arr",
-    "segment",
-    "contact_name",
-    "open_urgent_tickets",
-)
 
 
 class HubSpotSource:
@@ -83,6 +69,7 @@ class HubSpotSource:
         self.name = name
         self.config = config or HubSpotConfig()
         self.policy = JoinPolicy.of(self.config)
+        self._targets = self.config.properties.targets()  # fact -> company property
         self.clock = clock
         self._http = http or HttpConfig()
         self.window = RollingWindow(
@@ -258,9 +245,8 @@ class HubSpotSource:
     # -- companies ------------------------------------------------------------------------
 
     def _company_properties(self) -> list[str]:
-        props = self.config.properties
         wanted = ["name", "domain", "hubspot_owner_id", "hs_lastmodifieddate"]
-        wanted += [getattr(props, f) for f in (*_MAPPED, "last_contact", "usage_id")]
+        wanted += [*self._targets.values(), self.config.properties.usage_id or ""]
         return list(dict.fromkeys(p for p in wanted if p))
 
     def _list_companies(self, after: str | None) -> Iterator[tuple[list[dict[str, Any]], str]]:
@@ -296,12 +282,8 @@ class HubSpotSource:
             return
         cfg = self.config.properties
         values: dict[str, Any] = {"name": props.get("name"), "domain": props.get("domain")}
-        for field in _MAPPED:
-            prop = getattr(cfg, field)
-            if prop:
-                values[field] = props.get(prop)
-        if cfg.last_contact:
-            values["last_contact_on"] = props.get(cfg.last_contact)
+        for target, prop in self._targets.items():
+            values[target] = props.get(prop)
         owner_id = record_id(props.get("hubspot_owner_id"))
         if owner_id is not None:
             found = owners.get(owner_id)
@@ -418,7 +400,7 @@ class HubSpotSource:
         for company, (closes, amount) in per_company.items():
             builder.fetched()
             values: dict[str, Any] = {"renewal_on": closes}
-            if self.config.renewals.amount_is_arr and not self.config.properties.arr:
+            if self.config.renewals.amount_is_arr and "arr" not in self._targets:
                 values["arr"] = amount
             mapped = map_record(
                 source=self.name,

@@ -14,22 +14,30 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Any
 
-from sources.parse import Issues, Reader
+from scoring.facts import SNAPSHOT_FACTS, FactKind
+from sources.parse import MAX_AMOUNT, MAX_COUNT, Issues, Reader
 from sources.records import AccountRecord, JoinKeys, SnapshotRecord
 
-COUNT_FIELDS = (
-    "seats_used",
-    "seats_purchased",
-    "active_users",
-    "departments",
-    "headcount",
-    "open_urgent_tickets",
-    "features_used",
-    "features_available",
-)
-AMOUNT_FIELDS = ("annual_revenue", "arr")
-DATE_FIELDS = ("last_contact_on", "renewal_on")
-SNAPSHOT_KEYS = (*COUNT_FIELDS, *AMOUNT_FIELDS, *DATE_FIELDS, "health", "nps", "usage", "limits")
+# Every snapshot fact a source may name, by kind (the declaration is scoring.facts.Snapshot);
+# numbers with their upper bound (the fact's own, else the kind's).
+
+
+def _named(kind: FactKind) -> tuple[str, ...]:
+    return tuple(f.name for f in SNAPSHOT_FACTS if f.kind is kind)
+
+
+def _bound(name: str, default: float) -> float:
+    maximum = next(f.maximum for f in SNAPSHOT_FACTS if f.name == name)
+    return default if maximum is None else maximum
+
+
+COUNT_FIELDS, AMOUNT_FIELDS = _named(FactKind.COUNT), _named(FactKind.AMOUNT)
+SCORE_FIELDS, DATE_FIELDS = _named(FactKind.SCORE), _named(FactKind.DATE)
+HEALTH_FIELDS, METRIC_FIELDS = _named(FactKind.HEALTH), _named(FactKind.METRICS)
+SNAPSHOT_KEYS = tuple(f.name for f in SNAPSHOT_FACTS)
+_COUNTS = tuple((name, int(_bound(name, MAX_COUNT))) for name in COUNT_FIELDS)
+_AMOUNTS = tuple((name, _bound(name, MAX_AMOUNT)) for name in AMOUNT_FIELDS)
+_SCORES = tuple((name, int(_bound(name, 10))) for name in SCORE_FIELDS)
 
 
 @dataclass
@@ -45,19 +53,21 @@ def read_snapshot_values(
 ) -> dict[str, Any]:
     """The snapshot fields present in ``values``, read and checked; unknown ones left out."""
     out: dict[str, Any] = {}
-    for name in COUNT_FIELDS:
+    for name, most in _COUNTS:
         if name in values:
-            out[name] = reader.count(name, values[name])
-    for name in AMOUNT_FIELDS:
+            out[name] = reader.count(name, values[name], maximum=most)
+    for name, largest in _AMOUNTS:
         if name in values:
-            out[name] = reader.number(name, values[name])
+            out[name] = reader.number(name, values[name], maximum=largest)
+    for name, top in _SCORES:
+        if name in values:
+            out[name] = reader.score(name, values[name], maximum=top)
     for name in DATE_FIELDS:
         if name in values:
             out[name] = reader.date(name, values[name])
-    if "health" in values:
-        out["health"] = reader.health("health", values["health"], health_values)
-    if "nps" in values:
-        out["nps"] = reader.nps("nps", values["nps"])
+    for name in HEALTH_FIELDS:
+        if name in values:
+            out[name] = reader.health(name, values[name], health_values)
     used, purchased = reader.plausible_seats(out.get("seats_used"), out.get("seats_purchased"))
     if "seats_used" in out:
         out["seats_used"] = used
@@ -68,20 +78,20 @@ def read_snapshot_values(
         reader.bad("features_used", "more than features_available", used_f)
         out["features_used"] = None
     dotted = [k for k in values if "." in k]
-    for kind in ("usage", "limits"):
-        metrics = dict(reader.metrics(kind, values[kind])) if kind in values else {}
+    for name in METRIC_FIELDS:
+        metrics = dict(reader.metrics(name, values[name])) if name in values else {}
         for key in dotted:
             head, _, metric = key.partition(".")
-            if head == kind:
+            if head == name:
                 number = reader.number(key, values[key])
                 if number is not None:
                     metrics[metric] = number
-        if kind == "limits":
+        if name == "limits":
             for metric in [m for m, v in metrics.items() if v == 0]:
                 reader.bad(f"limits.{metric}", "is 0", 0)
                 del metrics[metric]
         if metrics:
-            out[kind] = metrics
+            out[name] = metrics
     return {k: v for k, v in out.items() if v is not None}
 
 

@@ -125,13 +125,14 @@ class Reader:
             return None
         return int(value)
 
-    def nps(self, field: str, raw: Any) -> int | None:
-        """A 0–10 recommendation score; an NPS on the -100..100 scale is not one."""
+    def score(self, field: str, raw: Any, *, maximum: int = 10) -> int | None:
+        """A whole score from 0 to ``maximum`` (an NPS answer is 0–10; a company NPS on the
+        -100..100 scale is not one)."""
         value = self._finite(field, raw)
         if value is None:
             return None
-        if not 0 <= value <= 10 or not value.is_integer():
-            self.bad(field, "outside 0-10", raw)
+        if not 0 <= value <= maximum or not value.is_integer():
+            self.bad(field, f"outside 0-{maximum}", raw)
             return None
         return int(value)
 

@@ -15,7 +15,7 @@ from collections import Counter
 from dataclasses import dataclass, field
 from datetime import date
 
-from scoring.facts import EventKind, Health
+from scoring.facts import EventKind, Snapshot
 
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 
@@ -46,27 +46,13 @@ class AccountRecord:
         return self.key or slugify(self.name)
 
 
-@dataclass(frozen=True)
-class SnapshotRecord:
+@dataclass(frozen=True, kw_only=True)
+class SnapshotRecord(Snapshot):
+    """One source's observation of one account: every fact of a scoring :class:`Snapshot`
+    (inherited, so a fact declared there is a field here too) plus whose record it is."""
+
     source: str
     external_id: str
-    taken_on: date
-    seats_used: int | None = None
-    seats_purchased: int | None = None
-    active_users: int | None = None
-    departments: int | None = None
-    headcount: int | None = None
-    annual_revenue: float | None = None
-    usage: dict[str, float] = field(default_factory=dict)
-    limits: dict[str, float] = field(default_factory=dict)
-    health: Health | None = None
-    nps: int | None = None
-    open_urgent_tickets: int | None = None
-    last_contact_on: date | None = None
-    renewal_on: date | None = None
-    arr: float | None = None
-    features_used: int | None = None
-    features_available: int | None = None
 
 
 @dataclass(frozen=True)

@@ -47,21 +47,6 @@ log = logging.getLogger(__name__)
 
 NAME = "salesforce"
 _USAGE = re.compile(r"api-usage=(\d+)/(\d+)")
-_MAPPED = (
-    "seats_purchased",
-    "seats_used",
-    "active_users",
-    "plan",
-    "health",
-    "nps",
-    "headcount",
-    "annual_revenue",
-    "arr",
-    "segment",
-    "contact_name",
-    "open_urgent_tickets",
-    "domain",
-)
 
 
 def soql_datetime(ms: int) -> str:
@@ -87,6 +72,7 @@ class SalesforceSource:
         self.name = name
         self.config = config or SalesforceConfig()
         self.policy = JoinPolicy.of(self.config)
+        self._targets = self.config.fields.targets()  # fact -> Account field
         self.clock = clock
         self._warned_usage = False
         self._max_empty = (http or HttpConfig()).max_empty_pages
@@ -178,9 +164,8 @@ class SalesforceSource:
             data = self.client.get_json(more)
 
     def _account_fields(self) -> list[str]:
-        cfg = self.config.fields
         wanted = ["Id", "Name", "OwnerId", "Owner.Email", "Owner.Name", "SystemModstamp"]
-        wanted += [getattr(cfg, f) for f in (*_MAPPED, "last_contact", "usage_id")]
+        wanted += [*self._targets.values(), self.config.fields.usage_id or ""]
         return list(dict.fromkeys(f for f in wanted if f))
 
     def _where(self, *conditions: str | None) -> str:
@@ -283,7 +268,7 @@ class SalesforceSource:
         for account, (closes, amount) in per_account.items():
             builder.fetched()
             values: dict[str, Any] = {"renewal_on": closes}
-            if self.config.amount_is_arr and not self.config.fields.arr:
+            if self.config.amount_is_arr and "arr" not in self._targets:
                 values["arr"] = amount
             mapped = map_record(
                 source=self.name,
@@ -313,12 +298,8 @@ class SalesforceSource:
             return
         cfg = self.config.fields
         values: dict[str, Any] = {"name": raw.get("Name")}
-        for field in _MAPPED:
-            path = getattr(cfg, field)
-            if path:
-                values[field] = dig(raw, path)
-        if cfg.last_contact:
-            values["last_contact_on"] = dig(raw, cfg.last_contact)
+        for target, path in self._targets.items():
+            values[target] = dig(raw, path)
         owner = raw.get("Owner")
         if isinstance(owner, Mapping):
             values["owner_email"] = owner.get("Email")

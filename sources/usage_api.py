@@ -45,6 +45,13 @@ class UsageAPISource:
         self.name = name
         self.config = config or UsageConfig()
         self.policy = JoinPolicy.of(self.config)
+        fields = self.config.fields
+        targets = fields.targets()  # fact -> dotted path
+        if self.config.metrics is not None:  # metrics pair usage with limits instead
+            targets.pop("usage", None)
+            targets.pop("limits", None)
+        keys = {"domain": fields.domain, "crm_id": fields.crm_id}
+        self._wanted = [(k, v) for k, v in {**keys, **targets}.items() if v]
         self.clock = clock
         self._max_empty = (http or HttpConfig()).max_empty_pages
         self.client = HttpClient(
@@ -140,28 +147,12 @@ class UsageAPISource:
         if not builder.first_time(rid):
             return
         values: dict[str, Any] = {}
-        for name in (
-            "domain",
-            "crm_id",
-            "seats_used",
-            "seats_purchased",
-            "active_users",
-            "departments",
-            "features_used",
-            "features_available",
-        ):
-            path = getattr(cfg.fields, name)
-            if path:
-                values[name] = dig(raw, path)
+        for name, path in self._wanted:
+            values[name] = dig(raw, path)
         if cfg.metrics is not None:
             for metric, where in cfg.metrics.items():
                 values[f"usage.{metric}"] = dig(raw, where.usage)
                 values[f"limits.{metric}"] = dig(raw, where.limit)
-        else:
-            for kind in ("usage", "limits"):
-                path = getattr(cfg.fields, kind)
-                if path:
-                    values[kind] = dig(raw, path)
         mapped = map_record(
             source=self.name,
             record_id=rid,

@@ -65,6 +65,12 @@ SCHEMA: dict[str, dict[str, str]] = {
         "NPS__c": "double",
         "Last_Contact__c": "date",
         "Plan__c": "string",
+        # custom fields an org may keep for dated facts and baselines at purchase
+        "NPS_Survey_Date__c": "date",
+        "Contract_Start__c": "date",
+        "Departments__c": "double",
+        "Employees_At_Purchase__c": "int",
+        "Departments_At_Purchase__c": "double",
     },
     "Opportunity": {
         "Id": "id",

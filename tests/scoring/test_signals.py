@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
+from dataclasses import replace
+from datetime import date, timedelta
 
 import pytest
 
 from scoring.config import ScoringConfig
-from scoring.evidence import SignalKey
+from scoring.evidence import SignalKey, fmt_date
 from scoring.facts import EventKind
 from scoring.signals import readiness_signals
 from tests.scoring.helpers import TODAY, account, event, snap
@@ -71,6 +72,44 @@ def test_departments_expanded_earns_8() -> None:
 def test_active_users_grown_10_percent_earns_8(users: int, awarded: bool) -> None:
     facts = account(snap(120, active_users=50), snap(0, active_users=users))
     assert (keys(facts).get(SignalKey.TEAM_EXPANDED) == 8) is awarded
+    if awarded:
+        assert only(facts, SignalKey.TEAM_EXPANDED).evidence == (
+            f"{users} active users, up 10% from 50 since first seen on 23 Jul 2026"
+        )
+
+
+PURCHASED = date(2025, 3, 1)
+
+
+def test_growth_is_measured_from_the_values_at_purchase_when_the_crm_keeps_them() -> None:
+    facts = account(
+        snap(0, departments=3, departments_at_purchase=1, headcount=250, headcount_at_purchase=200),
+        purchased_on=PURCHASED,
+    )  # one snapshot is enough: the baseline is not a snapshot
+    assert only(facts, SignalKey.TEAM_EXPANDED).evidence == (
+        "3 departments use it, up from 1 since purchase (1 Mar 2025)"
+    )
+    assert only(facts, SignalKey.COMPANY_GROWTH).evidence == (
+        "250 employees, up from 200 since purchase (1 Mar 2025)"
+    )
+
+
+def test_the_value_at_purchase_wins_over_the_first_snapshot() -> None:
+    first_seen = (snap(100, departments=2, active_users=50), snap(0, departments=3))
+    assert SignalKey.TEAM_EXPANDED in keys(account(*first_seen))
+    at_purchase = replace(first_seen[1], departments_at_purchase=3, active_users_at_purchase=49)
+    assert SignalKey.TEAM_EXPANDED not in keys(account(first_seen[0], at_purchase))
+
+
+def test_since_purchase_without_a_purchase_date_and_since_first_seen_without_a_baseline() -> None:
+    undated = account(snap(0, active_users=66, active_users_at_purchase=60))
+    assert only(undated, SignalKey.TEAM_EXPANDED).evidence == (
+        "66 active users, up 10% from 60 since purchase"
+    )
+    first_seen = account(snap(100, headcount=200), snap(0, headcount=230), purchased_on=PURCHASED)
+    assert only(first_seen, SignalKey.COMPANY_GROWTH).evidence == (
+        "230 employees, up from 200 since first seen on 12 Aug 2026"
+    )
 
 
 @pytest.mark.parametrize(("days", "awarded"), [(180, True), (181, False)])
@@ -88,6 +127,39 @@ def test_nps_8_or_more_in_60_days_earns_7(nps: int, awarded: bool) -> None:
 def test_old_nps_does_not_count_and_latest_score_wins() -> None:
     assert SignalKey.ADVOCACY not in keys(account(snap(61, nps=10), snap(0)))
     assert SignalKey.ADVOCACY not in keys(account(snap(30, nps=10), snap(0, nps=5)))
+
+
+@pytest.mark.parametrize(("surveyed", "awarded"), [(60, True), (61, False)])
+def test_an_nps_is_dated_by_its_survey_date_not_the_snapshot_day(
+    surveyed: int, awarded: bool
+) -> None:
+    on = TODAY - timedelta(days=surveyed)
+    facts = account(snap(0, nps=10, nps_on=on))  # polled today, surveyed earlier
+    assert (SignalKey.ADVOCACY in keys(facts)) is awarded
+    if awarded:
+        sig = only(facts, SignalKey.ADVOCACY)
+        assert (sig.evidence, sig.observed_on) == (f"NPS 10 on {fmt_date(on)}", on)
+
+
+def test_a_survey_date_after_today_is_not_recent() -> None:
+    facts = account(snap(0, nps=10, nps_on=TODAY + timedelta(days=1)))
+    assert SignalKey.ADVOCACY not in keys(facts)
+
+
+def test_without_a_survey_date_an_nps_is_dated_by_the_first_snapshot_holding_it() -> None:
+    repeated = account(snap(90, nps=10), snap(30, nps=10, seats_used=60), snap(0, nps=10))
+    assert SignalKey.ADVOCACY not in keys(repeated)  # given 90 days ago, repeated since
+    assert repeated.latest_nps() == (10, TODAY - timedelta(days=90))
+    changed = account(snap(90, nps=6), snap(30, nps=10), snap(10, nps=None), snap(0, nps=10))
+    sig = only(changed, SignalKey.ADVOCACY)  # unknown for a day is not a change
+    assert (sig.evidence, sig.observed_on) == ("NPS 10 on 21 Oct 2026", TODAY - timedelta(30))
+
+
+def test_a_survey_date_kept_on_an_earlier_snapshot_of_the_same_score_is_used() -> None:
+    on = TODAY - timedelta(days=75)
+    facts = account(snap(70, nps=9, nps_on=on), snap(0, nps=9))  # a later row lost the date
+    assert facts.latest_nps() == (9, on)
+    assert SignalKey.ADVOCACY not in keys(facts)
 
 
 @pytest.mark.parametrize(("days", "awarded"), [(60, True), (61, False)])

@@ -156,6 +156,11 @@ def test_every_fact_a_snapshot_record_states_is_stored(factory: SessionFactory) 
         "arr": 48_000.0,
         "features_used": 7,
         "features_available": 12,
+        "nps_on": DAY - timedelta(days=70),
+        "headcount_at_purchase": 180,
+        "departments_at_purchase": 1,
+        "seats_at_purchase": 30,
+        "active_users_at_purchase": 25,
     }
     assert set(facts) == set(repo.SNAPSHOT_FIELDS)
     batch = crm_batch()

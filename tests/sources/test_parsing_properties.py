@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 from sources.base import BatchBuilder
 from sources.config import DEFAULT_HEALTH_VALUES
 from sources.hubspot import HubSpotSource
-from sources.mapping import AMOUNT_FIELDS, COUNT_FIELDS, map_record
+from sources.mapping import AMOUNT_FIELDS, COUNT_FIELDS, SNAPSHOT_KEYS, map_record
 from sources.parse import Issues, Reader, normalize_domain, parse_date
 from sources.salesforce import SalesforceSource
 from sources.usage_api import UsageAPISource
@@ -33,12 +33,12 @@ json_values = st.recursive(
     ),
     max_leaves=8,
 )
-NUMERIC = (*COUNT_FIELDS, *AMOUNT_FIELDS, "nps")
+NUMERIC = (*COUNT_FIELDS, *AMOUNT_FIELDS, "nps")  # every number a snapshot holds
 # Built once: the parsers under test make no request, and building HTTP clients is slow.
 USAGE = UsageAPISource(url="http://127.0.0.1:9", token=None, config=USAGE_METRICS)
 HUBSPOT = HubSpotSource(url="http://127.0.0.1:9", token="t")
 SALESFORCE = SalesforceSource(instance_url="http://127.0.0.1:9", token="t")
-FIELDS = (*NUMERIC, "name", "domain", "health", "renewal_on", "last_contact_on", "usage", "limits")
+FIELDS = (*SNAPSHOT_KEYS, "name", "domain")
 
 
 def as_number(raw: Any) -> float | None:
@@ -61,7 +61,7 @@ def test_readers_never_raise(raw: Any) -> None:
     for value in (
         reader.number("n", raw),
         reader.count("c", raw),
-        reader.nps("nps", raw),
+        reader.score("nps", raw),
     ):
         assert value is None or (isinstance(value, int | float) and value >= 0)
         if value is not None:
