@@ -1,7 +1,7 @@
 """snapshots: the NPS survey date and the baselines at purchase
 
 Revision ID: 0005e
-Revises: 0004
+Revises: 0005a
 Create Date: 2026-12-02
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0005e"
-down_revision: str | Sequence[str] | None = "0004"
+down_revision: str | Sequence[str] | None = "0005a"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
