@@ -85,6 +85,8 @@ class Gate(_Strict):
     max_days_since_contact: int = Field(60, ge=1)
     fiscal_year_start_month: int = Field(1, ge=1, le=12)
     quarter_end_quiet_days: int = Field(7, ge=0, le=31)
+    # Seed 004, step 1: expansion is earned by a measurable outcome already achieved.
+    require_outcome: bool = True
 
 
 class Activation(_Strict):

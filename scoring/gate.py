@@ -20,6 +20,7 @@ class GateCode(StrEnum):
     RED_HEALTH = "red_health"
     CHAMPION_GONE = "champion_gone"
     NO_RECENT_CONTACT = "no_recent_contact"
+    NO_OUTCOME = "no_outcome"
     QUARTER_END = "quarter_end"
 
 
@@ -105,6 +106,17 @@ def health_gate(facts: AccountFacts, today: date, cfg: Gate) -> GateResult:
                     "Reconnect first: a value check-in with no ask.",
                 )
             )
+    if cfg.require_outcome and not any(
+        e.on <= today for e in facts.events_of(EventKind.OUTCOME, EventKind.MILESTONE)
+    ):
+        reasons.append(
+            GateReason(
+                GateCode.NO_OUTCOME,
+                "no measurable outcome recorded yet",
+                "Help them reach a first measurable result tied to their goal, and log it;"
+                " expansion follows value, not the other way round.",
+            )
+        )
     if cfg.quarter_end_quiet_days:
         end = quarter_end(today, cfg.fiscal_year_start_month)
         if (end - today).days < cfg.quarter_end_quiet_days:

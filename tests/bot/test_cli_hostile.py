@@ -24,6 +24,9 @@ from tests.bot.test_safe_text import CRAFTED
 
 DAY = "2026-11-20"
 CONFIG = """
+scoring:
+  gate:
+    require_outcome: false  # a CSV of facts, no outcomes: let the pitch (and its script) show
 sources:
   files:
     - name: crm

@@ -17,6 +17,7 @@ from bot.settings import AppConfig
 from db import migrate, repo
 from db.engine import SessionFactory, make_engine, session_factory
 from db.models import Account, ExternalId, OutboxMessage, PollRun, Snapshot, SourceState
+from scoring.config import Gate, ScoringConfig
 from sources.base import JoinPolicy, Source
 from sources.config import HubSpotConfig, UsageConfig
 from sources.hubspot import HubSpotSource
@@ -25,7 +26,8 @@ from sources.usage_api import UsageAPISource
 from tests.fakes import FakeHubSpot, FakeUsageAPI
 from tests.sources.conftest import FAST, HS_TOKEN, TODAY, USAGE_METRICS, USAGE_TOKEN
 
-CONFIG = AppConfig()
+# The synthetic portfolios carry no outcomes; the alerts, not seed 004's gate, are under test.
+CONFIG = AppConfig(scoring=ScoringConfig(gate=Gate(require_outcome=False)))
 
 
 @pytest.fixture

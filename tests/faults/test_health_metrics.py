@@ -29,6 +29,7 @@ from bot.slack.sender import make_client
 from bot.slack.server import ServerThread, build_asgi
 from db import repo
 from db.engine import SessionFactory, make_engine, session_factory
+from scoring.config import Gate, ScoringConfig
 from tests.bot.test_poll import hs_source, usage_source
 from tests.fakes import FakeHubSpot, FakeSlack, FakeUsageAPI, sign_request
 from tests.faults.conftest import ADMIN_CHANNEL, SECRET, command_body
@@ -36,6 +37,7 @@ from tests.sources.conftest import HS_TOKEN, USAGE_TOKEN
 
 TODAY = date.today()
 CONFIG = AppConfig(
+    scoring=ScoringConfig(gate=Gate(require_outcome=False)),  # synthetic data has no outcomes
     slack=SlackConfig(admin_channel=ADMIN_CHANNEL, hourly_cap_per_channel=1000),
     alerts=AlertPolicy(post_bands=("priority", "ready", "candidate"), digest_bands=()),
 )

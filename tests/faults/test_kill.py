@@ -38,6 +38,9 @@ HS_TOKEN = "pat-na1-fake-token"
 USAGE_TOKEN = "usage-test-token"
 
 CONFIG = f"""
+scoring:
+  gate:
+    require_outcome: false  # synthetic accounts carry no outcomes; delivery is under test
 sources:
   hubspot:
     page_size: 50

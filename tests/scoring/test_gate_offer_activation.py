@@ -54,13 +54,34 @@ def test_contact_exactly_60_days_ago_is_still_fine() -> None:
     assert gate_codes(ready_account(last_contact_on=TODAY - timedelta(days=60))) == []
 
 
+# An outcome long enough ago to earn no points: it only satisfies seed 004's gate.
+OLD_WIN = event(EventKind.OUTCOME, 200, "first report automated")
+
+
 def test_champion_gone_until_a_new_one_is_added() -> None:
-    gone = account(snap(0), events=(event(EventKind.CHAMPION_LEFT, 10, "left"),))
+    gone = account(snap(0), events=(OLD_WIN, event(EventKind.CHAMPION_LEFT, 10, "left")))
     assert gate_codes(gone) == [GateCode.CHAMPION_GONE]
     back = account(
-        snap(0), events=(event(EventKind.CHAMPION_LEFT, 10), event(EventKind.CHAMPION_ADDED, 2))
+        snap(0),
+        events=(OLD_WIN, event(EventKind.CHAMPION_LEFT, 10), event(EventKind.CHAMPION_ADDED, 2)),
     )
     assert gate_codes(back) == []
+
+
+def test_no_outcome_yet_holds_the_pitch_and_says_what_is_missing() -> None:
+    """Seed 004: expansion only after at least one measurable outcome, at any time before."""
+    at_capacity = (snap(60), snap(0, **READY))
+    result = assess(account(*at_capacity), TODAY)
+    assert [r.code for r in result.gate.reasons] == [GateCode.NO_OUTCOME]
+    assert result.offer is None and not result.pitchable
+    assert "no measurable outcome" in result.gate.reasons[0].evidence
+    assert "first measurable result" in result.recommendation
+    assert gate_codes(account(*at_capacity, events=(OLD_WIN,))) == []
+    milestone = event(EventKind.MILESTONE, 300, "went live in every branch")
+    assert gate_codes(account(*at_capacity, events=(milestone,))) == []
+    promised = event(EventKind.OUTCOME, -5, "expected next week")  # not achieved yet
+    assert gate_codes(account(*at_capacity, events=(promised,))) == [GateCode.NO_OUTCOME]
+    assert gate_codes(account(*at_capacity), cfg=Gate(require_outcome=False)) == []
 
 
 def test_last_days_of_our_fiscal_quarter_hold_every_pitch() -> None:
@@ -144,10 +165,12 @@ def test_multi_year_offer_needs_a_happy_customer() -> None:
 
 
 def test_not_yet_band_gets_no_offer() -> None:
-    facts = account(snap(60), snap(0, nps=9, renewal_on=TODAY + timedelta(days=80)))
+    facts = account(
+        snap(60), snap(0, nps=9, renewal_on=TODAY + timedelta(days=80)), events=(OLD_WIN,)
+    )
     result = assess(facts, TODAY)
     assert result.score == 12 and result.offer is not None  # Candidate: still worth planting
-    small = account(snap(60), snap(0, renewal_on=TODAY + timedelta(days=80)))
+    small = account(snap(60), snap(0, renewal_on=TODAY + timedelta(days=80)), events=(OLD_WIN,))
     assert assess(small, TODAY).offer is None and assess(small, TODAY).recommendation.startswith(
         "Not yet"
     )
