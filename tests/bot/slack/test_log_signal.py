@@ -449,31 +449,44 @@ def test_a_forged_or_foreign_team_shortcut_or_submission_changes_nothing(
     server: tuple[str, Deps], slack: FakeSlack, factory: SessionFactory
 ) -> None:
     """Wrong signature → 401; another workspace (the team, or the person's own team in a
-    shared channel) → 403. No modal opens, no event is stored, nothing is said."""
+    shared channel) → 403; a damaged form → told so. No modal opens, no event is stored.
+    The same requests, genuine, do log (so it is the forgery that was refused)."""
     url, _ = server
     northwind = _account(factory, "northwind-logistics")
-    meta = json.dumps(
-        {"channel": SHARED, "ts": _now_ts(), "response_url": slack.url_for_response("f")}
-    )
+    ts = _now_ts()
+    meta = json.dumps({"channel": SHARED, "ts": ts, "response_url": slack.url_for_response("f")})
     view = {"callback_id": Callback.LOG_MODAL.value, "private_metadata": meta}
-    good = submission_body(view, account=northwind.id, kind="outcome", text="forged win")
-    good_shortcut = shortcut_body(slack, text="forged", rid="f")
-    assert post(url, good, signed(good, secret="not-the-secret")).status_code == 401
-    assert post(url, good_shortcut, signed(good_shortcut, timestamp=0)).status_code == 401
+    submit = submission_body(view, account=northwind.id, kind="outcome", text="forged win")
+    shortcut = shortcut_body(slack, text="forged", ts=ts, rid="f")
+    assert post(url, submit, signed(submit, secret="not-the-secret")).status_code == 401
+    assert post(url, shortcut, signed(shortcut, timestamp=0)).status_code == 401
     foreign = [
         shortcut_body(slack, text="foreign", team=OTHER_TEAM, rid="f"),
         submission_body(view, account=northwind.id, kind="outcome", text="x", team=OTHER_TEAM),
         _form(
-            json.loads(urllib.parse.parse_qs(good_shortcut)["payload"][0])
+            json.loads(urllib.parse.parse_qs(shortcut)["payload"][0])
             | {"user": {"id": MAYA, "team_id": OTHER_TEAM}}
         ),
         options_body("kestrel", team=OTHER_TEAM),
     ]
     for body in foreign:
         assert post(url, body, signed(body)).status_code == 403
-    time.sleep(0.5)
+    damaged = submission_body(
+        {"callback_id": Callback.LOG_MODAL.value, "private_metadata": '{"channel": "#x"}'},
+        account=northwind.id,
+        kind="outcome",
+        text="x",
+    )
+    assert post(url, damaged, signed(damaged)).status_code == 200
+    assert wait_for(lambda: [p for p in slack.posts() if "out of date" in p["text"]])
     assert not slack.calls("views.open") and not slack.responses("f")
     assert _events(factory) == []
+
+    assert post(url, shortcut, signed(shortcut)).status_code == 200  # genuine: it works
+    wait_for(lambda: slack.calls("views.open"))
+    assert post(url, submit, signed(submit)).status_code == 200
+    wait_for(lambda: slack.responses("f"))
+    assert [e.detail for e in _events(factory)] == ["forged win"]
 
 
 def test_a_shortcut_payload_without_its_message_is_refused() -> None:
