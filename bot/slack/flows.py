@@ -20,7 +20,7 @@ from sqlmodel import Session
 
 from bot.settings import AppConfig, Settings
 from bot.slack import admin, blocks, kinds, services
-from bot.slack.errors import UserError
+from bot.slack.errors import UserError, is_unavailable
 from bot.slack.ids import Callback
 from bot.slack.model import STALE, STALE_LOG, ActionValue, Card, LogSource, Reply, StepCard
 from bot.slack.mrkdwn import escape
@@ -667,9 +667,19 @@ def fill_log_modal(
     """After the modal is open: add the message's permalink and the account the channel
     suggests, if any. Losing the race to the person's own submit only loses the preview."""
     permalink = message_permalink(deps, source.channel, source.ts)
-    suggestion = log_suggestion(
-        deps, channel=source.channel, channel_name=channel_name, ts=source.ts, thread_ts=thread_ts
-    )
+    try:
+        suggestion = log_suggestion(
+            deps,
+            channel=source.channel,
+            channel_name=channel_name,
+            ts=source.ts,
+            thread_ts=thread_ts,
+        )
+    except Exception as exc:  # the form is open and works without it: say nothing
+        if not is_unavailable(exc):
+            raise
+        log.warning("no account suggestion for the log form: the database is not answering")
+        suggestion = None
     if permalink is None and suggestion is None:
         return
     source = LogSource.model_validate(source.model_dump() | {"permalink": permalink})

@@ -13,6 +13,7 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import pytest
+from sqlalchemy import Engine
 from sqlmodel import select
 
 from bot.settings import AlertPolicy, AppConfig
@@ -24,6 +25,7 @@ from db import repo
 from db.engine import SessionFactory
 from db.models import Account, AccountEvent, Alert, AuditLog, OutboxMessage, TriggerEpisode
 from tests.bot.slack.conftest import MAYA, post, signed, slash, wait_for
+from tests.bot.slack.test_ack_first import _write_lock
 from tests.fakes import FakeSlack, validate_blocks
 from tests.fakes.slack import TEAM_ID, WORKSPACE_URL
 
@@ -530,3 +532,43 @@ def test_the_channel_map_takes_a_name_and_an_unknown_key_suggests_nothing(
         )
         is None
     )
+
+
+# --- Slack's three seconds ------------------------------------------------------------------
+
+
+@pytest.mark.usefixtures("seeded")
+def test_with_the_database_locked_the_form_opens_in_time_and_the_person_is_told(
+    server: tuple[str, Deps], slack: FakeSlack, factory: SessionFactory, engine: Engine
+) -> None:
+    """Another connection holds the write lock for 6 s (past SQLite's 5 s busy timeout): the
+    shortcut is acknowledged and its form opened within Slack's 3 seconds (the trigger_id
+    would have expired), the submission is acknowledged at once, and the person then hears
+    how it ended — logged, or the database-unavailable message — never silence."""
+    url, _ = server
+    northwind = _account(factory, "northwind-logistics")
+    with _write_lock(engine, 6.0):
+        started = time.monotonic()
+        status, _, took = _timed(url, shortcut_body(slack, text="Record month!", rid="locked"))
+        assert status == 200 and took < SLACK_WAITS
+        wait_for(lambda: slack.calls("views.open"), timeout=SLACK_WAITS)
+        assert time.monotonic() - started < SLACK_WAITS
+        view = {
+            "callback_id": Callback.LOG_MODAL.value,
+            "private_metadata": slack.calls("views.open")[-1]["view"]["private_metadata"],
+        }
+        body = submission_body(view, account=northwind.id, kind="milestone", text="Record month")
+        status, text, took = _timed(url, body)
+        assert status == 200 and text == "" and took < SLACK_WAITS
+    told = wait_for(
+        lambda: (
+            [r["text"] for r in slack.responses("locked")]
+            + [p["text"] for p in slack.posts() if "temporarily unavailable" in p["text"]]
+        ),
+        timeout=20,
+    )
+    logged = _events(factory, northwind.id)
+    if logged:
+        assert "✅ Logged a milestone" in told[0]
+    else:
+        assert "temporarily unavailable" in told[0]
