@@ -265,7 +265,13 @@ def _logged(view: dict[str, Any]) -> tuple[_Logged | None, dict[str, str]]:
     kind = _chosen(view, Block.LOG_KIND, Action.LOG_KIND, "selected_option", "value")
     note = (_chosen(view, Block.LOG_TEXT, Action.LOG_TEXT, "value") or "").strip()
     problems: dict[str, str] = {}
-    if not (account and account.isascii() and account.isdigit() and len(account) < 10):
+    if not (
+        account
+        and account.isascii()
+        and account.isdigit()
+        and len(account) <= 10
+        and int(account) < 2**31
+    ):
         problems[Block.LOG_ACCOUNT.value] = "Pick the account: type part of its name."
     if kinds.kind_of(kind or "") is None:
         problems[Block.LOG_KIND.value] = "Pick the kind of signal."
