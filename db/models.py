@@ -99,6 +99,11 @@ class AccountEvent(SQLModel, table=True):
     detail: str = Field(default="", max_length=2000)
     key: str = Field(max_length=255)
     recorded_at: datetime = Field(default_factory=utcnow)
+    # Provenance, when known: "slack" for a signal a person logged from Slack, with their Slack
+    # user id and the message's permalink (None for events polled before these existed).
+    source: str | None = Field(default=None, max_length=50)
+    logged_by: str | None = Field(default=None, max_length=40)
+    permalink: str | None = Field(default=None, max_length=1000)
 
 
 class TriggerEpisode(SQLModel, table=True):

@@ -157,18 +157,63 @@ def latest_snapshot_date(session: Session, *, source: str) -> date | None:
 
 
 def add_event(
-    session: Session, *, account_id: int, kind: str, on: date, detail: str, key: str
+    session: Session,
+    *,
+    account_id: int,
+    kind: str,
+    on: date,
+    detail: str,
+    key: str,
+    source: str | None = None,
+    logged_by: str | None = None,
+    permalink: str | None = None,
 ) -> bool:
-    """Record an event once; returns False when it was already known."""
+    """Record an event once; returns False when it was already known (the first one stays
+    as it was, whoever logged it)."""
     stmt = (
         _insert(session)(AccountEvent)
         .values(
-            account_id=account_id, kind=kind, on=on, detail=detail, key=key, recorded_at=utcnow()
+            account_id=account_id,
+            kind=kind,
+            on=on,
+            detail=detail,
+            key=key,
+            recorded_at=utcnow(),
+            source=source,
+            logged_by=logged_by,
+            permalink=permalink,
         )
         .on_conflict_do_nothing(index_elements=["account_id", "key"])
         .returning(AccountEvent.id)
     )
     return session.execute(stmt).first() is not None
+
+
+def event_by_key(session: Session, *, account_id: int, key: str) -> AccountEvent | None:
+    return session.exec(
+        select(AccountEvent).where(AccountEvent.account_id == account_id, AccountEvent.key == key)
+    ).first()
+
+
+def account_of_alert_message(
+    session: Session, *, channel: str, ts: Iterable[str | None]
+) -> int | None:
+    """The account whose alert is the message ``channel``/``ts`` (or heads its thread)."""
+    stamps = [t for t in ts if t]
+    if not stamps:
+        return None
+    found = session.exec(
+        select(Alert.account_id)
+        .where(Alert.channel == channel, col(Alert.ts).in_(stamps))
+        .order_by(col(Alert.id).desc())
+    ).first()
+    return int(found) if found is not None else None
+
+
+def accounts_alerted_in(session: Session, *, channel: str, limit: int = 2) -> list[int]:
+    """Accounts whose alerts were posted in ``channel`` (at most ``limit`` of them)."""
+    stmt = select(Alert.account_id).where(Alert.channel == channel).distinct().limit(limit)
+    return [int(i) for i in session.exec(stmt).all()]
 
 
 def load_facts(session: Session, account: Account) -> AccountFacts:

@@ -172,7 +172,14 @@ class _Gate(Middleware):
 
 _OBJECTS = ("user", "team", "channel", "container", "view", "message", "enterprise", "event")
 _STRINGS = ("type", "trigger_id", "response_url", "team_id", "user_id", "command", "text")
-_BY_A_USER = ("block_actions", "view_submission", "view_closed", "block_suggestion", "shortcut")
+_BY_A_USER = (
+    "block_actions",
+    "view_submission",
+    "view_closed",
+    "block_suggestion",
+    "shortcut",
+    "message_action",
+)
 
 
 def malformed(body: Any) -> str | None:
@@ -201,6 +208,13 @@ def malformed(body: Any) -> str | None:
             return "no actions"
         if not all(isinstance(a, dict) and isinstance(a.get("action_id"), str) for a in actions):
             return "an action without an action_id"
+    if kind == "message_action":  # a message shortcut: Slack always says which message
+        if not body.get("trigger_id"):
+            return "no trigger_id"
+        if not isinstance((body.get("channel") or {}).get("id"), str):
+            return "no channel id"
+        if not isinstance((body.get("message") or {}).get("ts"), str):
+            return "no message ts"
     if kind in ("view_submission", "view_closed"):
         view = body.get("view") or {}
         state = view.get("state", {})

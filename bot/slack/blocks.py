@@ -18,6 +18,7 @@ from slack_sdk.models.blocks import (
     ContextBlock,
     DatePickerElement,
     DividerBlock,
+    ExternalDataSelectElement,
     HeaderBlock,
     InputBlock,
     MarkdownTextObject,
@@ -30,6 +31,8 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.lookup import Entry
+from bot.slack import kinds
 from bot.slack.ids import Action, Callback
 from bot.slack.ids import Block as BlockId
 from bot.slack.model import (
@@ -38,11 +41,13 @@ from bot.slack.model import (
     Card,
     HomeData,
     ListItem,
+    LoggedSignal,
+    LogSource,
     Reply,
     SnoozedItem,
     StepCard,
 )
-from bot.slack.mrkdwn import code, cut, escape, lines_within, mention, plain, when
+from bot.slack.mrkdwn import channel_ref, code, cut, escape, lines_within, mention, plain, when
 from scoring.bands import Band
 from scoring.evidence import fmt_date, fmt_money
 from scoring.outcomes import OutcomeMetrics, Rate
@@ -80,6 +85,11 @@ HELP_LINES = (
     ("`/expansion plan acme`", "start Acme's expansion plan, or show the open one"),
     ("`/expansion snoozed`", "what you snoozed or own that is waiting, and when it comes back"),
     ("`/expansion stats`", "outcome metrics: pipeline, won ARR, conversion, precision"),
+    (
+        "`/expansion log acme win Renewed early`",
+        "log a signal for Acme (a win, feature request, praise…); on a message, use"
+        " *Log as expansion signal* from its menu",
+    ),
     ("`/expansion admin reload` · `admin poll`", "admins: re-read the config file · poll now"),
     ("`/expansion help`", "this list"),
 )
@@ -777,7 +787,7 @@ def plan_reply(
 
 
 def _modal(
-    title: str, callback: Callback, meta: ActionValue, blocks: list[Block], submit: str
+    title: str, callback: Callback, meta: ActionValue | LogSource, blocks: list[Block], submit: str
 ) -> View:
     return View(
         type="modal",
@@ -950,6 +960,135 @@ def outcome_modal(name: str, meta: ActionValue, outcome: str, today: date) -> Vi
     return _modal(
         "Close plan", Callback.OUTCOME_MODAL, meta, [_section(intro), field], "Close plan"
     )
+
+
+# --- logging a signal from Slack ------------------------------------------------------------
+
+LOG_TEXT_MAX = 2000  # AccountEvent.detail
+OPTIONS_MAX = 20
+
+
+def account_option(account_id: int, name: str, domain: str | None = None) -> Option:
+    label = name + (f" · {domain}" if domain else "")
+    return Option(value=str(account_id), text=PlainTextObject(text=plain(label, 75)))
+
+
+def account_options(entries: Sequence[Entry]) -> list[dict[str, Any]]:
+    """The log modal's account menu as Slack's options response wants it (at most 20)."""
+    return [account_option(i, name, domain).to_dict() for i, _, name, domain in entries][
+        :OPTIONS_MAX
+    ]
+
+
+def log_modal(
+    source: LogSource,
+    text: str,
+    *,
+    suggested: tuple[int, str] | None = None,
+    why: str | None = None,
+) -> View:
+    """Log a message as an expansion signal: the account (searched as you type; preselected
+    when the channel tells which), the kind, and the words, prefilled from the message and
+    editable. Drawn first from the shortcut alone, then again once the suggestion and the
+    permalink are known (the inputs keep their ids, so what was typed meanwhile stays)."""
+    if source.permalink:
+        where = f"From <{source.permalink}|this message> in {channel_ref(source.channel)}."
+    else:
+        where = f"From a message in {channel_ref(source.channel)}."
+    if suggested is not None and why:
+        where += f" Account suggested because {escape(why)}."
+    account = ExternalDataSelectElement(
+        action_id=Action.LOG_ACCOUNT.value,
+        placeholder=PlainTextObject(text="Type a name, key or domain"),
+        min_query_length=1,
+        initial_option=account_option(*suggested) if suggested else None,
+    )
+    return _modal(
+        "Log expansion signal",
+        Callback.LOG_MODAL,
+        source,
+        [
+            _section("Save a customer's words as a signal for their account; it counts at once."),
+            InputBlock(
+                block_id=BlockId.LOG_ACCOUNT.value,
+                label=PlainTextObject(text="Account"),
+                element=account,
+            ),
+            InputBlock(
+                block_id=BlockId.LOG_KIND.value,
+                label=PlainTextObject(text="Kind of signal"),
+                element=StaticSelectElement(
+                    action_id=Action.LOG_KIND.value,
+                    placeholder=PlainTextObject(text="Pick one"),
+                    options=[_option(k.kind.value, k.label) for k in kinds.KINDS],
+                ),
+            ),
+            InputBlock(
+                block_id=BlockId.LOG_TEXT.value,
+                label=PlainTextObject(text="What happened"),
+                element=PlainTextInputElement(
+                    action_id=Action.LOG_TEXT.value,
+                    multiline=True,
+                    max_length=LOG_TEXT_MAX,
+                    initial_value=text[:LOG_TEXT_MAX] or None,
+                ),
+            ),
+            _context(where),
+        ],
+        "Log signal",
+    )
+
+
+def score_change(x: LoggedSignal) -> str:
+    """ "Kestrel Media 31 → 41, now Priority" (or "still Ready", or "stays at 31")."""
+    name = f"*{escape(x.account, single_line=True)}*"
+    after = band_label(x.after_band)
+    if x.after_score == x.before_score and x.after_band == x.before_band:
+        return f"{name} stays at {x.after_score} ({after})."
+    moved = "now" if x.after_band != x.before_band else "still"
+    return f"{name} {x.before_score} → {x.after_score}, {moved} {after}."
+
+
+_ALERT_NEWS = {
+    "opened": "An alert is on its way to the channel.",
+    "digest": "It goes into the next digest.",
+    "updated": "Its alert is updated.",
+    "cleared": "Its alert is closed: nothing to offer right now.",
+}
+
+
+def logged_reply(x: LoggedSignal) -> Reply:
+    """What logging did, in a few lines: what was saved, the score's move, the alert."""
+    what = kinds.kind_of(x.kind)
+    noun = what.noun if what else x.kind.replace("_", " ")
+    name = f"*{escape(x.account, single_line=True)}*"
+    link = f" (<{x.permalink}|message>)" if x.permalink else ""
+    if x.duplicate:
+        by = f" by {mention(x.logged_by)}" if x.logged_by else ""
+        head = f"Already logged{by} for {name}: {noun}, dated {fmt_date(x.on)}{link}."
+        lines = [head, f"Nothing changed. {score_change(x)}"]
+    else:
+        lines = [f"✅ Logged {noun} for {name}, dated {fmt_date(x.on)}{link}.", score_change(x)]
+        if x.why_unchanged:
+            lines.append(escape(x.why_unchanged))
+        if x.held_back:
+            lines.append(f"Held back until this is fixed: {escape(x.held_back)}")
+        if x.alert in _ALERT_NEWS:
+            lines.append(_ALERT_NEWS[x.alert])
+    text = "\n".join(lines)
+    return reply(text, [_section(text)])
+
+
+def log_ambiguous(query: str, matches: Sequence[Entry]) -> Reply:
+    """``/expansion log`` names several accounts: list their keys to type instead."""
+    q = escape(query, single_line=True)
+    names = [
+        f"• *{escape(name, single_line=True)}* — {code(key)}" for _, key, name, _ in matches[:10]
+    ]
+    text = f"Several accounts match *{q}*. Log it again with the account's key:\n" + "\n".join(
+        names
+    )
+    return reply(f"Several accounts match {q}", [_section(text)])
 
 
 # --- App Home ----------------------------------------------------------------------------

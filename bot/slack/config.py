@@ -126,6 +126,11 @@ class SlackConfig(BaseModel):
     weekly_summary_day: int = Field(0, ge=0, le=6, description="0 = Monday … 6 = Sunday")
     weekly_summary_hour: int = Field(9, ge=0, le=23)
     weekly_summary_tz: str = Field("UTC", description="the timezone of the weekly summary's day")
+    account_channels: dict[str, str] = Field(
+        default_factory=dict,
+        description="channel ('#name' or id) → account key: the account suggested when a"
+        " message in that channel (a customer's shared channel) is logged as a signal",
+    )
 
     @field_validator("team_id")
     @classmethod
@@ -152,6 +157,17 @@ class SlackConfig(BaseModel):
     @classmethod
     def _weekly_channel(cls, value: str | None) -> str | None:
         return None if value is None else check_channel(value)
+
+    @field_validator("account_channels")
+    @classmethod
+    def _account_channels(cls, value: dict[str, str]) -> dict[str, str]:
+        out: dict[str, str] = {}
+        for channel, key in value.items():
+            check_channel(channel)
+            if not isinstance(key, str) or not key.strip():
+                raise ValueError(f"{channel}: name the account by its key, like acme-corp")
+            out[channel] = key.strip()
+        return out
 
     @field_validator("admins")
     @classmethod

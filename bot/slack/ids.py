@@ -1,5 +1,5 @@
-"""Every Slack name the code relies on, in one place: commands, events, action, block and
-callback ids, and the bot scopes. A test checks manifest.yml declares all of them."""
+"""Every Slack name the code relies on, in one place: commands, shortcuts, events, action,
+block and callback ids, and the bot scopes. A test checks manifest.yml declares all of them."""
 
 from __future__ import annotations
 
@@ -8,6 +8,12 @@ from enum import StrEnum
 
 class Command(StrEnum):
     EXPANSION = "/expansion"
+
+
+class Shortcut(StrEnum):
+    """Message shortcuts (the "More actions" menu on any message)."""
+
+    LOG_SIGNAL = "log_expansion_signal"  # "Log as expansion signal": opens the log modal
 
 
 class Event(StrEnum):
@@ -38,6 +44,9 @@ class Action(StrEnum):
     OUTCOME_ARR = "outcome_arr"
     OUTCOME_REASON = "outcome_reason"
     OUTCOME_DATE = "outcome_date"
+    LOG_ACCOUNT = "log_account"  # external select in the log modal: options from app.options
+    LOG_KIND = "log_kind"
+    LOG_TEXT = "log_text"
 
 
 class Block(StrEnum):
@@ -55,6 +64,9 @@ class Block(StrEnum):
     OUTCOME_ARR = "outcome_arr_block"
     OUTCOME_REASON = "outcome_reason_block"
     OUTCOME_DATE = "outcome_date_block"
+    LOG_ACCOUNT = "log_account_block"
+    LOG_KIND = "log_kind_block"
+    LOG_TEXT = "log_text_block"
 
 
 class Callback(StrEnum):
@@ -65,6 +77,7 @@ class Callback(StrEnum):
     STEP_SKIP_MODAL = "step_skip_modal"
     OWNER_MODAL = "owner_modal"  # reassign a step or a whole plan
     OUTCOME_MODAL = "outcome_modal"
+    LOG_MODAL = "log_signal_modal"  # log a message as an expansion signal
     HOME = "home"
 
 
@@ -73,7 +86,7 @@ class Scope(StrEnum):
 
     CHAT_WRITE = "chat:write"  # chat.postMessage, chat.update
     CHAT_WRITE_PUBLIC = "chat:write.public"  # post to a public channel without joining it
-    COMMANDS = "commands"  # /expansion
+    COMMANDS = "commands"  # /expansion and the message shortcut
     USERS_READ = "users:read"  # users.info (timezone)
     USERS_READ_EMAIL = "users:read.email"  # users.lookupByEmail
     IM_WRITE = "im:write"  # conversations.open for DMs
@@ -93,12 +106,13 @@ METHODS: dict[str, Scope | None] = {
     "chat.postMessage": Scope.CHAT_WRITE,
     "chat.update": Scope.CHAT_WRITE,
     "chat.postEphemeral": Scope.CHAT_WRITE,  # error replies where there is no response_url
-    "chat.getPermalink": None,  # links in escalations
+    "chat.getPermalink": None,  # links in escalations and to a logged signal's message
     "conversations.open": Scope.IM_WRITE,
     "users.lookupByEmail": Scope.USERS_READ_EMAIL,
     "users.info": Scope.USERS_READ,
     "views.open": None,
     "views.publish": None,
+    "views.update": None,  # the log modal, once the account suggestion and permalink are in
     "conversations.history": Scope.CHANNELS_HISTORY,
     "conversations.replies": Scope.CHANNELS_HISTORY,
     "conversations.list": Scope.CHANNELS_READ,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Annotated, Any
@@ -55,6 +56,88 @@ class ActionValue(BaseModel):
             return cls.model_validate_json(raw)
         except ValidationError:
             raise UserError(STALE) from None
+
+
+_CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,40}$")
+_TS = re.compile(r"^\d{1,12}\.\d{1,9}$")
+
+
+_URL_BREAKERS = re.compile(r"[\s<>|]")
+
+
+def _web_url(value: str | None) -> str | None:
+    """An http(s) URL that can sit in a mrkdwn link unchanged."""
+    if value is not None and (
+        not value.startswith(("https://", "http://")) or _URL_BREAKERS.search(value)
+    ):
+        raise ValueError("must be an http(s) URL")
+    return value
+
+
+class LogSource(BaseModel):
+    """The message a log modal is about, carried in its ``private_metadata``: where it is,
+    where to answer (the shortcut's response_url) and its permalink once known. Strict like
+    ``ActionValue``: anything our modal never carries is refused as out of date."""
+
+    model_config = ConfigDict(extra="ignore", frozen=True, strict=True)
+
+    channel: str
+    ts: str
+    response_url: str | None = None
+    permalink: str | None = Field(None, max_length=1000)
+
+    @field_validator("channel")
+    @classmethod
+    def _channel(cls, value: str) -> str:
+        if not _CHANNEL_ID.match(value):
+            raise ValueError("not a channel id")
+        return value
+
+    @field_validator("ts")
+    @classmethod
+    def _ts(cls, value: str) -> str:
+        if not _TS.match(value):
+            raise ValueError("not a message ts")
+        return value
+
+    _urls = field_validator("response_url", "permalink")(_web_url)
+
+    def dump(self) -> str:
+        return self.model_dump_json(exclude_none=True)
+
+    @classmethod
+    def load(cls, raw: object) -> LogSource:
+        if not isinstance(raw, str):
+            raise UserError(STALE_LOG)
+        try:
+            return cls.model_validate_json(raw)
+        except ValidationError:
+            raise UserError(STALE_LOG) from None
+
+
+STALE_LOG = (
+    "This form is out of date or damaged. Use *Log as expansion signal* on the message again."
+)
+
+
+@dataclass(frozen=True)
+class LoggedSignal:
+    """What logging a signal did, for the reply: the score and band before and after."""
+
+    account: str
+    kind: str  # EventKind value
+    on: date
+    before_score: int
+    before_band: str
+    after_score: int
+    after_band: str
+    duplicate: bool = False  # already logged (this message, or these words): nothing changed
+    logged_by: str | None = None  # for a duplicate: who logged it first
+    permalink: str | None = None
+    alert_id: int | None = None
+    alert: str | None = None  # opened | digest | updated | cleared: what became of its alert
+    held_back: str | None = None  # the health gate now holds it back: what to fix first
+    why_unchanged: str | None = None  # the score did not move: why, in a few words
 
 
 @dataclass(frozen=True)

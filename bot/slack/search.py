@@ -58,6 +58,18 @@ class AccountSearch:
         self._start_refresh()
         return result
 
+    def find_ready(self, query: str, *, limit: int = 8) -> LookupResult | None:
+        """From the index already built, never the database: for answers that must leave
+        within Slack's three seconds (a menu's options). None while there is no index yet;
+        one is then built in the background."""
+        index = self._index
+        if index is None:
+            self._start_refresh()
+            return None
+        if self.clock() - self._checked > self.ttl:
+            self._start_refresh()
+        return index.find(query, limit=limit)
+
     def index(self) -> AccountIndex:
         index = self._index
         if index is None:

@@ -97,9 +97,10 @@ def _work_part(func: Callable[..., None]) -> Callable[[Args], None]:
 
 
 def register(app: App) -> None:
-    from bot.slack.listeners import actions, commands, events, views
+    from bot.slack.listeners import actions, commands, events, shortcuts, views
 
     commands.register(app)
     actions.register(app)
     views.register(app)
     events.register(app)
+    shortcuts.register(app)

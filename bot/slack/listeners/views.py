@@ -1,5 +1,6 @@
 """Modal submissions: snooze until a date, not now with a reason, reassign; for plans, snooze
-or skip a step, reassign a step or a plan, and close a plan with its outcome.
+or skip a step, reassign a step or a plan, and close a plan with its outcome; a message logged
+as an expansion signal.
 
 Each is checked in its ack — from the submission and what is already known of the person,
 never a Slack call or a database wait — so a problem shows under its field (``response_action:
@@ -17,11 +18,11 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk.webhook import WebhookClient
 
-from bot.slack import blocks, flows
-from bot.slack.errors import UserError
+from bot.slack import blocks, flows, kinds
+from bot.slack.errors import UserError, tell
 from bot.slack.ids import Action, Block, Callback
 from bot.slack.listeners import listen
-from bot.slack.model import ActionValue, Card, Reply, StepCard
+from bot.slack.model import ActionValue, Card, LogSource, Reply, StepCard
 
 
 def register(app: App) -> None:
@@ -32,6 +33,7 @@ def register(app: App) -> None:
     app.view(Callback.STEP_SKIP_MODAL.value)(**listen(step_skip_submitted))
     app.view(Callback.OWNER_MODAL.value)(**listen(owner_submitted, ack=check_owner))
     app.view(Callback.OUTCOME_MODAL.value)(**listen(outcome_submitted, ack=check_outcome))
+    app.view(Callback.LOG_MODAL.value)(**listen(log_submitted, ack=check_log))
 
 
 def _refuse(ack: Ack, block: Block, problem: str) -> bool:
@@ -245,3 +247,76 @@ def outcome_submitted(body: dict[str, Any], view: dict[str, Any], deps: flows.De
         _redraw_step(deps, value, flows.step_view(deps, step_id=value.step))
     else:
         _say(value, reply)
+
+
+# --- a message logged as an expansion signal ------------------------------------------------
+
+
+@dataclass(frozen=True)
+class _Logged:
+    account_id: int
+    kind: str
+    note: str
+
+
+def _logged(view: dict[str, Any]) -> tuple[_Logged | None, dict[str, str]]:
+    """The log modal's answer, or the problem under each field that needs fixing."""
+    account = _chosen(view, Block.LOG_ACCOUNT, Action.LOG_ACCOUNT, "selected_option", "value")
+    kind = _chosen(view, Block.LOG_KIND, Action.LOG_KIND, "selected_option", "value")
+    note = (_chosen(view, Block.LOG_TEXT, Action.LOG_TEXT, "value") or "").strip()
+    problems: dict[str, str] = {}
+    if not (
+        account
+        and account.isascii()
+        and account.isdigit()
+        and len(account) <= 10
+        and int(account) < 2**31
+    ):
+        problems[Block.LOG_ACCOUNT.value] = "Pick the account: type part of its name."
+    if kinds.kind_of(kind or "") is None:
+        problems[Block.LOG_KIND.value] = "Pick the kind of signal."
+    if not note:
+        problems[Block.LOG_TEXT.value] = "Say what happened, in a few words."
+    if problems:
+        return None, problems
+    return _Logged(int(str(account)), str(kind), note[: blocks.LOG_TEXT_MAX]), {}
+
+
+def check_log(ack: Ack, view: dict[str, Any]) -> bool:
+    _, problems = _logged(view)
+    if problems:
+        ack(response_action="errors", errors=problems)
+        return False
+    ack()
+    return True
+
+
+def log_submitted(body: dict[str, Any], view: dict[str, Any], deps: flows.Deps) -> None:
+    """Log it, answer the person where they used the shortcut, then deliver the alert."""
+    user = _user(body)
+    source = LogSource.load(view.get("private_metadata"))
+    answer, _ = _logged(view)
+    assert answer is not None  # check_log refused anything else
+    try:
+        reply = flows.log_from_modal(
+            deps,
+            user_id=user,
+            source=source,
+            account_id=answer.account_id,
+            kind=answer.kind,
+            note=answer.note,
+        )
+    except UserError as exc:
+        reply = blocks.message_reply(exc.message)
+    sent = None
+    if source.response_url:
+        sent = WebhookClient(source.response_url).send(
+            text=reply.text,
+            blocks=reply.blocks,
+            response_type="ephemeral",
+            replace_original=False,
+        )
+    if sent is None or sent.status_code != 200:  # the link expired (30 minutes): by DM
+        tell(reply.text, body={"user": {"id": user}}, respond=None, client=deps.client)
+    if reply.refresh_alert is not None:
+        deps.sender.flush(reply.refresh_alert)

@@ -20,6 +20,8 @@ from bot.slack.model import (
     HomeData,
     KeyFacts,
     ListItem,
+    LoggedSignal,
+    LogSource,
     Owner,
     SignalLine,
     TriggerLine,
@@ -260,3 +262,75 @@ def test_sparkline_scales_to_full_capacity() -> None:
     assert blocks.sparkline([]) == ""
     assert blocks.sparkline([(TODAY, 0.0), (TODAY, 0.5), (TODAY, 1.0)]) == "▁▅█"
     assert blocks.sparkline([(TODAY, 1.2)]) == "█"
+
+
+# --- logging a signal (issue 12) ------------------------------------------------------------
+
+
+def test_the_log_modal_keeps_limits_and_carries_the_message() -> None:
+    source = LogSource(
+        channel="C0SHARED01",
+        ts="1700000000.000100",
+        response_url="https://hooks.slack.com/app/T1/1/x",
+        permalink="https://acme.slack.com/archives/C0SHARED01/p1700000000000100",
+    )
+    words = "<!channel> *loved* it & " * 300  # longer than an event holds
+    for view in (
+        blocks.log_modal(source, words),
+        blocks.log_modal(source, "", suggested=(7, LONG_NAME), why="this channel is set to it"),
+    ):
+        check_view(view, 100)
+        data = view.to_dict()
+        assert len(data["title"]["text"]) <= 24
+        assert LogSource.load(data["private_metadata"]) == source
+        text_input = data["blocks"][3]["element"]
+        assert len(text_input.get("initial_value", "")) <= text_input["max_length"] == 2000
+    menu = blocks.log_modal(source, "", suggested=(7, LONG_NAME)).to_dict()["blocks"][1]
+    assert menu["element"]["type"] == "external_select"
+    assert menu["element"]["initial_option"]["value"] == "7"
+    options = blocks.account_options([(i, f"k{i}", LONG_NAME, "x.example") for i in range(50)])
+    assert len(options) == 20 and all(len(o["text"]["text"]) <= 75 for o in options)
+
+
+def _logged(**kw: Any) -> LoggedSignal:
+    base: dict[str, Any] = {
+        "account": "Kestrel Media",
+        "kind": "outcome",
+        "on": TODAY,
+        "before_score": 31,
+        "before_band": "ready",
+        "after_score": 41,
+        "after_band": "priority",
+    }
+    return LoggedSignal(**(base | kw))
+
+
+@pytest.mark.parametrize(
+    ("logged", "says"),
+    [
+        (_logged(), "*Kestrel Media* 31 → 41, now Priority."),
+        (_logged(after_score=33, after_band="ready"), "*Kestrel Media* 31 → 33, still Ready."),
+        (
+            _logged(after_score=31, after_band="ready", why_unchanged="Win counts for 90 days"),
+            "*Kestrel Media* stays at 31 (Ready).\nWin counts for 90 days",
+        ),
+        (_logged(alert="opened"), "An alert is on its way to the channel."),
+        (_logged(held_back="Find a new champion"), "Held back until this is fixed: Find"),
+        (
+            _logged(duplicate=True, logged_by="U0MAYA0001", after_score=31, after_band="ready"),
+            "Already logged by <@U0MAYA0001> for *Kestrel Media*: a win, dated 20 Nov 2026.",
+        ),
+    ],
+)
+def test_the_logged_reply_says_what_changed(logged: LoggedSignal, says: str) -> None:
+    reply = blocks.logged_reply(logged)
+    check_message(reply.blocks, reply.text)
+    assert says in reply.text, reply.text
+
+
+def test_the_logged_reply_escapes_what_people_typed() -> None:
+    reply = blocks.logged_reply(
+        _logged(account="<!here> Acme", after_score=31, why_unchanged="It had: <@U1> *x*")
+    )
+    assert "<!here>" not in reply.text and "<@U1>" not in reply.text
+    check_message(reply.blocks, reply.text)

@@ -20,3 +20,4 @@ def test_the_documented_config_loads(tmp_path: Path) -> None:
     assert config.routing.owner_map == {"luis.ortega@example.com": "U0456EFGH"}
     assert config.slack.escalation.target == "#cs-leads"
     assert config.slack.quiet_hours.start.hour == 20
+    assert config.slack.account_channels["#kestrel-media-ext"] == "kestrel-media"

@@ -31,17 +31,17 @@ from bot.cycle import run_cycle
 from bot.settings import AppConfig, Settings
 from bot.slack.app import create_app, deps_of
 from bot.slack.config import RoutingConfig, SlackConfig
-from bot.slack.ids import Action, Callback
+from bot.slack.ids import Action, Callback, Shortcut
 from bot.slack.model import ActionValue
 from bot.slack.sender import make_client
 from bot.slack.server import ServerThread, build_asgi
 from db import migrate
 from db.engine import SessionFactory, make_engine, session_factory
-from db.models import Account, Alert, Plan
+from db.models import Account, AccountEvent, Alert, Plan
 from sources.demo import demo_batch, load_demo_spec
 from tests.bot.slack.conftest import BOSS, JONAS, MAYA, SECRET
 from tests.fakes import FakeSlack, sign_request, validate_blocks
-from tests.fakes.slack import TEAM_ID
+from tests.fakes.slack import TEAM_ID, WORKSPACE_URL
 
 EVIL_NAME = (
     "<!channel> @here *Evil* _Corp_ ~x~ `y` <https://evil.example|click> <@U0EVIL0001> "
@@ -219,6 +219,8 @@ def _check_only_related_changed(
                 allowed_accounts.add(owner)
         elif value.account is not None:
             allowed_accounts.add(value.account)
+            # a plan started (or a signal logged) for the account acts on its open alert
+            allowed_alerts |= {i for i, row in before.items() if row[0] == value.account}
     changed = {i for i in before if before[i] != after.get(i)}
     assert changed <= allowed_alerts, (changed, values)
     assert set(after) == set(before), "alerts appeared or vanished"
@@ -278,6 +280,9 @@ WORDS = [
     "nimbus",
     "evil",
     "corp",
+    "log",
+    "win",
+    "praise",
     "a",
     "0",
     "20",
@@ -617,3 +622,145 @@ def test_any_view_submission_is_answered_without_errors_or_stray_changes(
     _check_only_related_changed(
         alerts, _alerts(env.factory), plans, _plans(env.factory), [_decoded(meta)]
     )
+
+
+# --- a message logged as an expansion signal (issue 12) ----------------------------------------
+
+_channels = st.one_of(
+    st.sampled_from(["C0SHARED01", "G0PRIVATE1", "D0DIRECT01"]), st.text(max_size=12)
+)
+_stamps = st.one_of(
+    st.floats(1e9, 2e9).map(lambda f: f"{f:.6f}"), st.sampled_from(["", "1", "x.y"]), _json
+)
+_message_texts = st.one_of(
+    st.lists(st.sampled_from(DANGER), max_size=6).map(" ".join),
+    st.text(max_size=300),
+    st.text(min_size=2000, max_size=5000),
+)
+
+
+@FUZZ
+@given(channel=_channels, ts=_stamps, text=st.one_of(_message_texts, _json), thread=_stamps)
+@example(channel="C0SHARED01", ts="1700000000.000100", text="<!channel> " * 900, thread=None)
+def test_any_message_shortcut_opens_a_valid_form_or_is_refused(
+    env: Env, channel: str, ts: Any, text: Any, thread: Any
+) -> None:
+    """Whatever the message holds (mentions, links, 5,000 characters, no text at all), the
+    form Slack is asked to open is valid Block Kit, or the payload is refused; no error."""
+    env.settle()
+    opened = len(env.slack.calls("views.open"))
+    message: dict[str, Any] = {"type": "message", "ts": ts, "text": text}
+    if thread is not None:
+        message["thread_ts"] = thread
+    payload = {
+        "type": "message_action",
+        "callback_id": Shortcut.LOG_SIGNAL.value,
+        "trigger_id": f"{next(env.triggers)}.738474920.8088930838d88f008e0",
+        "team": {"id": TEAM_ID, "domain": "fake"},
+        "user": {"id": MAYA, "team_id": TEAM_ID},
+        "channel": {"id": channel, "name": "x"},
+        "message": message,
+        "response_url": env.slack.url_for_response("fuzz-shortcut"),
+    }
+    resp = env.post(urllib.parse.urlencode({"payload": json.dumps(payload)}))
+    assert resp.status_code in (200, 400), resp.text
+    assert env.settle() == []
+    calls = env.slack.calls("views.open")[opened:]
+    for call in calls:  # the fake refuses an invalid view, which would have logged an error
+        view = call["view"]
+        assert not validate_blocks(view["blocks"], 100)
+        _assert_inert({"blocks": view["blocks"]})
+    if calls:
+        assert isinstance(text, str) or "initial_value" not in json.dumps(calls[-1]["view"])
+
+
+_log_states = st.fixed_dictionaries(
+    {},
+    optional={
+        "log_account_block": st.builds(
+            lambda a: {"log_account": {"selected_option": {"value": a}}},
+            st.one_of(st.integers(-2, 40).map(str), st.text(max_size=12), _json),
+        ),
+        "log_kind_block": st.builds(
+            lambda k: {"log_kind": {"selected_option": {"value": k}}},
+            st.one_of(st.sampled_from(["outcome", "praise", "champion_left", "x"]), _json),
+        ),
+        "log_text_block": st.builds(
+            lambda t: {"log_text": {"value": t}},
+            st.one_of(st.sampled_from(DANGER), st.text(max_size=2500), _json),
+        ),
+    },
+)
+
+
+def _events(factory: SessionFactory) -> set[tuple[int, str]]:
+    with factory() as session:
+        return {(e.account_id, e.key) for e in session.exec(select(AccountEvent)).all()}
+
+
+@FUZZ_MORE
+@given(
+    state=_log_states,
+    channel=_channels,
+    ts=_stamps,
+    user=st.sampled_from([MAYA, NOBODY]),
+)
+@example(
+    state={
+        "log_account_block": {"log_account": {"selected_option": {"value": "1"}}},
+        "log_kind_block": {"log_kind": {"selected_option": {"value": "praise"}}},
+        "log_text_block": {"log_text": {"value": "<!channel> <@U0EVIL0001> *loved* it"}},
+    },
+    channel="C0SHARED01",
+    ts="1700000000.000100",
+    user=MAYA,
+)
+def test_any_log_form_submission_logs_only_for_its_account_and_answers_inertly(
+    env: Env, state: dict[str, Any], channel: Any, ts: Any, user: str
+) -> None:
+    env.settle()
+    accounts, alerts, plans = _accounts(env.factory), _alerts(env.factory), _plans(env.factory)
+    events = _events(env.factory)
+    rid = f"fuzz-log-{next(env.triggers)}"
+    meta = json.dumps(
+        {"channel": channel, "ts": ts, "response_url": env.slack.url_for_response(rid)}
+    )
+    payload = {
+        "type": "view_submission",
+        "team": {"id": TEAM_ID},
+        "user": {"id": user, "team_id": TEAM_ID},
+        "view": {
+            "id": "V1",
+            "type": "modal",
+            "callback_id": Callback.LOG_MODAL.value,
+            "private_metadata": meta,
+            "state": {"values": state},
+        },
+    }
+    resp = env.post(urllib.parse.urlencode({"payload": json.dumps(payload)}))
+    assert resp.status_code == 200, resp.text
+    if resp.text:
+        assert resp.json().get("response_action") == "errors"
+    assert env.settle() == []
+    assert _accounts(env.factory) == accounts
+    chosen = state.get("log_account_block", {}).get("log_account", {}).get("selected_option", {})
+    named = chosen.get("value") if isinstance(chosen, dict) else None
+    account = int(named) if isinstance(named, str) and named.isdigit() else None
+    new_events = _events(env.factory) - events
+    assert {a for a, _ in new_events} <= ({account} if account else set()), new_events
+    _check_only_related_changed(
+        alerts,
+        _alerts(env.factory),
+        plans,
+        _plans(env.factory),
+        [ActionValue(account=account) if account else None],
+    )
+    for answer in env.slack.responses(rid):
+        _assert_valid_blocks(answer["blocks"])
+        _assert_inert(json.loads(_OUR_PERMALINK.sub("", json.dumps(answer))))
+
+
+# the one link a reply may carry: the message's permalink, as chat.getPermalink gave it
+_OUR_PERMALINK = re.compile(
+    re.escape(f"<{WORKSPACE_URL}archives/") + r"[CGD][A-Z0-9]+/p\d+\|message>"
+)

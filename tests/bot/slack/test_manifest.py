@@ -1,5 +1,6 @@
 """manifest.yml is valid against Slack's v1 manifest schema and declares everything the code
-uses: the command, the events, and a scope for every Web API method called."""
+uses: the command, the message shortcut, the events, and a scope for every Web API method
+called."""
 
 from __future__ import annotations
 
@@ -10,7 +11,7 @@ from pathlib import Path
 import jsonschema  # type: ignore[import-untyped]
 import yaml
 
-from bot.slack.ids import METHODS, MORE_SCOPES, Command, Event, Scope
+from bot.slack.ids import METHODS, MORE_SCOPES, Command, Event, Scope, Shortcut
 
 ROOT = Path(__file__).parents[3]
 SCHEMA = Path(__file__).parent / "schema" / "manifest.schema.1.0.0.json"
@@ -48,6 +49,19 @@ def test_every_command_event_and_scope_the_code_uses_is_declared() -> None:
     for scope in ("channels:history", "groups:history", "im:history", "metadata.message:read"):
         assert scope in scopes
     assert m["features"]["app_home"]["home_tab_enabled"] is True
+    assert m["settings"]["interactivity"]["is_enabled"] is True
+
+
+def test_the_message_shortcut_is_declared_as_a_message_shortcut() -> None:
+    """Bolt's ``message_shortcut`` listener only hears ``type: message`` shortcuts: one
+    declared as global would never reach it. Shortcuts need interactivity and ``commands``."""
+    m = manifest()
+    declared = {s["callback_id"]: s for s in m["features"].get("shortcuts", [])}
+    for shortcut in Shortcut:
+        assert shortcut.value in declared, f"{shortcut.value} is not in manifest.yml"
+        assert declared[shortcut.value]["type"] == "message"
+    assert declared[Shortcut.LOG_SIGNAL.value]["name"] == "Log as expansion signal"
+    assert "commands" in m["oauth_config"]["scopes"]["bot"]
     assert m["settings"]["interactivity"]["is_enabled"] is True
 
 
