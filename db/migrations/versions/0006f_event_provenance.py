@@ -2,7 +2,7 @@
 a customer's words from Slack: source "slack", their Slack user id, the message's permalink)
 
 Revision ID: 0006f
-Revises: 0005a
+Revises: 0005e
 Create Date: 2026-12-10
 """
 
@@ -13,7 +13,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0006f"
-down_revision: str | None = "0005a"
+down_revision: str | None = "0005e"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
