@@ -53,6 +53,7 @@ class UsageAPISource:
             targets.pop("limits", None)
         keys = {"domain": fields.domain, "crm_id": fields.crm_id}
         self._wanted = [(k, v) for k, v in {**keys, **targets}.items() if v]
+        self._events_path = fields.events  # where a record lists its events, if anywhere
         self.clock = clock
         self._max_empty = (http or HttpConfig()).max_empty_pages
         self.client = HttpClient(
@@ -163,7 +164,7 @@ class UsageAPISource:
             health_values={},
             with_account=False,
         )
-        events = self._events(raw, rid, builder) if cfg.fields.events else []
+        events = self._events(raw, rid, builder) if self._events_path else []
         if mapped.reject or (mapped.snapshot is None and not events):
             builder.reject(rid, mapped.reject or "no usable usage values")
             return
@@ -172,9 +173,9 @@ class UsageAPISource:
 
     def _events(self, raw: Mapping[str, Any], rid: str, builder: BatchBuilder) -> list[EventRecord]:
         """The record's list of events (milestones, onboarding complete …), if it has one."""
-        path = self.config.fields.events
-        found = dig(raw, path) if path else None
+        path = self._events_path or ""
+        found = dig(raw, path)
         if found is None:
             return []
         reader = Reader(builder.issues, rid)
-        return read_event_list(found, source=self.name, record=rid, reader=reader, field=path or "")
+        return read_event_list(found, source=self.name, record=rid, reader=reader, field=path)
