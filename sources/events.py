@@ -48,7 +48,6 @@ _KIND_WORDS: dict[str, EventKind] = {
     "go_live": EventKind.MILESTONE,
     "golive": EventKind.MILESTONE,
     "request": EventKind.FEATURE_REQUEST,
-    "feature": EventKind.FEATURE_REQUEST,
     "kudos": EventKind.PRAISE,
     "testimonial": EventKind.PRAISE,
     "new_initiative": EventKind.INITIATIVE,
@@ -67,7 +66,7 @@ KIND_CHOICES = (
 )
 _SEPARATORS = re.compile(r"[\s\-]+")
 _YES = frozenset({"true", "yes", "y", "1", "on", "checked", "x"})
-_NO = frozenset({"false", "no", "n", "0", "off", "unchecked", ""})
+_NO = frozenset({"false", "no", "n", "0", "off", "unchecked"})
 
 
 def event_kind(raw: Any) -> EventKind | None:
@@ -91,7 +90,7 @@ def parse_flag(raw: Any) -> bool | None:
         text = raw.strip().lower()
         if text in _YES:
             return True
-        if text in _NO and text:
+        if text in _NO:
             return False
     return None
 
@@ -183,7 +182,7 @@ def count_steps(event: EventRecord, stored: int) -> list[EventRecord]:
 def step_of(key: str, series: str) -> int | None:
     """The step a stored key of ``series`` holds (``hubspot:requests:3`` -> 3)."""
     tail = key[len(series) + 1 :] if key.startswith(series + ":") else ""
-    return int(tail) if tail.isdigit() and len(tail) <= 9 else None
+    return int(tail) if tail.isascii() and tail.isdigit() and len(tail) <= 9 else None
 
 
 # --- listed events: usage-API items and events-file rows ----------------------------------

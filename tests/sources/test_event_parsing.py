@@ -387,3 +387,10 @@ def test_an_impossible_events_file_is_refused(tmp_path: Path) -> None:
         {"salesforce": {"events": {"win": {"kind": "WIN", "date": "Last_Win_Date__c"}}}}
     )
     assert salesforce.salesforce.events["win"].kind is EventKind.OUTCOME
+
+
+@given(st.text(max_size=12))
+def test_a_step_is_read_only_from_its_own_series(tail: str) -> None:
+    step = step_of(f"hubspot:requests:{tail}", "hubspot:requests")
+    assert step is None or (tail.isascii() and int(tail) == step)
+    assert step_of(f"hubspot:requests_old:{tail}", "hubspot:requests") is None
