@@ -147,8 +147,8 @@ def read_mapped_events(
         on = reader.date(f"events.{name}.date", get(mapping.date)) if mapping.date else None
         detail = ""
         if mapping.detail:
-            raw_detail = get(mapping.detail)
-            detail = reader.text(f"events.{name}.detail", raw_detail, max_length=MAX_DETAIL) or ""
+            field = f"events.{name}.detail"
+            detail = reader.text(field, get(mapping.detail), max_length=MAX_DETAIL) or ""
         if mapping.count:
             field = f"events.{name}.count"
             count = reader.count(field, get(mapping.count), maximum=MAX_EVENT_COUNT)
