@@ -27,6 +27,7 @@ from scoring.engine import Assessment, assess
 from scoring.facts import SNAPSHOT_FACTS, FactKind
 from scoring.triggers import live_episodes
 from sources.base import JoinPolicy
+from sources.events import count_steps, step_of
 from sources.records import AccountRecord, Batch, Record, SnapshotRecord
 
 _FIELDS = repo.SNAPSHOT_FIELDS
@@ -84,21 +85,8 @@ def ingest_batch(session: Session, batch: Batch, policy: JoinPolicy | None = Non
     for source in sources:
         linked = _resolve(session, batch, source, policy, out)
         _write_snapshots(session, batch, source, linked, out)
-        for ev in batch.events:
-            if ev.source != source:
-                continue
-            account_id = linked.get(ev.external_id)
-            if account_id is None:
-                continue
-            if repo.add_event(
-                session,
-                account_id=account_id,
-                kind=ev.kind.value,
-                on=ev.on,
-                detail=ev.detail,
-                key=ev.key or f"{ev.kind.value}:{ev.on.isoformat()}",
-            ):
-                out.changed.add(account_id)
+        if batch.events:
+            _write_events(session, batch, source, linked, out)
         for rec in every:
             if rec.source == source and rec.external_id in linked:
                 seen.setdefault(linked[rec.external_id])
@@ -370,6 +358,47 @@ def _write_snapshots(
         )
     for rows in by_facts.values():
         repo.update_snapshots(session, rows=rows)
+
+
+def _write_events(
+    session: Session, batch: Batch, source: str, linked: dict[str, int], out: Ingested
+) -> None:
+    """Insert the source's events that are new (one row per account and key: an event read
+    again is already there). A running count's record becomes one event per step above the
+    highest step already stored for its series (``sources.events.count_steps``)."""
+    records = [
+        (linked[e.external_id], e)
+        for e in batch.events
+        if e.source == source and e.external_id in linked
+    ]
+    series = {(a, e.key) for a, e in records if e.count is not None}
+    stored: dict[tuple[int, str], int] = {}
+    if series:
+        for (account_id, name), keys in repo.event_keys_of_series(session, series=series).items():
+            stored[(account_id, name)] = max((step_of(k, name) or 0 for k in keys), default=0)
+    now = utcnow()
+    rows: dict[tuple[int, str], dict[str, Any]] = {}
+    for account_id, record in records:
+        expanded = (
+            [record]
+            if record.count is None
+            else count_steps(record, stored.get((account_id, record.key), 0))
+        )
+        for event in expanded:
+            key = event.key or f"{event.kind.value}:{event.on.isoformat()}"
+            rows.setdefault(
+                (account_id, key),
+                {
+                    "account_id": account_id,
+                    "kind": event.kind.value,
+                    "on": event.on,
+                    "detail": event.detail,
+                    "key": key,
+                    "recorded_at": now,
+                    "source": event.source,
+                },
+            )
+    out.changed.update(account_id for account_id, _ in repo.insert_events(session, rows=rows))
 
 
 # --- evaluate ---------------------------------------------------------------------------

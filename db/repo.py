@@ -216,6 +216,43 @@ def accounts_alerted_in(session: Session, *, channel: str, limit: int = 2) -> li
     return [int(i) for i in session.exec(stmt).all()]
 
 
+def insert_events(
+    session: Session, *, rows: dict[tuple[int, str], dict[str, Any]]
+) -> list[tuple[int, str]]:
+    """Insert the events (by account id and key) whose key is new for their account; returns
+    (account id, key) of each one really inserted."""
+    if not rows:
+        return []
+    table = _table(AccountEvent)
+    inserted: list[tuple[int, str]] = []
+    for chunk in _chunks(rows.values()):
+        found = _insert_returning(
+            session, table, chunk, ("account_id", "key"), skip_conflicts_on=("account_id", "key")
+        )
+        inserted += [(int(account_id), str(key)) for account_id, key in found]
+    return inserted
+
+
+def event_keys_of_series(
+    session: Session, *, series: Iterable[tuple[int, str]]
+) -> dict[tuple[int, str], list[str]]:
+    """The stored keys of each (account id, series): the keys that start ``<series>:`` (a
+    running count's steps, ``sources.events.count_steps``)."""
+    wanted: dict[str, set[int]] = {}
+    for account_id, name in series:
+        wanted.setdefault(name, set()).add(account_id)
+    out: dict[tuple[int, str], list[str]] = {}
+    for name, accounts in wanted.items():
+        for chunk in _chunks(sorted(accounts)):
+            stmt = select(AccountEvent.account_id, AccountEvent.key).where(
+                col(AccountEvent.account_id).in_(chunk),
+                col(AccountEvent.key).startswith(f"{name}:", autoescape=True),
+            )
+            for account_id, key in _select(session, stmt):
+                out.setdefault((int(account_id), name), []).append(str(key))
+    return out
+
+
 def load_facts(session: Session, account: Account) -> AccountFacts:
     """The scoring input for one account: its whole snapshot history and events."""
     snaps = session.exec(
@@ -1143,7 +1180,7 @@ def _insert_returning(
     rows: list[dict[str, Any]],
     returning: tuple[str, ...],
     *,
-    skip_conflicts_on: str | None = None,
+    skip_conflicts_on: str | tuple[str, ...] | None = None,
 ) -> list[tuple[Any, ...]]:
     """INSERT the rows (all with the same keys) and return ``returning`` of each row really
     inserted (a row whose ``skip_conflicts_on`` value exists already is skipped, not returned).
@@ -1154,7 +1191,8 @@ def _insert_returning(
     back in no promised order: callers match them by a unique column)."""
     if not rows:
         return []
-    tail = _insert_clauses(session, (skip_conflicts_on,) if skip_conflicts_on else (), returning)
+    unique = (skip_conflicts_on,) if isinstance(skip_conflicts_on, str) else skip_conflicts_on
+    tail = _insert_clauses(session, unique or (), returning)
     if _is_postgresql(session):
         return [tuple(row) for row in _pg_insert_rows(session, table, rows, tail)]
     dialect = session.get_bind().dialect

@@ -16,7 +16,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from sources.config import JoinConfig
 from sources.parse import Issues
-from sources.records import AccountRecord, Batch, JoinKeys, SnapshotRecord
+from sources.records import AccountRecord, Batch, EventRecord, JoinKeys, SnapshotRecord
 
 
 @dataclass(frozen=True)
@@ -140,6 +140,15 @@ class BatchBuilder:
         record = account or snapshot
         if record is not None and keys is not None and (keys.domain or keys.crm_id):
             self._batch.join_keys[record.external_id] = keys
+
+    def add_events(self, events: list[EventRecord], keys: JoinKeys | None = None) -> None:
+        """A record's events (in the batch of its account and snapshot, so they are written
+        together); ``keys`` find its account when it has no account record here."""
+        if not events:
+            return
+        self._batch.events += events
+        if keys is not None and (keys.domain or keys.crm_id):
+            self._batch.join_keys.setdefault(events[0].external_id, keys)
 
     def full(self) -> bool:
         return self._batch.fetched >= self.size

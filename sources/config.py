@@ -8,13 +8,15 @@ or an impossible value stops the program at start-up with the key named.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import ClassVar, Literal
+from typing import Any, ClassVar, Literal
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from scoring.facts import SNAPSHOT_FACTS, FactKind
+from scoring.facts import SNAPSHOT_FACTS, EventKind, FactKind
+from sources.events import KIND_CHOICES, event_kind
 
 JoinKey = Literal["domain", "crm_id"]
 HealthValue = Literal["green", "yellow", "red"]
@@ -179,6 +181,68 @@ class JoinConfig(_Strict):
         return self
 
 
+# --- events from CRM properties (sources/events.py; docs/sources.md, "Events") -----------
+
+_EVENT_NAME = re.compile(r"^[a-z][a-z0-9_]{0,39}$")
+
+
+class EventMapping(_Strict):
+    """One entry of a CRM's ``events:``: which properties make events of which kind.
+
+    ``date`` alone: each new date is an event. ``count``: one event per step up of a running
+    count. ``flag``: an event when a yes/no property says yes. A count or a flag is dated by
+    ``date`` when it is mapped and set, else by the poll day. ``detail`` is the event's text.
+    """
+
+    _pattern: ClassVar[re.Pattern[str]] = _HS_PROPERTY
+    _what: ClassVar[str] = "property name"
+
+    kind: EventKind
+    date: str | None = None
+    detail: str | None = None
+    count: str | None = None
+    flag: str | None = None
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _kind(cls, value: object) -> EventKind:
+        found = event_kind(value)
+        if found is None:
+            raise ValueError(f"{value!r} is not an event kind; use one of {KIND_CHOICES}")
+        return found
+
+    @model_validator(mode="after")
+    def _shape(self) -> EventMapping:
+        if self.count and self.flag:
+            raise ValueError("count and flag are two ways to make events: keep one")
+        if not (self.date or self.count or self.flag):
+            raise ValueError("name a date property (or a count or a flag) that makes the events")
+        for key in ("date", "detail", "count", "flag"):
+            value = getattr(self, key)
+            if value is not None and not self._pattern.match(value):
+                raise ValueError(f"{key}: {value!r} is not a {self._what}")
+        return self
+
+
+class HubSpotEventMapping(EventMapping):
+    _pattern = _HS_PROPERTY
+    _what = "HubSpot property name (lowercase, digits, _)"
+
+
+class SalesforceEventMapping(EventMapping):
+    _pattern = _SF_FIELD
+    _what = "Salesforce field API name"
+
+
+def _event_names(value: Mapping[str, EventMapping]) -> None:
+    bad = [name for name in value if not _EVENT_NAME.match(name)]
+    if bad:
+        raise ValueError(
+            f"event mapping name(s) {', '.join(map(repr, bad))}: use lowercase letters, digits"
+            " and _ (up to 40), starting with a letter; the name is part of each event's key"
+        )
+
+
 class HubSpotProperties(_FieldMap):
     """Which company property holds each fact (None: not kept in HubSpot). Any other fact of
     ``scoring.facts.Snapshot`` may be named too (``departments: departments_using``)."""
@@ -233,6 +297,13 @@ class HubSpotConfig(JoinConfig):
     burst_limit: int = Field(100, ge=1, le=100_000)
     burst_window_seconds: float = Field(10.0, gt=0, le=3600)
     overlap_seconds: int = Field(300, ge=0, le=86_400)
+    events: dict[str, HubSpotEventMapping] = Field(default_factory=dict)  # name -> mapping
+
+    @field_validator("events")
+    @classmethod
+    def _events(cls, value: dict[str, HubSpotEventMapping]) -> dict[str, HubSpotEventMapping]:
+        _event_names(value)
+        return value
 
 
 class SalesforceFields(_FieldMap):
@@ -275,6 +346,13 @@ class SalesforceConfig(JoinConfig):
     amount_is_arr: bool = True
     query_batch_size: int = Field(2000, ge=200, le=2000)
     overlap_seconds: int = Field(300, ge=0, le=86_400)
+    events: dict[str, SalesforceEventMapping] = Field(default_factory=dict)  # name -> mapping
+
+    @field_validator("events")
+    @classmethod
+    def _events(cls, value: dict[str, SalesforceEventMapping]) -> dict[str, SalesforceEventMapping]:
+        _event_names(value)
+        return value
 
     @field_validator("api_version")
     @classmethod
@@ -304,7 +382,7 @@ class UsageFields(_FieldMap):
     fact may be named too (``open_urgent_tickets: support.urgent_open``)."""
 
     _allowed = FACT_TARGETS  # usage records never create accounts
-    _not_facts = frozenset({"account_id", "crm_id", "domain", "updated_at"})
+    _not_facts = frozenset({"account_id", "crm_id", "domain", "updated_at", "events"})
 
     account_id: str = "account_id"
     domain: str | None = "domain"
@@ -318,6 +396,7 @@ class UsageFields(_FieldMap):
     usage: str | None = "usage"  # an object of metric -> number
     limits: str | None = "limits"  # an object of metric -> number
     updated_at: str | None = "updated_at"
+    events: str | None = "events"  # a list of {kind, date, detail, id}; None: not read
 
 
 class UsageConfig(JoinConfig):
@@ -363,16 +442,40 @@ FILE_TARGETS = frozenset(
 )
 
 
+# An events file's columns (``contents: events``): the account each row is about (and the
+# keys that find it), then the event. Only ``account``, ``kind`` and ``date`` are required.
+EVENT_FILE_TARGETS = frozenset(
+    {"account", "kind", "date", "detail", "event_id", "domain", "crm_id"}
+)
+EVENT_FILE_COLUMNS = {"account": "account", "kind": "kind", "date": "date", "detail": "detail"}
+
+
 class FileSourceConfig(JoinConfig):
-    """A CSV or JSON export (a list of objects, or JSON lines) read whenever it changes."""
+    """A CSV or JSON export (a list of objects, or JSON lines) read whenever it changes: of
+    accounts and their facts, or (``contents: events``) of events, one a row."""
 
     name: str
     path: Path
     format: Literal["auto", "csv", "json", "jsonl"] = "auto"
+    contents: Literal["accounts", "events"] = "accounts"
     columns: dict[str, str] = Field(default_factory=lambda: {"id": "id", "name": "name"})
     health_values: dict[str, HealthValue] = Field(default_factory=lambda: DEFAULT_HEALTH_VALUES)
     delimiter: str = Field(",", min_length=1, max_length=1)
     encoding: str = "utf-8"
+
+    @model_validator(mode="before")
+    @classmethod
+    def _event_defaults(cls, data: Any) -> Any:
+        """An events file's own defaults: its columns, no accounts created, joined by domain
+        (and first by CRM id when ``crm_source`` names the CRM)."""
+        if not isinstance(data, Mapping) or data.get("contents") != "events":
+            return data
+        out = dict(data)
+        out.setdefault("columns", dict(EVENT_FILE_COLUMNS))
+        out.setdefault("creates_accounts", False)
+        if "join_on" not in out:
+            out["join_on"] = ("crm_id", "domain") if out.get("crm_source") else ("domain",)
+        return out
 
     @field_validator("name")
     @classmethod
@@ -384,9 +487,11 @@ class FileSourceConfig(JoinConfig):
             )
         return value
 
-    @field_validator("columns")
-    @classmethod
-    def _targets(cls, value: dict[str, str]) -> dict[str, str]:
+    @model_validator(mode="after")
+    def _targets(self) -> FileSourceConfig:
+        if self.contents == "events":
+            return self._event_targets()
+        value = self.columns
         bad = [
             k for k in value if k not in FILE_TARGETS and not k.startswith(("usage.", "limits."))
         ]
@@ -397,7 +502,30 @@ class FileSourceConfig(JoinConfig):
             )
         if "id" not in value:
             raise ValueError("columns must name the id column (id: <column>)")
-        return value
+        return self
+
+    def _event_targets(self) -> FileSourceConfig:
+        bad = sorted(k for k in self.columns if k not in EVENT_FILE_TARGETS)
+        if bad:
+            raise ValueError(
+                f"unknown target field(s) {', '.join(bad)} for an events file; use"
+                f" {', '.join(sorted(EVENT_FILE_TARGETS))}"
+            )
+        missing = [k for k in ("account", "kind", "date") if k not in self.columns]
+        if missing:
+            raise ValueError(
+                f"an events file's columns must name the {', '.join(missing)} column(s)"
+            )
+        if self.creates_accounts:
+            raise ValueError(
+                "an events file cannot create accounts (its rows have no names): it joins the"
+                " accounts a CRM or an accounts file made; remove creates_accounts"
+            )
+        if not self.join_on:
+            raise ValueError(
+                "an events file finds each row's account by join_on (domain, crm_id): name one"
+            )
+        return self
 
 
 class DemoSourceConfig(_Strict):

@@ -10,17 +10,18 @@ from __future__ import annotations
 import csv
 import hashlib
 import json
-from collections.abc import Iterator, Mapping
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 from sources.base import BatchBuilder, JoinPolicy, dump_cursor, load_cursor
 from sources.config import FileSourceConfig
+from sources.events import Bad, read_logged_event
 from sources.http import SourceError
 from sources.mapping import map_record
-from sources.parse import Issues, record_id
-from sources.records import Batch
+from sources.parse import Issues, normalize_domain, record_id
+from sources.records import Batch, JoinKeys
 
 
 class FileSource:
@@ -53,21 +54,25 @@ class FileSource:
                 digest.update(chunk)
         return digest.hexdigest()
 
-    def _rows(self) -> Iterator[Any]:
+    def _rows(self) -> Iterator[tuple[str, Any]]:
+        """Each row with where it is in the file (``line 7``, ``item 3``), for messages."""
         kind = self._format()
         enc = self.config.encoding
         try:
             if kind == "csv":
                 with self.path.open(newline="", encoding=enc) as handle:
-                    yield from csv.DictReader(handle, delimiter=self.config.delimiter)
+                    reader = csv.DictReader(handle, delimiter=self.config.delimiter)
+                    self._check_header(reader.fieldnames)
+                    for row in reader:
+                        yield f"line {reader.line_num}", row
             elif kind == "jsonl":
                 with self.path.open(encoding=enc) as handle:
                     for n, line in enumerate(handle, 1):
                         if line.strip():
                             try:
-                                yield json.loads(line)
+                                yield f"line {n}", json.loads(line)
                             except ValueError:
-                                yield _BadLine(n)
+                                yield f"line {n}", _BadLine(n)
             else:
                 data = json.loads(self.path.read_text(encoding=enc))
                 if isinstance(data, Mapping) and isinstance(data.get("data"), list):
@@ -77,13 +82,28 @@ class FileSource:
                         f"{self.name}: {self.path} must hold a JSON list of objects"
                         ' (or {"data": [...]})'
                     )
-                yield from data
+                for n, row in enumerate(data, 1):
+                    yield f"item {n}", row
         except UnicodeDecodeError:
             raise SourceError(f"{self.name}: {self.path} is not {enc} text") from None
         except json.JSONDecodeError as exc:
             raise SourceError(f"{self.name}: {self.path} is not valid JSON: {exc}") from None
         except csv.Error as exc:
             raise SourceError(f"{self.name}: {self.path} is not valid CSV: {exc}") from None
+
+    def _check_header(self, header: Sequence[str] | None) -> None:
+        """An events file without a required column would reject every row for the same
+        reason: it fails once instead, naming the column."""
+        if self.config.contents != "events":
+            return
+        columns = self.config.columns
+        have = set(header or ())
+        missing = [columns[t] for t in ("account", "kind", "date") if columns[t] not in have]
+        if missing:
+            raise SourceError(
+                f"{self.name}: {self.path} has no column {', '.join(map(repr, missing))}"
+                f" (its header: {', '.join(header or ()) or 'empty'}); set columns: in the config"
+            )
 
     def fetch(self, cursor: str | None, today: date) -> Iterator[Batch]:
         if not self.path.is_file():
@@ -97,8 +117,13 @@ class FileSource:
         if state.get("file") == fingerprint:
             yield builder.take(final)  # unchanged since the last poll
             return
-        for raw in self._rows():
-            self._row(raw, builder, today, history)
+        events = self.config.contents == "events"
+        seen: dict[tuple[str, str], str] = {}  # (account, event key) -> where it was first
+        for where, raw in self._rows():
+            if events:
+                self._event_row(where, raw, builder, seen)
+            else:
+                self._row(raw, builder, today, history)
             if builder.full():
                 yield builder.take(cursor)  # a crash re-reads the file: upserts are idempotent
         yield builder.take(final)
@@ -138,6 +163,49 @@ class FileSource:
             builder.reject(rid, mapped.reject or "no usable values")
             return
         builder.add(mapped.account, mapped.snapshot, mapped.keys)
+
+    def _event_row(
+        self, where: str, raw: Any, builder: BatchBuilder, seen: dict[tuple[str, str], str]
+    ) -> None:
+        """One row of an events file: an event of the account it names, or rejected with
+        where it is and what is wrong with it."""
+        builder.fetched()
+        if isinstance(raw, _BadLine):
+            builder.reject(None, f"{where} is not valid JSON")
+            return
+        if not isinstance(raw, Mapping):
+            builder.reject(None, f"{where} is not an object ({type(raw).__name__})")
+            return
+        columns = self.config.columns
+        values = {target: raw.get(column) for target, column in columns.items()}
+        account = record_id(values["account"])
+        if account is None:
+            shown = "is empty" if values["account"] in (None, "") else "is not an id"
+            builder.reject(None, f"{where}: {columns['account']!r} {shown}")
+            return
+        found = read_logged_event(
+            {
+                "kind": values["kind"],
+                "date": values["date"],
+                "detail": values.get("detail"),
+                "id": values.get("event_id"),
+            },
+            source=self.name,
+            record=account,
+        )
+        if isinstance(found, Bad):
+            builder.reject(account, f"{where}: {found}")
+            return
+        first = seen.setdefault((account, found.key), where)
+        if first != where:
+            builder.reject(account, f"{where}: the same event as {first} (kept once)")
+            return
+        domain = values.get("domain") or account
+        keys = JoinKeys(
+            domain=normalize_domain(domain) if isinstance(domain, str) else None,
+            crm_id=record_id(values.get("crm_id")) or account,
+        )
+        builder.add_events([found], keys)
 
 
 class _BadLine:

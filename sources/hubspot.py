@@ -29,6 +29,7 @@ import httpx
 from sources.ahead import read_ahead
 from sources.base import BatchBuilder, JoinPolicy, dump_cursor, load_cursor, now_ms
 from sources.config import HttpConfig, HubSpotConfig
+from sources.events import mapped_fields, read_mapped_events
 from sources.http import (
     AuthError,
     BadResponse,
@@ -247,6 +248,7 @@ class HubSpotSource:
     def _company_properties(self) -> list[str]:
         wanted = ["name", "domain", "hubspot_owner_id", "hs_lastmodifieddate"]
         wanted += [*self._targets.values(), self.config.properties.usage_id or ""]
+        wanted += mapped_fields(self.config.events)
         return list(dict.fromkeys(p for p in wanted if p))
 
     def _list_companies(self, after: str | None) -> Iterator[tuple[list[dict[str, Any]], str]]:
@@ -312,6 +314,22 @@ class HubSpotSource:
             builder.reject(rid, mapped.reject)
             return
         builder.add(mapped.account, mapped.snapshot)
+        if self.config.events:
+            self._company_events(rid, props, builder, today)
+
+    def _company_events(
+        self, rid: str, props: Mapping[str, Any], builder: BatchBuilder, today: date
+    ) -> None:
+        """The events the company's mapped properties state (``events:``), in its batch."""
+        events = read_mapped_events(
+            self.config.events,
+            source=self.name,
+            record=rid,
+            get=props.get,
+            reader=Reader(builder.issues, rid),
+            today=today,
+        )
+        builder.add_events(events)
 
     # -- deals ----------------------------------------------------------------------------
 

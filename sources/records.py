@@ -57,12 +57,19 @@ class SnapshotRecord(Snapshot):
 
 @dataclass(frozen=True)
 class EventRecord:
+    """Something that happened to an account, as a source states it (see sources/events.py).
+
+    ``key`` identifies the event within its account (stored once per account and key); empty:
+    its kind and day. ``count`` is set on a running count's record: ``key`` is then its series
+    and the cycle logs one event per step above the highest already stored."""
+
     source: str
     external_id: str
     kind: EventKind
     on: date
     detail: str = ""
     key: str = ""
+    count: int | None = None
 
 
 Record = AccountRecord | SnapshotRecord | EventRecord

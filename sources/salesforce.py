@@ -28,6 +28,7 @@ import httpx
 from sources.ahead import read_ahead
 from sources.base import BatchBuilder, JoinPolicy, dump_cursor, load_cursor, now_ms
 from sources.config import HttpConfig, SalesforceConfig
+from sources.events import mapped_fields, read_mapped_events
 from sources.http import (
     AuthError,
     BadResponse,
@@ -166,6 +167,7 @@ class SalesforceSource:
     def _account_fields(self) -> list[str]:
         wanted = ["Id", "Name", "OwnerId", "Owner.Email", "Owner.Name", "SystemModstamp"]
         wanted += [*self._targets.values(), self.config.fields.usage_id or ""]
+        wanted += mapped_fields(self.config.events)
         return list(dict.fromkeys(f for f in wanted if f))
 
     def _where(self, *conditions: str | None) -> str:
@@ -327,6 +329,22 @@ class SalesforceSource:
             builder.reject(rid, mapped.reject)
             return
         builder.add(mapped.account, mapped.snapshot)
+        if self.config.events:
+            self._account_events(rid, raw, builder, today)
+
+    def _account_events(
+        self, rid: str, raw: Mapping[str, Any], builder: BatchBuilder, today: date
+    ) -> None:
+        """The events the Account's mapped fields state (``events:``), in its batch."""
+        events = read_mapped_events(
+            self.config.events,
+            source=self.name,
+            record=rid,
+            get=lambda path: dig(raw, path),
+            reader=Reader(builder.issues, rid),
+            today=today,
+        )
+        builder.add_events(events)
 
 
 def _error(response: httpx.Response) -> tuple[str, str]:

@@ -18,11 +18,12 @@ import httpx
 from sources.ahead import read_ahead
 from sources.base import BatchBuilder, JoinPolicy, dump_cursor, load_cursor, ms_to_iso, now_ms
 from sources.config import HttpConfig, UsageConfig
+from sources.events import read_event_list
 from sources.http import BadResponse, HttpClient, RequestFailed, RequestStats
 from sources.mapping import map_record
 from sources.paging import PageGuard
-from sources.parse import Issues, dig, record_id
-from sources.records import Batch
+from sources.parse import Issues, Reader, dig, record_id
+from sources.records import Batch, EventRecord
 
 NAME = "usage"
 
@@ -52,6 +53,7 @@ class UsageAPISource:
             targets.pop("limits", None)
         keys = {"domain": fields.domain, "crm_id": fields.crm_id}
         self._wanted = [(k, v) for k, v in {**keys, **targets}.items() if v]
+        self._events_path = fields.events  # where a record lists its events, if anywhere
         self.clock = clock
         self._max_empty = (http or HttpConfig()).max_empty_pages
         self.client = HttpClient(
@@ -162,7 +164,18 @@ class UsageAPISource:
             health_values={},
             with_account=False,
         )
-        if mapped.reject or mapped.snapshot is None:
+        events = self._events(raw, rid, builder) if self._events_path else []
+        if mapped.reject or (mapped.snapshot is None and not events):
             builder.reject(rid, mapped.reject or "no usable usage values")
             return
         builder.add(snapshot=mapped.snapshot, keys=mapped.keys)
+        builder.add_events(events, keys=mapped.keys)
+
+    def _events(self, raw: Mapping[str, Any], rid: str, builder: BatchBuilder) -> list[EventRecord]:
+        """The record's list of events (milestones, onboarding complete …), if it has one."""
+        path = self._events_path or ""
+        found = dig(raw, path)
+        if found is None:
+            return []
+        reader = Reader(builder.issues, rid)
+        return read_event_list(found, source=self.name, record=rid, reader=reader, field=path)

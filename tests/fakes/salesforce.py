@@ -71,6 +71,14 @@ SCHEMA: dict[str, dict[str, str]] = {
         "Departments__c": "double",
         "Employees_At_Purchase__c": "int",
         "Departments_At_Purchase__c": "double",
+        # custom fields an org may keep for events (sources.salesforce.events)
+        "Last_Win_Date__c": "date",
+        "Last_Win__c": "string",
+        "Feature_Requests__c": "double",
+        "Last_Feature_Request__c": "string",
+        "Onboarding_Complete__c": "bool",
+        "Initiative_Date__c": "date",
+        "Praise_Date__c": "date",
     },
     "Opportunity": {
         "Id": "id",

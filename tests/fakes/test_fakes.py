@@ -490,6 +490,38 @@ def test_salesforce_opportunities_and_null_owner(
     assert orphan["records"][0]["Owner"] is None
 
 
+def test_salesforce_event_fields_come_back_typed(
+    salesforce: FakeSalesforce, sf_client: httpx.Client
+) -> None:
+    """The custom Account fields an org keeps for events: dates as YYYY-MM-DD, checkboxes as
+    JSON booleans, numbers as numbers, and a checkbox filters as one."""
+    salesforce.add_account(
+        "001Fk0000000001AAA",
+        {
+            "Name": "Acme",
+            "Last_Win_Date__c": datetime(2026, 1, 10, tzinfo=UTC).date(),
+            "Last_Win__c": "Went live",
+            "Feature_Requests__c": 3,
+            "Onboarding_Complete__c": True,
+        },
+    )
+    salesforce.add_account("001Fk0000000002AAA", {"Name": "Beta"})
+    soql = (
+        "SELECT Id, Last_Win_Date__c, Last_Win__c, Feature_Requests__c, Onboarding_Complete__c"
+        " FROM Account WHERE Onboarding_Complete__c = true"
+    )
+    body = sf_client.get("/services/data/v62.0/query", params={"q": soql}).json()
+    assert body["totalSize"] == 1
+    record = {k: v for k, v in body["records"][0].items() if k != "attributes"}
+    assert record == {
+        "Id": "001Fk0000000001AAA",
+        "Last_Win_Date__c": "2026-01-10",
+        "Last_Win__c": "Went live",
+        "Feature_Requests__c": 3.0,
+        "Onboarding_Complete__c": True,
+    }
+
+
 def test_salesforce_errors(salesforce: FakeSalesforce, sf_client: httpx.Client) -> None:
     url = "/services/data/v62.0/query"
     bad = httpx.get(salesforce.url + url, params={"q": "SELECT Id FROM Account"})
