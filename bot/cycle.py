@@ -24,11 +24,11 @@ from db import repo
 from db.engine import SessionFactory, transaction
 from db.models import Account, Alert, AlertStatus, OutboxStatus, utcnow
 from scoring.engine import Assessment, assess
-from scoring.facts import SNAPSHOT_FACTS, FactKind
+from scoring.facts import SNAPSHOT_FACTS, EventKind, FactKind
 from scoring.triggers import live_episodes
 from sources.base import JoinPolicy
 from sources.events import count_steps, step_of
-from sources.records import AccountRecord, Batch, Record, SnapshotRecord
+from sources.records import AccountRecord, Batch, ChampionRecord, Record, SnapshotRecord
 
 _FIELDS = repo.SNAPSHOT_FIELDS
 
@@ -80,16 +80,32 @@ def ingest_batch(session: Session, batch: Batch, policy: JoinPolicy | None = Non
     policy = policy or JoinPolicy()
     out = Ingested()
     seen: dict[int, None] = {}
-    every: tuple[Record, ...] = (*batch.accounts, *batch.snapshots, *batch.events)
+    every: tuple[Record, ...] = (
+        *batch.accounts,
+        *batch.snapshots,
+        *batch.events,
+        *batch.tickets,
+        *batch.champions,
+    )
     sources = dict.fromkeys(r.source for r in every)
+    if batch.champions_of is not None:
+        sources.setdefault(batch.champions_of)
     for source in sources:
         linked = _resolve(session, batch, source, policy, out)
-        _write_snapshots(session, batch, source, linked, out)
-        if batch.events:
-            _write_events(session, batch, source, linked, out)
+        counts = _write_tickets(session, batch, source, linked) if batch.tickets else []
+        _write_snapshots(session, batch, source, linked, out, counts)
+        champions: list[dict[str, Any]] = []
+        if source == batch.champions_of and batch.champions_on is not None:
+            champions = _compare_champions(session, batch, source, linked, batch.champions_on)
+        if batch.events or champions:
+            _write_events(session, batch, source, linked, out, champions)
         for rec in every:
             if rec.source == source and rec.external_id in linked:
                 seen.setdefault(linked[rec.external_id])
+        for account_id, _ in counts:
+            seen.setdefault(account_id)
+        for row in champions:
+            seen.setdefault(row["account_id"])
     out.touched = list(seen)
     session.flush()
     return out
@@ -121,6 +137,8 @@ def _resolve(
     ids = set(records)
     ids.update(s.external_id for s in batch.snapshots if s.source == source)
     ids.update(e.external_id for e in batch.events if e.source == source)
+    ids.update(t.external_id for t in batch.tickets if t.source == source)
+    ids.update(c.external_id for c in batch.champions if c.source == source)
     linked = repo.external_id_map(session, source=source, external_ids=ids)
     new_links: list[dict[str, Any]] = []
 
@@ -280,16 +298,121 @@ def _values(rec: SnapshotRecord) -> dict[str, Any]:
     return out
 
 
+def _write_tickets(
+    session: Session, batch: Batch, source: str, linked: dict[str, int]
+) -> list[tuple[int, SnapshotRecord]]:
+    """Store the source's tickets; returns a snapshot record of the recounted open urgent
+    tickets for each account whose count may have changed (closing one lowers it)."""
+    rows: dict[str, dict[str, Any]] = {}
+    day = None
+    for ticket in batch.tickets:
+        if ticket.source != source or ticket.external_id not in linked:
+            continue
+        day = ticket.taken_on if day is None else max(day, ticket.taken_on)
+        rows[ticket.ticket_id] = {
+            "account_id": linked[ticket.external_id],
+            "is_open": ticket.is_open,
+            "urgent": ticket.urgent,
+        }
+    affected = repo.save_tickets(session, source=source, rows=rows)
+    if day is None or not affected:
+        return []
+    counts = repo.open_urgent_counts(session, account_ids=affected)
+    return [
+        (
+            account_id,
+            SnapshotRecord(
+                source=source, external_id="", taken_on=day, open_urgent_tickets=count
+            ),
+        )
+        for account_id, count in sorted(counts.items())
+    ]
+
+
+def _compare_champions(
+    session: Session, batch: Batch, source: str, linked: dict[str, int], day: date
+) -> list[dict[str, Any]]:
+    """Compare the source's complete set of champion links with the stored one: a new link
+    is a CHAMPION_ADDED event, a link gone (contact deleted, unlinked from the account, or no
+    longer in the role) a CHAMPION_LEFT one. Returns the event rows."""
+    current: dict[tuple[int, str], ChampionRecord] = {}
+    for rec in batch.champions:
+        if rec.source == source and rec.external_id in linked:
+            current.setdefault((linked[rec.external_id], rec.contact_id), rec)
+    stored = repo.champion_links(session, source=source)
+    added = [link for link in current if link not in stored]
+    left = [link for link in stored if link not in current]
+    repo.add_champion_links(
+        session,
+        rows=[
+            {
+                "source": source,
+                "account_id": account_id,
+                "contact_id": contact_id,
+                "name": current[(account_id, contact_id)].name,
+                "since": day,
+            }
+            for account_id, contact_id in added
+        ],
+    )
+    repo.drop_champion_links(session, source=source, links=left)
+    _fill_contact_names(session, batch, source, current, added)
+    now = utcnow()
+
+    def row(account_id: int, contact: str, kind: EventKind, name: str) -> dict[str, Any]:
+        key = f"{source}:champion:{contact}:{kind.value}:{day.isoformat()}"[:255]
+        return {
+            "account_id": account_id,
+            "kind": kind.value,
+            "on": day,
+            "detail": name,
+            "key": key,
+            "recorded_at": now,
+            "source": source,
+        }
+
+    rows = [row(a, c, EventKind.CHAMPION_ADDED, current[(a, c)].name) for a, c in added]
+    rows += [row(a, c, EventKind.CHAMPION_LEFT, stored[(a, c)]) for a, c in left]
+    return rows
+
+
+def _fill_contact_names(
+    session: Session,
+    batch: Batch,
+    source: str,
+    current: dict[tuple[int, str], ChampionRecord],
+    added: list[tuple[int, str]],
+) -> None:
+    """A new champion's name becomes the account's contact when it has none (and the source
+    says to: ``champions.fill_contact_name``)."""
+    if not batch.fill_contact_name or not added:
+        return
+    empty = repo.accounts_without_contact(session, account_ids={a for a, _ in added})
+    rows: dict[int, dict[str, Any]] = {}
+    for account_id, contact_id in added:
+        name = current[(account_id, contact_id)].name
+        if account_id in empty and name and account_id not in rows:
+            rows[account_id] = {"id": account_id, "contact_name": name, "updated_at": utcnow()}
+    repo.update_accounts(session, rows=list(rows.values()))
+
+
 def _write_snapshots(
-    session: Session, batch: Batch, source: str, linked: dict[str, int], out: Ingested
+    session: Session,
+    batch: Batch,
+    source: str,
+    linked: dict[str, int],
+    out: Ingested,
+    extra: Sequence[tuple[int, SnapshotRecord]] = (),
 ) -> None:
     """One snapshot per account per day. A source whose records are partial (API sources
-    send only what changed) carries the account's last known values forward."""
+    send only what changed) carries the account's last known values forward. ``extra``:
+    records already joined to their accounts (recounted open urgent tickets)."""
     records = [
         (linked[s.external_id], s)
         for s in batch.snapshots
         if s.source == source and s.external_id in linked
     ]
+    records += extra
     if not records:
         return
     records.sort(key=lambda item: item[1].taken_on)
@@ -361,7 +484,12 @@ def _write_snapshots(
 
 
 def _write_events(
-    session: Session, batch: Batch, source: str, linked: dict[str, int], out: Ingested
+    session: Session,
+    batch: Batch,
+    source: str,
+    linked: dict[str, int],
+    out: Ingested,
+    extra: Sequence[dict[str, Any]] = (),
 ) -> None:
     """Insert the source's events that are new (one row per account and key: an event read
     again is already there). A running count's record becomes one event per step above the
@@ -398,6 +526,8 @@ def _write_events(
                     "source": event.source,
                 },
             )
+    for row in extra:
+        rows.setdefault((row["account_id"], row["key"]), row)
     out.changed.update(account_id for account_id, _ in repo.insert_events(session, rows=rows))
 
 

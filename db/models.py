@@ -106,6 +106,37 @@ class AccountEvent(SQLModel, table=True):
     permalink: str | None = Field(default=None, max_length=1000)
 
 
+class CrmTicket(SQLModel, table=True):
+    """A CRM ticket (HubSpot) or Case (Salesforce) as last read: the account's count of open
+    urgent ones is recounted from these, so a ticket closing lowers it."""
+
+    __tablename__ = "crm_tickets"
+    __table_args__ = (UniqueConstraint("source", "ticket_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=50)
+    ticket_id: str = Field(max_length=255)
+    account_id: int = Field(foreign_key="accounts.id", index=True, ondelete="CASCADE")
+    is_open: bool
+    urgent: bool
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
+class ChampionLink(SQLModel, table=True):
+    """A contact who was a champion of an account at the last complete read of its source: a
+    link missing from the next read is a champion who left."""
+
+    __tablename__ = "champion_links"
+    __table_args__ = (UniqueConstraint("source", "account_id", "contact_id"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    source: str = Field(max_length=50)
+    account_id: int = Field(foreign_key="accounts.id", index=True, ondelete="CASCADE")
+    contact_id: str = Field(max_length=255)
+    name: str = Field(default="", max_length=200)
+    since: date
+
+
 class TriggerEpisode(SQLModel, table=True):
     __tablename__ = "trigger_episodes"
 

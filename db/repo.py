@@ -31,6 +31,8 @@ from db.models import (
     AccountEvent,
     Alert,
     AuditLog,
+    ChampionLink,
+    CrmTicket,
     DigestLog,
     ExternalId,
     JobLease,
@@ -1625,6 +1627,101 @@ def abandon_runs(session: Session, *, run_ids: Sequence[int], now: datetime, rea
         run.finished_at = now
         run.errors = [f"error: {reason}", *run.errors]
         session.add(run)
+
+
+# --- tickets and champions (sources/tickets.py) ------------------------------------------
+
+
+def save_tickets(session: Session, *, source: str, rows: dict[str, dict[str, Any]]) -> set[int]:
+    """Store each ticket's account and open/urgent state (by ticket id); returns the accounts
+    whose count of open urgent tickets may have changed (a ticket's old and new account)."""
+    if not rows:
+        return set()
+    stored: dict[str, dict[str, Any]] = {}
+    table = _table(CrmTicket)
+    for chunk in _chunks(sorted(rows)):
+        stmt = select(
+            table.c.id, table.c.ticket_id, table.c.account_id, table.c.is_open, table.c.urgent
+        ).where(
+            CrmTicket.source == source, col(CrmTicket.ticket_id).in_(chunk)
+        )
+        stored.update({row["ticket_id"]: row for row in _dicts(_select(session, stmt))})
+    now = utcnow()
+    inserts, updates, affected = [], [], set()
+    for ticket_id, row in rows.items():
+        old = stored.get(ticket_id)
+        fresh = {"account_id": row["account_id"], "is_open": row["is_open"]}
+        fresh["urgent"] = row["urgent"]
+        if old is None:
+            inserts.append({"source": source, "ticket_id": ticket_id, **fresh, "updated_at": now})
+            if fresh["is_open"] and fresh["urgent"]:
+                affected.add(fresh["account_id"])
+            continue
+        if all(old[k] == v for k, v in fresh.items()):
+            continue
+        updates.append({"id": old["id"], **fresh, "updated_at": now})
+        affected |= {int(old["account_id"]), fresh["account_id"]}
+    _bulk_insert(session, _table(CrmTicket), inserts, unique=("source", "ticket_id"))
+    _update_by_id(session, CrmTicket, updates)
+    return affected
+
+
+def open_urgent_counts(session: Session, *, account_ids: Iterable[int]) -> dict[int, int]:
+    """Each account's number of open urgent tickets, over every source (0 when none)."""
+    wanted = sorted(set(account_ids))
+    out = dict.fromkeys(wanted, 0)
+    for chunk in _chunks(wanted):
+        stmt = (
+            select(CrmTicket.account_id, func.count())
+            .where(
+                col(CrmTicket.account_id).in_(chunk),
+                col(CrmTicket.is_open).is_(True),
+                col(CrmTicket.urgent).is_(True),
+            )
+            .group_by(col(CrmTicket.account_id))
+        )
+        out.update({int(a): int(n) for a, n in _select(session, stmt)})
+    return out
+
+
+def champion_links(session: Session, *, source: str) -> dict[tuple[int, str], str]:
+    """(account id, contact id) -> the champion's name, for every stored link of ``source``."""
+    stmt = select(ChampionLink.account_id, ChampionLink.contact_id, ChampionLink.name).where(
+        ChampionLink.source == source
+    )
+    return {(int(a), str(c)): str(n) for a, c, n in _select(session, stmt)}
+
+
+def add_champion_links(session: Session, *, rows: list[dict[str, Any]]) -> None:
+    """Store new champion links (source, account_id, contact_id, name, since)."""
+    _bulk_insert(
+        session, _table(ChampionLink), rows, unique=("source", "account_id", "contact_id")
+    )
+
+
+def drop_champion_links(
+    session: Session, *, source: str, links: Iterable[tuple[int, str]]
+) -> None:
+    """Forget the links of champions who left."""
+    for account_id, contact_id in links:
+        session.connection().execute(
+            delete(ChampionLink).where(
+                col(ChampionLink.source) == source,
+                col(ChampionLink.account_id) == account_id,
+                col(ChampionLink.contact_id) == contact_id,
+            )
+        )
+
+
+def accounts_without_contact(session: Session, *, account_ids: Iterable[int]) -> set[int]:
+    """The accounts among ``account_ids`` that have no contact name yet."""
+    out: set[int] = set()
+    for chunk in _chunks(sorted(set(account_ids))):
+        stmt = select(Account.id).where(
+            col(Account.id).in_(chunk), col(Account.contact_name).is_(None)
+        )
+        out.update(int(i) for (i,) in _select(session, stmt))
+    return out
 
 
 def _table(model: Any) -> Table:

@@ -283,11 +283,69 @@ class HubSpotRenewals(_Strict):
     amount_is_arr: bool = True
 
 
+def _values(value: tuple[str, ...], what: str) -> tuple[str, ...]:
+    """A list of picklist values: stripped, none empty or absurdly long."""
+    out = tuple(v.strip() for v in value)
+    if any(not v or len(v) > 255 or ";" in v for v in out):
+        raise ValueError(f"{what}: each value is one picklist value (1-255 characters, no ';')")
+    return out
+
+
+class HubSpotTickets(_Strict):
+    """Tickets associated with companies (scope ``tickets``): the open ones whose priority is
+    urgent feed the health gate; feature-request ones are FEATURE_REQUEST events."""
+
+    enabled: bool = True
+    urgent_priorities: tuple[str, ...] = ("URGENT",)  # hs_ticket_priority values
+    feature_request_categories: tuple[str, ...] = ("FEATURE_REQUEST",)  # hs_ticket_category
+    priority_property: str = "hs_ticket_priority"
+    category_property: str = "hs_ticket_category"
+    subject_property: str = "subject"
+
+    @field_validator("priority_property", "category_property", "subject_property")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _HS_PROPERTY.match(value):
+            raise ValueError(f"{value!r} is not a HubSpot property name (lowercase, digits, _)")
+        return value
+
+    @field_validator("urgent_priorities", "feature_request_categories")
+    @classmethod
+    def _listed(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        return _values(value, "ticket values")
+
+
+class HubSpotChampions(_Strict):
+    """Contacts whose buying role (a multi-select: ``;``-joined) includes one of ``roles``,
+    associated with a company, are its champions (scope ``crm.objects.contacts.read``)."""
+
+    enabled: bool = True
+    role_property: str = "hs_buying_role"
+    roles: tuple[str, ...] = ("CHAMPION",)
+    fill_contact_name: bool = True  # the account's contact, when no property maps one
+
+    @field_validator("role_property")
+    @classmethod
+    def _name(cls, value: str) -> str:
+        if not _HS_PROPERTY.match(value):
+            raise ValueError(f"{value!r} is not a HubSpot property name (lowercase, digits, _)")
+        return value
+
+    @field_validator("roles")
+    @classmethod
+    def _roles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("name at least one role value (or set enabled: false)")
+        return _values(value, "roles")
+
+
 class HubSpotConfig(JoinConfig):
     enabled: bool = True
     properties: HubSpotProperties = HubSpotProperties()
     health_values: dict[str, HealthValue] = Field(default_factory=lambda: DEFAULT_HEALTH_VALUES)
     renewals: HubSpotRenewals = HubSpotRenewals()
+    tickets: HubSpotTickets = HubSpotTickets()
+    champions: HubSpotChampions = HubSpotChampions()
     page_size: int = Field(100, ge=1, le=100)
     search_page_size: int = Field(200, ge=1, le=200)
     search_result_cap: int = Field(10_000, ge=200, le=10_000)
@@ -304,6 +362,16 @@ class HubSpotConfig(JoinConfig):
     def _events(cls, value: dict[str, HubSpotEventMapping]) -> dict[str, HubSpotEventMapping]:
         _event_names(value)
         return value
+
+    @model_validator(mode="after")
+    def _one_ticket_count(self) -> HubSpotConfig:
+        if self.tickets.enabled and self.properties.targets().get("open_urgent_tickets"):
+            raise ValueError(
+                "open_urgent_tickets comes from tickets (tickets.enabled) and from the company"
+                " property properties.open_urgent_tickets: keep one (tickets: {enabled: false},"
+                " or remove the property)"
+            )
+        return self
 
 
 class SalesforceFields(_FieldMap):
@@ -337,10 +405,51 @@ class SalesforceFields(_FieldMap):
         return value
 
 
+class SalesforceCases(_Strict):
+    """Cases of an Account: open ones (``IsClosed`` false) of an urgent ``Priority`` feed the
+    health gate; those of a feature-request ``Type`` are FEATURE_REQUEST events."""
+
+    enabled: bool = True
+    urgent_priorities: tuple[str, ...] = ("High",)
+    feature_request_types: tuple[str, ...] = ("Feature Request",)
+
+    @field_validator("urgent_priorities", "feature_request_types")
+    @classmethod
+    def _listed(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        value = _values(value, "case values")
+        if any("'" in v or "\\" in v for v in value):
+            raise ValueError("case values cannot contain quotes or backslashes")
+        return value
+
+
+class SalesforceChampions(_Strict):
+    """Contacts in a champion role on an Account. ``AccountContactRole`` (Role, one value:
+    every org has it) or ``AccountContactRelation`` (Roles, a multi-select: orgs with Contacts
+    to Multiple Accounts). Salesforce ships no "Champion" role value: orgs add it (Setup >
+    Contact Roles on Accounts), or name the value they use for it here."""
+
+    enabled: bool = True
+    object: Literal["AccountContactRole", "AccountContactRelation"] = "AccountContactRole"
+    roles: tuple[str, ...] = ("Champion",)
+    fill_contact_name: bool = True
+
+    @field_validator("roles")
+    @classmethod
+    def _roles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
+        if not value:
+            raise ValueError("name at least one role value (or set enabled: false)")
+        value = _values(value, "roles")
+        if any("'" in v or "\\" in v for v in value):
+            raise ValueError("role values cannot contain quotes or backslashes")
+        return value
+
+
 class SalesforceConfig(JoinConfig):
     enabled: bool = True
     api_version: str = "v62.0"
     fields: SalesforceFields = SalesforceFields()
+    cases: SalesforceCases = SalesforceCases()
+    champions: SalesforceChampions = SalesforceChampions()
     health_values: dict[str, HealthValue] = Field(default_factory=lambda: DEFAULT_HEALTH_VALUES)
     renewal_filter: str | None = "Type = 'Renewal' AND IsClosed = false"
     amount_is_arr: bool = True
@@ -353,6 +462,16 @@ class SalesforceConfig(JoinConfig):
     def _events(cls, value: dict[str, SalesforceEventMapping]) -> dict[str, SalesforceEventMapping]:
         _event_names(value)
         return value
+
+    @model_validator(mode="after")
+    def _one_ticket_count(self) -> SalesforceConfig:
+        if self.cases.enabled and self.fields.targets().get("open_urgent_tickets"):
+            raise ValueError(
+                "open_urgent_tickets comes from Cases (cases.enabled) and from the Account field"
+                " fields.open_urgent_tickets: keep one (cases: {enabled: false}, or remove the"
+                " field)"
+            )
+        return self
 
     @field_validator("api_version")
     @classmethod

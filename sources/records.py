@@ -72,7 +72,32 @@ class EventRecord:
     count: int | None = None
 
 
-Record = AccountRecord | SnapshotRecord | EventRecord
+@dataclass(frozen=True)
+class TicketRecord:
+    """One support ticket (HubSpot) or Case (Salesforce) of an account, as it stands now.
+
+    The cycle keeps one row per ticket (``crm_tickets``) and recounts the account's open urgent
+    ones, so a ticket that closes lowers the count on the poll that reads it."""
+
+    source: str
+    external_id: str  # the account's id in the source (company, Account)
+    ticket_id: str
+    taken_on: date  # the poll day: the day of the snapshot its count goes into
+    is_open: bool
+    urgent: bool
+
+
+@dataclass(frozen=True)
+class ChampionRecord:
+    """A contact who is a champion of an account now (one per account and contact)."""
+
+    source: str
+    external_id: str  # the account's id in the source
+    contact_id: str
+    name: str
+
+
+Record = AccountRecord | SnapshotRecord | EventRecord | TicketRecord | ChampionRecord
 
 
 @dataclass(frozen=True)
@@ -94,6 +119,15 @@ class Batch:
     accounts: list[AccountRecord] = field(default_factory=list)
     snapshots: list[SnapshotRecord] = field(default_factory=list)
     events: list[EventRecord] = field(default_factory=list)
+    tickets: list[TicketRecord] = field(default_factory=list)
+    # Source ``champions_of``'s complete set of champion links, read on ``champions_on``: set
+    # only on the last batch of a pass that read them all. The cycle compares it with the
+    # stored links (a link gone is a champion who left; a new one a champion added), and
+    # with ``fill_contact_name`` a new champion names an account that has no contact.
+    champions: list[ChampionRecord] = field(default_factory=list)
+    champions_of: str | None = None
+    champions_on: date | None = None
+    fill_contact_name: bool = False
     rejects: list[str] = field(default_factory=list)
     cursor: str | None = None
     fetched: int = 0  # raw records read from the source for this batch
@@ -104,4 +138,10 @@ class Batch:
 
     @property
     def records(self) -> int:
-        return len(self.accounts) + len(self.snapshots) + len(self.events)
+        return (
+            len(self.accounts)
+            + len(self.snapshots)
+            + len(self.events)
+            + len(self.tickets)
+            + len(self.champions)
+        )
