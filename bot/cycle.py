@@ -321,9 +321,7 @@ def _write_tickets(
     return [
         (
             account_id,
-            SnapshotRecord(
-                source=source, external_id="", taken_on=day, open_urgent_tickets=count
-            ),
+            SnapshotRecord(source=source, external_id="", taken_on=day, open_urgent_tickets=count),
         )
         for account_id, count in sorted(counts.items())
     ]

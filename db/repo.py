@@ -1640,11 +1640,7 @@ def save_tickets(session: Session, *, source: str, rows: dict[str, dict[str, Any
     stored: dict[str, dict[str, Any]] = {}
     table = _table(CrmTicket)
     for chunk in _chunks(sorted(rows)):
-        stmt = select(
-            table.c.id, table.c.ticket_id, table.c.account_id, table.c.is_open, table.c.urgent
-        ).where(
-            CrmTicket.source == source, col(CrmTicket.ticket_id).in_(chunk)
-        )
+        stmt = table.select().where(table.c.source == source, table.c.ticket_id.in_(chunk))
         stored.update({row["ticket_id"]: row for row in _dicts(_select(session, stmt))})
     now = utcnow()
     inserts, updates, affected = [], [], set()
@@ -1694,14 +1690,10 @@ def champion_links(session: Session, *, source: str) -> dict[tuple[int, str], st
 
 def add_champion_links(session: Session, *, rows: list[dict[str, Any]]) -> None:
     """Store new champion links (source, account_id, contact_id, name, since)."""
-    _bulk_insert(
-        session, _table(ChampionLink), rows, unique=("source", "account_id", "contact_id")
-    )
+    _bulk_insert(session, _table(ChampionLink), rows, unique=("source", "account_id", "contact_id"))
 
 
-def drop_champion_links(
-    session: Session, *, source: str, links: Iterable[tuple[int, str]]
-) -> None:
+def drop_champion_links(session: Session, *, source: str, links: Iterable[tuple[int, str]]) -> None:
     """Forget the links of champions who left."""
     for account_id, contact_id in links:
         session.connection().execute(

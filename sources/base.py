@@ -16,7 +16,14 @@ from typing import Any, Protocol, runtime_checkable
 
 from sources.config import JoinConfig
 from sources.parse import Issues
-from sources.records import AccountRecord, Batch, EventRecord, JoinKeys, SnapshotRecord
+from sources.records import (
+    AccountRecord,
+    Batch,
+    EventRecord,
+    JoinKeys,
+    SnapshotRecord,
+    TicketRecord,
+)
 
 
 @dataclass(frozen=True)
@@ -149,6 +156,9 @@ class BatchBuilder:
         self._batch.events += events
         if keys is not None and (keys.domain or keys.crm_id):
             self._batch.join_keys.setdefault(events[0].external_id, keys)
+
+    def add_ticket(self, ticket: TicketRecord) -> None:
+        self._batch.tickets.append(ticket)
 
     def full(self) -> bool:
         return self._batch.fetched >= self.size

@@ -44,7 +44,14 @@ from sources.mapping import map_record
 from sources.paging import PageGuard, describe_shape
 from sources.parse import Issues, Reader, parse_datetime, record_id
 from sources.ratelimit import RollingWindow
-from sources.records import Batch
+from sources.records import Batch, ChampionRecord, TicketRecord
+from sources.tickets import (
+    contact_name,
+    feature_request,
+    has_value,
+    stage_states,
+    ticket_is_open,
+)
 
 log = logging.getLogger(__name__)
 
@@ -115,7 +122,8 @@ class HubSpotSource:
                 "HubSpot rejected the access token (401 "
                 f"{body.get('category') or 'INVALID_AUTHENTICATION'}): set a valid private-app"
                 " token in HUBSPOT_ACCESS_TOKEN (scopes crm.objects.companies.read,"
-                " crm.objects.deals.read, crm.objects.owners.read)"
+                " crm.objects.deals.read, crm.objects.owners.read, and for tickets and"
+                " champions tickets and crm.objects.contacts.read)"
             )
         if status == 429:
             policy = str(body.get("policyName") or "")
@@ -184,14 +192,16 @@ class HubSpotSource:
             return dump_cursor({"since": since, "run": run})
 
         if run["mode"] == "full":
-            renewals = self._renewal_map(issues)
-            pages = read_ahead(self._list_companies(run.get("pos")), name="hubspot-companies")
-            for page, next_after in pages:
-                for raw in page:
-                    self._company(raw, builder, owners, renewals, today)
-                run["pos"] = next_after
-                if builder.full():
-                    yield builder.take(resume())
+            if run["phase"] == "companies":
+                renewals = self._renewal_map(issues)
+                pages = read_ahead(self._list_companies(run.get("pos")), name="hubspot-companies")
+                for page, next_after in pages:
+                    for raw in page:
+                        self._company(raw, builder, owners, renewals, today)
+                    run["pos"] = next_after
+                    if builder.full():
+                        yield builder.take(resume())
+                run["phase"], run["pos"] = "tickets", None
         else:
             assert since is not None
             low = since - self.config.overlap_seconds * 1000
@@ -205,15 +215,171 @@ class HubSpotSource:
                     if builder.full():
                         yield builder.take(resume())
                 run["phase"], run["pos"] = "deals", None
-            if self.config.renewals.enabled:
-                pos = run.get("pos")
-                start = max(low, pos) if isinstance(pos, int) else low
-                for page in self._search("deals", start, run["until"], builder):
-                    self._changed_deals(page, builder, issues, today)
-                    run["pos"] = _last_modified(page, run.get("pos"))
-                    if builder.full():
-                        yield builder.take(resume())
-        yield builder.take(dump_cursor({"since": run["until"]}))
+            if run["phase"] == "deals":
+                if self.config.renewals.enabled:
+                    pos = run.get("pos")
+                    start = max(low, pos) if isinstance(pos, int) else low
+                    for page in self._search("deals", start, run["until"], builder):
+                        self._changed_deals(page, builder, issues, today)
+                        run["pos"] = _last_modified(page, run.get("pos"))
+                        if builder.full():
+                            yield builder.take(resume())
+                run["phase"], run["pos"] = "tickets", None
+        if run["phase"] == "tickets" and self.config.tickets.enabled:
+            states = stage_states(self._get("/crm/v3/pipelines/tickets", {}))
+            for page in self._ticket_pages(run, since):
+                self._tickets(page, states, builder, today)
+                if builder.full():
+                    yield builder.take(resume())
+        champions = self._champions(builder) if self.config.champions.enabled else None
+        last = builder.take(dump_cursor({"since": run["until"]}))
+        if champions is not None:
+            last.champions, last.champions_of, last.champions_on = champions, self.name, today
+            last.fill_contact_name = self.config.champions.fill_contact_name
+        yield last
+
+    # -- tickets --------------------------------------------------------------------------
+
+    def _ticket_properties(self) -> list[str]:
+        cfg = self.config.tickets
+        wanted = [cfg.subject_property, cfg.priority_property, cfg.category_property]
+        wanted += ["hs_pipeline", "hs_pipeline_stage", "hs_is_closed", "createdate"]
+        return list(dict.fromkeys([*wanted, "hs_lastmodifieddate"]))
+
+    def _ticket_pages(
+        self, run: dict[str, Any], since: int | None
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Every ticket (first poll: the list, resumable by ``after``), else those modified
+        since the last poll (search, like companies); ``run["pos"]`` follows along."""
+        if run["mode"] == "full":
+            what = "GET /crm/v3/objects/tickets"
+            after = run.get("pos") if isinstance(run.get("pos"), str) else None
+            guard = PageGuard(f"HubSpot: {what}", max_empty=self._http.max_empty_pages, start=after)
+            props = ",".join(self._ticket_properties())
+            while True:
+                params: dict[str, Any] = {"limit": self.config.page_size, "properties": props}
+                if after:
+                    params["after"] = after
+                data = self._get("/crm/v3/objects/tickets", params)
+                results = _results(data, what)
+                after = guard.next(_next_after(data, what), len(results))
+                run["pos"] = after
+                yield results
+                if not after:
+                    return
+        assert since is not None
+        low = since - self.config.overlap_seconds * 1000
+        pos = run.get("pos")
+        start = max(low, pos) if isinstance(pos, int) else low
+        for page in self._search("tickets", start, run["until"], None):
+            run["pos"] = _last_modified(page, run.get("pos"))
+            yield page
+
+    def _tickets(
+        self,
+        page: list[dict[str, Any]],
+        states: Mapping[str, str],
+        builder: BatchBuilder,
+        today: date,
+    ) -> None:
+        """Each ticket's state (for the open urgent count) and, for a feature request, its
+        event; a ticket without a company is counted as an issue, not a record."""
+        cfg = self.config.tickets
+        ids = [tid for raw in page if (tid := record_id(raw.get("id"))) is not None]
+        companies = self._companies_of("tickets", ids, primary=26, unlabeled=339)
+        for raw in page:
+            builder.fetched()
+            tid = record_id(raw.get("id"))
+            props = raw.get("properties")
+            if tid is None or not isinstance(props, Mapping):
+                builder.reject(tid, "ticket without an id or properties")
+                continue
+            company = companies.get(tid)
+            if company is None:
+                builder.issues.add("ticket: no associated company", tid)
+                continue
+            is_open = ticket_is_open(
+                props.get("hs_pipeline_stage"), states, props.get("hs_is_closed")
+            )
+            builder.add_ticket(
+                TicketRecord(
+                    source=self.name,
+                    external_id=company,
+                    ticket_id=tid,
+                    taken_on=today,
+                    is_open=is_open,
+                    urgent=has_value(props.get(cfg.priority_property), cfg.urgent_priorities),
+                )
+            )
+            if has_value(props.get(cfg.category_property), cfg.feature_request_categories):
+                event = feature_request(
+                    source=self.name,
+                    account=company,
+                    ticket_id=tid,
+                    created=props.get("createdate") or raw.get("createdAt"),
+                    subject=props.get(cfg.subject_property),
+                    fallback=f"Ticket {tid}",
+                )
+                if event is None:
+                    builder.issues.add("ticket: no readable create date", tid)
+                else:
+                    builder.add_events([event])
+
+    def _companies_of(
+        self, obj: str, ids: list[str], *, primary: int, unlabeled: int
+    ) -> dict[str, str]:
+        """Record id -> its company (v4 batch read): the primary one, else the first."""
+        path = f"/crm/v4/associations/{obj}/companies/batch/read"
+        out: dict[str, str] = {}
+        for start in range(0, len(ids), 1000):
+            chunk = ids[start : start + 1000]
+            data = self._post(path, {"inputs": [{"id": i} for i in chunk]})
+            for row in _results(data, f"POST {path}"):
+                frm = row.get("from")
+                rid = record_id(frm.get("id")) if isinstance(frm, Mapping) else None
+                found = _v4_targets(row, primary, unlabeled)
+                if rid is not None and found:
+                    out[rid] = found[0]
+        return out
+
+    # -- champions ------------------------------------------------------------------------
+
+    def _champions(self, builder: BatchBuilder) -> list[ChampionRecord]:
+        """Every (company, contact) where the contact's buying role includes a champion role:
+        the whole set, each poll, so a champion who left is noticed by its absence (search
+        never returns archived contacts; unlinking moves no modified date)."""
+        cfg = self.config.champions
+        props = ["firstname", "lastname", "email", cfg.role_property]
+        filters = [{"propertyName": cfg.role_property, "operator": "IN", "values": list(cfg.roles)}]
+        names: dict[str, str] = {}
+        for page in self._search_by_id("contacts", filters, props):
+            for raw in page:
+                cid = record_id(raw.get("id"))
+                values = raw.get("properties")
+                if cid is None or not isinstance(values, Mapping):
+                    continue
+                if not has_value(values.get(cfg.role_property), cfg.roles):
+                    continue  # the portal's IN matched more than the role: not a champion
+                names[cid] = contact_name(
+                    values.get("firstname"),
+                    values.get("lastname"),
+                    email=values.get("email"),
+                    fallback=f"Contact {cid}",
+                )
+        builder.fetched(len(names))
+        path = "/crm/v4/associations/contacts/companies/batch/read"
+        out: list[ChampionRecord] = []
+        ids = sorted(names)
+        for start in range(0, len(ids), 1000):
+            data = self._post(path, {"inputs": [{"id": i} for i in ids[start : start + 1000]]})
+            for row in _results(data, f"POST {path}"):
+                frm = row.get("from")
+                cid = record_id(frm.get("id")) if isinstance(frm, Mapping) else None
+                if cid is None or cid not in names:
+                    continue
+                for company in _v4_targets(row, 1, 279, every=True):
+                    out.append(ChampionRecord(self.name, company, cid, names[cid]))
+        return out
 
     # -- owners ---------------------------------------------------------------------------
 
@@ -435,10 +601,15 @@ class HubSpotSource:
     # -- search with the 10,000 cap -------------------------------------------------------
 
     def _search(
-        self, obj: str, low: int, high: int, builder: BatchBuilder
+        self, obj: str, low: int, high: int, builder: BatchBuilder | None
     ) -> Iterator[list[dict[str, Any]]]:
         """Every object modified in [low, high), oldest first, each exactly once."""
-        props = self._company_properties() if obj == "companies" else self._deal_properties()
+        if obj == "companies":
+            props = self._company_properties()
+        elif obj == "tickets":
+            props = self._ticket_properties()
+        else:
+            props = self._deal_properties()
         cap, size = self.config.search_result_cap, self.config.search_page_size
         windows = [(low, high)]
         first_probe = True
@@ -458,7 +629,7 @@ class HubSpotSource:
             }
             data = self._search_call(obj, body)
             total = int(data["total"])
-            if first_probe and obj == "companies":
+            if first_probe and obj == "companies" and builder is not None:
                 builder.total_hint = total
             first_probe = False
             if total > cap:
@@ -482,13 +653,21 @@ class HubSpotSource:
 
     def _search_one_ms(self, obj: str, at: int, props: list[str]) -> Iterator[list[dict[str, Any]]]:
         """More than the cap modified in the same millisecond: walk them by object id."""
+        at_ms = {"propertyName": "hs_lastmodifieddate", "operator": "EQ", "value": str(at)}
+        return self._search_by_id(obj, [at_ms], props)
+
+    def _search_by_id(
+        self, obj: str, where: list[dict[str, Any]], props: list[str]
+    ) -> Iterator[list[dict[str, Any]]]:
+        """Every object matching ``where``, walked by object id (a new query after the last id
+        seen before the 10,000-result cap, so any number is read)."""
         cap = self.config.search_result_cap
         last_id = 0
         what = f"POST /crm/v3/objects/{obj}/search"
         while True:
             started_after = last_id
             filters = [
-                {"propertyName": "hs_lastmodifieddate", "operator": "EQ", "value": str(at)},
+                *where,
                 {"propertyName": "hs_object_id", "operator": "GT", "value": str(last_id)},
             ]
             body: dict[str, Any] = {
@@ -578,13 +757,24 @@ def _inline_companies(raw: Mapping[str, Any]) -> list[str]:
 
 def _v4_companies(row: Mapping[str, Any]) -> list[str]:
     """Companies of one v4 association row, the primary (type 5) first."""
-    out: list[tuple[int, str]] = []
+    return _v4_targets(row, 5, 341)[:1]
+
+
+def _v4_targets(
+    row: Mapping[str, Any], primary: int, unlabeled: int, *, every: bool = False
+) -> list[str]:
+    """The targets of one v4 association row: the primary (``primary`` type id), then those
+    with the unlabeled type, then any other (never matched on labels, which HubSpot renames);
+    each once. Without ``every``, only the first."""
+    out: dict[str, int] = {}
     for target in row.get("to") or []:
         if not isinstance(target, Mapping):
             continue
         cid = record_id(target.get("toObjectId"))
         types = target.get("associationTypes") or []
-        primary = any(isinstance(t, Mapping) and t.get("typeId") == 5 for t in types)
+        ids = {t.get("typeId") for t in types if isinstance(t, Mapping)}
+        rank = 0 if primary in ids else 1 if unlabeled in ids else 2
         if cid is not None:
-            out.append((0 if primary else 1, cid))
-    return [cid for _, cid in sorted(out)][:1]
+            out[cid] = min(rank, out.get(cid, rank))
+    ranked = sorted(out, key=lambda cid: (out[cid], cid))
+    return ranked if every else ranked[:1]
