@@ -42,7 +42,8 @@ from sources.http import (
 from sources.mapping import map_record
 from sources.paging import PageGuard, describe_shape
 from sources.parse import Issues, Reader, dig, parse_datetime, record_id
-from sources.records import Batch
+from sources.records import Batch, ChampionRecord, TicketRecord
+from sources.tickets import contact_name, feature_request, has_value
 
 log = logging.getLogger(__name__)
 
@@ -214,21 +215,119 @@ class SalesforceSource:
                 if builder.full():
                     yield builder.take(resume())
             run["phase"], run["pos"] = "opportunities", None
-        if run["mode"] == "incremental" and self.config.renewal_filter:
+        if run["phase"] == "opportunities":
+            if run["mode"] == "incremental" and self.config.renewal_filter:
+                yield from self._opportunity_batches(run, low, builder, issues, today, resume)
+            run["phase"], run["pos"] = "cases", None
+        if run["phase"] == "cases" and self.config.cases.enabled:
             start = max(p for p in (low, run.get("pos"), 0) if isinstance(p, int))
-            where = self._where(
-                f"({self.config.renewal_filter})", f"SystemModstamp >= {soql_datetime(start)}"
-            )
+            since_clause = f"SystemModstamp >= {soql_datetime(start)}" if start else None
             soql = (
-                "SELECT Id, AccountId, Amount, CloseDate, SystemModstamp FROM Opportunity"
-                f"{where} ORDER BY SystemModstamp ASC"
+                "SELECT Id, AccountId, Subject, Type, Priority, IsClosed, CreatedDate,"
+                " SystemModstamp FROM Case"
+                f"{self._where('AccountId != null', since_clause)} ORDER BY SystemModstamp ASC"
             )
             for page, _ in self._query(soql):
-                self._changed_opportunities(page, builder, issues, today)
+                for raw in page:
+                    self._case(raw, builder, today)
                 run["pos"] = _last_modstamp(page, run.get("pos"))
                 if builder.full():
                     yield builder.take(resume())
-        yield builder.take(dump_cursor({"since": run["until"]}))
+        champions = self._champions(builder) if self.config.champions.enabled else None
+        last = builder.take(dump_cursor({"since": run["until"]}))
+        if champions is not None:
+            last.champions, last.champions_of, last.champions_on = champions, self.name, today
+            last.fill_contact_name = self.config.champions.fill_contact_name
+        yield last
+
+    def _opportunity_batches(
+        self,
+        run: dict[str, Any],
+        low: int | None,
+        builder: BatchBuilder,
+        issues: Issues,
+        today: date,
+        resume: Callable[[], str],
+    ) -> Iterator[Batch]:
+        """Renewal Opportunities changed since the last poll, batch by batch."""
+        start = max(p for p in (low, run.get("pos"), 0) if isinstance(p, int))
+        where = self._where(
+            f"({self.config.renewal_filter})", f"SystemModstamp >= {soql_datetime(start)}"
+        )
+        soql = (
+            "SELECT Id, AccountId, Amount, CloseDate, SystemModstamp FROM Opportunity"
+            f"{where} ORDER BY SystemModstamp ASC"
+        )
+        for page, _ in self._query(soql):
+            self._changed_opportunities(page, builder, issues, today)
+            run["pos"] = _last_modstamp(page, run.get("pos"))
+            if builder.full():
+                yield builder.take(resume())
+
+    # -- cases and champions --------------------------------------------------------------
+
+    def _case(self, raw: Mapping[str, Any], builder: BatchBuilder, today: date) -> None:
+        """A Case's state (for the open urgent count) and, for a feature request, its event."""
+        builder.fetched()
+        cfg = self.config.cases
+        cid, account = record_id(raw.get("Id")), record_id(raw.get("AccountId"))
+        if cid is None or account is None:
+            builder.reject(cid, "Case without an Id or an AccountId")
+            return
+        closed = raw.get("IsClosed")
+        builder.add_ticket(
+            TicketRecord(
+                source=self.name,
+                external_id=account,
+                ticket_id=cid,
+                taken_on=today,
+                is_open=closed is not True,
+                urgent=has_value(raw.get("Priority"), cfg.urgent_priorities),
+            )
+        )
+        if has_value(raw.get("Type"), cfg.feature_request_types):
+            event = feature_request(
+                source=self.name,
+                account=account,
+                ticket_id=cid,
+                created=raw.get("CreatedDate"),
+                subject=raw.get("Subject"),
+                fallback=f"Case {cid}",
+            )
+            if event is None:
+                builder.issues.add("case: no readable CreatedDate", cid)
+            else:
+                builder.add_events([event])
+
+    def _champions(self, builder: BatchBuilder) -> list[ChampionRecord]:
+        """Every (Account, Contact) in a champion role now: the whole set each poll, so a role
+        removed, a relation ended or a contact deleted shows as a link gone."""
+        cfg = self.config.champions
+        values = ", ".join(f"'{v}'" for v in cfg.roles)
+        if cfg.object == "AccountContactRelation":
+            field = "Roles"
+            where = f"IsActive = true AND Roles INCLUDES ({values})"
+        else:
+            field = "Role"
+            where = f"Role IN ({values})"
+        soql = (
+            f"SELECT Id, AccountId, ContactId, Contact.Name, Contact.Email, {field}"
+            f" FROM {cfg.object} WHERE {where}"
+        )
+        out: list[ChampionRecord] = []
+        for page, _ in self._query(soql):
+            for raw in page:
+                builder.fetched()
+                account, contact = record_id(raw.get("AccountId")), record_id(raw.get("ContactId"))
+                if account is None or contact is None or not has_value(raw.get(field), cfg.roles):
+                    continue
+                found = raw.get("Contact")
+                person: Mapping[str, Any] = found if isinstance(found, Mapping) else {}
+                name = contact_name(
+                    person.get("Name"), email=person.get("Email"), fallback=f"Contact {contact}"
+                )
+                out.append(ChampionRecord(self.name, account, contact, name))
+        return out
 
     def _renewal_map(self, issues: Issues) -> dict[str, tuple[date, float | None]]:
         found: dict[str, tuple[date, float | None]] = {}
