@@ -1,4 +1,10 @@
-"""Fake HubSpot CRM v3 (companies, deals, owners) plus v4 associations.
+"""Fake HubSpot CRM v3 (companies, deals, tickets, contacts, owners, ticket pipelines) plus v4
+associations.
+
+Tickets and contacts follow /work/shared/reference/signals-contracts.md sections 1-2: ticket
+pipelines with stage ``metadata.ticketState``; multi-select values ``;``-joined (search ``IN``
+matches any of them); archived records only under ``archived=true`` (with ``archivedAt``),
+never in search; v4 type ids ticket->company 26/339, contact->company 1/279.
 
 Follows /work/shared/reference/api-contracts.md section 6 (hard-coded here; no runtime
 dependency on that file):
@@ -44,7 +50,7 @@ from .base import (
 
 __all__ = ["FakeHubSpot"]
 
-OBJECT_TYPES = ("companies", "deals")
+OBJECT_TYPES = ("companies", "deals", "tickets", "contacts")
 ALWAYS_PROPS = ("createdate", "hs_lastmodifieddate", "hs_object_id")
 DEFAULT_PROPS: dict[str, tuple[str, ...]] = {
     "companies": ("name", "domain", "createdate", "hs_lastmodifieddate", "hs_object_id"),
@@ -58,11 +64,23 @@ DEFAULT_PROPS: dict[str, tuple[str, ...]] = {
         "hs_lastmodifieddate",
         "hs_object_id",
     ),
+    "tickets": (
+        "content",
+        "hs_pipeline",
+        "hs_pipeline_stage",
+        "hs_ticket_category",
+        "hs_ticket_priority",
+        "subject",
+    ),
+    "contacts": ("email", "firstname", "lastname", "createdate", "lastmodifieddate"),
 }
+MULTI_SELECT_PROPS = frozenset({"hs_buying_role"})
 NUMERIC_PROPS = frozenset(
     {"hs_object_id", "numberofemployees", "annualrevenue", "amount", "seats_purchased", "nps"}
 )
-DATE_PROPS = frozenset({"hs_lastmodifieddate", "createdate", "closedate", "last_contact_date"})
+DATE_PROPS = frozenset(
+    {"hs_lastmodifieddate", "lastmodifieddate", "createdate", "closedate", "last_contact_date"}
+)
 OPERATORS = frozenset(
     {
         "EQ",
@@ -84,13 +102,28 @@ OPERATORS = frozenset(
 ASSOC_TYPES: dict[tuple[str, str], tuple[int, int]] = {
     ("deals", "companies"): (5, 341),
     ("companies", "deals"): (6, 342),
+    ("tickets", "companies"): (26, 339),
+    ("companies", "tickets"): (25, 340),
+    ("contacts", "companies"): (1, 279),
+    ("companies", "contacts"): (2, 280),
 }
 ASSOC_V3_NAMES = {
     ("deals", "companies"): "deal_to_company",
     ("companies", "deals"): "company_to_deal",
+    ("tickets", "companies"): "ticket_to_company",
+    ("companies", "tickets"): "company_to_ticket",
+    ("contacts", "companies"): "contact_to_company",
+    ("companies", "contacts"): "company_to_contact",
+}
+# The default ticket pipeline: stage id -> (label, ticketState or None for "not stated").
+DEFAULT_STAGES: dict[str, tuple[str, str | None]] = {
+    "1": ("New", "OPEN"),
+    "2": ("Waiting on contact", "OPEN"),
+    "3": ("Waiting on us", "OPEN"),
+    "4": ("Closed", "CLOSED"),
 }
 
-SINGULAR = {"companies": "company", "deals": "deal"}
+SINGULAR = {"companies": "company", "deals": "deal", "tickets": "ticket", "contacts": "contact"}
 
 AUTH_MESSAGE = (
     "Authentication credentials not found. This API supports OAuth 2.0 authentication and you "
@@ -198,9 +231,10 @@ class FakeHubSpot(FakeServer):
         self._owner_order: list[str] = []
         # (from_type, to_type) -> from_id -> ordered to_ids
         self._assoc: dict[tuple[str, str], dict[str, list[str]]] = {
-            ("deals", "companies"): {},
-            ("companies", "deals"): {},
+            pair: {} for pair in ASSOC_TYPES
         }
+        self._archived: dict[str, dict[str, tuple[_Obj, str]]] = {t: {} for t in OBJECT_TYPES}
+        self.ticket_stages: dict[str, tuple[str, str | None]] = dict(DEFAULT_STAGES)
         self._rate_lock = threading.Lock()
         self._burst: deque[float] = deque()
         self._search_window: deque[float] = deque()
@@ -224,6 +258,8 @@ class FakeHubSpot(FakeServer):
         props["hs_object_id"] = oid
         props["createdate"] = iso_ms(created)
         props["hs_lastmodifieddate"] = iso_ms(updated)
+        if obj_type == "contacts":
+            props["lastmodifieddate"] = iso_ms(updated)
         with self._lock:
             store = self._objects[obj_type]
             if oid not in store:
@@ -268,6 +304,122 @@ class FakeHubSpot(FakeServer):
             c2d = self._assoc[("companies", "deals")].setdefault(cid, [])
             if did not in c2d:
                 c2d.append(did)
+
+    def add_ticket(
+        self,
+        ticket_id: str | int,
+        properties: Mapping[str, Any],
+        updated_at: When = None,
+        created_at: When = None,
+        company_id: str | int | None = None,
+    ) -> None:
+        """Insert/replace a ticket (``subject``, ``hs_pipeline_stage``, ``hs_ticket_priority``,
+        ``hs_ticket_category``, …), optionally associated with a company."""
+        self._put("tickets", ticket_id, {"hs_pipeline": "0", **properties}, updated_at, created_at)
+        if company_id is not None:
+            self.link("tickets", ticket_id, "companies", company_id)
+
+    def add_contact(
+        self,
+        contact_id: str | int,
+        properties: Mapping[str, Any],
+        updated_at: When = None,
+        created_at: When = None,
+        company_ids: Iterable[str | int] = (),
+    ) -> None:
+        """Insert/replace a contact (``firstname``, ``lastname``, ``email``, ``hs_buying_role``
+        as ``;``-joined values), associated with the companies given."""
+        self._put("contacts", contact_id, properties, updated_at, created_at)
+        for company_id in company_ids:
+            self.link("contacts", contact_id, "companies", company_id)
+
+    def link(self, from_type: str, from_id: str | int, to_type: str, to_id: str | int) -> None:
+        """Associate two records both ways (no modified date moves, as in HubSpot)."""
+        fid, tid = str(from_id), str(to_id)
+        with self._lock:
+            forward = self._assoc[(from_type, to_type)].setdefault(fid, [])
+            if tid not in forward:
+                forward.append(tid)
+            back = self._assoc[(to_type, from_type)].setdefault(tid, [])
+            if fid not in back:
+                back.append(fid)
+
+    def unlink(self, from_type: str, from_id: str | int, to_type: str, to_id: str | int) -> None:
+        """Remove an association both ways (modified dates stay, as in HubSpot)."""
+        fid, tid = str(from_id), str(to_id)
+        with self._lock:
+            forward = self._assoc[(from_type, to_type)].get(fid, [])
+            if tid in forward:
+                forward.remove(tid)
+            back = self._assoc[(to_type, from_type)].get(tid, [])
+            if fid in back:
+                back.remove(fid)
+
+    def archive(self, obj_type: str, obj_id: str | int, when: When = None) -> None:
+        """Delete a record restorably: gone from reads and search, listed under archived=true."""
+        oid = str(obj_id)
+        with self._lock:
+            obj = self._objects[obj_type].pop(oid)
+            self._archived[obj_type][oid] = (obj, iso_ms(when))
+            self._sorted_ids[obj_type] = None
+            self._bump(obj_type)
+
+    def populate_signals(self, company_ids: Iterable[str], seed: int = 0) -> dict[str, list[str]]:
+        """Tickets and contacts for some of the given companies, in the real wire shapes:
+        every 7th an open URGENT ticket, every 5th a FEATURE_REQUEST ticket, every 3rd a
+        CHAMPION contact (a multi-select with another role). Ids: tickets 40_000_000_001+,
+        contacts 50_000_000_001+. Returns the ids of each kind."""
+        made: dict[str, list[str]] = {"urgent": [], "feature": [], "champions": []}
+        seq = 0
+        for i, cid in enumerate(company_ids):
+            created = datetime(2026, 1, 1 + (i + seed) % 28, 9, 30, tzinfo=UTC)
+            if i % 7 == 0:
+                seq += 1
+                tid = str(40_000_000_000 + seq)
+                self.add_ticket(
+                    tid,
+                    {
+                        "subject": "Exports fail",
+                        "hs_pipeline_stage": "1",
+                        "hs_ticket_priority": "URGENT",
+                    },
+                    updated_at=created,
+                    created_at=created,
+                    company_id=cid,
+                )
+                made["urgent"].append(tid)
+            if i % 5 == 0:
+                seq += 1
+                tid = str(40_000_000_000 + seq)
+                self.add_ticket(
+                    tid,
+                    {
+                        "subject": "Single sign-on for the whole company",
+                        "hs_pipeline_stage": "4",
+                        "hs_ticket_priority": "MEDIUM",
+                        "hs_ticket_category": "FEATURE_REQUEST",
+                    },
+                    updated_at=created,
+                    created_at=created,
+                    company_id=cid,
+                )
+                made["feature"].append(tid)
+            if i % 3 == 0:
+                pid = str(50_000_000_001 + i)
+                self.add_contact(
+                    pid,
+                    {
+                        "firstname": "Robin",
+                        "lastname": f"Champion{i}",
+                        "email": f"robin{i}@example.com",
+                        "hs_buying_role": "END_USER;CHAMPION",
+                    },
+                    updated_at=created,
+                    created_at=created,
+                    company_ids=[cid],
+                )
+                made["champions"].append(pid)
+        return made
 
     def add_owner(
         self,
@@ -327,6 +479,8 @@ class FakeHubSpot(FakeServer):
                 obj = store[str(oid)]
                 obj.updated_ms = ms
                 obj.properties["hs_lastmodifieddate"] = stamp
+                if obj_type == "contacts":
+                    obj.properties["lastmodifieddate"] = stamp
             self._bump(obj_type)
 
     def remove(self, obj_type: str, obj_id: str | int) -> None:
@@ -572,6 +726,8 @@ class FakeHubSpot(FakeServer):
                 return self._list(parts[3], req)
             if len(parts) == 5:
                 return self._get_one(parts[3], parts[4], req)
+        if parts[:3] == ["crm", "v3", "pipelines"] and len(parts) == 4 and m == "GET":
+            return self._pipelines(parts[3])
         if parts[:3] == ["crm", "v3", "owners"] and m == "GET":
             if len(parts) == 3:
                 return self._owners_list(req)
@@ -669,8 +825,10 @@ class FakeHubSpot(FakeServer):
         props = self._split(q.get("properties"))
         assoc_types = self._split(q.get("associations"))
         archived = q.get("archived", "false").lower() == "true"
+        if archived:
+            return self._list_archived(obj_type, req, limit, props)
         with self._lock:
-            ids = [] if archived else self._ids(obj_type)
+            ids = self._ids(obj_type)
             start = 0
             if q.get("after"):
                 start = bisect.bisect_left(ids, self._int_param(q.get("after"), "after", 0))
@@ -691,6 +849,54 @@ class FakeHubSpot(FakeServer):
                 }
             }
         return Response.json(body)
+
+    def _list_archived(
+        self, obj_type: str, req: RecordedRequest, limit: int, props: list[str]
+    ) -> Response:
+        """``archived=true``: only archived records, each with ``archived`` and ``archivedAt``."""
+        with self._lock:
+            rows = sorted(self._archived[obj_type].items(), key=lambda kv: int(kv[0]))
+            start = self._int_param(req.query.get("after"), "after", 0)
+            results = []
+            for _, (obj, at) in rows[start : start + limit]:
+                record = self._serialize(obj_type, obj, props, [])
+                record.update({"archived": True, "archivedAt": at})
+                results.append(record)
+        body: dict[str, Any] = {"results": results}
+        if start + limit < len(rows):
+            body["paging"] = {"next": {"after": str(start + limit)}}
+        return Response.json(body)
+
+    def _pipelines(self, obj_type: str) -> Response:
+        """``GET /crm/v3/pipelines/tickets``: one pipeline; a stage whose state is None has no
+        ``ticketState`` (the spec marks it optional)."""
+        if obj_type != "tickets":
+            return self._error(404, f"Unknown object type {obj_type}", "OBJECT_NOT_FOUND")
+        stamp = "1970-01-01T00:00:00Z"  # default pipelines report createdAt 0
+        stages = []
+        for order, (sid, (label, state)) in enumerate(self.ticket_stages.items()):
+            stages.append(
+                {
+                    "id": sid,
+                    "label": label,
+                    "displayOrder": order,
+                    "archived": False,
+                    "metadata": {"ticketState": state} if state else {},
+                    "createdAt": stamp,
+                    "updatedAt": stamp,
+                    "writePermissions": "CRM_PERMISSIONS_ENFORCEMENT",
+                }
+            )
+        pipeline = {
+            "id": "0",
+            "label": "Support Pipeline",
+            "displayOrder": 0,
+            "archived": False,
+            "createdAt": stamp,
+            "updatedAt": stamp,
+            "stages": stages,
+        }
+        return Response.json({"results": [pipeline]})
 
     def _get_one(self, obj_type: str, obj_id: str, req: RecordedRequest) -> Response:
         self._check_type(obj_type)
@@ -747,6 +953,14 @@ class FakeHubSpot(FakeServer):
                 if not isinstance(values, list):
                     raise _BadRequest(f"{op} requires 'values'")
                 members = {coerce(prop, v) for v in values}
+                if prop in MULTI_SELECT_PROPS:
+                    want_in = op == "IN"
+
+                    def any_of(o: _Obj) -> bool:
+                        raw = str(o.properties.get(prop) or "").lower().split(";")
+                        return bool(members & {p.strip() for p in raw}) == want_in
+
+                    return any_of
                 if op == "IN":
                     return lambda o: val(o, prop) in members
                 return lambda o: val(o, prop) not in members
@@ -852,7 +1066,12 @@ class FakeHubSpot(FakeServer):
             objs = [o for o in objs if any(all(f(o) for f in grp) for grp in compiled)]
         if isinstance(query, str) and query.strip():
             needle = query.strip().lower()
-            text_props = ("name", "domain") if obj_type == "companies" else ("dealname",)
+            text_props = {
+                "companies": ("name", "domain"),
+                "deals": ("dealname",),
+                "tickets": ("subject", "content"),
+                "contacts": ("firstname", "lastname", "email"),
+            }[obj_type]
             objs = [
                 o
                 for o in objs

@@ -96,6 +96,59 @@ SCHEMA: dict[str, dict[str, str]] = {
         "LastModifiedDate": "datetime",
         "SystemModstamp": "datetime",
     },
+    "Case": {
+        "Id": "id",
+        "CaseNumber": "string",
+        "AccountId": "ref:Account",
+        "ContactId": "ref:Contact",
+        "Subject": "string",
+        "Description": "string",
+        "Type": "string",
+        "Priority": "string",
+        "Status": "string",
+        "IsClosed": "bool",
+        "ClosedDate": "datetime",
+        "CreatedDate": "datetime",
+        "LastModifiedDate": "datetime",
+        "SystemModstamp": "datetime",
+    },
+    "Contact": {
+        "Id": "id",
+        "AccountId": "ref:Account",
+        "FirstName": "string",
+        "LastName": "string",
+        "Name": "string",
+        "Email": "string",
+        "Title": "string",
+        "CreatedDate": "datetime",
+        "LastModifiedDate": "datetime",
+        "SystemModstamp": "datetime",
+    },
+    # The legacy (every org) account contact roles: one Role picklist value per row.
+    "AccountContactRole": {
+        "Id": "id",
+        "AccountId": "ref:Account",
+        "ContactId": "ref:Contact",
+        "Role": "string",
+        "IsPrimary": "bool",
+        "CreatedDate": "datetime",
+        "LastModifiedDate": "datetime",
+        "SystemModstamp": "datetime",
+    },
+    # Contacts to Multiple Accounts: Roles is a multi-select (``;``-joined; INCLUDES).
+    "AccountContactRelation": {
+        "Id": "id",
+        "AccountId": "ref:Account",
+        "ContactId": "ref:Contact",
+        "IsDirect": "bool",
+        "IsActive": "bool",
+        "Roles": "multipicklist",
+        "StartDate": "date",
+        "EndDate": "date",
+        "CreatedDate": "datetime",
+        "LastModifiedDate": "datetime",
+        "SystemModstamp": "datetime",
+    },
     "User": {
         "Id": "id",
         "Email": "string",
@@ -114,9 +167,27 @@ SCHEMA: dict[str, dict[str, str]] = {
 RELATIONSHIPS: dict[str, dict[str, tuple[str, str]]] = {
     "Account": {"Owner": ("OwnerId", "User")},
     "Opportunity": {"Owner": ("OwnerId", "User"), "Account": ("AccountId", "Account")},
+    "Case": {"Account": ("AccountId", "Account"), "Contact": ("ContactId", "Contact")},
+    "Contact": {"Account": ("AccountId", "Account")},
+    "AccountContactRole": {
+        "Account": ("AccountId", "Account"),
+        "Contact": ("ContactId", "Contact"),
+    },
+    "AccountContactRelation": {
+        "Account": ("AccountId", "Account"),
+        "Contact": ("ContactId", "Contact"),
+    },
     "User": {},
 }
-ID_PREFIX = {"Account": "001", "Opportunity": "006", "User": "005"}
+ID_PREFIX = {
+    "Account": "001",
+    "Opportunity": "006",
+    "User": "005",
+    "Case": "500",
+    "Contact": "003",
+    "AccountContactRole": "02Z",
+    "AccountContactRelation": "07k",
+}
 _PREFIX_TO_OBJECT = {v: k for k, v in ID_PREFIX.items()}
 
 _INDUSTRY_LABELS = {
@@ -420,6 +491,32 @@ class _SoqlParser:
             if negate_in:
                 return lambda r: getter(r) not in values
             return lambda r: getter(r) in values
+        if self._is_word("INCLUDES") or self._is_word("EXCLUDES"):
+            excludes = self._next()[1].upper() == "EXCLUDES"
+            if ftype != "multipicklist":
+                raise SoqlError(
+                    "INVALID_FIELD",
+                    f"INCLUDES/EXCLUDES operator only valid on multipicklist field: {name}",
+                )
+            if self._next()[0] != "lp":
+                raise SoqlError("MALFORMED_QUERY", "expecting a left parentheses")
+            wanted: list[set[str]] = []  # any of these; each a set that must all be present
+            while True:
+                lit = self._literal(self._next())
+                if lit.kind != "string":
+                    raise SoqlError("MALFORMED_QUERY", "INCLUDES takes quoted values")
+                wanted.append({v.strip().lower() for v in str(lit.value).split(";")})
+                sep = self._next()
+                if sep[0] == "rp":
+                    break
+                if sep[0] != "comma":
+                    raise SoqlError("MALFORMED_QUERY", f"unexpected token: '{sep[1]}'")
+
+            def includes(r: dict[str, Any]) -> bool:
+                have = {v.strip().lower() for v in str(getter(r) or "").split(";") if v.strip()}
+                return any(w <= have for w in wanted) != excludes
+
+            return includes
         if self._is_word("LIKE"):
             self._i += 1
             lit = self._literal(self._next())
@@ -630,6 +727,93 @@ class FakeSalesforce(FakeServer):
         stamp = fields.pop("SystemModstamp", None) or datetime(2022, 1, 1, tzinfo=UTC)
         data.update(fields)
         self._add("User", user_id, data, stamp)
+
+    def add_case(self, case_id: str, fields: Mapping[str, Any], modstamp: When = None) -> None:
+        """Insert/replace a Case (AccountId, Subject, Type, Priority, IsClosed, CreatedDate…)."""
+        self._add("Case", case_id, fields, modstamp)
+
+    def add_contact(
+        self, contact_id: str, fields: Mapping[str, Any], modstamp: When = None
+    ) -> None:
+        data = dict(fields)
+        if "Name" not in data:
+            data["Name"] = " ".join(str(data[k]) for k in ("FirstName", "LastName") if data.get(k))
+        self._add("Contact", contact_id, data, modstamp)
+
+    def add_contact_role(
+        self, role_id: str, fields: Mapping[str, Any], modstamp: When = None
+    ) -> None:
+        """An AccountContactRole (id prefix 02Z) or AccountContactRelation (07k) row."""
+        self._add(self._object_of(role_id), role_id, fields, modstamp)
+
+    def delete(self, record_id: str) -> None:
+        """Delete a record (to the recycle bin: gone from ``query``). Deleting a Contact
+        deletes its contact roles, as Salesforce does."""
+        obj = self._object_of(record_id)
+        with self._lock:
+            self._records[obj].pop(record_id, None)
+            if obj == "Contact":
+                for roles in ("AccountContactRole", "AccountContactRelation"):
+                    table = self._records[roles]
+                    for rid in [k for k, r in table.items() if r.get("ContactId") == record_id]:
+                        del table[rid]
+
+    def populate_signals(self, account_ids: Iterable[str]) -> dict[str, list[str]]:
+        """Cases and champion contact roles for some of the given Accounts: every 7th an open
+        High Case, every 5th a closed Feature Request Case, every 3rd a Contact with an
+        AccountContactRole of Role "Champion". Returns the ids of each kind."""
+        made: dict[str, list[str]] = {"urgent": [], "feature": [], "champions": []}
+        seq = 0
+        for i, aid in enumerate(account_ids):
+            created = datetime(2026, 1, 1 + i % 28, 9, 30, tzinfo=UTC)
+            if i % 7 == 0:
+                seq += 1
+                cid = sf_id("Case", seq)
+                self.add_case(
+                    cid,
+                    {
+                        "AccountId": aid,
+                        "Subject": "Exports fail",
+                        "Priority": "High",
+                        "Type": "Problem",
+                        "Status": "New",
+                        "IsClosed": False,
+                        "CreatedDate": created,
+                    },
+                    modstamp=created,
+                )
+                made["urgent"].append(cid)
+            if i % 5 == 0:
+                seq += 1
+                cid = sf_id("Case", seq)
+                self.add_case(
+                    cid,
+                    {
+                        "AccountId": aid,
+                        "Subject": "Single sign-on for the whole company",
+                        "Priority": "Medium",
+                        "Type": "Feature Request",
+                        "Status": "Closed",
+                        "IsClosed": True,
+                        "CreatedDate": created,
+                    },
+                    modstamp=created,
+                )
+                made["feature"].append(cid)
+            if i % 3 == 0:
+                contact = sf_id("Contact", i)
+                self.add_contact(
+                    contact,
+                    {"AccountId": aid, "FirstName": "Robin", "LastName": f"Champion{i}"},
+                    modstamp=created,
+                )
+                self.add_contact_role(
+                    sf_id("AccountContactRole", i),
+                    {"AccountId": aid, "ContactId": contact, "Role": "Champion"},
+                    modstamp=created,
+                )
+                made["champions"].append(contact)
+        return made
 
     def update(self, record_id: str, modstamp: When = None, **fields: Any) -> None:
         """Change fields of any record and bump LastModifiedDate/SystemModstamp."""
