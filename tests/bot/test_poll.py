@@ -91,7 +91,9 @@ def test_poll_joins_crm_and_usage_then_reads_only_changes(
     second = run(factory, hs_source(hubspot), usage_source(usage))
     assert second.ok and second.evaluated == 0
     assert second.scoring.new_episodes == 0 and second.scoring.new_alerts == []
-    assert hubspot.request_count == 4  # owners (active, archived), companies and deals search
+    # owners (active, archived), companies and deals search; ticket pipelines, tickets search,
+    # champion contacts search
+    assert hubspot.request_count == 7
     assert usage.request_count == 1
     with factory() as session:
         assert count(session, OutboxMessage) == posts
@@ -245,7 +247,8 @@ def test_ten_thousand_accounts_then_a_delta_poll(
     usage.reset_requests()
     second = run(factory, hs_source(hubspot), usage_source(usage))
     assert second.ok
-    assert hubspot.request_count == 4 and usage.request_count == 1  # only the delta is asked for
+    # only the delta is asked for (4 requests, and 3 for tickets and champions)
+    assert hubspot.request_count == 7 and usage.request_count == 1
     assert second.evaluated == 0 and second.scoring.new_episodes == 0
     assert second.scoring.new_alerts == second.scoring.digest_alerts == []
 
@@ -253,7 +256,7 @@ def test_ten_thousand_accounts_then_a_delta_poll(
     hubspot.reset_requests()
     third = run(factory, hs_source(hubspot), usage_source(usage))
     assert outcome(third, "hubspot").fetched == 100 and third.evaluated == 0  # same values
-    assert hubspot.request_count == 4
+    assert hubspot.request_count == 7  # as above
     with factory() as session:
         assert count(session, Account) == 10_000
         assert count(session, Snapshot) == 10_000

@@ -86,7 +86,8 @@ def events(factory: SessionFactory, source: str, external_id: str) -> list[tuple
 
 
 def urgent(factory: SessionFactory, source: str, external_id: str) -> int | None:
-    return facts_of(factory, source, external_id).latest.open_urgent_tickets
+    latest = facts_of(factory, source, external_id).latest
+    return latest.open_urgent_tickets if latest is not None else None
 
 
 def gate_codes(factory: SessionFactory, source: str, external_id: str, day: date) -> set[Any]:
