@@ -136,6 +136,16 @@ class Batch:
     total_hint: int | None = None  # how many records the whole pass will read, if known
     carry_forward: bool = False  # snapshots are partial: unknown fields keep the last value
 
+    def with_champions(
+        self, source: str, champions: list[ChampionRecord] | None, day: date, *, fill: bool
+    ) -> Batch:
+        """This batch carrying ``source``'s complete champion set read on ``day`` (None: the
+        set was not read, so nothing is compared)."""
+        if champions is not None:
+            self.champions, self.champions_of, self.champions_on = champions, source, day
+            self.fill_contact_name = fill
+        return self
+
     @property
     def records(self) -> int:
         return (

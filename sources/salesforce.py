@@ -235,10 +235,9 @@ class SalesforceSource:
                     yield builder.take(resume())
         champions = self._champions(builder) if self.config.champions.enabled else None
         last = builder.take(dump_cursor({"since": run["until"]}))
-        if champions is not None:
-            last.champions, last.champions_of, last.champions_on = champions, self.name, today
-            last.fill_contact_name = self.config.champions.fill_contact_name
-        yield last
+        yield last.with_champions(
+            self.name, champions, today, fill=self.config.champions.fill_contact_name
+        )
 
     def _opportunity_batches(
         self,
