@@ -148,59 +148,69 @@ EVENTS_CSV = "account,kind,date,detail\nsolo.example,win,2026-11-05,Launched in 
 # --- how each source holds the book ----------------------------------------------------------
 
 
-def hubspot_company(c: Customer) -> dict[str, Any]:
-    props: dict[str, Any] = {"name": c.name, "domain": c.domain}
-    props["seats_purchased"] = c.seats_purchased
-    props["health"] = c.health
-    props["last_contact_date"] = c.last_contact
-    props["contract_start_date"] = c.purchased_on
-    props["open_urgent_tickets"] = c.urgent_tickets
-    props["last_praise_date"] = c.praise
-    props["champion_left_date"] = c.champion_left
-    props["onboarding_complete"] = "true" if c.onboarded else "false"
-    if c.nps:
-        props["nps"], props["nps_survey_date"] = c.nps
-    if c.headcount:
-        props["numberofemployees"], props["employees_at_purchase"] = c.headcount
-    if c.departments:
-        props["departments_using"], props["departments_at_purchase"] = c.departments
-    if c.win:
-        props["last_win_date"], props["last_win_story"] = c.win
-    if c.initiative:
-        props["initiative_date"], props["initiative"] = c.initiative
-    if c.feature_requests:
-        n, on, what = c.feature_requests
-        props |= {
-            "feature_request_count": n,
-            "last_feature_request_date": on,
-            "last_feature_request": what,
-        }
-    return {k: v.isoformat() if isinstance(v, date) else v for k, v in props.items() if v}
+# Each of a Customer's CRM facts: its HubSpot property and its Salesforce field (None: the org
+# keeps no such field; this one's feature requests are dated by the poll that sees them).
+CRM_NAMES: dict[str, tuple[str, str | None]] = {
+    "name": ("name", "Name"),
+    "seats_purchased": ("seats_purchased", "Seats_Purchased__c"),
+    "health": ("health", "Health__c"),
+    "nps": ("nps", "NPS__c"),
+    "nps_on": ("nps_survey_date", "NPS_Survey_Date__c"),
+    "last_contact": ("last_contact_date", "Last_Contact__c"),
+    "headcount": ("numberofemployees", "NumberOfEmployees"),
+    "headcount_at_purchase": ("employees_at_purchase", "Employees_At_Purchase__c"),
+    "departments": ("departments_using", "Departments__c"),
+    "departments_at_purchase": ("departments_at_purchase", "Departments_At_Purchase__c"),
+    "purchased_on": ("contract_start_date", "Contract_Start__c"),
+    "urgent_tickets": ("open_urgent_tickets", "Open_Urgent_Tickets__c"),
+    "last_win": ("last_win_date", "Last_Win_Date__c"),
+    "last_win_story": ("last_win_story", "Last_Win__c"),
+    "praise": ("last_praise_date", "Praise_Date__c"),
+    "initiative_on": ("initiative_date", "Initiative_Date__c"),
+    "initiative": ("initiative", "Initiative__c"),
+    "feature_requests": ("feature_request_count", "Feature_Requests__c"),
+    "feature_request_on": ("last_feature_request_date", None),
+    "feature_request": ("last_feature_request", "Last_Feature_Request__c"),
+    "onboarded": ("onboarding_complete", "Onboarding_Complete__c"),
+    "champion_left": ("champion_left_date", "Champion_Left_Date__c"),
+}
 
 
-def salesforce_account(c: Customer) -> dict[str, Any]:
-    fields: dict[str, Any] = {"Name": c.name, "Website": f"https://www.{c.domain}/"}
-    fields["Seats_Purchased__c"] = c.seats_purchased
-    fields["Health__c"] = c.health.capitalize() if c.health else None
-    fields["Last_Contact__c"] = c.last_contact
-    fields["Contract_Start__c"] = c.purchased_on
-    fields["Open_Urgent_Tickets__c"] = c.urgent_tickets
-    fields["Praise_Date__c"] = c.praise
-    fields["Champion_Left_Date__c"] = c.champion_left
-    fields["Onboarding_Complete__c"] = c.onboarded
-    if c.nps:
-        fields["NPS__c"], fields["NPS_Survey_Date__c"] = c.nps
-    if c.headcount:
-        fields["NumberOfEmployees"], fields["Employees_At_Purchase__c"] = c.headcount
-    if c.departments:
-        fields["Departments__c"], fields["Departments_At_Purchase__c"] = c.departments
-    if c.win:
-        fields["Last_Win_Date__c"], fields["Last_Win__c"] = c.win
-    if c.initiative:
-        fields["Initiative_Date__c"], fields["Initiative__c"] = c.initiative
-    if c.feature_requests:  # this org keeps no date for them: dated by the poll that sees them
-        fields["Feature_Requests__c"], _, fields["Last_Feature_Request__c"] = c.feature_requests
-    return {k: v for k, v in fields.items() if v is not None}
+def crm_facts(c: Customer) -> dict[str, Any]:
+    """The customer's CRM facts by their ``CRM_NAMES`` key; unknown ones left out."""
+    out: dict[str, Any] = {"name": c.name, "seats_purchased": c.seats_purchased}
+    out |= {"health": c.health, "last_contact": c.last_contact, "purchased_on": c.purchased_on}
+    out |= {"urgent_tickets": c.urgent_tickets, "praise": c.praise, "onboarded": c.onboarded}
+    out["champion_left"] = c.champion_left
+    pairs = {
+        ("nps", "nps_on"): c.nps,
+        ("headcount", "headcount_at_purchase"): c.headcount,
+        ("departments", "departments_at_purchase"): c.departments,
+        ("last_win", "last_win_story"): c.win,
+        ("initiative_on", "initiative"): c.initiative,
+        ("feature_requests", "feature_request_on", "feature_request"): c.feature_requests,
+    }
+    for keys, values in pairs.items():
+        out |= dict(zip(keys, values or (None,) * len(keys), strict=True))
+    return {k: v for k, v in out.items() if v is not None}
+
+
+def in_crm(crm: str, facts: dict[str, Any]) -> dict[str, Any]:
+    """Facts as that CRM's API holds them: its names, and HubSpot's strings for dates and
+    checkboxes (Salesforce's health values are capitalised, as orgs' picklists are)."""
+    out: dict[str, Any] = {}
+    for key, value in facts.items():
+        name = CRM_NAMES[key][0 if crm == "hubspot" else 1]
+        if name is None:
+            continue
+        if crm == "hubspot" and isinstance(value, bool):
+            value = "true" if value else "false"
+        elif crm == "hubspot" and isinstance(value, date):
+            value = value.isoformat()
+        elif crm == "salesforce" and key == "health":
+            value = str(value).capitalize()
+        out[name] = value
+    return out
 
 
 def usage_record(n: int, c: Customer) -> dict[str, Any]:
@@ -220,7 +230,7 @@ class Org:
 
     crm: str
     settings: Settings
-    change: Callable[[str, dict[str, Any]], None]  # domain, neutral fields -> the CRM
+    change: Callable[[str, dict[str, Any]], None]  # domain, CRM_NAMES keys -> the CRM
     ids: dict[str, str] = field(default_factory=dict)  # domain -> CRM id
 
 
@@ -236,7 +246,8 @@ def hubspot_org(usage: FakeUsageAPI) -> Iterator[Org]:
     with FakeHubSpot(auth_token=HS_TOKEN, burst_limit=100_000) as fake:
         ids = {}
         for n, c in enumerate(BOOK, start=1):
-            fake.add_company(n, hubspot_company(c), updated_at=MODIFIED)
+            company = in_crm("hubspot", crm_facts(c)) | {"domain": c.domain}
+            fake.add_company(n, company, updated_at=MODIFIED)
             ids[c.domain] = str(n)
             if c.renewal:
                 on, amount = c.renewal
@@ -245,10 +256,7 @@ def hubspot_org(usage: FakeUsageAPI) -> Iterator[Org]:
                 fake.add_deal(500 + n, deal, company_id=n, updated_at=MODIFIED)
 
         def change(domain: str, values: dict[str, Any]) -> None:
-            names = {"departments": "departments_using", "last_win": "last_win_date"}
-            fake.set_properties(
-                "companies", ids[domain], **{names[k]: v for k, v in values.items()}
-            )
+            fake.set_properties("companies", ids[domain], **in_crm("hubspot", values))
 
         yield Org(
             "hubspot",
@@ -268,7 +276,8 @@ def salesforce_org(usage: FakeUsageAPI) -> Iterator[Org]:
         ids = {}
         for n, c in enumerate(BOOK, start=1):
             account = f"001{n:015d}"
-            fake.add_account(account, salesforce_account(c), modstamp=MODIFIED)
+            fields = in_crm("salesforce", crm_facts(c)) | {"Website": f"https://www.{c.domain}/"}
+            fake.add_account(account, fields, modstamp=MODIFIED)
             ids[c.domain] = account
             if c.renewal:
                 on, amount = c.renewal
@@ -277,8 +286,7 @@ def salesforce_org(usage: FakeUsageAPI) -> Iterator[Org]:
                 fake.add_opportunity(f"006{n:015d}", opportunity | {"StageName": "Proposal"})
 
         def change(domain: str, values: dict[str, Any]) -> None:
-            names = {"departments": "Departments__c", "last_win": "Last_Win_Date__c"}
-            fake.update(ids[domain], **{names[k]: v for k, v in values.items()})
+            fake.update(ids[domain], **in_crm("salesforce", values))
 
         yield Org(
             "salesforce",
