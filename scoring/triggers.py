@@ -129,22 +129,28 @@ def _growth_episodes(facts: AccountFacts, cfg: ScoringConfig) -> list[Episode]:
     return out
 
 
-def _renewal_episodes(facts: AccountFacts, cfg: ScoringConfig) -> list[Episode]:
+def _renewal_episodes(facts: AccountFacts, today: date, cfg: ScoringConfig) -> list[Episode]:
+    """The day a known renewal date comes within the window. A snapshot's values hold until
+    the next snapshot (the latest's until today), so a renewal enters the window on the right
+    day even when nothing else changed then: the daily re-score finds it."""
     window = timedelta(days=cfg.triggers.renewal_window_days)
     seen: set[date] = set()
     out: list[Episode] = []
-    for snap in facts.history:
+    history = facts.history
+    for n, snap in enumerate(history):
         renewal = snap.renewal_on
         if renewal is None or renewal in seen:
             continue
-        if snap.taken_on <= renewal <= snap.taken_on + window:
+        until = history[n + 1].taken_on - timedelta(days=1) if n + 1 < len(history) else today
+        entered = max(snap.taken_on, renewal - window)
+        if entered <= min(renewal, until):
             seen.add(renewal)
-            days = (renewal - snap.taken_on).days
+            days = (renewal - entered).days
             out.append(
                 Episode(
                     facts.account_id,
                     TriggerKind.RENEWAL,
-                    snap.taken_on,
+                    entered,
                     f"renewal on {fmt_date(renewal)} is {days} days away",
                     f"{facts.account_id}:renewal:{renewal.isoformat()}",
                 )
@@ -202,7 +208,7 @@ def detect_episodes(facts: AccountFacts, today: date, cfg: ScoringConfig) -> lis
     found = (
         _capacity_episodes(facts, cfg)
         + _growth_episodes(facts, cfg)
-        + _renewal_episodes(facts, cfg)
+        + _renewal_episodes(facts, today, cfg)
         + _event_episodes(facts)
     )
     unique = {e.dedupe_key: e for e in reversed(found) if e.on <= today}  # first one wins

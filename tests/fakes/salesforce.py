@@ -79,6 +79,9 @@ SCHEMA: dict[str, dict[str, str]] = {
         "Onboarding_Complete__c": "bool",
         "Initiative_Date__c": "date",
         "Praise_Date__c": "date",
+        "Initiative__c": "string",
+        "Champion_Left_Date__c": "date",
+        "Open_Urgent_Tickets__c": "double",
     },
     "Opportunity": {
         "Id": "id",

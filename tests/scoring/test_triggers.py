@@ -77,6 +77,25 @@ def test_renewal_enters_window_once_per_renewal_date() -> None:
     assert (TODAY - eps[0].on).days == 10  # 90 days out is when it entered the window
 
 
+def test_renewal_enters_window_on_a_day_without_a_snapshot() -> None:
+    """Nothing changed since the last snapshot (100 days before the renewal): the renewal still
+    enters the window 90 days before, and the daily re-score sees it that day, not later."""
+    renewal = TODAY + timedelta(days=80)
+    quiet = account(snap(30, renewal_on=renewal), snap(20, renewal_on=renewal))
+
+    def renewals(today_offset: int) -> list[int]:
+        today = TODAY + timedelta(days=today_offset)
+        found = detect_episodes(quiet, today, CFG)
+        return [(TODAY - e.on).days for e in found if e.kind is TriggerKind.RENEWAL]
+
+    assert renewals(-11) == []  # 91 days before the renewal: not yet
+    assert renewals(-10) == [10]  # 90 days before: it enters, dated that day
+    assert renewals(0) == [10]  # and stays that one episode, on that day
+    between = account(snap(30, renewal_on=renewal), snap(0, renewal_on=renewal))
+    (ep,) = [e for e in detect_episodes(between, TODAY, CFG) if e.kind is TriggerKind.RENEWAL]
+    assert (TODAY - ep.on).days == 10 and ep.evidence.endswith("is 90 days away")
+
+
 def test_logged_events_become_episodes() -> None:
     facts = account(
         events=(
