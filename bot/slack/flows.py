@@ -19,7 +19,29 @@ from slack_sdk.models.views import View
 from sqlmodel import Session
 
 from bot.settings import AppConfig, Settings
-from bot.slack import admin, blocks, kinds, services
+from bot.slack import admin, kinds, services
+from bot.slack.blocks.base import message_reply
+from bot.slack.blocks.cards import card_reply
+from bot.slack.blocks.digests import snoozed_reply, stats_reply
+from bot.slack.blocks.home import home_view
+from bot.slack.blocks.modals import (
+    log_modal,
+    not_now_modal,
+    outcome_modal,
+    owner_modal,
+    reassign_modal,
+    skip_modal,
+    snooze_modal,
+)
+from bot.slack.blocks.replies import (
+    help_reply,
+    list_reply,
+    log_ambiguous,
+    logged_reply,
+    no_match,
+    pick_list,
+)
+from bot.slack.blocks.steps import outcome_text, plan_reply, step_blocks, step_text
 from bot.slack.errors import UserError, is_unavailable
 from bot.slack.ids import Callback
 from bot.slack.model import STALE, STALE_LOG, ActionValue, Card, LogSource, Reply, StepCard
@@ -98,7 +120,7 @@ def expansion(deps: Deps, *, user_id: str, text: str) -> Reply:
     """Answer ``/expansion <text>``; anything unreadable gets the help text."""
     cmd = parse(text)
     if cmd.verb == "help":
-        return blocks.help_reply(cmd.problem)
+        return help_reply(cmd.problem)
     if cmd.verb == "snoozed":
         return snoozed(deps, user_id=user_id)
     if cmd.verb == "stats":
@@ -120,7 +142,7 @@ def expansion(deps: Deps, *, user_id: str, text: str) -> Reply:
             card = services.account_card(
                 session, account=found, config=deps.config, today=local.date()
             )
-            return blocks.card_reply(card)
+            return card_reply(card)
         if cmd.verb == "plan":
             reply = _start_plan(deps, session, user_id, found, None, local)
             alert = repo.open_alert(session, found.id) if found.id else None
@@ -138,7 +160,7 @@ def expansion(deps: Deps, *, user_id: str, text: str) -> Reply:
                 f"Snoozed *{escape(found.name, single_line=True)}* until"
                 f" {until:%a %d %b %Y, %H:%M} your time. I'll bring it back then."
             )
-    return replace(blocks.message_reply(reply_text), refresh_alert=_id(alert))
+    return replace(message_reply(reply_text), refresh_alert=_id(alert))
 
 
 def _resolve(deps: Deps, session: Session, query: str) -> Account | Reply:
@@ -148,8 +170,8 @@ def _resolve(deps: Deps, session: Session, query: str) -> Account | Reply:
         if account is not None:
             return account
     if len(result.matches) > 1:
-        return blocks.pick_list(query, [(i, name, domain) for i, _, name, domain in result.matches])
-    return blocks.no_match(query, result.suggestions)
+        return pick_list(query, [(i, name, domain) for i, _, name, domain in result.matches])
+    return no_match(query, result.suggestions)
 
 
 def _open_alert(session: Session, account: Account) -> Alert:
@@ -183,17 +205,17 @@ def _book_reply(
     if verb == "mine":
         rows = services.book(session, user_id=user_id, emails=emails)
         items = [services.list_item(a, acc) for a, acc in rows]
-        return blocks.list_reply(
+        return list_reply(
             "Your open alerts", items, "You have no open alerts. `/expansion top` shows the book."
         )
     limit = n or deps.config.slack.top_default
     rows = services.book(session, user_id=user_id, emails=emails, limit=limit)
     if rows:
         items = [services.list_item(a, acc) for a, acc in rows]
-        return blocks.list_reply(f"Your top {len(items)} accounts", items, "")
+        return list_reply(f"Your top {len(items)} accounts", items, "")
     everyone = repo.top_open_alerts(session, limit=limit)
     items = [services.list_item(a, acc) for a, acc in everyone]
-    return blocks.list_reply(
+    return list_reply(
         f"Nothing open in your book — the team's top {len(items)}",
         items,
         "No open alerts anywhere right now.",
@@ -218,7 +240,7 @@ def _start_plan(
         today=local.date(),
         now=deps.clock(),
     )
-    return blocks.plan_reply(
+    return plan_reply(
         account.name,
         plan.kind,
         created,
@@ -239,7 +261,7 @@ def account_card(deps: Deps, *, user_id: str, account_id: int) -> Reply:
         card = services.account_card(
             session, account=account, config=deps.config, today=local.date()
         )
-    return blocks.card_reply(card)
+    return card_reply(card)
 
 
 def refreshed(deps: Deps, alert_id: int) -> Card:
@@ -361,10 +383,10 @@ def modal(deps: Deps, *, kind: str, user_id: str, value: ActionValue) -> View:
         if kind == "reassign":  # say no before the picker opens, not after
             services.may_reassign(alert, user_id=user_id, config=deps.config)
     if kind == "snooze":
-        return blocks.snooze_modal(account.name, value, today)
+        return snooze_modal(account.name, value, today)
     if kind == "not_now":
-        return blocks.not_now_modal(account.name, value)
-    return blocks.reassign_modal(account.name, value, alert.owner_slack_id)
+        return not_now_modal(account.name, value)
+    return reassign_modal(account.name, value, alert.owner_slack_id)
 
 
 # --- App Home ----------------------------------------------------------------------------
@@ -375,7 +397,7 @@ def home(deps: Deps, *, user_id: str) -> View:
     emails = deps.emails_for(user_id)
     with transaction(deps.factory) as session:
         data = services.home_data(session, user_id=user_id, emails=emails, today=local.date())
-    return blocks.home_view(data)
+    return home_view(data)
 
 
 # --- plan steps, plan outcomes, alert feedback (issue 5) --------------------------------
@@ -401,8 +423,8 @@ def redraw_step(deps: Deps, *, channel: str | None, ts: str | None, card: StepCa
         deps.client.chat_update(
             channel=channel,
             ts=ts,
-            text=blocks.step_text(card),
-            blocks=[b.to_dict() for b in blocks.step_blocks(card)],
+            text=step_text(card),
+            blocks=[b.to_dict() for b in step_blocks(card)],
         )
     except SlackApiError as exc:  # the change is saved; only the old message stays as it was
         log.warning("could not redraw step %s: %s", card.step_id, exc.response.get("error"))
@@ -487,9 +509,7 @@ def plan_reassign(deps: Deps, *, user_id: str, value: ActionValue, new_user: str
             now=deps.clock(),
         )
         name = escape(account.name, single_line=True)
-    return blocks.message_reply(
-        f"↪️ The plan for *{name}* and its open steps now belong to <@{new_user}>."
-    )
+    return message_reply(f"↪️ The plan for *{name}* and its open steps now belong to <@{new_user}>.")
 
 
 def read_arr(text: str | None) -> float:
@@ -539,7 +559,7 @@ def close_plan(
         alert_id = plan.alert_id
     if alert_id is not None:
         deps.sender.flush(alert_id)
-    return blocks.message_reply(blocks.outcome_text(account.name, outcome, arr, reason, revisit))
+    return message_reply(outcome_text(account.name, outcome, arr, reason, revisit))
 
 
 def feedback(deps: Deps, *, user_id: str, value: ActionValue, vote: str) -> Card:
@@ -565,7 +585,7 @@ def plan_modal(deps: Deps, *, kind: str, user_id: str, value: ActionValue) -> Vi
             owner = step.owner or plan.owner
             current = services.slack_id_of(session, owner)
             if kind == "step_snooze":
-                return blocks.snooze_modal(
+                return snooze_modal(
                     f"{account.name}: {step.name}",
                     value,
                     today,
@@ -573,8 +593,8 @@ def plan_modal(deps: Deps, *, kind: str, user_id: str, value: ActionValue) -> Vi
                     title="Snooze step",
                 )
             if kind == "step_skip":
-                return blocks.skip_modal(account.name, step.name, value)
-            return blocks.owner_modal("step", account.name, value, current)
+                return skip_modal(account.name, step.name, value)
+            return owner_modal("step", account.name, value, current)
         pair = repo.plan_with_account(session, _plan_id(value))
         if pair is None:
             raise UserError("That plan no longer exists.")
@@ -584,24 +604,24 @@ def plan_modal(deps: Deps, *, kind: str, user_id: str, value: ActionValue) -> Vi
                 f"The plan for *{escape(account.name, single_line=True)}* is already closed."
             )
         if kind == "plan_reassign":
-            return blocks.owner_modal(
+            return owner_modal(
                 "plan", account.name, value, services.slack_id_of(session, plan.owner)
             )
-        return blocks.outcome_modal(account.name, value, value.choice or "won", today)
+        return outcome_modal(account.name, value, value.choice or "won", today)
 
 
 def snoozed(deps: Deps, *, user_id: str) -> Reply:
     emails = deps.emails_for(user_id)
     with deps.factory() as session:
         items = services.snoozed_items(session, user_id=user_id, emails=emails)
-    return blocks.snoozed_reply(items)
+    return snoozed_reply(items)
 
 
 def stats(deps: Deps, *, user_id: str) -> Reply:
     local, emails = deps.local_now(user_id), deps.emails_for(user_id)
     with deps.factory() as session:
         mine, team = services.stats(session, emails=emails, today=local.date())
-    return blocks.stats_reply(mine, team, local.date())
+    return stats_reply(mine, team, local.date())
 
 
 # --- logging a signal from Slack (issue 12) ------------------------------------------------
@@ -616,9 +636,9 @@ def log_typed(deps: Deps, *, user_id: str, cmd: Parsed) -> Reply:
         raise UserError(f"{fmt_date(on)} is after today. Log what has already happened.")
     found = deps.search.find(cmd.query)
     if not found.matches:
-        return blocks.no_match(cmd.query, found.suggestions)
+        return no_match(cmd.query, found.suggestions)
     if len(found.matches) > 1:
-        return blocks.log_ambiguous(cmd.query, found.matches)
+        return log_ambiguous(cmd.query, found.matches)
     return _log(
         deps,
         user_id=user_id,
@@ -688,7 +708,7 @@ def fill_log_modal(
         deps.client.views_update(
             view_id=view["id"],
             hash=view.get("hash"),
-            view=blocks.log_modal(source, text, suggested=suggested, why=why),
+            view=log_modal(source, text, suggested=suggested, why=why),
         )
     except SlackApiError as exc:
         log.info("the log modal was not updated: %s", exc.response.get("error"))
@@ -783,4 +803,4 @@ def _log(
             config=deps.config,
             today=today,
         )
-    return replace(blocks.logged_reply(logged), refresh_alert=logged.alert_id)
+    return replace(logged_reply(logged), refresh_alert=logged.alert_id)

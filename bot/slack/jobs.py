@@ -17,7 +17,13 @@ from bot.leases import run_exclusively
 from bot.logs import log_context
 from bot.reminders import collect_snooze_returns, collect_step_reminders
 from bot.settings import AppConfig
-from bot.slack import blocks, services
+from bot.slack import services
+from bot.slack.blocks.digests import (
+    daily_digest_blocks,
+    daily_digest_text,
+    weekly_summary_blocks,
+    weekly_summary_text,
+)
 from bot.slack.routing import Router
 from bot.slack.sender import Sender
 from bot.timezones import TzLookup, zone
@@ -146,8 +152,8 @@ def send_daily_digests(
                 kind="dm",
                 payload={
                     "email": digest.owner,
-                    "text": blocks.daily_digest_text(digest),
-                    "blocks": [b.to_dict() for b in blocks.daily_digest_blocks(digest)],
+                    "text": daily_digest_text(digest),
+                    "blocks": [b.to_dict() for b in daily_digest_blocks(digest)],
                 },
             )
     return len(digests)
@@ -187,8 +193,8 @@ def post_weekly_summary(
             kind="channel",
             payload={
                 "channel": channel,
-                "text": blocks.weekly_summary_text(summary),
-                "blocks": [b.to_dict() for b in blocks.weekly_summary_blocks(summary)],
+                "text": weekly_summary_text(summary),
+                "blocks": [b.to_dict() for b in weekly_summary_blocks(summary)],
             },
         )
     return True

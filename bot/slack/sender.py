@@ -72,7 +72,16 @@ from slack_sdk.http_retry.builtin_handlers import (
 from bot import metrics
 from bot.leases import HOLDER
 from bot.settings import AppConfig, Settings
-from bot.slack import blocks, services
+from bot.slack import services
+from bot.slack.blocks.base import thread_blocks
+from bot.slack.blocks.cards import (
+    card_blocks,
+    card_text,
+    delivery_failure_text,
+    escalation_text,
+    follow_up_text,
+    snooze_dm_text,
+)
 from bot.slack.config import QuietHours
 from bot.slack.mrkdwn import channel_ref, mention
 from bot.slack.routing import Router
@@ -404,7 +413,7 @@ class Sender:
         if permanent or attempts >= self.config.slack.max_attempts:
             values["status"] = OutboxStatus.FAILED
             log.error("outbox %s (%s) failed for good: %s", job.id, job.kind, error)
-            problem = blocks.delivery_failure_text(job.what, job.channel, error)
+            problem = delivery_failure_text(job.what, job.channel, error)
         else:
             backoff = min(timedelta(seconds=15 * 2 ** (attempts - 1)), MAX_BACKOFF)
             values.update(status=OutboxStatus.PENDING, next_attempt_at=self.clock() + backoff)
@@ -475,7 +484,7 @@ class Sender:
             self._thread(job, alert, account)
         elif kind == "dm":
             card = self._card(alert, account, job.now)
-            self._dm(job, text=str(job.payload.get("text") or blocks.snooze_dm_text(card)))
+            self._dm(job, text=str(job.payload.get("text") or snooze_dm_text(card)))
         elif kind == "escalate":
             self._escalate(job, alert, account)
         else:
@@ -525,8 +534,8 @@ class Sender:
         self._post_message(
             job,
             channel=route.channel,
-            text=blocks.card_text(card),
-            blocks=[b.to_dict() for b in blocks.card_blocks(card)],
+            text=card_text(card),
+            blocks=[b.to_dict() for b in card_blocks(card)],
             unfurl_links=False,
             unfurl_media=False,
         )
@@ -542,8 +551,8 @@ class Sender:
         self.client.chat_update(
             channel=alert.channel,
             ts=alert.ts,
-            text=blocks.card_text(card),
-            blocks=[b.to_dict() for b in blocks.card_blocks(card)],
+            text=card_text(card),
+            blocks=[b.to_dict() for b in card_blocks(card)],
         )
         job.merged = twins  # one edit showed the latest state; those are done too
 
@@ -560,8 +569,7 @@ class Sender:
                 channel=alert.channel,
                 thread_ts=alert.ts,
                 text=text,
-                blocks=job.payload.get("blocks")
-                or [b.to_dict() for b in blocks.thread_blocks(text)],
+                blocks=job.payload.get("blocks") or [b.to_dict() for b in thread_blocks(text)],
                 unfurl_links=False,
             )
             return
@@ -569,7 +577,7 @@ class Sender:
         extra = job.payload.get("extra")
         if isinstance(extra, str):
             extra = mention(extra) if extra[:1] in ("U", "W") else channel_ref(extra)
-        text = blocks.follow_up_text(
+        text = follow_up_text(
             str(job.payload.get("reason", "")), card, extra if isinstance(extra, str) else None
         )
         self._post_message(
@@ -577,7 +585,7 @@ class Sender:
             channel=alert.channel,
             thread_ts=alert.ts,
             text=text,
-            blocks=[b.to_dict() for b in blocks.thread_blocks(text)],
+            blocks=[b.to_dict() for b in thread_blocks(text)],
             unfurl_links=False,
         )
 
@@ -594,12 +602,12 @@ class Sender:
                 )
             except SlackApiError:
                 permalink = None
-        text = blocks.escalation_text(card, permalink, self.config.slack.escalation.after_hours)
+        text = escalation_text(card, permalink, self.config.slack.escalation.after_hours)
         if target[:1] in ("U", "W"):
             self._dm(job, text=text, user=target)
             return
         self._post_message(
-            job, channel=target, text=text, blocks=[b.to_dict() for b in blocks.thread_blocks(text)]
+            job, channel=target, text=text, blocks=[b.to_dict() for b in thread_blocks(text)]
         )
 
     def _dm(self, job: _Job, *, text: str, user: str | None = None) -> None:
@@ -618,7 +626,7 @@ class Sender:
             job,
             channel=channel,
             text=text,
-            blocks=job.payload.get("blocks") or [b.to_dict() for b in blocks.thread_blocks(text)],
+            blocks=job.payload.get("blocks") or [b.to_dict() for b in thread_blocks(text)],
             unfurl_links=False,
         )
 
@@ -629,7 +637,7 @@ class Sender:
             job,
             channel=str(job.payload.get("channel", "")),
             text=text,
-            blocks=job.payload.get("blocks") or [b.to_dict() for b in blocks.thread_blocks(text)],
+            blocks=job.payload.get("blocks") or [b.to_dict() for b in thread_blocks(text)],
             unfurl_links=False,
         )
 
@@ -643,7 +651,7 @@ class Sender:
             job,
             channel=channel,
             text=text,
-            blocks=[b.to_dict() for b in blocks.thread_blocks(text)],
+            blocks=[b.to_dict() for b in thread_blocks(text)],
         )
 
     # --- chat.postMessage, once ----------------------------------------------------------

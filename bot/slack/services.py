@@ -20,7 +20,9 @@ from bot.cycle import CycleResult, evaluate_many
 from bot.portfolio import assess_account
 from bot.reminders import SnoozeReturn, StepReminder
 from bot.settings import AppConfig
-from bot.slack import blocks, kinds
+from bot.slack import kinds
+from bot.slack.blocks.base import thread_blocks
+from bot.slack.blocks.steps import outcome_text, plan_back_text, step_blocks, step_text
 from bot.slack.errors import UserError
 from bot.slack.model import (
     Activity,
@@ -753,7 +755,7 @@ def close_plan(
         )
     alert = session.get(Alert, plan.alert_id) if plan.alert_id else None
     if alert is not None and alert.delivery == "channel":
-        text = blocks.outcome_text(account.name, outcome, arr, reason, revisit_on)
+        text = outcome_text(account.name, outcome, arr, reason, revisit_on)
         repo.enqueue(session, alert=alert, kind="thread", payload={"text": text})
     return plan, account
 
@@ -762,8 +764,8 @@ def step_reminder(session: Session, *, reminder: StepReminder) -> None:
     """Queue one reminder (in the transaction that marked it sent): a reply in the alert's
     thread when the plan came from a posted alert, and a DM to the step's owner."""
     card = step_card(session, step_id=reminder.step_id, event=reminder.event)
-    text = blocks.step_text(card)
-    drawn = [b.to_dict() for b in blocks.step_blocks(card)]
+    text = step_text(card)
+    drawn = [b.to_dict() for b in step_blocks(card)]
     alert = session.get(Alert, reminder.alert_id) if reminder.alert_id else None
     if alert is not None and alert.delivery == "channel":
         repo.enqueue(session, alert=alert, kind="thread", payload={"text": text, "blocks": drawn})
@@ -795,15 +797,15 @@ def snooze_return(session: Session, *, back: SnoozeReturn, now: datetime) -> boo
             return False
         owner = step.owner or plan.owner
         card = step_card(session, step_id=back.target_id, event="back")
-        text, drawn = blocks.step_text(card), [b.to_dict() for b in blocks.step_blocks(card)]
+        text, drawn = step_text(card), [b.to_dict() for b in step_blocks(card)]
     elif back.target_type == "plan":
         pair = repo.plan_with_account(session, back.target_id)
         if pair is None:
             return False
         plan, account = pair
         owner = plan.owner
-        text = blocks.plan_back_text(account.name, plan.status, plan.revisit_on)
-        drawn = [b.to_dict() for b in blocks.thread_blocks(text)]
+        text = plan_back_text(account.name, plan.status, plan.revisit_on)
+        drawn = [b.to_dict() for b in thread_blocks(text)]
     else:
         return False
     repo.audit(

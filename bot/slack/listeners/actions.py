@@ -11,7 +11,9 @@ from typing import Any
 from slack_bolt import App, Respond
 from slack_sdk import WebClient
 
-from bot.slack import blocks, flows
+from bot.slack import flows
+from bot.slack.blocks.cards import card_reply
+from bot.slack.blocks.steps import step_blocks, step_text
 from bot.slack.ids import Action
 from bot.slack.listeners import listen
 from bot.slack.model import ActionValue, Card, StepCard
@@ -45,7 +47,7 @@ def _ephemeral(body: dict[str, Any]) -> bool:
 def _redraw(body: dict[str, Any], respond: Respond, card: Card) -> None:
     """Channel messages are edited by the sender; an ephemeral card only via response_url."""
     if _ephemeral(body) and body.get("response_url"):
-        reply = blocks.card_reply(card)
+        reply = card_reply(card)
         respond(text=reply.text, blocks=reply.blocks, replace_original=True)
 
 
@@ -156,8 +158,8 @@ def _where(body: dict[str, Any]) -> tuple[str | None, str | None]:
 def _redraw_step(body: dict[str, Any], respond: Respond, deps: flows.Deps, card: StepCard) -> None:
     if _ephemeral(body) and body.get("response_url"):
         respond(
-            text=blocks.step_text(card),
-            blocks=[b.to_dict() for b in blocks.step_blocks(card)],
+            text=step_text(card),
+            blocks=[b.to_dict() for b in step_blocks(card)],
             replace_original=True,
         )
         return

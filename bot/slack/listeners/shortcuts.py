@@ -14,7 +14,8 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.slack import blocks, flows
+from bot.slack import flows
+from bot.slack.blocks import modals
 from bot.slack.ids import Action, Shortcut
 from bot.slack.listeners import listen
 
@@ -26,7 +27,7 @@ def register(app: App) -> None:
 
 def log_signal(body: dict[str, Any], client: WebClient, deps: flows.Deps) -> None:
     source, text, thread_ts = flows.shortcut_source(body)
-    opened = client.views_open(trigger_id=body["trigger_id"], view=blocks.log_modal(source, text))
+    opened = client.views_open(trigger_id=body["trigger_id"], view=modals.log_modal(source, text))
     view = opened.get("view")
     if isinstance(view, dict):
         flows.fill_log_modal(
@@ -44,8 +45,8 @@ def account_options(ack: Ack, payload: dict[str, Any], deps: flows.Deps) -> bool
     typed = payload.get("value")
     found = None
     if isinstance(typed, str) and typed.strip():
-        found = deps.search.find_ready(typed, limit=blocks.OPTIONS_MAX)
-    ack(options=blocks.account_options(found.matches if found else []))
+        found = deps.search.find_ready(typed, limit=modals.OPTIONS_MAX)
+    ack(options=modals.account_options(found.matches if found else []))
     return False
 
 

@@ -18,7 +18,11 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk.webhook import WebhookClient
 
-from bot.slack import blocks, flows, kinds
+from bot.slack import flows, kinds
+from bot.slack.blocks.base import message_reply
+from bot.slack.blocks.cards import card_reply
+from bot.slack.blocks.modals import LOG_TEXT_MAX
+from bot.slack.blocks.steps import step_blocks, step_text
 from bot.slack.errors import UserError, tell
 from bot.slack.ids import Action, Block, Callback
 from bot.slack.listeners import listen
@@ -65,7 +69,7 @@ def _chosen(view: dict[str, Any], block: Block, action: Action, *path: str) -> s
 def _redraw(value: ActionValue, card: Card) -> None:
     """The modal came from an ephemeral card: redraw it through its response_url."""
     if value.response_url:
-        reply = blocks.card_reply(card)
+        reply = card_reply(card)
         WebhookClient(value.response_url).send(
             text=reply.text, blocks=reply.blocks, replace_original=True
         )
@@ -134,8 +138,8 @@ def _redraw_step(deps: flows.Deps, value: ActionValue, card: StepCard) -> None:
     """Redraw the reminder the modal came from (a channel/DM message, or an ephemeral one)."""
     if value.response_url:
         WebhookClient(value.response_url).send(
-            text=blocks.step_text(card),
-            blocks=[b.to_dict() for b in blocks.step_blocks(card)],
+            text=step_text(card),
+            blocks=[b.to_dict() for b in step_blocks(card)],
             replace_original=True,
         )
         return
@@ -279,7 +283,7 @@ def _logged(view: dict[str, Any]) -> tuple[_Logged | None, dict[str, str]]:
         problems[Block.LOG_TEXT.value] = "Say what happened, in a few words."
     if problems:
         return None, problems
-    return _Logged(int(str(account)), str(kind), note[: blocks.LOG_TEXT_MAX]), {}
+    return _Logged(int(str(account)), str(kind), note[:LOG_TEXT_MAX]), {}
 
 
 def check_log(ack: Ack, view: dict[str, Any]) -> bool:
@@ -307,7 +311,7 @@ def log_submitted(body: dict[str, Any], view: dict[str, Any], deps: flows.Deps) 
             note=answer.note,
         )
     except UserError as exc:
-        reply = blocks.message_reply(exc.message)
+        reply = message_reply(exc.message)
     sent = None
     if source.response_url:
         sent = WebhookClient(source.response_url).send(

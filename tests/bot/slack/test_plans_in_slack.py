@@ -18,6 +18,8 @@ from sqlmodel import col, select
 from bot.reminders import collect_snooze_returns
 from bot.settings import AppConfig
 from bot.slack import jobs, services
+from bot.slack.blocks.digests import daily_digest_blocks, weekly_summary_blocks
+from bot.slack.blocks.steps import step_blocks
 from bot.slack.config import SlackConfig
 from bot.slack.flows import Deps
 from bot.slack.ids import Action
@@ -667,17 +669,14 @@ def test_reassign_a_step_and_a_whole_plan_through_modals(
 
 def test_the_last_step_carries_the_outcome_choices_and_digests_stay_within_limits() -> None:
     from bot.digests import DailyDigest, WeeklySummary
-    from bot.slack import blocks
     from bot.slack.model import StepCard
 
     today = date(2026, 11, 20)
     last = StepCard(1, 2, "Acme", "Close", today, today, "pending", last=True)
-    drawn = json.dumps([b.to_dict() for b in blocks.step_blocks(last)])
+    drawn = json.dumps([b.to_dict() for b in step_blocks(last)])
     assert Action.PLAN_OUTCOME.value in drawn
     middle = StepCard(1, 2, "Acme", "Proposal", today, today, "pending")
-    assert Action.PLAN_OUTCOME.value not in json.dumps(
-        [b.to_dict() for b in blocks.step_blocks(middle)]
-    )
+    assert Action.PLAN_OUTCOME.value not in json.dumps([b.to_dict() for b in step_blocks(middle)])
     huge = "<!here> " + "x" * 400
     digest = DailyDigest(
         "maya@example.com",
@@ -685,12 +684,12 @@ def test_the_last_step_carries_the_outcome_choices_and_digests_stay_within_limit
         new_candidates=[(huge, 15, "capacity")] * 300,
         overdue=[(huge, huge, today)] * 300,
     )
-    built = [b.to_dict() for b in blocks.daily_digest_blocks(digest)]
+    built = [b.to_dict() for b in daily_digest_blocks(digest)]
     assert not validate_blocks(built)
     text = json.dumps(built, ensure_ascii=False)
     assert "…and " in text and "<!here>" not in text
     weekly = WeeklySummary("2026-W47", top_movers=[(huge, 3, 40)] * 5, overdue_steps=2)
-    built = [b.to_dict() for b in blocks.weekly_summary_blocks(weekly)]
+    built = [b.to_dict() for b in weekly_summary_blocks(weekly)]
     assert not validate_blocks(built)
 
 
