@@ -10,7 +10,7 @@ import logging
 import threading
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.leases import HOLDER, run_exclusively
@@ -18,15 +18,13 @@ from bot.poll import run_poll
 from bot.scheduler import LEASE, LEASE_TTL
 from bot.settings import AppConfig, load_app_config
 from bot.slack.blocks.base import message_reply
+from bot.slack.deps import Deps
 from bot.slack.model import Reply
 from bot.slack.mrkdwn import code, mention
 from db import repo
 from db.engine import transaction
 from db.models import utcnow
 from scoring.config import ConfigError
-
-if TYPE_CHECKING:
-    from bot.slack.flows import Deps
 
 log = logging.getLogger(__name__)
 

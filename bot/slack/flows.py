@@ -7,19 +7,16 @@ timezone and which message to refresh, and never touch Bolt.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
-from dataclasses import dataclass, field, replace
+from dataclasses import replace
 from datetime import UTC, date, datetime, time
 from typing import Any
 
 from pydantic import ValidationError
-from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
 from sqlmodel import Session
 
-from bot.settings import AppConfig, Settings
-from bot.slack import admin, kinds, services
+from bot.slack import admin, kinds, plan_cards, services, signals
 from bot.slack.blocks.base import message_reply
 from bot.slack.blocks.cards import card_reply
 from bot.slack.blocks.digests import snoozed_reply, stats_reply
@@ -42,75 +39,19 @@ from bot.slack.blocks.replies import (
     pick_list,
 )
 from bot.slack.blocks.steps import outcome_text, plan_reply, step_blocks, step_text
+from bot.slack.deps import Deps
 from bot.slack.errors import UserError, is_unavailable
 from bot.slack.ids import Callback
 from bot.slack.model import STALE, STALE_LOG, ActionValue, Card, LogSource, Reply, StepCard
 from bot.slack.mrkdwn import escape
 from bot.slack.parse import Parsed, parse
-from bot.slack.routing import Router
-from bot.slack.search import AccountSearch
-from bot.slack.sender import Sender
-from bot.timezones import zone
 from bot.when import WhenError, parse_when
 from db import repo
-from db.engine import SessionFactory, transaction
-from db.models import Account, Alert, utcnow
+from db.engine import transaction
+from db.models import Account, Alert
 from scoring.evidence import fmt_date
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Deps:
-    """Everything a listener needs, put in Bolt's context by a middleware."""
-
-    settings: Settings
-    config: AppConfig
-    factory: SessionFactory
-    client: WebClient
-    router: Router
-    sender: Sender
-    search: AccountSearch
-    team_id: str | None
-    clock: Callable[[], datetime] = utcnow
-    # called with the new config after `/expansion admin reload` (the runner reschedules polls)
-    on_reload: list[Callable[[AppConfig], None]] = field(default_factory=list)
-    # user id → their Slack timezone, as last looked up (for the ack, which may not look up)
-    _zones: dict[str, str] = field(default_factory=dict, repr=False)
-
-    def __deepcopy__(self, memo: dict[int, Any]) -> Deps:
-        """Shared services, never copied (Bolt deep-copies a request's context for its lazy
-        listeners, and this sits in the context)."""
-        return self
-
-    def local_now(self, user_id: str) -> datetime:
-        """Now on the user's clock (their Slack timezone). Asks Slack if it must: call it
-        before opening a transaction, and never before an ack."""
-        tz = self.router.user_tz(user_id, now=self.clock())
-        if tz:
-            self._zones[user_id] = tz
-        return self._on_clock(tz)
-
-    def known_now(self, user_id: str, *, read_cache: bool = False) -> datetime:
-        """Now on the user's clock as far as it is known without asking Slack: their timezone
-        as this process last saw it, else (``read_cache``: no ack waits on the database) the
-        cached one, else the default. For checks inside an ack and for modals, which must
-        open within three seconds of the click."""
-        tz = self._zones.get(user_id)
-        if tz is None and read_cache:
-            with self.factory() as session:
-                cached = repo.slack_user_by_id(session, user_id)
-            tz = cached.tz if cached is not None else None
-            if tz:
-                self._zones[user_id] = tz
-        return self._on_clock(tz)
-
-    def _on_clock(self, tz: str | None) -> datetime:
-        return self.clock().astimezone(zone(tz, self.config.slack.quiet_hours.default_tz))
-
-    def emails_for(self, user_id: str) -> list[str]:
-        """The CRM owner emails that mean this Slack user (before a transaction, too)."""
-        return self.router.emails_for(user_id, now=self.clock())
 
 
 # --- /expansion ----------------------------------------------------------------------------
@@ -432,12 +373,12 @@ def redraw_step(deps: Deps, *, channel: str | None, ts: str | None, card: StepCa
 
 def step_view(deps: Deps, *, step_id: int) -> StepCard:
     with deps.factory() as session:
-        return services.step_card(session, step_id=step_id)
+        return plan_cards.step_card(session, step_id=step_id)
 
 
 def step_done(deps: Deps, *, user_id: str, value: ActionValue) -> StepCard:
     with transaction(deps.factory) as session:
-        return services.close_step(
+        return plan_cards.close_step(
             session,
             step_id=_step_id(value),
             user_id=user_id,
@@ -449,7 +390,7 @@ def step_done(deps: Deps, *, user_id: str, value: ActionValue) -> StepCard:
 
 def step_skip(deps: Deps, *, user_id: str, value: ActionValue, note: str | None) -> StepCard:
     with transaction(deps.factory) as session:
-        return services.close_step(
+        return plan_cards.close_step(
             session,
             step_id=_step_id(value),
             user_id=user_id,
@@ -468,7 +409,7 @@ def step_snooze(deps: Deps, *, user_id: str, value: ActionValue, when: str) -> S
         if found is None:
             raise UserError("That plan step no longer exists.")
         until = _when(session, when, local, found[2])
-        return services.snooze_step(
+        return plan_cards.snooze_step(
             session, step_id=step_id, user_id=user_id, until=until, now=deps.clock()
         )
 
@@ -485,7 +426,7 @@ def _email_of(deps: Deps, user_id: str) -> str:
 def step_reassign(deps: Deps, *, user_id: str, value: ActionValue, new_user: str) -> StepCard:
     caller_emails, new_owner = deps.emails_for(user_id), _email_of(deps, new_user)
     with transaction(deps.factory) as session:
-        return services.reassign_step(
+        return plan_cards.reassign_step(
             session,
             step_id=_step_id(value),
             user_id=user_id,
@@ -499,7 +440,7 @@ def step_reassign(deps: Deps, *, user_id: str, value: ActionValue, new_user: str
 def plan_reassign(deps: Deps, *, user_id: str, value: ActionValue, new_user: str) -> Reply:
     caller_emails, new_owner = deps.emails_for(user_id), _email_of(deps, new_user)
     with transaction(deps.factory) as session:
-        _plan, account = services.reassign_plan(
+        _plan, account = plan_cards.reassign_plan(
             session,
             plan_id=_plan_id(value),
             user_id=user_id,
@@ -545,7 +486,7 @@ def close_plan(
             revisit_at = datetime.combine(
                 revisit, time(deps.config.slack.snooze_return_hour), tzinfo=local.tzinfo
             )
-        plan, account = services.close_plan(
+        plan, account = plan_cards.close_plan(
             session,
             plan_id=_plan_id(value),
             user_id=user_id,
@@ -583,7 +524,7 @@ def plan_modal(deps: Deps, *, kind: str, user_id: str, value: ActionValue) -> Vi
                 raise UserError("That plan step no longer exists.")
             step, plan, account = found
             owner = step.owner or plan.owner
-            current = services.slack_id_of(session, owner)
+            current = plan_cards.slack_id_of(session, owner)
             if kind == "step_snooze":
                 return snooze_modal(
                     f"{account.name}: {step.name}",
@@ -605,7 +546,7 @@ def plan_modal(deps: Deps, *, kind: str, user_id: str, value: ActionValue) -> Vi
             )
         if kind == "plan_reassign":
             return owner_modal(
-                "plan", account.name, value, services.slack_id_of(session, plan.owner)
+                "plan", account.name, value, plan_cards.slack_id_of(session, plan.owner)
             )
         return outcome_modal(account.name, value, value.choice or "won", today)
 
@@ -791,7 +732,7 @@ def _log(
     """One transaction: the event, then the re-scoring with its episodes, alerts and outbox
     rows. The caller delivers ``refresh_alert`` after answering."""
     with transaction(deps.factory) as session:
-        logged = services.log_signal(
+        logged = signals.log_signal(
             session,
             account_id=account_id,
             kind=kind,

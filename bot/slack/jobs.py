@@ -17,7 +17,7 @@ from bot.leases import run_exclusively
 from bot.logs import log_context
 from bot.reminders import collect_snooze_returns, collect_step_reminders
 from bot.settings import AppConfig
-from bot.slack import services
+from bot.slack import plan_cards, services
 from bot.slack.blocks.digests import (
     daily_digest_blocks,
     daily_digest_text,
@@ -122,7 +122,7 @@ def send_step_reminders(
     with transaction(factory) as session:
         due = collect_step_reminders(session, now=now, tz_of=tz_of, hour=config.slack.reminder_hour)
         for reminder in due:
-            services.step_reminder(session, reminder=reminder)
+            plan_cards.step_reminder(session, reminder=reminder)
     return len(due)
 
 
@@ -131,7 +131,7 @@ def return_snoozed_plans(factory: SessionFactory, now: datetime | None = None) -
     now = now or utcnow()
     with transaction(factory) as session:
         back = collect_snooze_returns(session, now=now)
-        told = sum(services.snooze_return(session, back=b, now=now) for b in back)
+        told = sum(plan_cards.snooze_return(session, back=b, now=now) for b in back)
     return told
 
 

@@ -15,7 +15,7 @@ from zoneinfo import ZoneInfo
 import time_machine
 
 from bot.digests import collect_daily_digests
-from bot.plans import start_plan
+from bot.domain.plans import start_plan
 from bot.reminders import collect_snooze_returns, collect_step_reminders
 from bot.timezones import owner_timezones
 from db import repo

@@ -34,14 +34,6 @@ MESSAGE_TEXT = 3000  # fallback text for notifications; Slack allows 40,000
 BAND_EMOJI = {"priority": "🔴", "ready": "🟠", "candidate": "🔵", "not_yet": "⚪"}
 SPARK = "▁▂▃▄▅▆▇█"
 SNOOZE_CHOICES = (("1d", "1 day"), ("1w", "1 week"), ("2w", "2 weeks"), ("date", "Pick a date…"))
-NOT_NOW_REASONS = (
-    ("in_talks", "Already talking to them about it"),
-    ("timing", "Bad timing for this customer"),
-    ("not_fit", "The offer does not fit"),
-    ("declined", "Customer said no recently"),
-    ("data", "The data looks wrong"),
-    ("other", "Something else"),
-)
 OUTCOME_CHOICES = (
     ("won", "Won"),
     ("lost", "Lost"),

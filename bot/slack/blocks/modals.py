@@ -20,9 +20,10 @@ from slack_sdk.models.blocks import (
 )
 from slack_sdk.models.views import View
 
+from bot.domain.alerts import NOT_NOW_REASONS
 from bot.lookup import Entry
 from bot.slack import kinds
-from bot.slack.blocks.base import MODAL_TITLE, NOT_NOW_REASONS, context, option, section
+from bot.slack.blocks.base import MODAL_TITLE, context, option, section
 from bot.slack.ids import Action, Callback
 from bot.slack.ids import Block as BlockId
 from bot.slack.model import ActionValue, LogSource

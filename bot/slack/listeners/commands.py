@@ -19,6 +19,7 @@ from bot import metrics
 from bot.slack import flows
 from bot.slack.blocks.base import message_reply
 from bot.slack.blocks.replies import help_reply
+from bot.slack.deps import Deps
 from bot.slack.errors import UserError
 from bot.slack.ids import Command
 from bot.slack.listeners import listen
@@ -48,9 +49,7 @@ def acknowledge(ack: Ack, command: dict[str, Any], context: BoltContext) -> bool
     return True
 
 
-def answer(
-    command: dict[str, Any], respond: Respond, context: BoltContext, deps: flows.Deps
-) -> None:
+def answer(command: dict[str, Any], respond: Respond, context: BoltContext, deps: Deps) -> None:
     try:
         reply = flows.expansion(deps, user_id=command["user_id"], text=command.get("text", ""))
     except UserError as exc:

@@ -16,6 +16,7 @@ from slack_sdk import WebClient
 
 from bot.slack import flows
 from bot.slack.blocks import modals
+from bot.slack.deps import Deps
 from bot.slack.ids import Action, Shortcut
 from bot.slack.listeners import listen
 
@@ -25,7 +26,7 @@ def register(app: App) -> None:
     app.options(Action.LOG_ACCOUNT.value)(**listen(_answered, ack=account_options))
 
 
-def log_signal(body: dict[str, Any], client: WebClient, deps: flows.Deps) -> None:
+def log_signal(body: dict[str, Any], client: WebClient, deps: Deps) -> None:
     source, text, thread_ts = flows.shortcut_source(body)
     opened = client.views_open(trigger_id=body["trigger_id"], view=modals.log_modal(source, text))
     view = opened.get("view")
@@ -40,7 +41,7 @@ def log_signal(body: dict[str, Any], client: WebClient, deps: flows.Deps) -> Non
         )
 
 
-def account_options(ack: Ack, payload: dict[str, Any], deps: flows.Deps) -> bool:
+def account_options(ack: Ack, payload: dict[str, Any], deps: Deps) -> bool:
     """Accounts matching what was typed so far (none until the index is built)."""
     typed = payload.get("value")
     found = None

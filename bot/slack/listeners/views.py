@@ -23,6 +23,7 @@ from bot.slack.blocks.base import message_reply
 from bot.slack.blocks.cards import card_reply
 from bot.slack.blocks.modals import LOG_TEXT_MAX
 from bot.slack.blocks.steps import step_blocks, step_text
+from bot.slack.deps import Deps
 from bot.slack.errors import UserError, tell
 from bot.slack.ids import Action, Block, Callback
 from bot.slack.listeners import listen
@@ -79,7 +80,7 @@ def _snooze_day(view: dict[str, Any]) -> str | None:
     return _chosen(view, Block.SNOOZE_DATE, Action.SNOOZE_DATE, "selected_date")
 
 
-def check_snooze(ack: Ack, body: dict[str, Any], view: dict[str, Any], deps: flows.Deps) -> bool:
+def check_snooze(ack: Ack, body: dict[str, Any], view: dict[str, Any], deps: Deps) -> bool:
     """The alert's and the step's snooze modals share the date picker."""
     problem = flows.snooze_date_error(deps, user_id=_user(body), day=_snooze_day(view))
     if problem:
@@ -88,7 +89,7 @@ def check_snooze(ack: Ack, body: dict[str, Any], view: dict[str, Any], deps: flo
     return True
 
 
-def snooze_submitted(body: dict[str, Any], view: dict[str, Any], deps: flows.Deps) -> None:
+def snooze_submitted(body: dict[str, Any], view: dict[str, Any], deps: Deps) -> None:
     value = ActionValue.load(view.get("private_metadata"))
     when = str(_snooze_day(view))
     _redraw(value, flows.snooze(deps, user_id=_user(body), value=value, when=when))
@@ -105,7 +106,7 @@ def check_not_now(ack: Ack, view: dict[str, Any]) -> bool:
     return True
 
 
-def not_now_submitted(body: dict[str, Any], view: dict[str, Any], deps: flows.Deps) -> None:
+def not_now_submitted(body: dict[str, Any], view: dict[str, Any], deps: Deps) -> None:
     value = ActionValue.load(view.get("private_metadata"))
     note = _chosen(view, Block.NOT_NOW_NOTE, Action.NOT_NOW_NOTE, "value")
     card = flows.dismiss(
@@ -125,7 +126,7 @@ def check_reassign(ack: Ack, view: dict[str, Any]) -> bool:
     return True
 
 
-def reassign_submitted(body: dict[str, Any], view: dict[str, Any], deps: flows.Deps) -> None:
+def reassign_submitted(body: dict[str, Any], view: dict[str, Any], deps: Deps) -> None:
     value = ActionValue.load(view.get("private_metadata"))
     card = flows.reassign(deps, user_id=_user(body), value=value, new_owner=str(_new_owner(view)))
     _redraw(value, card)
@@ -134,7 +135,7 @@ def reassign_submitted(body: dict[str, Any], view: dict[str, Any], deps: flows.D
 # --- plans and steps ------------------------------------------------------------------------
 
 
-def _redraw_step(deps: flows.Deps, value: ActionValue, card: StepCard) -> None:
+def _redraw_step(deps: Deps, value: ActionValue, card: StepCard) -> None:
     """Redraw the reminder the modal came from (a channel/DM message, or an ephemeral one)."""
     if value.response_url:
         WebhookClient(value.response_url).send(
@@ -154,13 +155,13 @@ def _say(value: ActionValue, reply: Reply) -> None:
         )
 
 
-def step_snooze_submitted(body: dict[str, Any], view: dict[str, Any], deps: flows.Deps) -> None:
+def step_snooze_submitted(body: dict[str, Any], view: dict[str, Any], deps: Deps) -> None:
     value = ActionValue.load(view.get("private_metadata"))
     card = flows.step_snooze(deps, user_id=_user(body), value=value, when=str(_snooze_day(view)))
     _redraw_step(deps, value, card)
 
 
-def step_skip_submitted(body: dict[str, Any], view: dict[str, Any], deps: flows.Deps) -> None:
+def step_skip_submitted(body: dict[str, Any], view: dict[str, Any], deps: Deps) -> None:
     value = ActionValue.load(view.get("private_metadata"))
     note = _chosen(view, Block.SKIP_NOTE, Action.SKIP_NOTE, "value")
     card = flows.step_skip(deps, user_id=_user(body), value=value, note=note)
@@ -178,7 +179,7 @@ def check_owner(ack: Ack, view: dict[str, Any]) -> bool:
     return True
 
 
-def owner_submitted(body: dict[str, Any], view: dict[str, Any], deps: flows.Deps) -> None:
+def owner_submitted(body: dict[str, Any], view: dict[str, Any], deps: Deps) -> None:
     value = ActionValue.load(view.get("private_metadata"))
     new_user, user = str(_owner(view)), _user(body)
     if value.step is not None:
@@ -199,9 +200,7 @@ class _Outcome:
 _OUTCOME_BLOCKS = {"won": Block.OUTCOME_ARR, "lost": Block.OUTCOME_REASON}
 
 
-def _outcome(
-    deps: flows.Deps, body: dict[str, Any], view: dict[str, Any], outcome: str
-) -> _Outcome:
+def _outcome(deps: Deps, body: dict[str, Any], view: dict[str, Any], outcome: str) -> _Outcome:
     """The answer in the outcome modal, checked; a UserError names what to fix."""
     if outcome == "won":
         return _Outcome(outcome, arr=flows.read_arr(_chosen(view, *_ARR, "value")))
@@ -223,7 +222,7 @@ def _outcome(
 _ARR = (Block.OUTCOME_ARR, Action.OUTCOME_ARR)
 
 
-def check_outcome(ack: Ack, body: dict[str, Any], view: dict[str, Any], deps: flows.Deps) -> bool:
+def check_outcome(ack: Ack, body: dict[str, Any], view: dict[str, Any], deps: Deps) -> bool:
     """Check the answer inside the modal (errors under the field)."""
     outcome = ActionValue.load(view.get("private_metadata")).choice or "won"
     try:
@@ -234,7 +233,7 @@ def check_outcome(ack: Ack, body: dict[str, Any], view: dict[str, Any], deps: fl
     return True
 
 
-def outcome_submitted(body: dict[str, Any], view: dict[str, Any], deps: flows.Deps) -> None:
+def outcome_submitted(body: dict[str, Any], view: dict[str, Any], deps: Deps) -> None:
     """Close the plan; then redraw where the modal came from."""
     value = ActionValue.load(view.get("private_metadata"))
     answer = _outcome(deps, body, view, value.choice or "won")
@@ -295,7 +294,7 @@ def check_log(ack: Ack, view: dict[str, Any]) -> bool:
     return True
 
 
-def log_submitted(body: dict[str, Any], view: dict[str, Any], deps: flows.Deps) -> None:
+def log_submitted(body: dict[str, Any], view: dict[str, Any], deps: Deps) -> None:
     """Log it, answer the person where they used the shortcut, then deliver the alert."""
     user = _user(body)
     source = LogSource.load(view.get("private_metadata"))

@@ -19,7 +19,7 @@ from sqlmodel import select
 from bot.settings import AlertPolicy, AppConfig
 from bot.slack import flows
 from bot.slack.config import RoutingConfig, SlackConfig
-from bot.slack.flows import Deps
+from bot.slack.deps import Deps
 from bot.slack.ids import Action, Block, Callback, Shortcut
 from db import repo
 from db.engine import SessionFactory

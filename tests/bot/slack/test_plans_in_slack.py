@@ -17,11 +17,11 @@ from sqlmodel import col, select
 
 from bot.reminders import collect_snooze_returns
 from bot.settings import AppConfig
-from bot.slack import jobs, services
+from bot.slack import jobs, plan_cards, services
 from bot.slack.blocks.digests import daily_digest_blocks, weekly_summary_blocks
 from bot.slack.blocks.steps import step_blocks
 from bot.slack.config import SlackConfig
-from bot.slack.flows import Deps
+from bot.slack.deps import Deps
 from bot.slack.ids import Action
 from bot.slack.model import ActionValue
 from bot.stats import load_metrics
@@ -303,7 +303,7 @@ def test_reassigning_a_step_needs_the_owner_or_an_admin(
     step_id = steps[0].id or 0
     now = utcnow()
     with transaction(factory) as session, pytest.raises(Exception, match="Only its owner"):
-        services.reassign_step(
+        plan_cards.reassign_step(
             session,
             step_id=step_id,
             user_id=BOSS,
@@ -313,7 +313,7 @@ def test_reassigning_a_step_needs_the_owner_or_an_admin(
             now=now,
         )
     with transaction(factory) as session:
-        card = services.reassign_step(
+        card = plan_cards.reassign_step(
             session,
             step_id=step_id,
             user_id=MAYA,
@@ -564,7 +564,7 @@ def test_snoozed_and_stats_commands_answer_in_block_kit(
         services.snooze(
             session, alert_id=polar.id or 0, user_id=MAYA, until=now + timedelta(days=3), now=now
         )
-        services.snooze_step(
+        plan_cards.snooze_step(
             session,
             step_id=steps[2].id or 0,
             user_id=MAYA,
