@@ -8,48 +8,37 @@ from __future__ import annotations
 
 import logging
 from dataclasses import replace
-from datetime import UTC, date, datetime, time
-from typing import Any
+from datetime import datetime
 
-from pydantic import ValidationError
-from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
 from sqlmodel import Session
 
-from bot.slack import admin, kinds, plan_cards, services, signals
+from bot.slack import admin, log_flows, services
 from bot.slack.blocks.base import message_reply
 from bot.slack.blocks.cards import card_reply
 from bot.slack.blocks.digests import snoozed_reply, stats_reply
 from bot.slack.blocks.home import home_view
 from bot.slack.blocks.modals import (
-    log_modal,
     not_now_modal,
-    outcome_modal,
-    owner_modal,
     reassign_modal,
-    skip_modal,
     snooze_modal,
 )
 from bot.slack.blocks.replies import (
     help_reply,
     list_reply,
-    log_ambiguous,
-    logged_reply,
     no_match,
     pick_list,
 )
-from bot.slack.blocks.steps import outcome_text, plan_reply, step_blocks, step_text
+from bot.slack.blocks.steps import plan_reply
 from bot.slack.deps import Deps
-from bot.slack.errors import UserError, is_unavailable
-from bot.slack.ids import Callback
-from bot.slack.model import STALE, STALE_LOG, ActionValue, Card, LogSource, Reply, StepCard
+from bot.slack.errors import UserError
+from bot.slack.model import STALE, ActionValue, Card, Reply
 from bot.slack.mrkdwn import escape
-from bot.slack.parse import Parsed, parse
+from bot.slack.parse import parse
 from bot.when import WhenError, parse_when
 from db import repo
 from db.engine import transaction
 from db.models import Account, Alert
-from scoring.evidence import fmt_date
 
 log = logging.getLogger(__name__)
 
@@ -69,7 +58,7 @@ def expansion(deps: Deps, *, user_id: str, text: str) -> Reply:
     if cmd.verb == "admin":
         return admin.command(deps, user_id=user_id, action=cmd.query)
     if cmd.verb == "log":
-        return log_typed(deps, user_id=user_id, cmd=cmd)
+        return log_flows.log_typed(deps, user_id=user_id, cmd=cmd)
     local = deps.local_now(user_id)
     if cmd.verb in ("top", "mine"):
         emails = deps.emails_for(user_id)
@@ -93,7 +82,7 @@ def expansion(deps: Deps, *, user_id: str, text: str) -> Reply:
             services.acknowledge(session, alert_id=_id(alert), user_id=user_id, now=deps.clock())
             reply_text = f"Acknowledged *{escape(found.name, single_line=True)}*. Good luck!"
         else:
-            until = _when(session, cmd.when, local, found)
+            until = until_from(session, cmd.when, local, found)
             services.snooze(
                 session, alert_id=_id(alert), user_id=user_id, until=until, now=deps.clock()
             )
@@ -131,7 +120,7 @@ def _id(alert: Alert) -> int:
     return alert.id
 
 
-def _when(session: Session, text: str, local: datetime, account: Account) -> datetime:
+def until_from(session: Session, text: str, local: datetime, account: Account) -> datetime:
     assert account.id is not None
     snap = repo.latest_snapshot(session, account.id)
     try:
@@ -244,7 +233,7 @@ def snooze(deps: Deps, *, user_id: str, value: ActionValue, when: str) -> Card:
         found = repo.alert_and_account(session, alert_id)
         if found is None:
             raise UserError("That alert no longer exists.")
-        until = _when(session, when, local, found[1])
+        until = until_from(session, when, local, found[1])
         services.snooze(session, alert_id=alert_id, user_id=user_id, until=until, now=deps.clock())
     deps.sender.flush(alert_id)
     return refreshed(deps, alert_id)
@@ -341,166 +330,7 @@ def home(deps: Deps, *, user_id: str) -> View:
     return home_view(data)
 
 
-# --- plan steps, plan outcomes, alert feedback (issue 5) --------------------------------
-
-
-def _step_id(value: ActionValue) -> int:
-    if value.step is None:
-        raise UserError("This button is not tied to a plan step any more.")
-    return value.step
-
-
-def _plan_id(value: ActionValue) -> int:
-    if value.plan is None:
-        raise UserError("This button is not tied to a plan any more.")
-    return value.plan
-
-
-def redraw_step(deps: Deps, *, channel: str | None, ts: str | None, card: StepCard) -> None:
-    """Edit the reminder someone acted on, so it shows who did what and when."""
-    if not channel or not ts:
-        return
-    try:
-        deps.client.chat_update(
-            channel=channel,
-            ts=ts,
-            text=step_text(card),
-            blocks=[b.to_dict() for b in step_blocks(card)],
-        )
-    except SlackApiError as exc:  # the change is saved; only the old message stays as it was
-        log.warning("could not redraw step %s: %s", card.step_id, exc.response.get("error"))
-
-
-def step_view(deps: Deps, *, step_id: int) -> StepCard:
-    with deps.factory() as session:
-        return plan_cards.step_card(session, step_id=step_id)
-
-
-def step_done(deps: Deps, *, user_id: str, value: ActionValue) -> StepCard:
-    with transaction(deps.factory) as session:
-        return plan_cards.close_step(
-            session,
-            step_id=_step_id(value),
-            user_id=user_id,
-            status="done",
-            note=None,
-            now=deps.clock(),
-        )
-
-
-def step_skip(deps: Deps, *, user_id: str, value: ActionValue, note: str | None) -> StepCard:
-    with transaction(deps.factory) as session:
-        return plan_cards.close_step(
-            session,
-            step_id=_step_id(value),
-            user_id=user_id,
-            status="skipped",
-            note=note,
-            now=deps.clock(),
-        )
-
-
-def step_snooze(deps: Deps, *, user_id: str, value: ActionValue, when: str) -> StepCard:
-    """``when``: 1d, 1w, 2w or an ISO date (from the modal); ends 09:00 the user's time."""
-    step_id = _step_id(value)
-    local = deps.local_now(user_id)
-    with transaction(deps.factory) as session:
-        found = repo.step_with_plan(session, step_id)
-        if found is None:
-            raise UserError("That plan step no longer exists.")
-        until = _when(session, when, local, found[2])
-        return plan_cards.snooze_step(
-            session, step_id=step_id, user_id=user_id, until=until, now=deps.clock()
-        )
-
-
-def _email_of(deps: Deps, user_id: str) -> str:
-    emails = deps.emails_for(user_id)
-    if not emails:
-        raise UserError(
-            f"I couldn't find an email for <@{user_id}>, so I can't match them to CRM owners."
-        )
-    return emails[0]
-
-
-def step_reassign(deps: Deps, *, user_id: str, value: ActionValue, new_user: str) -> StepCard:
-    caller_emails, new_owner = deps.emails_for(user_id), _email_of(deps, new_user)
-    with transaction(deps.factory) as session:
-        return plan_cards.reassign_step(
-            session,
-            step_id=_step_id(value),
-            user_id=user_id,
-            caller_emails=caller_emails,
-            new_owner=new_owner,
-            config=deps.config,
-            now=deps.clock(),
-        )
-
-
-def plan_reassign(deps: Deps, *, user_id: str, value: ActionValue, new_user: str) -> Reply:
-    caller_emails, new_owner = deps.emails_for(user_id), _email_of(deps, new_user)
-    with transaction(deps.factory) as session:
-        _plan, account = plan_cards.reassign_plan(
-            session,
-            plan_id=_plan_id(value),
-            user_id=user_id,
-            caller_emails=caller_emails,
-            new_owner=new_owner,
-            config=deps.config,
-            now=deps.clock(),
-        )
-        name = escape(account.name, single_line=True)
-    return message_reply(f"↪️ The plan for *{name}* and its open steps now belong to <@{new_user}>.")
-
-
-def read_arr(text: str | None) -> float:
-    """ "12000", "12,000", "$12k" → 12000.0; anything else is a UserError with an example."""
-    raw = (text or "").strip().lower().replace(",", "").replace("$", "").replace("€", "")
-    factor = 1000.0 if raw.endswith("k") else 1.0
-    try:
-        value = float(raw.removesuffix("k")) * factor
-    except ValueError:
-        raise UserError("Type the expansion ARR as a number, for example 12000 or 12k.") from None
-    if value < 0 or value != value or value > 1e12:
-        raise UserError("Type the expansion ARR as a number, for example 12000 or 12k.")
-    return value
-
-
-def close_plan(
-    deps: Deps,
-    *,
-    user_id: str,
-    value: ActionValue,
-    outcome: str,
-    arr: float | None = None,
-    reason: str | None = None,
-    revisit: date | None = None,
-) -> Reply:
-    """Won, lost, or not this cycle (which brings the plan back at 09:00 on ``revisit``)."""
-    local = deps.local_now(user_id)
-    with transaction(deps.factory) as session:
-        revisit_at = None
-        if revisit is not None:
-            if revisit <= local.date():
-                raise UserError("Pick a revisit date after today.")
-            revisit_at = datetime.combine(
-                revisit, time(deps.config.slack.snooze_return_hour), tzinfo=local.tzinfo
-            )
-        plan, account = plan_cards.close_plan(
-            session,
-            plan_id=_plan_id(value),
-            user_id=user_id,
-            outcome=outcome,
-            arr=arr,
-            reason=reason,
-            revisit_on=revisit,
-            revisit_at=revisit_at,
-            now=deps.clock(),
-        )
-        alert_id = plan.alert_id
-    if alert_id is not None:
-        deps.sender.flush(alert_id)
-    return message_reply(outcome_text(account.name, outcome, arr, reason, revisit))
+# --- feedback, what is waiting, outcome metrics -------------------------------------------
 
 
 def feedback(deps: Deps, *, user_id: str, value: ActionValue, vote: str) -> Card:
@@ -511,44 +341,6 @@ def feedback(deps: Deps, *, user_id: str, value: ActionValue, vote: str) -> Card
         )
     deps.sender.flush(alert_id)
     return refreshed(deps, alert_id)
-
-
-def plan_modal(deps: Deps, *, kind: str, user_id: str, value: ActionValue) -> View:
-    """Step snooze-date, skip, step or plan reassign, and outcome modals (before views.open:
-    no Slack lookup)."""
-    today = deps.known_now(user_id, read_cache=True).date()
-    with deps.factory() as session:
-        if kind in ("step_snooze", "step_skip", "step_reassign"):
-            found = repo.step_with_plan(session, _step_id(value))
-            if found is None:
-                raise UserError("That plan step no longer exists.")
-            step, plan, account = found
-            owner = step.owner or plan.owner
-            current = plan_cards.slack_id_of(session, owner)
-            if kind == "step_snooze":
-                return snooze_modal(
-                    f"{account.name}: {step.name}",
-                    value,
-                    today,
-                    callback=Callback.STEP_SNOOZE_MODAL,
-                    title="Snooze step",
-                )
-            if kind == "step_skip":
-                return skip_modal(account.name, step.name, value)
-            return owner_modal("step", account.name, value, current)
-        pair = repo.plan_with_account(session, _plan_id(value))
-        if pair is None:
-            raise UserError("That plan no longer exists.")
-        plan, account = pair
-        if plan.status != "open":
-            raise UserError(
-                f"The plan for *{escape(account.name, single_line=True)}* is already closed."
-            )
-        if kind == "plan_reassign":
-            return owner_modal(
-                "plan", account.name, value, plan_cards.slack_id_of(session, plan.owner)
-            )
-        return outcome_modal(account.name, value, value.choice or "won", today)
 
 
 def snoozed(deps: Deps, *, user_id: str) -> Reply:
@@ -563,185 +355,3 @@ def stats(deps: Deps, *, user_id: str) -> Reply:
     with deps.factory() as session:
         mine, team = services.stats(session, emails=emails, today=local.date())
     return stats_reply(mine, team, local.date())
-
-
-# --- logging a signal from Slack (issue 12) ------------------------------------------------
-
-
-def log_typed(deps: Deps, *, user_id: str, cmd: Parsed) -> Reply:
-    """``/expansion log <account> <kind> [on YYYY-MM-DD] <text>``: dated today on the
-    person's clock unless they say otherwise."""
-    today = deps.local_now(user_id).date()
-    on = cmd.on or today
-    if on > today:
-        raise UserError(f"{fmt_date(on)} is after today. Log what has already happened.")
-    found = deps.search.find(cmd.query)
-    if not found.matches:
-        return no_match(cmd.query, found.suggestions)
-    if len(found.matches) > 1:
-        return log_ambiguous(cmd.query, found.matches)
-    return _log(
-        deps,
-        user_id=user_id,
-        account_id=found.matches[0][0],
-        kind=cmd.kind,
-        on=on,
-        note=cmd.note,
-        key=kinds.typed_key(cmd.kind, on, cmd.note),
-        permalink=None,
-        today=today,
-    )
-
-
-def shortcut_source(body: dict[str, Any]) -> tuple[LogSource, str, str | None]:
-    """From a message shortcut's payload: the message (channel, ts, where to answer), its
-    text, and the thread it is in (None at the top level)."""
-    message = body.get("message") or {}
-    thread = message.get("thread_ts")
-    try:
-        source = LogSource.model_validate(
-            {
-                "channel": (body.get("channel") or {}).get("id"),
-                "ts": message.get("ts") or body.get("message_ts"),
-                "response_url": body.get("response_url") or None,
-            }
-        )
-    except ValidationError:
-        raise UserError("I can't log this message: Slack did not say where it is.") from None
-    text = message.get("text")
-    return (
-        source,
-        text if isinstance(text, str) else "",
-        thread if isinstance(thread, str) else None,
-    )
-
-
-def fill_log_modal(
-    deps: Deps,
-    *,
-    view: dict[str, Any],
-    source: LogSource,
-    text: str,
-    channel_name: str | None,
-    thread_ts: str | None,
-) -> None:
-    """After the modal is open: add the message's permalink and the account the channel
-    suggests, if any. Losing the race to the person's own submit only loses the preview."""
-    permalink = message_permalink(deps, source.channel, source.ts)
-    try:
-        suggestion = log_suggestion(
-            deps,
-            channel=source.channel,
-            channel_name=channel_name,
-            ts=source.ts,
-            thread_ts=thread_ts,
-        )
-    except Exception as exc:  # the form is open and works without it: say nothing
-        if not is_unavailable(exc):
-            raise
-        log.warning("no account suggestion for the log form: the database is not answering")
-        suggestion = None
-    if permalink is None and suggestion is None:
-        return
-    source = LogSource.model_validate(source.model_dump() | {"permalink": permalink})
-    suggested, why = (suggestion[0], suggestion[1]) if suggestion else (None, None)
-    try:
-        deps.client.views_update(
-            view_id=view["id"],
-            hash=view.get("hash"),
-            view=log_modal(source, text, suggested=suggested, why=why),
-        )
-    except SlackApiError as exc:
-        log.info("the log modal was not updated: %s", exc.response.get("error"))
-
-
-def message_permalink(deps: Deps, channel: str, ts: str) -> str | None:
-    try:
-        answer = deps.client.chat_getPermalink(channel=channel, message_ts=ts)
-    except SlackApiError as exc:
-        log.info("no permalink for a logged message: %s", exc.response.get("error"))
-        return None
-    link = answer.get("permalink")
-    try:
-        return LogSource(channel=channel, ts=ts, permalink=link).permalink
-    except ValidationError:
-        return None
-
-
-def log_suggestion(
-    deps: Deps, *, channel: str, channel_name: str | None, ts: str, thread_ts: str | None
-) -> tuple[tuple[int, str], str] | None:
-    """The account a message in this channel is most likely about, and why: the channel is
-    mapped to it in the config (``slack.account_channels``, by id or '#name'); the message
-    is its alert or in the alert's thread; or every alert posted in the channel is its."""
-    mapped = deps.config.slack.account_channels
-    key = mapped.get(channel) or (mapped.get(f"#{channel_name.lower()}") if channel_name else None)
-    with deps.factory() as session:
-        if key:
-            account = repo.account_by_key(session, key)
-            if account is not None and account.id is not None:
-                return (account.id, account.name), "this channel is set to it"
-            log.warning("slack.account_channels names %r, which is no account's key", key)
-        account_id = repo.account_of_alert_message(session, channel=channel, ts=(ts, thread_ts))
-        why = "the message is part of its alert"
-        if account_id is None:
-            only = repo.accounts_alerted_in(session, channel=channel, limit=2)
-            account_id = only[0] if len(only) == 1 else None
-            why = "its alerts are posted in this channel"
-        found = session.get(Account, account_id) if account_id is not None else None
-        if found is None or found.id is None:
-            return None
-        return (found.id, found.name), why
-
-
-def log_from_modal(
-    deps: Deps, *, user_id: str, source: LogSource, account_id: int, kind: str, note: str
-) -> Reply:
-    """The modal was submitted: dated the day the message was sent, on the person's clock."""
-    local = deps.local_now(user_id)
-    try:
-        sent = datetime.fromtimestamp(float(source.ts), UTC).astimezone(local.tzinfo).date()
-    except (OverflowError, OSError, ValueError):
-        raise UserError(STALE_LOG) from None
-    permalink = source.permalink or message_permalink(deps, source.channel, source.ts)
-    return _log(
-        deps,
-        user_id=user_id,
-        account_id=account_id,
-        kind=kind,
-        on=min(sent, local.date()),
-        note=note,
-        key=kinds.message_key(source.channel, source.ts),
-        permalink=permalink,
-        today=local.date(),
-    )
-
-
-def _log(
-    deps: Deps,
-    *,
-    user_id: str,
-    account_id: int,
-    kind: str,
-    on: date,
-    note: str,
-    key: str,
-    permalink: str | None,
-    today: date,
-) -> Reply:
-    """One transaction: the event, then the re-scoring with its episodes, alerts and outbox
-    rows. The caller delivers ``refresh_alert`` after answering."""
-    with transaction(deps.factory) as session:
-        logged = signals.log_signal(
-            session,
-            account_id=account_id,
-            kind=kind,
-            on=on,
-            detail=note,
-            key=key,
-            user_id=user_id,
-            permalink=permalink,
-            config=deps.config,
-            today=today,
-        )
-    return replace(logged_reply(logged), refresh_alert=logged.alert_id)

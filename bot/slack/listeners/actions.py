@@ -11,7 +11,7 @@ from typing import Any
 from slack_bolt import App, Respond
 from slack_sdk import WebClient
 
-from bot.slack import flows
+from bot.slack import flows, plan_flows
 from bot.slack.blocks.cards import card_reply
 from bot.slack.blocks.steps import step_blocks, step_text
 from bot.slack.deps import Deps
@@ -157,7 +157,7 @@ def _redraw_step(body: dict[str, Any], respond: Respond, deps: Deps, card: StepC
         )
         return
     channel, ts = _where(body)
-    flows.redraw_step(deps, channel=channel, ts=ts, card=card)
+    plan_flows.redraw_step(deps, channel=channel, ts=ts, card=card)
 
 
 def _with_origin(body: dict[str, Any], value: ActionValue) -> ActionValue:
@@ -171,12 +171,16 @@ def _with_origin(body: dict[str, Any], value: ActionValue) -> ActionValue:
 def _plan_modal(
     kind: str, body: dict[str, Any], value: ActionValue, client: WebClient, deps: Deps
 ) -> None:
-    view = flows.plan_modal(deps, kind=kind, user_id=_user(body), value=_with_origin(body, value))
+    view = plan_flows.plan_modal(
+        deps, kind=kind, user_id=_user(body), value=_with_origin(body, value)
+    )
     client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
 def step_done(body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: Deps) -> None:
-    card = flows.step_done(deps, user_id=_user(body), value=ActionValue.load(action.get("value")))
+    card = plan_flows.step_done(
+        deps, user_id=_user(body), value=ActionValue.load(action.get("value"))
+    )
     _redraw_step(body, respond, deps, card)
 
 
@@ -192,7 +196,7 @@ def step_snooze(
         meta = value.model_copy(update={"choice": None})
         _plan_modal("step_snooze", body, meta, client, deps)
         return
-    card = flows.step_snooze(deps, user_id=_user(body), value=value, when=value.choice or "1d")
+    card = plan_flows.step_snooze(deps, user_id=_user(body), value=value, when=value.choice or "1d")
     _redraw_step(body, respond, deps, card)
 
 

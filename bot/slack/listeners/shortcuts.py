@@ -14,7 +14,7 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.slack import flows
+from bot.slack import log_flows
 from bot.slack.blocks import modals
 from bot.slack.deps import Deps
 from bot.slack.ids import Action, Shortcut
@@ -27,11 +27,11 @@ def register(app: App) -> None:
 
 
 def log_signal(body: dict[str, Any], client: WebClient, deps: Deps) -> None:
-    source, text, thread_ts = flows.shortcut_source(body)
+    source, text, thread_ts = log_flows.shortcut_source(body)
     opened = client.views_open(trigger_id=body["trigger_id"], view=modals.log_modal(source, text))
     view = opened.get("view")
     if isinstance(view, dict):
-        flows.fill_log_modal(
+        log_flows.fill_log_modal(
             deps,
             view=view,
             source=source,

@@ -18,7 +18,7 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk.webhook import WebhookClient
 
-from bot.slack import flows, kinds
+from bot.slack import flows, kinds, log_flows, plan_flows
 from bot.slack.blocks.base import message_reply
 from bot.slack.blocks.cards import card_reply
 from bot.slack.blocks.modals import LOG_TEXT_MAX
@@ -144,7 +144,7 @@ def _redraw_step(deps: Deps, value: ActionValue, card: StepCard) -> None:
             replace_original=True,
         )
         return
-    flows.redraw_step(deps, channel=value.channel, ts=value.ts, card=card)
+    plan_flows.redraw_step(deps, channel=value.channel, ts=value.ts, card=card)
 
 
 def _say(value: ActionValue, reply: Reply) -> None:
@@ -157,14 +157,16 @@ def _say(value: ActionValue, reply: Reply) -> None:
 
 def step_snooze_submitted(body: dict[str, Any], view: dict[str, Any], deps: Deps) -> None:
     value = ActionValue.load(view.get("private_metadata"))
-    card = flows.step_snooze(deps, user_id=_user(body), value=value, when=str(_snooze_day(view)))
+    card = plan_flows.step_snooze(
+        deps, user_id=_user(body), value=value, when=str(_snooze_day(view))
+    )
     _redraw_step(deps, value, card)
 
 
 def step_skip_submitted(body: dict[str, Any], view: dict[str, Any], deps: Deps) -> None:
     value = ActionValue.load(view.get("private_metadata"))
     note = _chosen(view, Block.SKIP_NOTE, Action.SKIP_NOTE, "value")
-    card = flows.step_skip(deps, user_id=_user(body), value=value, note=note)
+    card = plan_flows.step_skip(deps, user_id=_user(body), value=value, note=note)
     _redraw_step(deps, value, card)
 
 
@@ -183,10 +185,10 @@ def owner_submitted(body: dict[str, Any], view: dict[str, Any], deps: Deps) -> N
     value = ActionValue.load(view.get("private_metadata"))
     new_user, user = str(_owner(view)), _user(body)
     if value.step is not None:
-        card = flows.step_reassign(deps, user_id=user, value=value, new_user=new_user)
+        card = plan_flows.step_reassign(deps, user_id=user, value=value, new_user=new_user)
         _redraw_step(deps, value, card)
     else:
-        _say(value, flows.plan_reassign(deps, user_id=user, value=value, new_user=new_user))
+        _say(value, plan_flows.plan_reassign(deps, user_id=user, value=value, new_user=new_user))
 
 
 @dataclass(frozen=True)
@@ -203,7 +205,7 @@ _OUTCOME_BLOCKS = {"won": Block.OUTCOME_ARR, "lost": Block.OUTCOME_REASON}
 def _outcome(deps: Deps, body: dict[str, Any], view: dict[str, Any], outcome: str) -> _Outcome:
     """The answer in the outcome modal, checked; a UserError names what to fix."""
     if outcome == "won":
-        return _Outcome(outcome, arr=flows.read_arr(_chosen(view, *_ARR, "value")))
+        return _Outcome(outcome, arr=plan_flows.read_arr(_chosen(view, *_ARR, "value")))
     if outcome == "lost":
         reason = _chosen(view, Block.OUTCOME_REASON, Action.OUTCOME_REASON, "value")
         if not (reason and reason.strip()):
@@ -237,7 +239,7 @@ def outcome_submitted(body: dict[str, Any], view: dict[str, Any], deps: Deps) ->
     """Close the plan; then redraw where the modal came from."""
     value = ActionValue.load(view.get("private_metadata"))
     answer = _outcome(deps, body, view, value.choice or "won")
-    reply = flows.close_plan(
+    reply = plan_flows.close_plan(
         deps,
         user_id=_user(body),
         value=value,
@@ -247,7 +249,7 @@ def outcome_submitted(body: dict[str, Any], view: dict[str, Any], deps: Deps) ->
         revisit=answer.revisit,
     )
     if value.step is not None:  # chosen on the last step's reminder: redraw it, closed
-        _redraw_step(deps, value, flows.step_view(deps, step_id=value.step))
+        _redraw_step(deps, value, plan_flows.step_view(deps, step_id=value.step))
     else:
         _say(value, reply)
 
@@ -301,7 +303,7 @@ def log_submitted(body: dict[str, Any], view: dict[str, Any], deps: Deps) -> Non
     answer, _ = _logged(view)
     assert answer is not None  # check_log refused anything else
     try:
-        reply = flows.log_from_modal(
+        reply = log_flows.log_from_modal(
             deps,
             user_id=user,
             source=source,
