@@ -16,6 +16,7 @@ from typing import Any
 from sqlmodel import Session
 
 from bot.domain.errors import AlertClosed, BadChoice, Gone, NotAllowed, NotInFuture
+from bot.settings import AppConfig
 from db import repo
 from db.models import OPEN_ALERT_STATUSES, Account, Alert, AlertStatus
 
@@ -145,9 +146,10 @@ def dismiss(
     return alert
 
 
-def may_reassign(alert: Alert, *, user_id: str, admins: tuple[str, ...]) -> None:
+def may_reassign(alert: Alert, *, user_id: str, config: AppConfig) -> None:
     """Only the alert's owner or a configured admin may hand it over; an alert whose owner
     has no Slack account yet is anyone's to pick up, so it never gets stuck."""
+    admins = config.slack.admins
     if user_id not in admins and alert.owner_slack_id not in (None, user_id):
         raise NotAllowed("alert", alert.owner_slack_id, tuple(admins))
 
@@ -158,12 +160,12 @@ def reassign(
     alert_id: int,
     user_id: str,
     new_owner: str,
-    admins: tuple[str, ...],
+    config: AppConfig,
     now: datetime,
 ) -> Alert:
     alert, account = find(session, alert_id)
     still_open(alert, account)
-    may_reassign(alert, user_id=user_id, admins=admins)
+    may_reassign(alert, user_id=user_id, config=config)
     if not isinstance(new_owner, str) or not SLACK_USER.match(new_owner):
         raise BadChoice("person")
     if new_owner == alert.owner_slack_id:
@@ -214,10 +216,10 @@ def record_feedback(
 
 
 def snooze_returned(
-    session: Session, *, alert_id: int, now: datetime, dm_owner: bool
+    session: Session, *, alert_id: int, now: datetime, config: AppConfig
 ) -> Alert | None:
     """A snooze on this alert ended: reopen it, update the message, say so in its thread and
-    (with ``dm_owner``) tell the owner directly."""
+    (if configured) tell the owner directly."""
     found = repo.alert_and_account(session, alert_id)
     if found is None:
         return None
@@ -232,7 +234,7 @@ def snooze_returned(
     changed(session, alert, now)
     if alert.delivery == "channel":
         repo.enqueue(session, alert=alert, kind="thread", payload={"reason": "snooze_ended"})
-    if dm_owner:
+    if config.slack.dm_owner_on_snooze_end:
         target: dict[str, Any] = (
             {"user": alert.owner_slack_id}
             if alert.owner_slack_id
@@ -245,8 +247,9 @@ def snooze_returned(
     return alert
 
 
-def escalate(session: Session, *, alert: Alert, target: str | None, now: datetime) -> None:
-    """Once per alert: a note in its thread and, with a ``target``, a message to it."""
+def escalate(session: Session, *, alert: Alert, config: AppConfig, now: datetime) -> None:
+    """Once per alert: a note in its thread and, if configured, a message to the target."""
+    target = config.slack.escalation.target
     alert.escalated_at = now
     session.add(alert)
     repo.audit(

@@ -326,7 +326,7 @@ def reassign_step(
     user_id: str,
     caller_emails: list[str],
     new_owner: str,
-    admins: tuple[str, ...],
+    config: AppConfig,
     now: datetime,
 ) -> PlanStep:
     """``new_owner`` is the new owner's CRM/Slack email."""
@@ -338,7 +338,7 @@ def reassign_step(
         what="step",
         user_id=user_id,
         caller_emails=caller_emails,
-        admins=admins,
+        admins=config.slack.admins,
     )
     previous = step.owner or plan.owner
     step.owner = new_owner
@@ -363,7 +363,7 @@ def reassign_plan(
     user_id: str,
     caller_emails: list[str],
     new_owner: str,
-    admins: tuple[str, ...],
+    config: AppConfig,
     now: datetime,
 ) -> tuple[Plan, Account]:
     """The plan and every open step move to ``new_owner`` (an email)."""
@@ -371,7 +371,11 @@ def reassign_plan(
     if plan.status != "open":
         raise PlanClosed(account.name)
     may_reassign(
-        plan.owner, what="plan", user_id=user_id, caller_emails=caller_emails, admins=admins
+        plan.owner,
+        what="plan",
+        user_id=user_id,
+        caller_emails=caller_emails,
+        admins=config.slack.admins,
     )
     previous = plan.owner
     plan.owner = new_owner

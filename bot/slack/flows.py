@@ -161,7 +161,7 @@ def _start_plan(
     local: datetime,
 ) -> Reply:
     assert account.id is not None
-    plan, created, steps, _ = services.start_plan(
+    started = services.start_plan(
         session,
         account_id=account.id,
         alert_id=alert_id,
@@ -170,6 +170,7 @@ def _start_plan(
         today=local.date(),
         now=deps.clock(),
     )
+    plan, created, steps = started.plan, started.created, started.steps
     return plan_reply(
         account.name,
         plan.kind,

@@ -13,6 +13,7 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bot.digests import collect_daily_digests, collect_weekly_summary
+from bot.domain import alerts as domain_alerts
 from bot.leases import run_exclusively
 from bot.logs import log_context
 from bot.reminders import collect_snooze_returns, collect_step_reminders
@@ -66,7 +67,7 @@ def return_snoozed_alerts(
                     if snooze.id == snooze_id:
                         snooze.ended_at = now
                         session.add(snooze)
-                services.snooze_returned(session, alert_id=alert_id, now=now, config=config)
+                domain_alerts.snooze_returned(session, alert_id=alert_id, now=now, config=config)
             returned.append(alert_id)
         except Exception:
             log.exception("bringing back snoozed alert %s failed; will retry", alert_id)
@@ -96,7 +97,7 @@ def escalate_unacknowledged(
                 found = repo.alert_and_account(session, alert_id)
                 if found is None or found[0].escalated_at is not None:
                     continue
-                services.escalate(session, alert=found[0], config=config, now=now)
+                domain_alerts.escalate(session, alert=found[0], config=config, now=now)
             done.append(alert_id)
         except Exception:
             log.exception("escalating alert %s failed; will retry", alert_id)

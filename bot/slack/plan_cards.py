@@ -14,7 +14,7 @@ from bot.settings import AppConfig
 from bot.slack.blocks.base import thread_blocks
 from bot.slack.blocks.steps import outcome_text, plan_back_text, step_blocks, step_text
 from bot.slack.model import Owner, StepCard
-from bot.slack.wording import worded
+from bot.slack.wording import worded, worded_call
 from db import repo
 from db.models import Account, Alert, Plan
 
@@ -104,32 +104,13 @@ def reassign_step(
             user_id=user_id,
             caller_emails=caller_emails,
             new_owner=new_owner,
-            admins=config.slack.admins,
+            config=config,
             now=now,
         )
     return step_card(session, step_id=step_id)
 
 
-def reassign_plan(
-    session: Session,
-    *,
-    plan_id: int,
-    user_id: str,
-    caller_emails: list[str],
-    new_owner: str,
-    config: AppConfig,
-    now: datetime,
-) -> tuple[Plan, Account]:
-    with worded():
-        return domain_plans.reassign_plan(
-            session,
-            plan_id=plan_id,
-            user_id=user_id,
-            caller_emails=caller_emails,
-            new_owner=new_owner,
-            admins=config.slack.admins,
-            now=now,
-        )
+reassign_plan = worded_call(domain_plans.reassign_plan)
 
 
 def close_plan(

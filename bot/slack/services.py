@@ -31,10 +31,10 @@ from bot.slack.model import (
     SnoozedItem,
     TriggerLine,
 )
-from bot.slack.wording import worded
+from bot.slack.wording import worded_call
 from bot.stats import load_metrics, metrics_lines
 from db import repo
-from db.models import Account, Alert, AlertStatus, Plan, PlanStep, Snapshot
+from db.models import Account, Alert, AlertStatus, Snapshot
 from scoring.engine import assess
 from scoring.facts import Snapshot as FactSnapshot
 from scoring.outcomes import OutcomeMetrics
@@ -237,106 +237,16 @@ def home_data(
     )
 
 
-# --- what buttons and jobs do to an alert (the rules: bot/domain/alerts.py) ------------------
+# --- what buttons do to an alert: the rules are bot/domain/alerts.py (and plans.py for
+# starting a plan); a refusal comes out as a UserError in people's words --------------------
 
-
-def acknowledge(session: Session, *, alert_id: int, user_id: str, now: datetime) -> Alert:
-    with worded():
-        return domain_alerts.acknowledge(session, alert_id=alert_id, user_id=user_id, now=now)
-
-
-def snooze(
-    session: Session, *, alert_id: int, user_id: str, until: datetime, now: datetime
-) -> Alert:
-    with worded():
-        return domain_alerts.snooze(
-            session, alert_id=alert_id, user_id=user_id, until=until, now=now
-        )
-
-
-def dismiss(
-    session: Session,
-    *,
-    alert_id: int,
-    user_id: str,
-    reason: str,
-    note: str | None,
-    now: datetime,
-) -> Alert:
-    with worded():
-        return domain_alerts.dismiss(
-            session, alert_id=alert_id, user_id=user_id, reason=reason, note=note, now=now
-        )
-
-
-def start_plan(
-    session: Session,
-    *,
-    account_id: int,
-    alert_id: int | None,
-    user_id: str,
-    config: AppConfig,
-    today: date,
-    now: datetime,
-) -> tuple[Plan, bool, list[PlanStep], Account]:
-    """The account's 90-day (or pre-renewal) plan; an open one is returned, not doubled."""
-    with worded():
-        started = domain_plans.start_account_plan(
-            session,
-            account_id=account_id,
-            alert_id=alert_id,
-            user_id=user_id,
-            config=config,
-            today=today,
-            now=now,
-        )
-    return started.plan, started.created, started.steps, started.account
-
-
-def may_reassign(alert: Alert, *, user_id: str, config: AppConfig) -> None:
-    with worded():
-        domain_alerts.may_reassign(alert, user_id=user_id, admins=config.slack.admins)
-
-
-def reassign(
-    session: Session,
-    *,
-    alert_id: int,
-    user_id: str,
-    new_owner: str,
-    config: AppConfig,
-    now: datetime,
-) -> Alert:
-    with worded():
-        return domain_alerts.reassign(
-            session,
-            alert_id=alert_id,
-            user_id=user_id,
-            new_owner=new_owner,
-            admins=config.slack.admins,
-            now=now,
-        )
-
-
-def record_feedback(
-    session: Session, *, alert_id: int, user_id: str, value: str, now: datetime
-) -> Alert:
-    with worded():
-        return domain_alerts.record_feedback(
-            session, alert_id=alert_id, user_id=user_id, value=value, now=now
-        )
-
-
-def snooze_returned(
-    session: Session, *, alert_id: int, now: datetime, config: AppConfig
-) -> Alert | None:
-    return domain_alerts.snooze_returned(
-        session, alert_id=alert_id, now=now, dm_owner=config.slack.dm_owner_on_snooze_end
-    )
-
-
-def escalate(session: Session, *, alert: Alert, config: AppConfig, now: datetime) -> None:
-    domain_alerts.escalate(session, alert=alert, target=config.slack.escalation.target, now=now)
+acknowledge = worded_call(domain_alerts.acknowledge)
+snooze = worded_call(domain_alerts.snooze)
+dismiss = worded_call(domain_alerts.dismiss)
+may_reassign = worded_call(domain_alerts.may_reassign)
+reassign = worded_call(domain_alerts.reassign)
+record_feedback = worded_call(domain_alerts.record_feedback)
+start_plan = worded_call(domain_plans.start_account_plan)
 
 
 # --- what is waiting, outcome metrics, movers -----------------------------------------------

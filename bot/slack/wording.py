@@ -3,8 +3,10 @@ domain never formats for Slack and the listeners keep catching one error type.""
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+import functools
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
+from typing import ParamSpec, TypeVar
 
 from bot.domain.errors import (
     AlertClosed,
@@ -20,6 +22,9 @@ from bot.domain.errors import (
 )
 from bot.slack.errors import UserError
 from bot.slack.mrkdwn import escape, mention
+
+P = ParamSpec("P")
+R = TypeVar("R")
 
 _GONE = {
     "alert": "That alert no longer exists.",
@@ -79,3 +84,14 @@ def worded() -> Iterator[None]:
         yield
     except DomainError as exc:
         raise UserError(word(exc)) from None
+
+
+def worded_call(fn: Callable[P, R]) -> Callable[P, R]:
+    """``fn`` with its refusals worded: a domain rule, ready for a flow or a job."""
+
+    @functools.wraps(fn)
+    def call(*args: P.args, **kwargs: P.kwargs) -> R:
+        with worded():
+            return fn(*args, **kwargs)
+
+    return call

@@ -64,7 +64,7 @@ def _start_plan(
     alert = _alert_for(factory, name)
     assert alert.id is not None
     with transaction(factory) as session:
-        plan, _, steps, _ = services.start_plan(
+        started = services.start_plan(
             session,
             account_id=alert.account_id,
             alert_id=alert.id,
@@ -73,6 +73,7 @@ def _start_plan(
             today=date.today(),
             now=utcnow(),
         )
+        plan, steps = started.plan, started.steps
         session.expunge_all()
     return plan, steps
 
