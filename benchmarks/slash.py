@@ -38,7 +38,7 @@ from sqlmodel import col  # noqa: E402
 
 from bot.settings import AppConfig, Settings  # noqa: E402
 from bot.slack.app import create_app, deps_of  # noqa: E402
-from bot.slack.sender import make_client  # noqa: E402
+from bot.slack.client import make_client  # noqa: E402
 from bot.slack.server import ServerThread, build_asgi  # noqa: E402
 from db import migrate  # noqa: E402
 from db.engine import make_engine, session_factory  # noqa: E402

@@ -21,9 +21,9 @@ from sqlmodel import Session
 
 from bot.calendar_export import steps_calendar
 from bot.cycle import run_cycle
+from bot.domain.plans import start_plan
 from bot.logs import configure_logging
 from bot.lookup import AccountIndex
-from bot.plans import start_plan
 from bot.portfolio import Scored, assess_account, assess_portfolio
 from bot.render import account_panel, ranking_table
 from bot.report import render_playbook

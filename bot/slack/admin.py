@@ -10,23 +10,21 @@ import logging
 import threading
 import uuid
 from datetime import datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from bot.leases import HOLDER, run_exclusively
 from bot.poll import run_poll
 from bot.scheduler import LEASE, LEASE_TTL
 from bot.settings import AppConfig, load_app_config
-from bot.slack import blocks
+from bot.slack.blocks.base import message_reply
+from bot.slack.deps import Deps
 from bot.slack.model import Reply
 from bot.slack.mrkdwn import code, mention
 from db import repo
 from db.engine import transaction
 from db.models import utcnow
 from scoring.config import ConfigError
-
-if TYPE_CHECKING:
-    from bot.slack.flows import Deps
 
 log = logging.getLogger(__name__)
 
@@ -41,7 +39,7 @@ def command(deps: Deps, *, user_id: str, action: str) -> Reply:
     refusal = _refusal(deps.config, user_id)
     if refusal is not None:
         _audit(deps, user_id, f"admin.{action}", outcome="refused")
-        return blocks.message_reply(refusal)
+        return message_reply(refusal)
     if action == "reload":
         return _reload(deps, user_id)
     return _poll(deps, user_id)
@@ -69,20 +67,20 @@ def _reload(deps: Deps, user_id: str) -> Reply:
     path = deps.settings.expansion_radar_config
     if path is None:
         _audit(deps, user_id, "admin.reload", outcome="no_file")
-        return blocks.message_reply(
+        return message_reply(
             "There is no config file to reload: `EXPANSION_RADAR_CONFIG` is not set."
         )
     try:
         config = load_app_config(path)
     except (ConfigError, OSError) as exc:  # invalid, or unreadable (permissions, a folder)
         _audit(deps, user_id, "admin.reload", outcome="invalid", error=str(exc)[:500])
-        return blocks.message_reply(
+        return message_reply(
             "The config file was *not* reloaded; the old config stays in use.\n" + code(str(exc))
         )
     apply_config(deps, config)
     _audit(deps, user_id, "admin.reload", outcome="reloaded", path=str(path))
     log.info("config reloaded from %s by %s", path, user_id)
-    return blocks.message_reply(
+    return message_reply(
         f"Reloaded {code(str(path))}. Commands, buttons, routing, delivery and the poll use it"
         " from now on; `slack.team_id` and the other Slack jobs change at the next restart."
     )
@@ -107,7 +105,7 @@ def _poll(deps: Deps, user_id: str) -> Reply:
         taken = repo.acquire_lease(session, name=LEASE, holder=holder, now=utcnow(), ttl=LEASE_TTL)
     if not taken:
         _audit(deps, user_id, "admin.poll", outcome="busy")
-        return blocks.message_reply(
+        return message_reply(
             "A poll is already running (scheduled, or started by someone else). "
             "Its results show up when it finishes; try again after that."
         )
@@ -128,7 +126,7 @@ def _poll(deps: Deps, user_id: str) -> Reply:
             log.exception("poll started by %s failed", user_id)
 
     threading.Thread(target=job, name="admin-poll", daemon=True).start()
-    return blocks.message_reply(
+    return message_reply(
         "Started a poll of every configured source. New alerts arrive as usual when it is done;"
         " `expansion-radar status` shows each source's result."
     )

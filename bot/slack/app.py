@@ -29,12 +29,13 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
 from bot.settings import AppConfig, Settings
+from bot.slack.client import make_client
+from bot.slack.deps import Deps
 from bot.slack.errors import UserError, report_error
-from bot.slack.flows import Deps
 from bot.slack.listeners import register
 from bot.slack.routing import Router
 from bot.slack.search import AccountSearch
-from bot.slack.sender import Sender, make_client
+from bot.slack.sender import Sender
 from bot.slack.signing import RequestCheck
 from db.engine import SessionFactory
 

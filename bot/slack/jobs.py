@@ -13,11 +13,18 @@ from datetime import datetime, timedelta
 from typing import Any, Protocol
 
 from bot.digests import collect_daily_digests, collect_weekly_summary
+from bot.domain import alerts as domain_alerts
 from bot.leases import run_exclusively
 from bot.logs import log_context
 from bot.reminders import collect_snooze_returns, collect_step_reminders
 from bot.settings import AppConfig
-from bot.slack import blocks, services
+from bot.slack import plan_cards, services
+from bot.slack.blocks.digests import (
+    daily_digest_blocks,
+    daily_digest_text,
+    weekly_summary_blocks,
+    weekly_summary_text,
+)
 from bot.slack.routing import Router
 from bot.slack.sender import Sender
 from bot.timezones import TzLookup, zone
@@ -60,7 +67,7 @@ def return_snoozed_alerts(
                     if snooze.id == snooze_id:
                         snooze.ended_at = now
                         session.add(snooze)
-                services.snooze_returned(session, alert_id=alert_id, now=now, config=config)
+                domain_alerts.snooze_returned(session, alert_id=alert_id, now=now, config=config)
             returned.append(alert_id)
         except Exception:
             log.exception("bringing back snoozed alert %s failed; will retry", alert_id)
@@ -90,7 +97,7 @@ def escalate_unacknowledged(
                 found = repo.alert_and_account(session, alert_id)
                 if found is None or found[0].escalated_at is not None:
                     continue
-                services.escalate(session, alert=found[0], config=config, now=now)
+                domain_alerts.escalate(session, alert=found[0], config=config, now=now)
             done.append(alert_id)
         except Exception:
             log.exception("escalating alert %s failed; will retry", alert_id)
@@ -116,7 +123,7 @@ def send_step_reminders(
     with transaction(factory) as session:
         due = collect_step_reminders(session, now=now, tz_of=tz_of, hour=config.slack.reminder_hour)
         for reminder in due:
-            services.step_reminder(session, reminder=reminder)
+            plan_cards.step_reminder(session, reminder=reminder)
     return len(due)
 
 
@@ -125,7 +132,7 @@ def return_snoozed_plans(factory: SessionFactory, now: datetime | None = None) -
     now = now or utcnow()
     with transaction(factory) as session:
         back = collect_snooze_returns(session, now=now)
-        told = sum(services.snooze_return(session, back=b, now=now) for b in back)
+        told = sum(plan_cards.snooze_return(session, back=b, now=now) for b in back)
     return told
 
 
@@ -146,8 +153,8 @@ def send_daily_digests(
                 kind="dm",
                 payload={
                     "email": digest.owner,
-                    "text": blocks.daily_digest_text(digest),
-                    "blocks": [b.to_dict() for b in blocks.daily_digest_blocks(digest)],
+                    "text": daily_digest_text(digest),
+                    "blocks": [b.to_dict() for b in daily_digest_blocks(digest)],
                 },
             )
     return len(digests)
@@ -187,8 +194,8 @@ def post_weekly_summary(
             kind="channel",
             payload={
                 "channel": channel,
-                "text": blocks.weekly_summary_text(summary),
-                "blocks": [b.to_dict() for b in blocks.weekly_summary_blocks(summary)],
+                "text": weekly_summary_text(summary),
+                "blocks": [b.to_dict() for b in weekly_summary_blocks(summary)],
             },
         )
     return True

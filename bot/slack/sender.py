@@ -56,23 +56,26 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from http.client import HTTPException, RemoteDisconnected
+from http.client import HTTPException
 from typing import Any
-from urllib.error import URLError
 
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
-from slack_sdk.http_retry import HttpRequest, HttpResponse, RetryState
-from slack_sdk.http_retry.builtin_handlers import (
-    ConnectionErrorRetryHandler,
-    RateLimitErrorRetryHandler,
-    ServerErrorRetryHandler,
-)
 
 from bot import metrics
 from bot.leases import HOLDER
-from bot.settings import AppConfig, Settings
-from bot.slack import blocks, services
+from bot.settings import AppConfig
+from bot.slack import services
+from bot.slack.blocks.base import thread_blocks
+from bot.slack.blocks.cards import (
+    card_blocks,
+    card_text,
+    delivery_failure_text,
+    escalation_text,
+    follow_up_text,
+    snooze_dm_text,
+)
+from bot.slack.client import posting_client, retry_after
 from bot.slack.config import QuietHours
 from bot.slack.mrkdwn import channel_ref, mention
 from bot.slack.routing import Router
@@ -111,7 +114,6 @@ EVENT_TYPE = "expansion_radar_outbox_posted"
 # Longer than one call to Slack with its 429 waits (10 s timeout, two waits of up to 10 s, three
 # tries: 50 s); renewed before every post and every page of history.
 CLAIM_TTL = timedelta(seconds=90)
-MAX_RATE_LIMIT_WAIT = 10  # seconds; a longer Retry-After puts the row back instead
 POST_TRIES = 3  # posts per attempt when Slack answers 5xx and the message is not there
 HISTORY_PAGES = 5  # of HISTORY_PAGE_SIZE messages, searched for an unconfirmed post
 HISTORY_PAGE_SIZE = 200
@@ -120,73 +122,6 @@ LIST_PAGES = 20  # of 1000 channels, searched for a channel name's id
 FLUSH_WAIT_SECONDS = 15.0  # a click's refresh waits this long for a message in flight
 _CHANNEL_ID = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 _UNKNOWN = (SlackClientError, OSError, HTTPException)  # no answer: the post may have landed
-
-
-def make_client(settings: Settings, *, timeout: int = 10) -> WebClient:
-    """The Web API client for the app (and the sender's edits and reads), with Slack's retry
-    handlers. chat.postMessage goes through ``posting_client``, which retries nothing blindly."""
-    token = settings.slack_bot_token.get_secret_value() if settings.slack_bot_token else None
-    return WebClient(
-        token=token,
-        base_url=settings.slack_api_url,
-        timeout=timeout,
-        retry_handlers=[
-            ConnectionErrorRetryHandler(
-                max_retry_count=2,
-                error_types=[URLError, ConnectionResetError, RemoteDisconnected, TimeoutError],
-            ),
-            _CountingRateLimitHandler(max_retry_count=2),
-            ServerErrorRetryHandler(max_retry_count=2),
-        ],
-    )
-
-
-def posting_client(client: WebClient) -> WebClient:
-    """``client`` without its connection and 5xx retries: a post that timed out may have been
-    taken, so only a 429 (Slack took nothing) is tried again, after a short Retry-After."""
-    return WebClient(
-        token=client.token,
-        base_url=client.base_url,
-        timeout=client.timeout,
-        retry_handlers=[_CountingRateLimitHandler(max_retry_count=2, max_wait=MAX_RATE_LIMIT_WAIT)],
-    )
-
-
-class _CountingRateLimitHandler(RateLimitErrorRetryHandler):
-    """Slack's 429 handler, counting each 429 it waits out (the sender counts the last one,
-    when the retries are used up), and with ``max_wait`` waiting out only that much."""
-
-    def __init__(self, max_retry_count: int = 1, *, max_wait: int | None = None) -> None:
-        super().__init__(max_retry_count=max_retry_count)
-        self.max_wait = max_wait
-
-    def _can_retry(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> bool:
-        if not super()._can_retry(state=state, request=request, response=response, error=error):
-            return False
-        if self.max_wait is None or response is None:
-            return True
-        return _retry_after(response.headers).total_seconds() <= self.max_wait
-
-    def prepare_for_next_attempt(
-        self,
-        *,
-        state: RetryState,
-        request: HttpRequest,
-        response: HttpResponse | None = None,
-        error: Exception | None = None,
-    ) -> None:
-        if response is not None:
-            metrics.SLACK_RATE_LIMITED.inc()
-        super().prepare_for_next_attempt(
-            state=state, request=request, response=response, error=error
-        )
 
 
 def outbox_metadata(outbox_id: int) -> dict[str, Any]:
@@ -386,7 +321,7 @@ class Sender:
             # Slack took nothing: back in line after Retry-After, no attempt spent
             metrics.SLACK_RATE_LIMITED.inc()
             metrics.DELIVERY_ERRORS.labels(error=shown[:60]).inc()
-            until = self.clock() + _retry_after(exc.response.headers)
+            until = self.clock() + retry_after(exc.response.headers)
             log.warning("outbox %s rate limited; back in line at %s", job.id, until)
             values = {"status": OutboxStatus.PENDING, "next_attempt_at": until, "last_error": shown}
             if self._record(job, values):
@@ -404,7 +339,7 @@ class Sender:
         if permanent or attempts >= self.config.slack.max_attempts:
             values["status"] = OutboxStatus.FAILED
             log.error("outbox %s (%s) failed for good: %s", job.id, job.kind, error)
-            problem = blocks.delivery_failure_text(job.what, job.channel, error)
+            problem = delivery_failure_text(job.what, job.channel, error)
         else:
             backoff = min(timedelta(seconds=15 * 2 ** (attempts - 1)), MAX_BACKOFF)
             values.update(status=OutboxStatus.PENDING, next_attempt_at=self.clock() + backoff)
@@ -475,7 +410,7 @@ class Sender:
             self._thread(job, alert, account)
         elif kind == "dm":
             card = self._card(alert, account, job.now)
-            self._dm(job, text=str(job.payload.get("text") or blocks.snooze_dm_text(card)))
+            self._dm(job, text=str(job.payload.get("text") or snooze_dm_text(card)))
         elif kind == "escalate":
             self._escalate(job, alert, account)
         else:
@@ -525,8 +460,8 @@ class Sender:
         self._post_message(
             job,
             channel=route.channel,
-            text=blocks.card_text(card),
-            blocks=[b.to_dict() for b in blocks.card_blocks(card)],
+            text=card_text(card),
+            blocks=[b.to_dict() for b in card_blocks(card)],
             unfurl_links=False,
             unfurl_media=False,
         )
@@ -542,8 +477,8 @@ class Sender:
         self.client.chat_update(
             channel=alert.channel,
             ts=alert.ts,
-            text=blocks.card_text(card),
-            blocks=[b.to_dict() for b in blocks.card_blocks(card)],
+            text=card_text(card),
+            blocks=[b.to_dict() for b in card_blocks(card)],
         )
         job.merged = twins  # one edit showed the latest state; those are done too
 
@@ -560,8 +495,7 @@ class Sender:
                 channel=alert.channel,
                 thread_ts=alert.ts,
                 text=text,
-                blocks=job.payload.get("blocks")
-                or [b.to_dict() for b in blocks.thread_blocks(text)],
+                blocks=job.payload.get("blocks") or [b.to_dict() for b in thread_blocks(text)],
                 unfurl_links=False,
             )
             return
@@ -569,7 +503,7 @@ class Sender:
         extra = job.payload.get("extra")
         if isinstance(extra, str):
             extra = mention(extra) if extra[:1] in ("U", "W") else channel_ref(extra)
-        text = blocks.follow_up_text(
+        text = follow_up_text(
             str(job.payload.get("reason", "")), card, extra if isinstance(extra, str) else None
         )
         self._post_message(
@@ -577,7 +511,7 @@ class Sender:
             channel=alert.channel,
             thread_ts=alert.ts,
             text=text,
-            blocks=[b.to_dict() for b in blocks.thread_blocks(text)],
+            blocks=[b.to_dict() for b in thread_blocks(text)],
             unfurl_links=False,
         )
 
@@ -594,12 +528,12 @@ class Sender:
                 )
             except SlackApiError:
                 permalink = None
-        text = blocks.escalation_text(card, permalink, self.config.slack.escalation.after_hours)
+        text = escalation_text(card, permalink, self.config.slack.escalation.after_hours)
         if target[:1] in ("U", "W"):
             self._dm(job, text=text, user=target)
             return
         self._post_message(
-            job, channel=target, text=text, blocks=[b.to_dict() for b in blocks.thread_blocks(text)]
+            job, channel=target, text=text, blocks=[b.to_dict() for b in thread_blocks(text)]
         )
 
     def _dm(self, job: _Job, *, text: str, user: str | None = None) -> None:
@@ -618,7 +552,7 @@ class Sender:
             job,
             channel=channel,
             text=text,
-            blocks=job.payload.get("blocks") or [b.to_dict() for b in blocks.thread_blocks(text)],
+            blocks=job.payload.get("blocks") or [b.to_dict() for b in thread_blocks(text)],
             unfurl_links=False,
         )
 
@@ -629,7 +563,7 @@ class Sender:
             job,
             channel=str(job.payload.get("channel", "")),
             text=text,
-            blocks=job.payload.get("blocks") or [b.to_dict() for b in blocks.thread_blocks(text)],
+            blocks=job.payload.get("blocks") or [b.to_dict() for b in thread_blocks(text)],
             unfurl_links=False,
         )
 
@@ -643,7 +577,7 @@ class Sender:
             job,
             channel=channel,
             text=text,
-            blocks=[b.to_dict() for b in blocks.thread_blocks(text)],
+            blocks=[b.to_dict() for b in thread_blocks(text)],
         )
 
     # --- chat.postMessage, once ----------------------------------------------------------
@@ -816,17 +750,6 @@ def quiet_hours_end(now: datetime, tz: str | None, quiet: QuietHours) -> datetim
     day = local.date() if t < end else local.date() + timedelta(days=1)
     ends = datetime.combine(day, end, tzinfo=local.tzinfo)
     return ends.astimezone(UTC)
-
-
-def _retry_after(headers: Any) -> timedelta:
-    value = None
-    for name, raw in (headers or {}).items():
-        if str(name).lower() == "retry-after":
-            value = raw[0] if isinstance(raw, list) else raw
-    try:
-        return timedelta(seconds=max(1, int(str(value))))
-    except (TypeError, ValueError):
-        return timedelta(seconds=30)
 
 
 def _aware(moment: datetime) -> datetime:

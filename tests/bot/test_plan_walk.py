@@ -15,9 +15,11 @@ from zoneinfo import ZoneInfo
 import time_machine
 
 from bot.digests import collect_daily_digests
-from bot.plans import start_plan
+from bot.domain.plans import start_plan
 from bot.reminders import collect_snooze_returns, collect_step_reminders
-from bot.timezones import owner_timezones
+from bot.settings import AppConfig
+from bot.slack.jobs import owner_zones
+from bot.slack.routing import Router
 from db import repo
 from db.engine import SessionFactory, transaction
 from db.models import SlackUser, utcnow
@@ -65,10 +67,12 @@ def walk(factory: SessionFactory):
     returns = []
     now = PLAN_CREATED
     end = PLAN_CREATED + timedelta(days=95)
+    # the jobs' own lookup; with no Slack client it reads the cached timezones only
+    with time_machine.travel(now, tick=False):
+        tz_of = owner_zones(factory, Router(AppConfig(), "#expansion", None, factory), utcnow())
     while now <= end:
         with time_machine.travel(now, tick=False), transaction(factory) as s:
             returns += collect_snooze_returns(s, now=utcnow())
-            tz_of = owner_timezones(s)
             reminders += [(now, r) for r in collect_step_reminders(s, now=utcnow(), tz_of=tz_of)]
             digests += [(now, d) for d in collect_daily_digests(s, now=utcnow(), tz_of=tz_of)]
             if now.date() == done_step.due_on and now.hour == 20:

@@ -9,7 +9,8 @@ from icalendar import Calendar
 
 from bot.calendar_export import steps_calendar
 from bot.cycle import run_cycle
-from bot.plans import PlanError, close_plan, start_plan
+from bot.domain.errors import PlanError
+from bot.domain.plans import close_plan, start_plan
 from bot.portfolio import assess_account
 from bot.settings import AppConfig
 from db import repo

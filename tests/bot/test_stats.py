@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, timedelta
 
 from bot.cycle import run_cycle
-from bot.plans import close_plan, start_plan
+from bot.domain.plans import close_plan, start_plan
 from bot.portfolio import assess_account
 from bot.settings import AppConfig
 from bot.stats import load_metrics, metrics_lines

@@ -15,9 +15,10 @@ from sqlmodel import col, select
 
 from bot.poll import PollSummary, poll
 from bot.settings import AlertPolicy, AppConfig, Settings
+from bot.slack.client import make_client
 from bot.slack.config import SlackConfig
 from bot.slack.routing import Router
-from bot.slack.sender import Sender, make_client
+from bot.slack.sender import Sender
 from db.engine import SessionFactory
 from db.models import OutboxMessage, Snapshot
 from tests.bot.test_poll import hs_source, usage_source

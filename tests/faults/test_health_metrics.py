@@ -23,9 +23,9 @@ from bot.health import HealthCheck
 from bot.poll import poll
 from bot.settings import AlertPolicy, AppConfig, Settings
 from bot.slack.app import create_app, deps_of
+from bot.slack.client import make_client
 from bot.slack.config import SlackConfig
-from bot.slack.flows import Deps
-from bot.slack.sender import make_client
+from bot.slack.deps import Deps
 from bot.slack.server import ServerThread, build_asgi
 from db import repo
 from db.engine import SessionFactory, make_engine, session_factory

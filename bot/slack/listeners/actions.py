@@ -11,7 +11,10 @@ from typing import Any
 from slack_bolt import App, Respond
 from slack_sdk import WebClient
 
-from bot.slack import blocks, flows
+from bot.slack import flows, plan_flows
+from bot.slack.blocks.cards import card_reply
+from bot.slack.blocks.steps import step_blocks, step_text
+from bot.slack.deps import Deps
 from bot.slack.ids import Action
 from bot.slack.listeners import listen
 from bot.slack.model import ActionValue, Card, StepCard
@@ -45,13 +48,11 @@ def _ephemeral(body: dict[str, Any]) -> bool:
 def _redraw(body: dict[str, Any], respond: Respond, card: Card) -> None:
     """Channel messages are edited by the sender; an ephemeral card only via response_url."""
     if _ephemeral(body) and body.get("response_url"):
-        reply = blocks.card_reply(card)
+        reply = card_reply(card)
         respond(text=reply.text, blocks=reply.blocks, replace_original=True)
 
 
-def acknowledge(
-    body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: flows.Deps
-) -> None:
+def acknowledge(body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: Deps) -> None:
     card = flows.acknowledge(deps, user_id=_user(body), value=ActionValue.load(action.get("value")))
     _redraw(body, respond, card)
 
@@ -61,7 +62,7 @@ def snooze(
     action: dict[str, Any],
     respond: Respond,
     client: WebClient,
-    deps: flows.Deps,
+    deps: Deps,
 ) -> None:
     value = ActionValue.load((action.get("selected_option") or {}).get("value"))
     if value.choice == "date":
@@ -78,9 +79,7 @@ def snooze(
     _redraw(body, respond, card)
 
 
-def start_plan(
-    body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: flows.Deps
-) -> None:
+def start_plan(body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: Deps) -> None:
     value = ActionValue.load(action.get("value"))
     reply = flows.start_plan(deps, user_id=_user(body), value=value)
     respond(text=reply.text, blocks=reply.blocks, response_type="ephemeral", replace_original=False)
@@ -89,7 +88,7 @@ def start_plan(
 
 
 def _open_modal(
-    kind: str, body: dict[str, Any], action: dict[str, Any], client: WebClient, deps: flows.Deps
+    kind: str, body: dict[str, Any], action: dict[str, Any], client: WebClient, deps: Deps
 ) -> None:
     value = ActionValue.load(action.get("value"))
     if _ephemeral(body):
@@ -98,20 +97,16 @@ def _open_modal(
     client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
-def not_now(
-    body: dict[str, Any], action: dict[str, Any], client: WebClient, deps: flows.Deps
-) -> None:
+def not_now(body: dict[str, Any], action: dict[str, Any], client: WebClient, deps: Deps) -> None:
     _open_modal("not_now", body, action, client, deps)
 
 
-def reassign(
-    body: dict[str, Any], action: dict[str, Any], client: WebClient, deps: flows.Deps
-) -> None:
+def reassign(body: dict[str, Any], action: dict[str, Any], client: WebClient, deps: Deps) -> None:
     _open_modal("reassign", body, action, client, deps)
 
 
 def pick_account(
-    body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: flows.Deps
+    body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: Deps
 ) -> None:
     value = ActionValue.load(action.get("value"))
     if value.account is None:
@@ -124,7 +119,7 @@ def pick_account(
 
 
 def _feedback(
-    vote: str, body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: flows.Deps
+    vote: str, body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: Deps
 ) -> None:
     card = flows.feedback(
         deps, user_id=_user(body), value=ActionValue.load(action.get("value")), vote=vote
@@ -133,13 +128,13 @@ def _feedback(
 
 
 def feedback_useful(
-    body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: flows.Deps
+    body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: Deps
 ) -> None:
     _feedback("useful", body, action, respond, deps)
 
 
 def feedback_noise(
-    body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: flows.Deps
+    body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: Deps
 ) -> None:
     _feedback("noise", body, action, respond, deps)
 
@@ -153,16 +148,16 @@ def _where(body: dict[str, Any]) -> tuple[str | None, str | None]:
     return container.get("channel_id"), container.get("message_ts")
 
 
-def _redraw_step(body: dict[str, Any], respond: Respond, deps: flows.Deps, card: StepCard) -> None:
+def _redraw_step(body: dict[str, Any], respond: Respond, deps: Deps, card: StepCard) -> None:
     if _ephemeral(body) and body.get("response_url"):
         respond(
-            text=blocks.step_text(card),
-            blocks=[b.to_dict() for b in blocks.step_blocks(card)],
+            text=step_text(card),
+            blocks=[b.to_dict() for b in step_blocks(card)],
             replace_original=True,
         )
         return
     channel, ts = _where(body)
-    flows.redraw_step(deps, channel=channel, ts=ts, card=card)
+    plan_flows.redraw_step(deps, channel=channel, ts=ts, card=card)
 
 
 def _with_origin(body: dict[str, Any], value: ActionValue) -> ActionValue:
@@ -174,16 +169,18 @@ def _with_origin(body: dict[str, Any], value: ActionValue) -> ActionValue:
 
 
 def _plan_modal(
-    kind: str, body: dict[str, Any], value: ActionValue, client: WebClient, deps: flows.Deps
+    kind: str, body: dict[str, Any], value: ActionValue, client: WebClient, deps: Deps
 ) -> None:
-    view = flows.plan_modal(deps, kind=kind, user_id=_user(body), value=_with_origin(body, value))
+    view = plan_flows.plan_modal(
+        deps, kind=kind, user_id=_user(body), value=_with_origin(body, value)
+    )
     client.views_open(trigger_id=body["trigger_id"], view=view)
 
 
-def step_done(
-    body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: flows.Deps
-) -> None:
-    card = flows.step_done(deps, user_id=_user(body), value=ActionValue.load(action.get("value")))
+def step_done(body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: Deps) -> None:
+    card = plan_flows.step_done(
+        deps, user_id=_user(body), value=ActionValue.load(action.get("value"))
+    )
     _redraw_step(body, respond, deps, card)
 
 
@@ -192,37 +189,35 @@ def step_snooze(
     action: dict[str, Any],
     respond: Respond,
     client: WebClient,
-    deps: flows.Deps,
+    deps: Deps,
 ) -> None:
     value = ActionValue.load((action.get("selected_option") or {}).get("value"))
     if value.choice == "date":
         meta = value.model_copy(update={"choice": None})
         _plan_modal("step_snooze", body, meta, client, deps)
         return
-    card = flows.step_snooze(deps, user_id=_user(body), value=value, when=value.choice or "1d")
+    card = plan_flows.step_snooze(deps, user_id=_user(body), value=value, when=value.choice or "1d")
     _redraw_step(body, respond, deps, card)
 
 
-def step_skip(
-    body: dict[str, Any], action: dict[str, Any], client: WebClient, deps: flows.Deps
-) -> None:
+def step_skip(body: dict[str, Any], action: dict[str, Any], client: WebClient, deps: Deps) -> None:
     _plan_modal("step_skip", body, ActionValue.load(action.get("value")), client, deps)
 
 
 def step_reassign(
-    body: dict[str, Any], action: dict[str, Any], client: WebClient, deps: flows.Deps
+    body: dict[str, Any], action: dict[str, Any], client: WebClient, deps: Deps
 ) -> None:
     _plan_modal("step_reassign", body, ActionValue.load(action.get("value")), client, deps)
 
 
 def plan_reassign(
-    body: dict[str, Any], action: dict[str, Any], client: WebClient, deps: flows.Deps
+    body: dict[str, Any], action: dict[str, Any], client: WebClient, deps: Deps
 ) -> None:
     _plan_modal("plan_reassign", body, ActionValue.load(action.get("value")), client, deps)
 
 
 def plan_outcome(
-    body: dict[str, Any], action: dict[str, Any], client: WebClient, deps: flows.Deps
+    body: dict[str, Any], action: dict[str, Any], client: WebClient, deps: Deps
 ) -> None:
     value = ActionValue.load((action.get("selected_option") or {}).get("value"))
     _plan_modal("outcome", body, value, client, deps)

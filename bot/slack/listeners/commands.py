@@ -16,7 +16,10 @@ from typing import Any
 from slack_bolt import Ack, App, BoltContext, Respond
 
 from bot import metrics
-from bot.slack import blocks, flows
+from bot.slack import flows
+from bot.slack.blocks.base import message_reply
+from bot.slack.blocks.replies import help_reply
+from bot.slack.deps import Deps
 from bot.slack.errors import UserError
 from bot.slack.ids import Command
 from bot.slack.listeners import listen
@@ -37,22 +40,20 @@ def acknowledge(ack: Ack, command: dict[str, Any], context: BoltContext) -> bool
     context[_RECEIVED] = time.time()
     cmd = parse(command.get("text", ""))
     if cmd.verb == "help":
-        _ack_with(ack, blocks.help_reply(cmd.problem))
+        _ack_with(ack, help_reply(cmd.problem))
         return False
     if cmd.verb == "stats":
-        _ack_with(ack, blocks.message_reply("Counting the outcomes… one moment."))
+        _ack_with(ack, message_reply("Counting the outcomes… one moment."))
         return True
     ack()
     return True
 
 
-def answer(
-    command: dict[str, Any], respond: Respond, context: BoltContext, deps: flows.Deps
-) -> None:
+def answer(command: dict[str, Any], respond: Respond, context: BoltContext, deps: Deps) -> None:
     try:
         reply = flows.expansion(deps, user_id=command["user_id"], text=command.get("text", ""))
     except UserError as exc:
-        reply = blocks.message_reply(exc.message)
+        reply = message_reply(exc.message)
     sent = respond(response_type="ephemeral", text=reply.text, blocks=reply.blocks)
     if sent.status_code != 200:
         log.warning("Slack refused the answer to /expansion (HTTP %s)", sent.status_code)

@@ -9,6 +9,7 @@ from slack_bolt import App
 from slack_sdk import WebClient
 
 from bot.slack import flows
+from bot.slack.deps import Deps
 from bot.slack.ids import Event
 from bot.slack.listeners import listen
 
@@ -17,7 +18,7 @@ def register(app: App) -> None:
     app.event(Event.APP_HOME_OPENED.value)(**listen(home_opened))
 
 
-def home_opened(event: dict[str, Any], client: WebClient, deps: flows.Deps) -> None:
+def home_opened(event: dict[str, Any], client: WebClient, deps: Deps) -> None:
     if event.get("tab", "home") != "home":
         return
     user = str(event["user"])

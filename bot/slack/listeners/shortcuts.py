@@ -14,7 +14,9 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk import WebClient
 
-from bot.slack import blocks, flows
+from bot.slack import log_flows
+from bot.slack.blocks import modals
+from bot.slack.deps import Deps
 from bot.slack.ids import Action, Shortcut
 from bot.slack.listeners import listen
 
@@ -24,12 +26,12 @@ def register(app: App) -> None:
     app.options(Action.LOG_ACCOUNT.value)(**listen(_answered, ack=account_options))
 
 
-def log_signal(body: dict[str, Any], client: WebClient, deps: flows.Deps) -> None:
-    source, text, thread_ts = flows.shortcut_source(body)
-    opened = client.views_open(trigger_id=body["trigger_id"], view=blocks.log_modal(source, text))
+def log_signal(body: dict[str, Any], client: WebClient, deps: Deps) -> None:
+    source, text, thread_ts = log_flows.shortcut_source(body)
+    opened = client.views_open(trigger_id=body["trigger_id"], view=modals.log_modal(source, text))
     view = opened.get("view")
     if isinstance(view, dict):
-        flows.fill_log_modal(
+        log_flows.fill_log_modal(
             deps,
             view=view,
             source=source,
@@ -39,13 +41,13 @@ def log_signal(body: dict[str, Any], client: WebClient, deps: flows.Deps) -> Non
         )
 
 
-def account_options(ack: Ack, payload: dict[str, Any], deps: flows.Deps) -> bool:
+def account_options(ack: Ack, payload: dict[str, Any], deps: Deps) -> bool:
     """Accounts matching what was typed so far (none until the index is built)."""
     typed = payload.get("value")
     found = None
     if isinstance(typed, str) and typed.strip():
-        found = deps.search.find_ready(typed, limit=blocks.OPTIONS_MAX)
-    ack(options=blocks.account_options(found.matches if found else []))
+        found = deps.search.find_ready(typed, limit=modals.OPTIONS_MAX)
+    ack(options=modals.account_options(found.matches if found else []))
     return False
 
 

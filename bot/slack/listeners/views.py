@@ -18,7 +18,12 @@ from typing import Any
 from slack_bolt import Ack, App
 from slack_sdk.webhook import WebhookClient
 
-from bot.slack import blocks, flows, kinds
+from bot.slack import flows, kinds, log_flows, plan_flows
+from bot.slack.blocks.base import message_reply
+from bot.slack.blocks.cards import card_reply
+from bot.slack.blocks.modals import LOG_TEXT_MAX
+from bot.slack.blocks.steps import step_blocks, step_text
+from bot.slack.deps import Deps
 from bot.slack.errors import UserError, tell
 from bot.slack.ids import Action, Block, Callback
 from bot.slack.listeners import listen
@@ -65,7 +70,7 @@ def _chosen(view: dict[str, Any], block: Block, action: Action, *path: str) -> s
 def _redraw(value: ActionValue, card: Card) -> None:
     """The modal came from an ephemeral card: redraw it through its response_url."""
     if value.response_url:
-        reply = blocks.card_reply(card)
+        reply = card_reply(card)
         WebhookClient(value.response_url).send(
             text=reply.text, blocks=reply.blocks, replace_original=True
         )
@@ -75,7 +80,7 @@ def _snooze_day(view: dict[str, Any]) -> str | None:
     return _chosen(view, Block.SNOOZE_DATE, Action.SNOOZE_DATE, "selected_date")
 
 
-def check_snooze(ack: Ack, body: dict[str, Any], view: dict[str, Any], deps: flows.Deps) -> bool:
+def check_snooze(ack: Ack, body: dict[str, Any], view: dict[str, Any], deps: Deps) -> bool:
     """The alert's and the step's snooze modals share the date picker."""
     problem = flows.snooze_date_error(deps, user_id=_user(body), day=_snooze_day(view))
     if problem:
@@ -84,7 +89,7 @@ def check_snooze(ack: Ack, body: dict[str, Any], view: dict[str, Any], deps: flo
     return True
 
 
-def snooze_submitted(body: dict[str, Any], view: dict[str, Any], deps: flows.Deps) -> None:
+def snooze_submitted(body: dict[str, Any], view: dict[str, Any], deps: Deps) -> None:
     value = ActionValue.load(view.get("private_metadata"))
     when = str(_snooze_day(view))
     _redraw(value, flows.snooze(deps, user_id=_user(body), value=value, when=when))
@@ -101,7 +106,7 @@ def check_not_now(ack: Ack, view: dict[str, Any]) -> bool:
     return True
 
 
-def not_now_submitted(body: dict[str, Any], view: dict[str, Any], deps: flows.Deps) -> None:
+def not_now_submitted(body: dict[str, Any], view: dict[str, Any], deps: Deps) -> None:
     value = ActionValue.load(view.get("private_metadata"))
     note = _chosen(view, Block.NOT_NOW_NOTE, Action.NOT_NOW_NOTE, "value")
     card = flows.dismiss(
@@ -121,7 +126,7 @@ def check_reassign(ack: Ack, view: dict[str, Any]) -> bool:
     return True
 
 
-def reassign_submitted(body: dict[str, Any], view: dict[str, Any], deps: flows.Deps) -> None:
+def reassign_submitted(body: dict[str, Any], view: dict[str, Any], deps: Deps) -> None:
     value = ActionValue.load(view.get("private_metadata"))
     card = flows.reassign(deps, user_id=_user(body), value=value, new_owner=str(_new_owner(view)))
     _redraw(value, card)
@@ -130,16 +135,16 @@ def reassign_submitted(body: dict[str, Any], view: dict[str, Any], deps: flows.D
 # --- plans and steps ------------------------------------------------------------------------
 
 
-def _redraw_step(deps: flows.Deps, value: ActionValue, card: StepCard) -> None:
+def _redraw_step(deps: Deps, value: ActionValue, card: StepCard) -> None:
     """Redraw the reminder the modal came from (a channel/DM message, or an ephemeral one)."""
     if value.response_url:
         WebhookClient(value.response_url).send(
-            text=blocks.step_text(card),
-            blocks=[b.to_dict() for b in blocks.step_blocks(card)],
+            text=step_text(card),
+            blocks=[b.to_dict() for b in step_blocks(card)],
             replace_original=True,
         )
         return
-    flows.redraw_step(deps, channel=value.channel, ts=value.ts, card=card)
+    plan_flows.redraw_step(deps, channel=value.channel, ts=value.ts, card=card)
 
 
 def _say(value: ActionValue, reply: Reply) -> None:
@@ -150,16 +155,18 @@ def _say(value: ActionValue, reply: Reply) -> None:
         )
 
 
-def step_snooze_submitted(body: dict[str, Any], view: dict[str, Any], deps: flows.Deps) -> None:
+def step_snooze_submitted(body: dict[str, Any], view: dict[str, Any], deps: Deps) -> None:
     value = ActionValue.load(view.get("private_metadata"))
-    card = flows.step_snooze(deps, user_id=_user(body), value=value, when=str(_snooze_day(view)))
+    card = plan_flows.step_snooze(
+        deps, user_id=_user(body), value=value, when=str(_snooze_day(view))
+    )
     _redraw_step(deps, value, card)
 
 
-def step_skip_submitted(body: dict[str, Any], view: dict[str, Any], deps: flows.Deps) -> None:
+def step_skip_submitted(body: dict[str, Any], view: dict[str, Any], deps: Deps) -> None:
     value = ActionValue.load(view.get("private_metadata"))
     note = _chosen(view, Block.SKIP_NOTE, Action.SKIP_NOTE, "value")
-    card = flows.step_skip(deps, user_id=_user(body), value=value, note=note)
+    card = plan_flows.step_skip(deps, user_id=_user(body), value=value, note=note)
     _redraw_step(deps, value, card)
 
 
@@ -174,14 +181,14 @@ def check_owner(ack: Ack, view: dict[str, Any]) -> bool:
     return True
 
 
-def owner_submitted(body: dict[str, Any], view: dict[str, Any], deps: flows.Deps) -> None:
+def owner_submitted(body: dict[str, Any], view: dict[str, Any], deps: Deps) -> None:
     value = ActionValue.load(view.get("private_metadata"))
     new_user, user = str(_owner(view)), _user(body)
     if value.step is not None:
-        card = flows.step_reassign(deps, user_id=user, value=value, new_user=new_user)
+        card = plan_flows.step_reassign(deps, user_id=user, value=value, new_user=new_user)
         _redraw_step(deps, value, card)
     else:
-        _say(value, flows.plan_reassign(deps, user_id=user, value=value, new_user=new_user))
+        _say(value, plan_flows.plan_reassign(deps, user_id=user, value=value, new_user=new_user))
 
 
 @dataclass(frozen=True)
@@ -195,12 +202,10 @@ class _Outcome:
 _OUTCOME_BLOCKS = {"won": Block.OUTCOME_ARR, "lost": Block.OUTCOME_REASON}
 
 
-def _outcome(
-    deps: flows.Deps, body: dict[str, Any], view: dict[str, Any], outcome: str
-) -> _Outcome:
+def _outcome(deps: Deps, body: dict[str, Any], view: dict[str, Any], outcome: str) -> _Outcome:
     """The answer in the outcome modal, checked; a UserError names what to fix."""
     if outcome == "won":
-        return _Outcome(outcome, arr=flows.read_arr(_chosen(view, *_ARR, "value")))
+        return _Outcome(outcome, arr=plan_flows.read_arr(_chosen(view, *_ARR, "value")))
     if outcome == "lost":
         reason = _chosen(view, Block.OUTCOME_REASON, Action.OUTCOME_REASON, "value")
         if not (reason and reason.strip()):
@@ -219,7 +224,7 @@ def _outcome(
 _ARR = (Block.OUTCOME_ARR, Action.OUTCOME_ARR)
 
 
-def check_outcome(ack: Ack, body: dict[str, Any], view: dict[str, Any], deps: flows.Deps) -> bool:
+def check_outcome(ack: Ack, body: dict[str, Any], view: dict[str, Any], deps: Deps) -> bool:
     """Check the answer inside the modal (errors under the field)."""
     outcome = ActionValue.load(view.get("private_metadata")).choice or "won"
     try:
@@ -230,11 +235,11 @@ def check_outcome(ack: Ack, body: dict[str, Any], view: dict[str, Any], deps: fl
     return True
 
 
-def outcome_submitted(body: dict[str, Any], view: dict[str, Any], deps: flows.Deps) -> None:
+def outcome_submitted(body: dict[str, Any], view: dict[str, Any], deps: Deps) -> None:
     """Close the plan; then redraw where the modal came from."""
     value = ActionValue.load(view.get("private_metadata"))
     answer = _outcome(deps, body, view, value.choice or "won")
-    reply = flows.close_plan(
+    reply = plan_flows.close_plan(
         deps,
         user_id=_user(body),
         value=value,
@@ -244,7 +249,7 @@ def outcome_submitted(body: dict[str, Any], view: dict[str, Any], deps: flows.De
         revisit=answer.revisit,
     )
     if value.step is not None:  # chosen on the last step's reminder: redraw it, closed
-        _redraw_step(deps, value, flows.step_view(deps, step_id=value.step))
+        _redraw_step(deps, value, plan_flows.step_view(deps, step_id=value.step))
     else:
         _say(value, reply)
 
@@ -279,7 +284,7 @@ def _logged(view: dict[str, Any]) -> tuple[_Logged | None, dict[str, str]]:
         problems[Block.LOG_TEXT.value] = "Say what happened, in a few words."
     if problems:
         return None, problems
-    return _Logged(int(str(account)), str(kind), note[: blocks.LOG_TEXT_MAX]), {}
+    return _Logged(int(str(account)), str(kind), note[:LOG_TEXT_MAX]), {}
 
 
 def check_log(ack: Ack, view: dict[str, Any]) -> bool:
@@ -291,14 +296,14 @@ def check_log(ack: Ack, view: dict[str, Any]) -> bool:
     return True
 
 
-def log_submitted(body: dict[str, Any], view: dict[str, Any], deps: flows.Deps) -> None:
+def log_submitted(body: dict[str, Any], view: dict[str, Any], deps: Deps) -> None:
     """Log it, answer the person where they used the shortcut, then deliver the alert."""
     user = _user(body)
     source = LogSource.load(view.get("private_metadata"))
     answer, _ = _logged(view)
     assert answer is not None  # check_log refused anything else
     try:
-        reply = flows.log_from_modal(
+        reply = log_flows.log_from_modal(
             deps,
             user_id=user,
             source=source,
@@ -307,7 +312,7 @@ def log_submitted(body: dict[str, Any], view: dict[str, Any], deps: flows.Deps) 
             note=answer.note,
         )
     except UserError as exc:
-        reply = blocks.message_reply(exc.message)
+        reply = message_reply(exc.message)
     sent = None
     if source.response_url:
         sent = WebhookClient(source.response_url).send(

@@ -16,9 +16,9 @@ import pytest
 from bot.cycle import run_cycle
 from bot.settings import AppConfig, Settings
 from bot.slack.app import create_app, deps_of
+from bot.slack.client import make_client
 from bot.slack.config import RoutingConfig, SlackConfig
-from bot.slack.flows import Deps
-from bot.slack.sender import make_client
+from bot.slack.deps import Deps
 from bot.slack.server import ServerThread, build_asgi
 from db.engine import SessionFactory
 from sources.demo import demo_batch

@@ -30,11 +30,11 @@ from sqlmodel import select
 
 from bot.settings import AppConfig, Settings
 from bot.slack.app import create_app
+from bot.slack.client import make_client
 from bot.slack.errors import UNAVAILABLE, UserError
 from bot.slack.ids import Action
 from bot.slack.model import STALE, ActionValue
 from bot.slack.runner import AckingSocketModeHandler
-from bot.slack.sender import make_client
 from db import repo
 from db.engine import SessionFactory
 from db.models import Alert, AuditLog

@@ -12,7 +12,25 @@ import pytest
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
-from bot.slack import blocks
+from bot.slack.blocks.base import sparkline, thread_blocks
+from bot.slack.blocks.cards import (
+    alert_actions,
+    card_blocks,
+    card_text,
+    delivery_failure_text,
+    escalation_text,
+    follow_up_text,
+)
+from bot.slack.blocks.home import home_view
+from bot.slack.blocks.modals import (
+    account_options,
+    log_modal,
+    not_now_modal,
+    reassign_modal,
+    snooze_modal,
+)
+from bot.slack.blocks.replies import help_reply, list_reply, logged_reply, no_match, pick_list
+from bot.slack.blocks.steps import plan_reply
 from bot.slack.model import (
     ActionValue,
     Activity,
@@ -131,8 +149,8 @@ def huge_card() -> Card:
 @pytest.mark.parametrize("make", [card, huge_card])
 def test_card_blocks_keep_every_limit(make) -> None:
     c = make()
-    built = [b.to_dict() for b in blocks.card_blocks(c)]
-    check_message(built, blocks.card_text(c))
+    built = [b.to_dict() for b in card_blocks(c)]
+    check_message(built, card_text(c))
     header = built[0]["text"]["text"]
     assert len(header) <= 150
     if c.name == LONG_NAME:
@@ -142,7 +160,7 @@ def test_card_blocks_keep_every_limit(make) -> None:
 
 
 def test_card_shows_band_score_trigger_points_offer_script_facts_usage_and_buttons() -> None:
-    built = dumps([b.to_dict() for b in blocks.card_blocks(card())])
+    built = dumps([b.to_dict() for b in card_blocks(card())])
     for expected in (
         "Acme Corp",
         "*Priority* · score *41*",
@@ -168,23 +186,23 @@ def test_card_shows_band_score_trigger_points_offer_script_facts_usage_and_butto
 
 def test_gated_card_has_no_pitch() -> None:
     c = card(gate=(("Open urgent ticket", "Resolve it first"),), offer=None, script="Hi, buy more")
-    built = dumps([b.to_dict() for b in blocks.card_blocks(c)])
+    built = dumps([b.to_dict() for b in card_blocks(c)])
     assert "Fix first" in built and "Hi, buy more" not in built and "Start plan" not in built
 
 
 def test_owner_without_slack_id_is_named_in_plain_text() -> None:
     c = card(owner=Owner(None, "Luis <!here> Ortega"))
-    built = dumps([b.to_dict() for b in blocks.card_blocks(c)])
+    built = dumps([b.to_dict() for b in card_blocks(c)])
     assert "Luis &lt;!here&gt; Ortega (no Slack account found)" in built
 
 
 def test_closed_alerts_lose_their_buttons_and_say_why() -> None:
     now = datetime(2026, 11, 20, 9, 30, tzinfo=UTC)
     cleared = card(status="cleared", activity=(Activity("cleared", on=TODAY),))
-    built = dumps([b.to_dict() for b in blocks.card_blocks(cleared)])
+    built = dumps([b.to_dict() for b in card_blocks(cleared)])
     assert "alert_" not in built and "has cleared on 20 Nov 2026" in built
     acked = card(status="acknowledged", activity=(Activity("acknowledged", by="U1", at=now),))
-    built = dumps([b.to_dict() for b in blocks.card_blocks(acked)])
+    built = dumps([b.to_dict() for b in card_blocks(acked)])
     assert "alert_acknowledge" not in built and "alert_snooze" in built
     assert (
         "Acknowledged by <@U1> · <!date^1795167000^{date_short} {time}|20 Nov 2026 09:30 UTC>"
@@ -193,7 +211,7 @@ def test_closed_alerts_lose_their_buttons_and_say_why() -> None:
 
 
 def test_snooze_options_carry_the_alert_within_option_limits() -> None:
-    actions = blocks.alert_actions(card())
+    actions = alert_actions(card())
     assert actions is not None
     select = next(e for e in actions.to_dict()["elements"] if e["type"] == "static_select")
     values = [ActionValue.load(o["value"]) for o in select["options"]]
@@ -203,15 +221,13 @@ def test_snooze_options_carry_the_alert_within_option_limits() -> None:
 
 
 def test_replies_and_lists_keep_limits() -> None:
-    check_message(blocks.help_reply("`top` takes a number").blocks)
-    check_message(blocks.no_match(LONG_NAME, [LONG_NAME] * 3).blocks)
-    check_message(
-        blocks.pick_list(LONG_NAME, [(i, LONG_NAME, "d" * 200) for i in range(40)]).blocks
-    )
+    check_message(help_reply("`top` takes a number").blocks)
+    check_message(no_match(LONG_NAME, [LONG_NAME] * 3).blocks)
+    check_message(pick_list(LONG_NAME, [(i, LONG_NAME, "d" * 200) for i in range(40)]).blocks)
     items = [ListItem(LONG_NAME, "priority", 40, "detail " * 50) for _ in range(300)]
-    check_message(blocks.list_reply("Your top accounts " * 20, items, "none").blocks)
+    check_message(list_reply("Your top accounts " * 20, items, "none").blocks)
     steps = [(TODAY + timedelta(days=i), f"Step {i} " + "x" * 200, "pending") for i in range(200)]
-    reply = blocks.plan_reply(LONG_NAME, "ninety_day", True, steps)
+    reply = plan_reply(LONG_NAME, "ninety_day", True, steps)
     check_message(reply.blocks)
     assert "…and" in dumps(reply.blocks)
 
@@ -223,14 +239,14 @@ def test_home_tab_with_a_huge_book_stays_under_100_blocks() -> None:
         ListItem(LONG_NAME, "ready", 25, status="snoozed", until=until) for _ in range(200)
     )
     steps = tuple(ListItem(LONG_NAME, "", 0, detail="step " * 60, due_on=TODAY) for _ in range(200))
-    view = blocks.home_view(HomeData("U1", TODAY, items, items, snoozed, steps, owner_known=False))
+    view = home_view(HomeData("U1", TODAY, items, items, snoozed, steps, owner_known=False))
     check_view(view, 100)
     text = dumps(view.to_dict())
     assert "snoozed until <!date^" in text and "…and" in text
 
 
 def test_empty_home_tab_says_so() -> None:
-    view = blocks.home_view(HomeData("U1", TODAY))
+    view = home_view(HomeData("U1", TODAY))
     check_view(view, 100)
     assert "No open alerts" in dumps(view.to_dict())
 
@@ -238,9 +254,9 @@ def test_empty_home_tab_says_so() -> None:
 def test_modals_keep_limits() -> None:
     meta = ActionValue(alert=1, account=2, response_url="https://hooks.slack.com/x" * 20)
     for view in (
-        blocks.snooze_modal(LONG_NAME, meta, TODAY),
-        blocks.not_now_modal(LONG_NAME, meta),
-        blocks.reassign_modal(LONG_NAME, meta, "U0MAYA0001"),
+        snooze_modal(LONG_NAME, meta, TODAY),
+        not_now_modal(LONG_NAME, meta),
+        reassign_modal(LONG_NAME, meta, "U0MAYA0001"),
     ):
         check_view(view, 100)
         data = view.to_dict()
@@ -251,17 +267,17 @@ def test_modals_keep_limits() -> None:
 def test_follow_ups_and_reports_are_valid_sections() -> None:
     c = huge_card()
     for reason in ("new_trigger", "snooze_ended", "escalated", "reassigned", "cleared", "other"):
-        text = blocks.follow_up_text(reason, c, "<#C123>")
-        check_message([b.to_dict() for b in blocks.thread_blocks(text)])
-    check_message([b.to_dict() for b in blocks.thread_blocks(blocks.escalation_text(c, None, 24))])
-    report = blocks.delivery_failure_text("the post for alert #1", "#gone", "channel_not_found")
-    check_message([b.to_dict() for b in blocks.thread_blocks(report)])
+        text = follow_up_text(reason, c, "<#C123>")
+        check_message([b.to_dict() for b in thread_blocks(text)])
+    check_message([b.to_dict() for b in thread_blocks(escalation_text(c, None, 24))])
+    report = delivery_failure_text("the post for alert #1", "#gone", "channel_not_found")
+    check_message([b.to_dict() for b in thread_blocks(report)])
 
 
 def test_sparkline_scales_to_full_capacity() -> None:
-    assert blocks.sparkline([]) == ""
-    assert blocks.sparkline([(TODAY, 0.0), (TODAY, 0.5), (TODAY, 1.0)]) == "▁▅█"
-    assert blocks.sparkline([(TODAY, 1.2)]) == "█"
+    assert sparkline([]) == ""
+    assert sparkline([(TODAY, 0.0), (TODAY, 0.5), (TODAY, 1.0)]) == "▁▅█"
+    assert sparkline([(TODAY, 1.2)]) == "█"
 
 
 # --- logging a signal (issue 12) ------------------------------------------------------------
@@ -276,8 +292,8 @@ def test_the_log_modal_keeps_limits_and_carries_the_message() -> None:
     )
     words = "<!channel> *loved* it & " * 300  # longer than an event holds
     for view in (
-        blocks.log_modal(source, words),
-        blocks.log_modal(source, "", suggested=(7, LONG_NAME), why="this channel is set to it"),
+        log_modal(source, words),
+        log_modal(source, "", suggested=(7, LONG_NAME), why="this channel is set to it"),
     ):
         check_view(view, 100)
         data = view.to_dict()
@@ -285,10 +301,10 @@ def test_the_log_modal_keeps_limits_and_carries_the_message() -> None:
         assert LogSource.load(data["private_metadata"]) == source
         text_input = data["blocks"][3]["element"]
         assert len(text_input.get("initial_value", "")) <= text_input["max_length"] == 2000
-    menu = blocks.log_modal(source, "", suggested=(7, LONG_NAME)).to_dict()["blocks"][1]
+    menu = log_modal(source, "", suggested=(7, LONG_NAME)).to_dict()["blocks"][1]
     assert menu["element"]["type"] == "external_select"
     assert menu["element"]["initial_option"]["value"] == "7"
-    options = blocks.account_options([(i, f"k{i}", LONG_NAME, "x.example") for i in range(50)])
+    options = account_options([(i, f"k{i}", LONG_NAME, "x.example") for i in range(50)])
     assert len(options) == 20 and all(len(o["text"]["text"]) <= 75 for o in options)
 
 
@@ -323,13 +339,13 @@ def _logged(**kw: Any) -> LoggedSignal:
     ],
 )
 def test_the_logged_reply_says_what_changed(logged: LoggedSignal, says: str) -> None:
-    reply = blocks.logged_reply(logged)
+    reply = logged_reply(logged)
     check_message(reply.blocks, reply.text)
     assert says in reply.text, reply.text
 
 
 def test_the_logged_reply_escapes_what_people_typed() -> None:
-    reply = blocks.logged_reply(
+    reply = logged_reply(
         _logged(account="<!here> Acme", after_score=31, why_unchanged="It had: <@U1> *x*")
     )
     assert "<!here>" not in reply.text and "<@U1>" not in reply.text

@@ -30,10 +30,10 @@ from sqlmodel import select
 from bot.cycle import run_cycle
 from bot.settings import AppConfig, Settings
 from bot.slack.app import create_app, deps_of
+from bot.slack.client import make_client
 from bot.slack.config import RoutingConfig, SlackConfig
 from bot.slack.ids import Action, Callback, Shortcut
 from bot.slack.model import ActionValue
-from bot.slack.sender import make_client
 from bot.slack.server import ServerThread, build_asgi
 from db import migrate
 from db.engine import SessionFactory, make_engine, session_factory

@@ -17,7 +17,7 @@ from sqlalchemy import func
 from sqlmodel import select
 
 from bot.slack import services
-from bot.slack.flows import Deps
+from bot.slack.deps import Deps
 from bot.slack.ids import Action
 from bot.slack.model import ActionValue
 from db import repo

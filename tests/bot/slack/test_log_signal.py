@@ -17,9 +17,9 @@ from sqlalchemy import Engine
 from sqlmodel import select
 
 from bot.settings import AlertPolicy, AppConfig
-from bot.slack import flows
+from bot.slack import log_flows
 from bot.slack.config import RoutingConfig, SlackConfig
-from bot.slack.flows import Deps
+from bot.slack.deps import Deps
 from bot.slack.ids import Action, Block, Callback, Shortcut
 from db import repo
 from db.engine import SessionFactory
@@ -522,12 +522,12 @@ def test_the_channel_map_takes_a_name_and_an_unknown_key_suggests_nothing(
         }
     )
     deps: Deps = make_deps(mapped)
-    found = flows.log_suggestion(
+    found = log_flows.log_suggestion(
         deps, channel="C0NEW00001", channel_name="Acme-Shared", ts="1.1", thread_ts=None
     )
     assert found is not None and found[0][1] == "Kestrel Media"
     assert (
-        flows.log_suggestion(
+        log_flows.log_suggestion(
             deps, channel="C0GONE0001", channel_name=None, ts="1.1", thread_ts=None
         )
         is None

@@ -17,9 +17,11 @@ from sqlmodel import col, select
 
 from bot.reminders import collect_snooze_returns
 from bot.settings import AppConfig
-from bot.slack import jobs, services
+from bot.slack import jobs, plan_cards, services
+from bot.slack.blocks.digests import daily_digest_blocks, weekly_summary_blocks
+from bot.slack.blocks.steps import step_blocks
 from bot.slack.config import SlackConfig
-from bot.slack.flows import Deps
+from bot.slack.deps import Deps
 from bot.slack.ids import Action
 from bot.slack.model import ActionValue
 from bot.stats import load_metrics
@@ -62,7 +64,7 @@ def _start_plan(
     alert = _alert_for(factory, name)
     assert alert.id is not None
     with transaction(factory) as session:
-        plan, _, steps, _ = services.start_plan(
+        started = services.start_plan(
             session,
             account_id=alert.account_id,
             alert_id=alert.id,
@@ -71,6 +73,7 @@ def _start_plan(
             today=date.today(),
             now=utcnow(),
         )
+        plan, steps = started.plan, started.steps
         session.expunge_all()
     return plan, steps
 
@@ -301,7 +304,7 @@ def test_reassigning_a_step_needs_the_owner_or_an_admin(
     step_id = steps[0].id or 0
     now = utcnow()
     with transaction(factory) as session, pytest.raises(Exception, match="Only its owner"):
-        services.reassign_step(
+        plan_cards.reassign_step(
             session,
             step_id=step_id,
             user_id=BOSS,
@@ -311,7 +314,7 @@ def test_reassigning_a_step_needs_the_owner_or_an_admin(
             now=now,
         )
     with transaction(factory) as session:
-        card = services.reassign_step(
+        card = plan_cards.reassign_step(
             session,
             step_id=step_id,
             user_id=MAYA,
@@ -562,7 +565,7 @@ def test_snoozed_and_stats_commands_answer_in_block_kit(
         services.snooze(
             session, alert_id=polar.id or 0, user_id=MAYA, until=now + timedelta(days=3), now=now
         )
-        services.snooze_step(
+        plan_cards.snooze_step(
             session,
             step_id=steps[2].id or 0,
             user_id=MAYA,
@@ -667,17 +670,14 @@ def test_reassign_a_step_and_a_whole_plan_through_modals(
 
 def test_the_last_step_carries_the_outcome_choices_and_digests_stay_within_limits() -> None:
     from bot.digests import DailyDigest, WeeklySummary
-    from bot.slack import blocks
     from bot.slack.model import StepCard
 
     today = date(2026, 11, 20)
     last = StepCard(1, 2, "Acme", "Close", today, today, "pending", last=True)
-    drawn = json.dumps([b.to_dict() for b in blocks.step_blocks(last)])
+    drawn = json.dumps([b.to_dict() for b in step_blocks(last)])
     assert Action.PLAN_OUTCOME.value in drawn
     middle = StepCard(1, 2, "Acme", "Proposal", today, today, "pending")
-    assert Action.PLAN_OUTCOME.value not in json.dumps(
-        [b.to_dict() for b in blocks.step_blocks(middle)]
-    )
+    assert Action.PLAN_OUTCOME.value not in json.dumps([b.to_dict() for b in step_blocks(middle)])
     huge = "<!here> " + "x" * 400
     digest = DailyDigest(
         "maya@example.com",
@@ -685,12 +685,12 @@ def test_the_last_step_carries_the_outcome_choices_and_digests_stay_within_limit
         new_candidates=[(huge, 15, "capacity")] * 300,
         overdue=[(huge, huge, today)] * 300,
     )
-    built = [b.to_dict() for b in blocks.daily_digest_blocks(digest)]
+    built = [b.to_dict() for b in daily_digest_blocks(digest)]
     assert not validate_blocks(built)
     text = json.dumps(built, ensure_ascii=False)
     assert "…and " in text and "<!here>" not in text
     weekly = WeeklySummary("2026-W47", top_movers=[(huge, 3, 40)] * 5, overdue_steps=2)
-    built = [b.to_dict() for b in blocks.weekly_summary_blocks(weekly)]
+    built = [b.to_dict() for b in weekly_summary_blocks(weekly)]
     assert not validate_blocks(built)
 
 

@@ -14,7 +14,7 @@ from sqlmodel import select
 from bot.settings import AppConfig
 from bot.slack import jobs, services
 from bot.slack.config import Escalation, RoutingConfig, RoutingRule, SlackConfig
-from bot.slack.flows import Deps
+from bot.slack.deps import Deps
 from bot.slack.routing import Router
 from db import repo
 from db.engine import SessionFactory, transaction

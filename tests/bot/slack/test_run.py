@@ -17,8 +17,8 @@ from pydantic import SecretStr
 
 from bot.settings import AppConfig, Settings
 from bot.slack.app import create_app
+from bot.slack.client import make_client
 from bot.slack.errors import UserError
-from bot.slack.sender import make_client
 from db.engine import SessionFactory
 from tests.bot.slack.conftest import SECRET, command_body, signed, wait_for
 from tests.fakes import FakeSlack

@@ -12,9 +12,10 @@ from sqlmodel import col, select
 
 from bot.settings import AppConfig, Settings
 from bot.slack import services
+from bot.slack.client import make_client
 from bot.slack.config import QuietHours, RoutingConfig, RoutingRule, SlackConfig
-from bot.slack.flows import Deps
-from bot.slack.sender import EVENT_TYPE, Sender, make_client, outbox_metadata, quiet_hours_end
+from bot.slack.deps import Deps
+from bot.slack.sender import EVENT_TYPE, Sender, outbox_metadata, quiet_hours_end
 from db import repo
 from db.engine import SessionFactory, transaction
 from db.models import Alert, OutboxMessage
