@@ -64,13 +64,15 @@ class Customer:
     headcount: tuple[int, int] | None = None  # now, at purchase
     departments: tuple[int, int] | None = None  # now, at purchase
     purchased_on: date | None = None
-    urgent_tickets: int | None = None
+    urgent_tickets: int = 0  # open urgent tickets (HubSpot) / High Cases (Salesforce)
+    feature_ticket: tuple[date, str] | None = None  # a feature-request ticket / Case
     win: tuple[date, str] | None = None
     praise: date | None = None
     initiative: tuple[date, str] | None = None
     feature_requests: tuple[int, date, str] | None = None  # count, last one's date, what
     onboarded: bool = False
-    champion_left: date | None = None
+    champion: str | None = None  # a contact in the champion role at install
+    champion_leaves: bool = False  # ... who loses the role before today's poll
     renewal: tuple[date, float] | None = None  # an open renewal deal / opportunity
 
 
@@ -89,6 +91,7 @@ BOOK = (
         initiative=(date(2026, 11, 1), "EMEA rollout"),
         feature_requests=(1, date(2026, 11, 4), "SSO"),
         renewal=(TODAY + timedelta(days=75), 48_000.0),
+        champion="Ana Ruiz",
     ),
     Customer(  # three people on one seat; its win is in the events file
         "Solo Studio", "solo.example", seats_purchased=1, seats_used=1, active_users=3
@@ -98,7 +101,7 @@ BOOK = (
         "tern.example",
         seats_used=40,
         win=(date(2026, 11, 2), "Board pack automated"),
-        feature_requests=(2, date(2026, 11, 6), "Audit log"),
+        feature_ticket=(date(2026, 11, 6), "Audit log for every export"),
         onboarded=True,
     ),
     Customer(  # a new project that fits another offering: cross-sell
@@ -136,7 +139,8 @@ BOOK = (
         nps=(10, TODAY - timedelta(days=61)),
         last_contact=date(2026, 8, 1),
         urgent_tickets=2,
-        champion_left=date(2026, 11, 2),
+        champion="Dana Reyes",
+        champion_leaves=True,
     ),
 )
 # What happens between the two polls: Kestrel adds a department and 20 active users.
@@ -162,7 +166,6 @@ CRM_NAMES: dict[str, tuple[str, str | None]] = {
     "departments": ("departments_using", "Departments__c"),
     "departments_at_purchase": ("departments_at_purchase", "Departments_At_Purchase__c"),
     "purchased_on": ("contract_start_date", "Contract_Start__c"),
-    "urgent_tickets": ("open_urgent_tickets", "Open_Urgent_Tickets__c"),
     "last_win": ("last_win_date", "Last_Win_Date__c"),
     "last_win_story": ("last_win_story", "Last_Win__c"),
     "praise": ("last_praise_date", "Praise_Date__c"),
@@ -172,7 +175,6 @@ CRM_NAMES: dict[str, tuple[str, str | None]] = {
     "feature_request_on": ("last_feature_request_date", None),
     "feature_request": ("last_feature_request", "Last_Feature_Request__c"),
     "onboarded": ("onboarding_complete", "Onboarding_Complete__c"),
-    "champion_left": ("champion_left_date", "Champion_Left_Date__c"),
 }
 
 
@@ -180,8 +182,7 @@ def crm_facts(c: Customer) -> dict[str, Any]:
     """The customer's CRM facts by their ``CRM_NAMES`` key; unknown ones left out."""
     out: dict[str, Any] = {"name": c.name, "seats_purchased": c.seats_purchased}
     out |= {"health": c.health, "last_contact": c.last_contact, "purchased_on": c.purchased_on}
-    out |= {"urgent_tickets": c.urgent_tickets, "praise": c.praise, "onboarded": c.onboarded}
-    out["champion_left"] = c.champion_left
+    out |= {"praise": c.praise, "onboarded": c.onboarded}
     pairs = {
         ("nps", "nps_on"): c.nps,
         ("headcount", "headcount_at_purchase"): c.headcount,
@@ -231,6 +232,7 @@ class Org:
     crm: str
     settings: Settings
     change: Callable[[str, dict[str, Any]], None]  # domain, CRM_NAMES keys -> the CRM
+    unchampion: Callable[[str], None]  # domain: its champion loses the role
     ids: dict[str, str] = field(default_factory=dict)  # domain -> CRM id
 
 
@@ -254,9 +256,26 @@ def hubspot_org(usage: FakeUsageAPI) -> Iterator[Org]:
                 deal = {"dealtype": "existingbusiness", "dealstage": "contractsent"}
                 deal |= {"closedate": on.isoformat(), "amount": str(amount)}
                 fake.add_deal(500 + n, deal, company_id=n, updated_at=MODIFIED)
+            tickets = [(f"{n}0{k}", "URGENT", None, "1") for k in range(c.urgent_tickets)]
+            if c.feature_ticket:
+                tickets.append((f"{n}09", "MEDIUM", "FEATURE_REQUEST", "4"))
+            for tid, priority, category, stage in tickets:
+                ticket = {"hs_ticket_priority": priority, "hs_pipeline_stage": stage}
+                ticket["subject"] = c.feature_ticket[1] if category else "Exports fail"
+                ticket |= {"hs_ticket_category": category} if category else {}
+                opened = c.feature_ticket[0] if category else MODIFIED
+                fake.add_ticket(tid, ticket, updated_at=MODIFIED, created_at=opened, company_id=n)
+            if c.champion:
+                first, last = c.champion.split()
+                contact = {"firstname": first, "lastname": last, "email": f"{first}@{c.domain}"}
+                contact["hs_buying_role"] = "END_USER;CHAMPION"
+                fake.add_contact(700 + n, contact, updated_at=MODIFIED, company_ids=[n])
 
         def change(domain: str, values: dict[str, Any]) -> None:
             fake.set_properties("companies", ids[domain], **in_crm("hubspot", values))
+
+        def unchampion(domain: str) -> None:
+            fake.set_properties("contacts", 700 + int(ids[domain]), hs_buying_role="END_USER")
 
         yield Org(
             "hubspot",
@@ -267,6 +286,7 @@ def hubspot_org(usage: FakeUsageAPI) -> Iterator[Org]:
                 usage_api_token=USAGE_TOKEN,
             ),
             change,
+            unchampion,
             ids,
         )
 
@@ -284,9 +304,30 @@ def salesforce_org(usage: FakeUsageAPI) -> Iterator[Org]:
                 opportunity = {"Name": f"{c.name} renewal", "AccountId": account, "Amount": amount}
                 opportunity |= {"CloseDate": on, "Type": "Renewal", "IsClosed": False}
                 fake.add_opportunity(f"006{n:015d}", opportunity | {"StageName": "Proposal"})
+            cases = [(f"500{n:012d}{k:03d}", "High", "Problem") for k in range(c.urgent_tickets)]
+            if c.feature_ticket:
+                cases.append((f"500{n:012d}009", "Medium", "Feature Request"))
+            for case_id, priority, kind in cases:
+                feature = kind == "Feature Request"
+                case = {"AccountId": account, "Priority": priority, "Type": kind}
+                case["Subject"] = (
+                    c.feature_ticket[1] if c.feature_ticket and feature else "Exports fail"
+                )
+                case |= {"IsClosed": feature, "Status": "Closed" if feature else "New"}
+                opened = c.feature_ticket[0] if c.feature_ticket and feature else MODIFIED
+                fake.add_case(case_id, case | {"CreatedDate": opened}, modstamp=MODIFIED)
+            if c.champion:
+                first, last = c.champion.split()
+                contact = {"FirstName": first, "LastName": last, "AccountId": account}
+                fake.add_contact(f"003{n:015d}", contact, modstamp=MODIFIED)
+                role = {"AccountId": account, "ContactId": f"003{n:015d}", "Role": "Champion"}
+                fake.add_contact_role(f"02Z{n:015d}", role, modstamp=MODIFIED)
 
         def change(domain: str, values: dict[str, Any]) -> None:
             fake.update(ids[domain], **in_crm("salesforce", values))
+
+        def unchampion(domain: str) -> None:
+            fake.update(f"02Z{int(ids[domain][3:]):015d}", Role="Evaluator")
 
         yield Org(
             "salesforce",
@@ -297,6 +338,7 @@ def salesforce_org(usage: FakeUsageAPI) -> Iterator[Org]:
                 usage_api_token=USAGE_TOKEN,
             ),
             change,
+            unchampion,
             ids,
         )
 
@@ -331,6 +373,8 @@ def install_and_grow(
         if grown:
             org.change(c.domain, {"departments": grown["departments"]})
             usage.set_record(f"u{n}", active_users=grown["active_users"])
+        if c.champion_leaves:
+            org.unchampion(c.domain)
     poll_on(TODAY, org, config, factory)
 
 
@@ -393,6 +437,10 @@ def test_every_signal_trigger_and_offer_comes_from_source_data(
     assert awarded[SignalKey.SHARED_SEAT][1].evidence == (
         "3 people active on 1 paid seat (8 Nov 2026)"
     )
+    tern = {s.key: s.evidence for s in book["tern.example"].assessment.signals}
+    assert tern[SignalKey.FEATURE_REQUEST] == "asked about Audit log for every export (6 Nov 2026)"
+    grebe = {r.code: r.evidence for r in book["grebe.example"].assessment.gate.reasons}
+    assert grebe[GateCode.URGENT_TICKET] == "2 urgent support issues open"  # from tickets / Cases
 
     with factory() as session:
         fired = set(session.exec(select(TriggerEpisode.kind)).all())
@@ -435,14 +483,17 @@ def test_repolling_the_book_changes_nothing_and_a_new_win_date_one_event(
     assert again.evaluated == 0 and not again.scoring.new_alerts
     assert {m.__name__: count(factory, m) for m in models} == before
 
+    def event_keys() -> set[str]:
+        with factory() as session:
+            return set(session.exec(select(AccountEvent.key)).all())
+
+    known = event_keys()
     org.change("heron.example", {"last_win": date(2026, 11, 22)})
     changed = poll_on(TODAY + timedelta(days=2), org, config, factory)
     assert changed.evaluated == 1
     assert count(factory, AccountEvent) == before["AccountEvent"] + 1
     assert count(factory, Alert) <= before["Alert"] + 1
-    with factory() as session:
-        keys = session.exec(select(AccountEvent.key)).all()
-    assert [k for k in keys if k.endswith("2026-11-22")] == [f"{org.crm}:last_win:2026-11-22"]
+    assert event_keys() - known == {f"{org.crm}:last_win:2026-11-22"}
 
 
 def test_a_renewal_entering_its_window_on_a_quiet_day_fires_at_the_daily_rescore(
