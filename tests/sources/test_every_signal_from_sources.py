@@ -256,6 +256,7 @@ def hubspot_org(usage: FakeUsageAPI) -> Iterator[Org]:
                 deal = {"dealtype": "existingbusiness", "dealstage": "contractsent"}
                 deal |= {"closedate": on.isoformat(), "amount": str(amount)}
                 fake.add_deal(500 + n, deal, company_id=n, updated_at=MODIFIED)
+            tickets: list[tuple[str, str, str | None, str]]
             tickets = [(f"{n}0{k}", "URGENT", None, "1") for k in range(c.urgent_tickets)]
             if c.feature_ticket:
                 tickets.append((f"{n}09", "MEDIUM", "FEATURE_REQUEST", "4"))
@@ -309,7 +310,7 @@ def salesforce_org(usage: FakeUsageAPI) -> Iterator[Org]:
                 cases.append((f"500{n:012d}009", "Medium", "Feature Request"))
             for case_id, priority, kind in cases:
                 feature = kind == "Feature Request"
-                case = {"AccountId": account, "Priority": priority, "Type": kind}
+                case: dict[str, Any] = {"AccountId": account, "Priority": priority, "Type": kind}
                 case["Subject"] = (
                     c.feature_ticket[1] if c.feature_ticket and feature else "Exports fail"
                 )
