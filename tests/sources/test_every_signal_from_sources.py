@@ -256,16 +256,18 @@ def hubspot_org(usage: FakeUsageAPI) -> Iterator[Org]:
                 deal = {"dealtype": "existingbusiness", "dealstage": "contractsent"}
                 deal |= {"closedate": on.isoformat(), "amount": str(amount)}
                 fake.add_deal(500 + n, deal, company_id=n, updated_at=MODIFIED)
-            tickets: list[tuple[str, str, str | None, str]]
-            tickets = [(f"{n}0{k}", "URGENT", None, "1") for k in range(c.urgent_tickets)]
+            tickets: list[tuple[str, dict[str, str], date | datetime]] = [
+                (f"{n}0{k}", {"hs_ticket_priority": "URGENT", "hs_pipeline_stage": "1"}, MODIFIED)
+                for k in range(c.urgent_tickets)
+            ]
             if c.feature_ticket:
-                tickets.append((f"{n}09", "MEDIUM", "FEATURE_REQUEST", "4"))
-            for tid, priority, category, stage in tickets:
-                ticket = {"hs_ticket_priority": priority, "hs_pipeline_stage": stage}
-                ticket["subject"] = c.feature_ticket[1] if category else "Exports fail"
-                ticket |= {"hs_ticket_category": category} if category else {}
-                opened = c.feature_ticket[0] if category else MODIFIED
-                fake.add_ticket(tid, ticket, updated_at=MODIFIED, created_at=opened, company_id=n)
+                opened, subject = c.feature_ticket
+                asked = {"hs_ticket_priority": "MEDIUM", "hs_pipeline_stage": "4"}
+                asked |= {"hs_ticket_category": "FEATURE_REQUEST", "subject": subject}
+                tickets.append((f"{n}09", asked, opened))
+            for tid, ticket, created in tickets:
+                ticket = {"subject": "Exports fail"} | ticket
+                fake.add_ticket(tid, ticket, updated_at=MODIFIED, created_at=created, company_id=n)
             if c.champion:
                 first, last = c.champion.split()
                 contact = {"firstname": first, "lastname": last, "email": f"{first}@{c.domain}"}
