@@ -22,7 +22,7 @@ from bot.alerts import state_hash, summarize
 from bot.settings import AppConfig
 from db import repo
 from db.engine import SessionFactory, transaction
-from db.models import Account, Alert, AlertStatus, OutboxStatus, utcnow
+from db.models import Alert, AlertStatus, OutboxStatus, utcnow
 from scoring.engine import Assessment, assess
 from scoring.facts import SNAPSHOT_FACTS, EventKind, FactKind
 from scoring.triggers import live_episodes
@@ -109,17 +109,6 @@ def ingest_batch(session: Session, batch: Batch, policy: JoinPolicy | None = Non
     out.touched = list(seen)
     session.flush()
     return out
-
-
-def ingest(session: Session, batch: Batch) -> dict[tuple[str, str], Account]:
-    """Write a batch; returns the accounts of its account records by (source, id)."""
-    ingest_batch(session, batch)
-    found: dict[tuple[str, str], Account] = {}
-    for rec in batch.accounts:
-        account = repo.account_by_external_id(session, rec.source, rec.external_id)
-        if account is not None:
-            found[(rec.source, rec.external_id)] = account
-    return found
 
 
 def _resolve(
@@ -652,15 +641,6 @@ def _open_alerts(
         )
         result.new_alerts.append(alert_id)
     repo.insert_outbox(session, rows=outbox)
-
-
-def evaluate(
-    session: Session, account: Account, today: date, config: AppConfig, result: CycleResult
-) -> Assessment:
-    """Score one account, record new episodes, and open, update or clear its alert."""
-    assert account.id is not None
-    session.flush()
-    return evaluate_many(session, [account.id], today, config, result)[account.id]
 
 
 def _update(

@@ -52,7 +52,6 @@ from db.models import (
 )
 from scoring.facts import SNAPSHOT_FACTS, AccountFacts, Event, EventKind, FactKind, Health
 from scoring.facts import Snapshot as FactSnapshot
-from scoring.triggers import Episode
 
 # The snapshot facts, in declaration order (scoring.facts.Snapshot): the columns after
 # ``source``; usage and limits are JSON, health is text.
@@ -88,38 +87,6 @@ def account_by_key(session: Session, key: str) -> Account | None:
     return session.exec(select(Account).where(Account.key == key)).first()
 
 
-def upsert_account(
-    session: Session, *, source: str, external_id: str, key: str, **fields: Any
-) -> Account:
-    """Find the account this source record belongs to, or create it; refresh its fields.
-
-    Matching is by (source, external id) only: two companies that share a name stay two
-    accounts (the second gets ``key-2``); joining across sources is the caller's decision.
-    """
-    account = account_by_external_id(session, source, external_id)
-    if account is None:
-        account = Account(key=_free_key(session, key), **fields)
-        session.add(account)
-        session.flush()
-    else:
-        for name, value in fields.items():
-            if value is not None:
-                setattr(account, name, value)
-        account.updated_at = utcnow()
-    if account_by_external_id(session, source, external_id) is None:
-        assert account.id is not None
-        session.add(ExternalId(account_id=account.id, source=source, external_id=external_id))
-    return account
-
-
-def _free_key(session: Session, key: str) -> str:
-    candidate, n = key, 1
-    while account_by_key(session, candidate) is not None:
-        n += 1
-        candidate = f"{key}-{n}"
-    return candidate
-
-
 def all_accounts(session: Session) -> Sequence[Account]:
     return session.exec(select(Account).order_by(Account.name)).all()
 
@@ -131,25 +98,6 @@ def account_names(session: Session) -> list[tuple[int, str, str, str | None]]:
 
 
 # --- snapshots and events ---------------------------------------------------------------
-
-
-def upsert_snapshot(
-    session: Session, *, account_id: int, taken_on: date, source: str, **values: Any
-) -> Snapshot:
-    """One row per account per day: a later observation the same day replaces the earlier."""
-    existing = session.exec(
-        select(Snapshot).where(Snapshot.account_id == account_id, Snapshot.taken_on == taken_on)
-    ).first()
-    if existing is None:
-        existing = Snapshot(account_id=account_id, taken_on=taken_on, source=source, **values)
-        session.add(existing)
-        return existing
-    for name, value in values.items():
-        if value is not None and value != {}:
-            setattr(existing, name, value)
-    existing.source = source
-    existing.recorded_at = utcnow()
-    return existing
 
 
 def latest_snapshot_date(session: Session, *, source: str) -> date | None:
@@ -303,25 +251,6 @@ def usage_series(session: Session, account_id: int, limit: int = 12) -> list[tup
 # --- episodes, alerts, outbox -----------------------------------------------------------
 
 
-def record_episode(session: Session, account_id: int, episode: Episode) -> TriggerEpisode | None:
-    """Insert an episode unless its dedupe key is known; returns the new row or None."""
-    stmt = (
-        _insert(session)(TriggerEpisode)
-        .values(
-            account_id=account_id,
-            kind=episode.kind.value,
-            on=episode.on,
-            evidence=episode.evidence[:2000],
-            dedupe_key=episode.dedupe_key,
-            created_at=utcnow(),
-        )
-        .on_conflict_do_nothing(index_elements=["dedupe_key"])
-        .returning(TriggerEpisode.id)
-    )
-    new_id = session.execute(stmt).scalar()
-    return None if new_id is None else session.get(TriggerEpisode, new_id)
-
-
 def episode_count(session: Session, account_id: int | None = None) -> int:
     stmt = select(func.count()).select_from(TriggerEpisode)
     if account_id is not None:
@@ -373,12 +302,6 @@ def alerts_with_accounts(
     if alert_ids is not None:
         stmt = stmt.where(col(Alert.id).in_(list(alert_ids)))
     return [(a, acc) for a, acc in session.exec(stmt).all()]
-
-
-def set_alert_status(session: Session, alert_id: int, status: str) -> None:
-    session.execute(
-        update(Alert).where(col(Alert.id) == alert_id).values(status=status, updated_at=utcnow())
-    )
 
 
 # --- audit and poll runs ----------------------------------------------------------------
@@ -878,11 +801,6 @@ def _utc(moment: Any) -> datetime:
         moment = datetime.fromisoformat(moment)
     assert isinstance(moment, datetime)
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def outbox_failures(session: Session) -> int:
-    stmt = select(func.count()).where(OutboxMessage.status == OutboxStatus.FAILED)
-    return int(session.exec(stmt).one())
 
 
 def alerts_to_escalate(
@@ -1600,10 +1518,6 @@ def save_batch_progress(
 
 def source_states(session: Session) -> Sequence[SourceState]:
     return session.exec(select(SourceState).order_by(col(SourceState.source))).all()
-
-
-def poll_run(session: Session, run_id: int) -> PollRun | None:
-    return session.get(PollRun, run_id)
 
 
 def last_run_per_source(session: Session) -> dict[str, PollRun]:

@@ -22,7 +22,7 @@ from bot.slack.jobs import owner_zones
 from bot.slack.routing import Router
 from db import repo
 from db.engine import SessionFactory, transaction
-from db.models import SlackUser, utcnow
+from db.models import Account, SlackUser, utcnow
 from scoring.engine import assess
 from tests.scoring.helpers import account as facts_for
 from tests.scoring.helpers import snap
@@ -37,14 +37,9 @@ def walk(factory: SessionFactory):
         plans = {}
         for n, (email, tz) in enumerate(OWNERS.items()):
             s.add(SlackUser(email=email, user_id=f"U{n}", tz=tz))
-            acct = repo.upsert_account(
-                s,
-                source="crm",
-                external_id=str(n),
-                key=f"acct-{n}",
-                name=f"Account {n}",
-                owner_email=email,
-            )
+            acct = Account(key=f"acct-{n}", name=f"Account {n}", owner_email=email)
+            s.add(acct)
+            s.flush()
             assessment = assess(facts_for(snap(0, seats_used=95)), START)
             plan, _ = start_plan(
                 s, account=acct, assessment=assessment, start=START, owner=email, user_id=None

@@ -1,4 +1,4 @@
-"""The store: migrations match the models, episodes dedupe, snapshots keep one row a day."""
+"""The store: migrations match the models, episodes dedupe, history loads in order, bulk writes."""
 
 from __future__ import annotations
 
@@ -51,9 +51,20 @@ def test_sqlite_runs_with_wal_and_foreign_keys(engine: Engine) -> None:
 
 
 def _account(session, ext: str = "1"):
-    return repo.upsert_account(
-        session, source="crm", external_id=ext, key=f"acme-{ext}", name="Acme"
-    )
+    acct = Account(key=f"acme-{ext}", name="Acme")
+    session.add(acct)
+    session.flush()
+    return acct
+
+
+def _episode_row(account_id: int, ep: Episode) -> dict[str, object]:
+    return {
+        "account_id": account_id,
+        "kind": ep.kind.value,
+        "on": ep.on,
+        "evidence": ep.evidence,
+        "dedupe_key": ep.dedupe_key,
+    }
 
 
 def test_episode_dedupe_key_is_unique(factory: SessionFactory) -> None:
@@ -66,47 +77,36 @@ def test_episode_dedupe_key_is_unique(factory: SessionFactory) -> None:
     )
     with transaction(factory) as session:
         acct = _account(session)
-        assert repo.record_episode(session, acct.id, ep) is not None
-        assert repo.record_episode(session, acct.id, ep) is None
+        assert list(repo.insert_episodes(session, rows=[_episode_row(acct.id, ep)])) == [
+            ep.dedupe_key
+        ]
+        assert repo.insert_episodes(session, rows=[_episode_row(acct.id, ep)]) == {}
     with transaction(factory) as session:
-        assert repo.record_episode(session, acct.id, ep) is None
+        assert repo.insert_episodes(session, rows=[_episode_row(acct.id, ep)]) == {}
         assert repo.episode_count(session) == 1
 
 
-def test_same_external_id_is_the_same_account(factory: SessionFactory) -> None:
-    with transaction(factory) as session:
-        first = _account(session)
-        again = repo.upsert_account(
-            session, source="crm", external_id="1", key="other", name="Acme Inc"
-        )
-        assert again.id == first.id and again.name == "Acme Inc"
-        other = repo.upsert_account(
-            session, source="crm", external_id="2", key="acme-1", name="Acme"
-        )
-        assert other.id != first.id and other.key == "acme-1-2"
-
-
-def test_snapshot_same_day_replaces_and_history_loads_in_order(factory: SessionFactory) -> None:
+def test_snapshot_history_loads_in_order(factory: SessionFactory) -> None:
     with transaction(factory) as session:
         acct = _account(session)
-        repo.upsert_snapshot(
+        repo.insert_snapshots(
             session,
-            account_id=acct.id,
-            taken_on=date(2026, 11, 2),
-            source="u",
-            seats_used=10,
-            seats_purchased=20,
-        )
-        repo.upsert_snapshot(
-            session,
-            account_id=acct.id,
-            taken_on=date(2026, 11, 1),
-            source="u",
-            seats_used=5,
-            seats_purchased=20,
-        )
-        repo.upsert_snapshot(
-            session, account_id=acct.id, taken_on=date(2026, 11, 2), source="u", seats_used=12
+            rows=[
+                {
+                    "account_id": acct.id,
+                    "taken_on": date(2026, 11, 2),
+                    "source": "u",
+                    "seats_used": 12,
+                    "seats_purchased": 20,
+                },
+                {
+                    "account_id": acct.id,
+                    "taken_on": date(2026, 11, 1),
+                    "source": "u",
+                    "seats_used": 5,
+                    "seats_purchased": 20,
+                },
+            ],
         )
     with factory() as session:
         acct = repo.account_by_key(session, "acme-1")
