@@ -14,13 +14,14 @@ from zoneinfo import ZoneInfo
 
 import time_machine
 
+import db.plans
+import db.snoozes
 from bot.digests import collect_daily_digests
 from bot.domain.plans import start_plan
 from bot.reminders import collect_snooze_returns, collect_step_reminders
 from bot.settings import AppConfig
 from bot.slack.jobs import owner_zones
 from bot.slack.routing import Router
-from db import repo
 from db.engine import SessionFactory, transaction
 from db.models import Account, SlackUser, utcnow
 from scoring.engine import assess
@@ -47,14 +48,14 @@ def walk(factory: SessionFactory):
             assert plan.id is not None
             plans[email] = plan.id
         s.flush()
-        berlin_steps = repo.plan_steps(s, plans["berlin@example.com"])
+        berlin_steps = db.plans.plan_steps(s, plans["berlin@example.com"])
         snoozed = berlin_steps[3]  # the proposal step, window opens on day 22 (9 Nov)
         assert snoozed.id is not None
         snooze_until = datetime(2026, 11, 12, 10, 30, tzinfo=ZoneInfo("Europe/Berlin"))
-        repo.add_snooze(
+        db.snoozes.add_snooze(
             s, target_type="step", target_id=snoozed.id, until=snooze_until, by_user="U1"
         )
-        ny_steps = repo.plan_steps(s, plans["ny@example.com"])
+        ny_steps = db.plans.plan_steps(s, plans["ny@example.com"])
         done_step = ny_steps[1]  # the supporting-material step: done on its due date
 
     reminders: list[tuple[datetime, object]] = []
@@ -77,7 +78,7 @@ def walk(factory: SessionFactory):
                 s.add(step)
         now += timedelta(hours=1)
     with factory() as s:
-        steps = {email: list(repo.plan_steps(s, pid)) for email, pid in plans.items()}
+        steps = {email: list(db.plans.plan_steps(s, pid)) for email, pid in plans.items()}
     return steps, reminders, digests, returns, snoozed.id, snooze_until, done_step.id
 
 

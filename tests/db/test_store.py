@@ -11,7 +11,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 from sqlmodel import SQLModel
 
-from db import repo
+import db.accounts
+import db.alerts
+import db.facts
+import db.runs
 from db.engine import SessionFactory, transaction
 from db.migrate import alembic_config, current_revision
 from db.models import Account, Alert
@@ -77,19 +80,19 @@ def test_episode_dedupe_key_is_unique(factory: SessionFactory) -> None:
     )
     with transaction(factory) as session:
         acct = _account(session)
-        assert list(repo.insert_episodes(session, rows=[_episode_row(acct.id, ep)])) == [
+        assert list(db.alerts.insert_episodes(session, rows=[_episode_row(acct.id, ep)])) == [
             ep.dedupe_key
         ]
-        assert repo.insert_episodes(session, rows=[_episode_row(acct.id, ep)]) == {}
+        assert db.alerts.insert_episodes(session, rows=[_episode_row(acct.id, ep)]) == {}
     with transaction(factory) as session:
-        assert repo.insert_episodes(session, rows=[_episode_row(acct.id, ep)]) == {}
-        assert repo.episode_count(session) == 1
+        assert db.alerts.insert_episodes(session, rows=[_episode_row(acct.id, ep)]) == {}
+        assert db.alerts.episode_count(session) == 1
 
 
 def test_snapshot_history_loads_in_order(factory: SessionFactory) -> None:
     with transaction(factory) as session:
         acct = _account(session)
-        repo.insert_snapshots(
+        db.facts.insert_snapshots(
             session,
             rows=[
                 {
@@ -109,9 +112,9 @@ def test_snapshot_history_loads_in_order(factory: SessionFactory) -> None:
             ],
         )
     with factory() as session:
-        acct = repo.account_by_key(session, "acme-1")
+        acct = db.accounts.account_by_key(session, "acme-1")
         assert acct is not None
-        facts = repo.load_facts(session, acct)
+        facts = db.facts.load_facts(session, acct)
         assert [(s.taken_on.day, s.seats_used, s.seats_purchased) for s in facts.history] == [
             (1, 5, 20),
             (2, 12, 20),
@@ -128,8 +131,8 @@ def test_a_failed_transaction_leaves_nothing(factory: SessionFactory) -> None:
     except RuntimeError:
         pass
     with factory() as session:
-        assert repo.all_accounts(session) == []
-        assert repo.episode_count(session) == 0
+        assert db.accounts.all_accounts(session) == []
+        assert db.alerts.episode_count(session) == 0
 
 
 def test_planner_statistics_are_refreshed_on_postgresql(factory: SessionFactory) -> None:
@@ -137,7 +140,7 @@ def test_planner_statistics_are_refreshed_on_postgresql(factory: SessionFactory)
         for n in range(50):
             session.add(Account(key=f"a{n}", name=f"Account {n}"))
     with transaction(factory) as session:
-        repo.refresh_planner_statistics(session)  # SQLite: nothing to do, and no error
+        db.runs.refresh_planner_statistics(session)  # SQLite: nothing to do, and no error
         if session.get_bind().dialect.name != "postgresql":
             return
         tuples = session.execute(
@@ -152,7 +155,7 @@ def test_bulk_writes_round_trip_on_each_backend(factory: SessionFactory) -> None
     already (or twice in one call) are skipped, and updates set only the named fields."""
     day = date(2026, 11, 2)
     with transaction(factory) as session:
-        ids = repo.insert_accounts(
+        ids = db.accounts.insert_accounts(
             session,
             rows=[
                 {"key": f"bulk-{n}", "name": f"Bulk {n}", "domain": None, "plan": None}
@@ -160,10 +163,10 @@ def test_bulk_writes_round_trip_on_each_backend(factory: SessionFactory) -> None
             ],
         )
         assert len(set(ids)) == 3
-        repo.link_external_ids(
+        db.accounts.link_external_ids(
             session, rows=[{"account_id": ids[0], "source": "crm", "external_id": "a"}]
         )
-        repo.link_external_ids(
+        db.accounts.link_external_ids(
             session,
             rows=[
                 {"account_id": ids[1], "source": "crm", "external_id": "a"},  # taken: kept
@@ -171,7 +174,7 @@ def test_bulk_writes_round_trip_on_each_backend(factory: SessionFactory) -> None
                 {"account_id": ids[1], "source": "crm", "external_id": "b"},  # twice
             ],
         )
-        repo.insert_snapshots(
+        db.facts.insert_snapshots(
             session,
             rows=[
                 {
@@ -184,24 +187,24 @@ def test_bulk_writes_round_trip_on_each_backend(factory: SessionFactory) -> None
                 for n, a in enumerate(ids)
             ],
         )
-        repo.mark_pending(session, account_ids=[ids[2]])
-        repo.mark_pending(session, account_ids=[ids[0], ids[2], ids[0]])
+        db.runs.mark_pending(session, account_ids=[ids[2]])
+        db.runs.mark_pending(session, account_ids=[ids[0], ids[2], ids[0]])
     with transaction(factory) as session:
-        stored = repo.latest_snapshot_rows(session, account_ids=ids, on_or_before=day)
-        repo.update_snapshots(
+        stored = db.facts.latest_snapshot_rows(session, account_ids=ids, on_or_before=day)
+        db.facts.update_snapshots(
             session,
             rows=[{"id": stored[ids[1]]["id"], "seats_used": 7, "limits": {"api_calls": 9.0}}],
         )
     with factory() as session:
-        assert repo.account_rows(session, account_ids=ids)[ids[2]]["key"] == "bulk-2"
-        assert repo.external_id_map(session, source="crm", external_ids=["a", "b"]) == {
+        assert db.accounts.account_rows(session, account_ids=ids)[ids[2]]["key"] == "bulk-2"
+        assert db.accounts.external_id_map(session, source="crm", external_ids=["a", "b"]) == {
             "a": ids[0],
             "b": ids[1],
         }
-        rows = repo.latest_snapshot_rows(session, account_ids=ids, on_or_before=day)
+        rows = db.facts.latest_snapshot_rows(session, account_ids=ids, on_or_before=day)
         assert [(rows[a]["seats_used"], rows[a]["usage"], rows[a]["limits"]) for a in ids] == [
             (None, {}, {}),
             (7, {"api_calls": 1.5}, {"api_calls": 9.0}),
             (None, {"api_calls": 3.0}, {}),
         ]
-        assert repo.pending_account_ids(session) == sorted([ids[0], ids[2]])
+        assert db.runs.pending_account_ids(session) == sorted([ids[0], ids[2]])
