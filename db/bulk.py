@@ -9,12 +9,16 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Sequence
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, TypeAlias
 
 from sqlalchemy import Table, bindparam, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
+
+# One row of a bulk write or read: column name -> plain Python value (dates, datetimes,
+# dicts for JSON); the column's bind processor turns it into what the driver takes.
+Row: TypeAlias = dict[str, Any]
 
 
 def is_postgresql(session: Session) -> bool:
@@ -51,7 +55,7 @@ def select_rows(session: Session, stmt: Any, params: dict[str, Any] | None = Non
     return session.connection().execute(stmt, params)
 
 
-def row_dicts(result: Any) -> list[dict[str, Any]]:
+def row_dicts(result: Any) -> list[Row]:
     """A result's rows as dicts by column name, fetched at once (cheaper than row by row)."""
     keys = list(result.keys())
     return [dict(zip(keys, row, strict=True)) for row in result.fetchall()]
@@ -61,7 +65,7 @@ def _executemany(
     session: Session,
     stmt: Any,
     table: Table,
-    rows: list[dict[str, Any]],
+    rows: list[Row],
     *,
     bind_prefix: str = "",
 ) -> None:
@@ -79,7 +83,7 @@ def _executemany(
 
 
 def _pg_columns(
-    session: Session, table: Table, keys: Sequence[str], rows: list[dict[str, Any]]
+    session: Session, table: Table, keys: Sequence[str], rows: list[Row]
 ) -> tuple[str, str, dict[str, list[Any]]]:
     """For PostgreSQL: the quoted column list, an ``unnest(…) AS v(…)`` of one array per column
     (cast to the column's type), and those arrays as parameters. One statement then writes a
@@ -107,7 +111,7 @@ def _insert_clauses(session: Session, unique: Sequence[str], returning: Sequence
     return tail
 
 
-def _pg_insert_rows(session: Session, table: Table, rows: list[dict[str, Any]], tail: str) -> Any:
+def _pg_insert_rows(session: Session, table: Table, rows: list[Row], tail: str) -> Any:
     """PostgreSQL: the rows in one ``INSERT … SELECT … FROM unnest(…)`` followed by ``tail``."""
     quote = session.get_bind().dialect.identifier_preparer.quote
     names, source, params = _pg_columns(session, table, list(rows[0]), rows)
@@ -116,7 +120,7 @@ def _pg_insert_rows(session: Session, table: Table, rows: list[dict[str, Any]], 
 
 
 def bulk_insert(
-    session: Session, table: Table, rows: list[dict[str, Any]], *, unique: Sequence[str] = ()
+    session: Session, table: Table, rows: list[Row], *, unique: Sequence[str] = ()
 ) -> None:
     """INSERT the rows (all with the same keys); with ``unique``, a row whose values of those
     columns exist already is skipped."""
@@ -131,7 +135,7 @@ def bulk_insert(
     _executemany(session, stmt, table, rows)
 
 
-def _sqlite_params(table: Table, dialect: Any, keys: list[str], rows: list[dict[str, Any]]) -> Any:
+def _sqlite_params(table: Table, dialect: Any, keys: list[str], rows: list[Row]) -> Any:
     """The rows' values in ``keys`` order, each through its column's SQLite bind processor."""
     convert = [
         (i, p) for i, key in enumerate(keys) if (p := _sqlite_processor(table.c[key], dialect))
@@ -146,7 +150,7 @@ def _sqlite_params(table: Table, dialect: Any, keys: list[str], rows: list[dict[
 def insert_returning(
     session: Session,
     table: Table,
-    rows: list[dict[str, Any]],
+    rows: list[Row],
     returning: tuple[str, ...],
     *,
     skip_conflicts_on: str | tuple[str, ...] | None = None,
@@ -241,7 +245,7 @@ def _sqlite_processor(column: Any, dialect: Any) -> Any:
     return processor
 
 
-def update_by_id(session: Session, model: Any, rows: list[dict[str, Any]]) -> None:
+def update_by_id(session: Session, model: Any, rows: list[Row]) -> None:
     """One bulk UPDATE by primary key; every row carries ``id`` and the same fields."""
     if not rows:
         return
@@ -268,7 +272,7 @@ def core_table(model: Any) -> Table:
     return table
 
 
-def complete_rows(model: Any, rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+def complete_rows(model: Any, rows: list[Row]) -> list[Row]:
     """Fill each row's missing columns from the model's defaults (bulk inserts skip them)."""
     defaults: dict[str, Any] = {}
     for name, info in model.model_fields.items():
