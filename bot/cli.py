@@ -19,6 +19,10 @@ from sqlalchemy.engine import make_url
 from sqlalchemy.exc import OperationalError
 from sqlmodel import Session
 
+import db.accounts
+import db.alerts
+import db.facts
+import db.plans
 from bot.calendar_export import steps_calendar
 from bot.cycle import run_cycle
 from bot.domain.plans import start_plan
@@ -31,7 +35,7 @@ from bot.report_html import render_playbook_html
 from bot.safe_text import printable
 from bot.settings import AppConfig, Settings, load_app_config
 from bot.stats import load_metrics, metrics_lines
-from db import migrate, repo
+from db import migrate
 from db.engine import SessionFactory, is_sqlite, make_engine, session_factory, transaction
 from db.models import Account, Alert
 from scoring.config import ConfigError, describe_validation_error
@@ -140,18 +144,18 @@ def demo(today: TodayOption = None) -> None:
 
 def _demo_anchor(session: Session) -> date | None:
     """The day an earlier demo ran, so a second run replays the same day and dedupes."""
-    return repo.latest_snapshot_date(session, source=DEMO_SOURCE)
+    return db.facts.latest_snapshot_date(session, source=DEMO_SOURCE)
 
 
 def _alert_id(session: Session, row: Scored) -> int | None:
     assert row.account.id is not None
-    alert: Alert | None = repo.latest_alert(session, row.account.id)
+    alert: Alert | None = db.alerts.latest_alert(session, row.account.id)
     return alert.id if alert else None
 
 
 def _one_account(session: Session, query: str) -> Account:
     """Resolve what a person typed to exactly one account, or explain why not."""
-    found = AccountIndex(repo.account_names(session)).find(query)  # as /expansion does
+    found = AccountIndex(db.accounts.account_names(session)).find(query)  # as /expansion does
     if not found.matches:
         hint = ", ".join(found.suggestions) if found.suggestions else "none: is the book empty?"
         raise CliError(f"No account matches {query!r}. Closest names: {hint}")
@@ -233,7 +237,7 @@ def plan_start(
             renewal_on=latest.renewal_on if latest else None,
         )
         assert plan.id is not None
-        steps = repo.plan_steps(session, plan.id)
+        steps = db.plans.plan_steps(session, plan.id)
     verb = "Started" if created else "Already open:"
     console.print(
         Text.assemble(
@@ -264,19 +268,19 @@ def plan_export(
     _, _, factory = _setup()
     with factory() as session:
         if owner is not None:
-            rows = repo.open_steps(session, owner=owner)
+            rows = db.plans.open_steps(session, owner=owner)
             name = f"Expansion plan steps — {owner}"
         else:
             assert account is not None
             record = _one_account(session, account)
             assert record.id is not None
-            plan = repo.open_plan(session, record.id)
+            plan = db.plans.open_plan(session, record.id)
             if plan is None or plan.id is None:
                 raise CliError(
                     f"{record.name} has no open plan. Start one: expansion-radar plan start"
                     f" {record.key}"
                 )
-            rows = [(step, plan, record) for step in repo.plan_steps(session, plan.id)]
+            rows = [(step, plan, record) for step in db.plans.plan_steps(session, plan.id)]
             name = f"Expansion plan — {record.name}"
     output.write_bytes(steps_calendar(rows, name))
     console.print(

@@ -18,11 +18,14 @@ from typing import Any
 
 from sqlmodel import Session
 
+import db.accounts
+import db.alerts
+import db.facts
+import db.outbox
 from bot.alerts import state_hash, summarize
 from bot.settings import AppConfig
-from db import repo
 from db.engine import SessionFactory, transaction
-from db.models import Account, Alert, AlertStatus, OutboxStatus, utcnow
+from db.models import Alert, AlertStatus, OutboxStatus, utcnow
 from scoring.engine import Assessment, assess
 from scoring.facts import SNAPSHOT_FACTS, EventKind, FactKind
 from scoring.triggers import live_episodes
@@ -30,7 +33,7 @@ from sources.base import JoinPolicy
 from sources.events import count_steps, step_of
 from sources.records import AccountRecord, Batch, ChampionRecord, Record, SnapshotRecord
 
-_FIELDS = repo.SNAPSHOT_FIELDS
+_FIELDS = db.facts.SNAPSHOT_FIELDS
 
 
 @dataclass
@@ -111,17 +114,6 @@ def ingest_batch(session: Session, batch: Batch, policy: JoinPolicy | None = Non
     return out
 
 
-def ingest(session: Session, batch: Batch) -> dict[tuple[str, str], Account]:
-    """Write a batch; returns the accounts of its account records by (source, id)."""
-    ingest_batch(session, batch)
-    found: dict[tuple[str, str], Account] = {}
-    for rec in batch.accounts:
-        account = repo.account_by_external_id(session, rec.source, rec.external_id)
-        if account is not None:
-            found[(rec.source, rec.external_id)] = account
-    return found
-
-
 def _resolve(
     session: Session, batch: Batch, source: str, policy: JoinPolicy, out: Ingested
 ) -> dict[str, int]:
@@ -139,7 +131,7 @@ def _resolve(
     ids.update(e.external_id for e in batch.events if e.source == source)
     ids.update(t.external_id for t in batch.tickets if t.source == source)
     ids.update(c.external_id for c in batch.champions if c.source == source)
-    linked = repo.external_id_map(session, source=source, external_ids=ids)
+    linked = db.accounts.external_id_map(session, source=source, external_ids=ids)
     new_links: list[dict[str, Any]] = []
 
     unlinked = sorted(ids - linked.keys())
@@ -151,18 +143,18 @@ def _resolve(
     created: set[int] = set()
     to_create = [records[e] for e in unlinked if e not in linked and e in records]
     if to_create and policy.creates_accounts:
-        taken = repo.existing_account_keys(session, keys=[r.slug for r in to_create])
+        taken = db.accounts.existing_account_keys(session, keys=[r.slug for r in to_create])
         now = utcnow()
         rows = []
         for rec in to_create:
             key = rec.slug
             if key in taken:
-                key = repo.free_account_key(session, key=key, taken=taken)
+                key = db.accounts.free_account_key(session, key=key, taken=taken)
             taken.add(key)
-            row = {f: getattr(rec, f) for f in repo.ACCOUNT_FIELDS}
+            row = {f: getattr(rec, f) for f in db.accounts.ACCOUNT_FIELDS}
             rows.append(row | {"key": key, "created_at": now, "updated_at": now})
         for rec, account_id in zip(
-            to_create, repo.insert_accounts(session, rows=rows), strict=True
+            to_create, db.accounts.insert_accounts(session, rows=rows), strict=True
         ):
             linked[rec.external_id] = account_id
             created.add(account_id)
@@ -182,7 +174,7 @@ def _resolve(
                 hint = ", ".join(f"{k} {v}" for k, v in vars(keys).items() if v)
                 hint = f" ({hint})" if hint else ""
             out.unmatched_samples.append(f"{source}:{ext}{hint}: no account matches")
-    repo.link_external_ids(session, rows=new_links)
+    db.accounts.link_external_ids(session, rows=new_links)
 
     _update_accounts(session, records, linked, created, out)
     _link_aliases(session, batch, records, linked)
@@ -212,7 +204,7 @@ def _join(
                     domain = records[ext].domain
                 if domain:
                     wanted[ext] = domain
-            by_domain = repo.account_ids_by_domain(session, domains=wanted.values())
+            by_domain = db.accounts.account_ids_by_domain(session, domains=wanted.values())
             for ext, domain in wanted.items():
                 matches = by_domain.get(domain, [])
                 if len(matches) == 1:
@@ -221,7 +213,7 @@ def _join(
                     batch.issues[f"join: domain matches {len(matches)} accounts"] += 1
         elif method == "crm_id" and policy.crm_source:
             crm = {e: k.crm_id for e in todo if (k := batch.join_keys.get(e)) and k.crm_id}
-            by_crm = repo.external_id_map(
+            by_crm = db.accounts.external_id_map(
                 session, source=policy.crm_source, external_ids=crm.values()
             )
             for ext, crm_id in crm.items():
@@ -242,22 +234,22 @@ def _update_accounts(
     known = {a: r for a, r in known.items() if a not in created}
     if not known:
         return
-    stored = repo.account_rows(session, account_ids=known)
+    stored = db.accounts.account_rows(session, account_ids=known)
     now = utcnow()
     rows = []
     for account_id, rec in known.items():
         row = stored.get(account_id)
         if row is None:
             continue
-        fresh = {f: row[f] for f in repo.ACCOUNT_FIELDS}
-        for name in repo.ACCOUNT_FIELDS:
+        fresh = {f: row[f] for f in db.accounts.ACCOUNT_FIELDS}
+        for name in db.accounts.ACCOUNT_FIELDS:
             value = getattr(rec, name)
             if value is not None:
                 fresh[name] = value
-        if any(fresh[f] != row[f] for f in repo.ACCOUNT_FIELDS):
+        if any(fresh[f] != row[f] for f in db.accounts.ACCOUNT_FIELDS):
             rows.append({"id": account_id, **fresh, "updated_at": now})
             out.changed.add(account_id)
-    repo.update_accounts(session, rows=rows)
+    db.accounts.update_accounts(session, rows=rows)
 
 
 def _link_aliases(
@@ -270,14 +262,14 @@ def _link_aliases(
             for other, other_id in rec.aliases.items():
                 wanted.setdefault(other, {})[other_id] = linked[ext]
     for other, ids in wanted.items():
-        current = repo.external_id_map(session, source=other, external_ids=ids)
+        current = db.accounts.external_id_map(session, source=other, external_ids=ids)
         rows = []
         for other_id, account_id in ids.items():
             if other_id not in current:
                 rows.append({"account_id": account_id, "source": other, "external_id": other_id})
             elif current[other_id] != account_id:
                 batch.issues[f"alias: {other} id already linked to another account"] += 1
-        repo.link_external_ids(session, rows=rows)
+        db.accounts.link_external_ids(session, rows=rows)
 
 
 _EMPTY_UNKNOWN = tuple(f.name for f in SNAPSHOT_FACTS if f.kind is FactKind.METRICS)
@@ -314,10 +306,10 @@ def _write_tickets(
             "is_open": ticket.is_open,
             "urgent": ticket.urgent,
         }
-    affected = repo.save_tickets(session, source=source, rows=rows)
+    affected = db.accounts.save_tickets(session, source=source, rows=rows)
     if day is None or not affected:
         return []
-    counts = repo.open_urgent_counts(session, account_ids=affected)
+    counts = db.accounts.open_urgent_counts(session, account_ids=affected)
     return [
         (
             account_id,
@@ -337,10 +329,10 @@ def _compare_champions(
     for rec in batch.champions:
         if rec.source == source and rec.external_id in linked:
             current.setdefault((linked[rec.external_id], rec.contact_id), rec)
-    stored = repo.champion_links(session, source=source)
+    stored = db.accounts.champion_links(session, source=source)
     added = [link for link in current if link not in stored]
     left = [link for link in stored if link not in current]
-    repo.add_champion_links(
+    db.accounts.add_champion_links(
         session,
         rows=[
             {
@@ -353,7 +345,7 @@ def _compare_champions(
             for account_id, contact_id in added
         ],
     )
-    repo.drop_champion_links(session, source=source, links=left)
+    db.accounts.drop_champion_links(session, source=source, links=left)
     _fill_contact_names(session, batch, source, current, added)
     now = utcnow()
 
@@ -385,13 +377,13 @@ def _fill_contact_names(
     says to: ``champions.fill_contact_name``)."""
     if not batch.fill_contact_name or not added:
         return
-    empty = repo.accounts_without_contact(session, account_ids={a for a, _ in added})
+    empty = db.accounts.accounts_without_contact(session, account_ids={a for a, _ in added})
     rows: dict[int, dict[str, Any]] = {}
     for account_id, contact_id in added:
         name = current[(account_id, contact_id)].name
         if account_id in empty and name and account_id not in rows:
             rows[account_id] = {"id": account_id, "contact_name": name, "updated_at": utcnow()}
-    repo.update_accounts(session, rows=list(rows.values()))
+    db.accounts.update_accounts(session, rows=list(rows.values()))
 
 
 def _write_snapshots(
@@ -419,13 +411,13 @@ def _write_snapshots(
     days = {s.taken_on for _, s in records}
     newest: dict[int, dict[str, Any]] = {}
     if batch.carry_forward and account_ids:
-        newest = repo.latest_snapshot_rows(
+        newest = db.facts.latest_snapshot_rows(
             session, account_ids=account_ids, on_or_before=records[-1][1].taken_on
         )
     if batch.carry_forward and len(days) == 1:  # the usual poll: one query finds both
         stored = {(a, row["taken_on"]): row for a, row in newest.items() if row["taken_on"] in days}
     elif account_ids:
-        stored = repo.snapshot_rows_on(session, account_ids=account_ids, days=days)
+        stored = db.facts.snapshot_rows_on(session, account_ids=account_ids, days=days)
     else:
         stored = {}
     now = utcnow()
@@ -467,7 +459,7 @@ def _write_snapshots(
         if batch.carry_forward and (base is None or base["taken_on"] <= rec.taken_on):
             newest[account_id] = row
         out.changed.add(account_id)
-    repo.insert_snapshots(
+    db.facts.insert_snapshots(
         session, rows=[{k: v for k, v in r.items() if k != "id"} for r in inserts.values()]
     )
     # An update sets only the facts it changes: rows that change the same ones go together.
@@ -478,7 +470,7 @@ def _write_snapshots(
             {k: row[k] for k in ("id", "source", "recorded_at", *facts)}
         )
     for rows in by_facts.values():
-        repo.update_snapshots(session, rows=rows)
+        db.facts.update_snapshots(session, rows=rows)
 
 
 def _write_events(
@@ -500,7 +492,9 @@ def _write_events(
     series = {(a, e.key) for a, e in records if e.count is not None}
     stored: dict[tuple[int, str], int] = {}
     if series:
-        for (account_id, name), keys in repo.event_keys_of_series(session, series=series).items():
+        for (account_id, name), keys in db.facts.event_keys_of_series(
+            session, series=series
+        ).items():
             stored[(account_id, name)] = max((step_of(k, name) or 0 for k in keys), default=0)
     now = utcnow()
     rows: dict[tuple[int, str], dict[str, Any]] = {}
@@ -526,7 +520,7 @@ def _write_events(
             )
     for row in extra:
         rows.setdefault((row["account_id"], row["key"]), row)
-    out.changed.update(account_id for account_id, _ in repo.insert_events(session, rows=rows))
+    out.changed.update(account_id for account_id, _ in db.facts.insert_events(session, rows=rows))
 
 
 # --- evaluate ---------------------------------------------------------------------------
@@ -546,8 +540,8 @@ def evaluate_many(
 
     An alert opens on a live episode recorded now. With ``reoffer`` (an explicit re-score) a
     live episode recorded earlier that never reached anyone counts too: one a config posting
-    no band left behind (``repo.unalerted_episodes``)."""
-    facts = repo.load_facts_many(session, account_ids=account_ids)
+    no band left behind (``db.alerts.unalerted_episodes``)."""
+    facts = db.facts.load_facts_many(session, account_ids=account_ids)
     order = [a for a in dict.fromkeys(account_ids) if a in facts]
     assessed = {a: assess(facts[a], today, config.scoring) for a in order}
     del facts
@@ -565,14 +559,14 @@ def evaluate_many(
         for account_id, assessment in assessed.items()
         for e in assessment.episodes
     ]
-    new_ids = repo.insert_episodes(session, rows=rows)
+    new_ids = db.alerts.insert_episodes(session, rows=rows)
     claimed: set[str] = set()
-    open_alerts = repo.open_alerts_for(session, account_ids=order)
+    open_alerts = db.alerts.open_alerts_for(session, account_ids=order)
     unalerted: dict[str, int] = {}
     if reoffer:
         since = today - timedelta(days=config.scoring.triggers.event_lookback_days)
         quiet = [a for a in order if a not in open_alerts]
-        unalerted = repo.unalerted_episodes(session, account_ids=quiet, on_or_after=since)
+        unalerted = db.alerts.unalerted_episodes(session, account_ids=quiet, on_or_after=since)
     posts: list[tuple[dict[str, Any], bool, int, str]] = []
     for account_id in order:
         assessment = assessed[account_id]
@@ -631,7 +625,7 @@ def evaluate_many(
 def _open_alerts(
     session: Session, posts: list[tuple[dict[str, Any], bool, int, str]], result: CycleResult
 ) -> None:
-    ids = repo.insert_alerts(session, rows=[row for row, _, _, _ in posts])
+    ids = db.alerts.insert_alerts(session, rows=[row for row, _, _, _ in posts])
     outbox = []
     now = utcnow()
     for alert_id, (_, digest, score, band) in zip(ids, posts, strict=True):
@@ -651,16 +645,7 @@ def _open_alerts(
             }
         )
         result.new_alerts.append(alert_id)
-    repo.insert_outbox(session, rows=outbox)
-
-
-def evaluate(
-    session: Session, account: Account, today: date, config: AppConfig, result: CycleResult
-) -> Assessment:
-    """Score one account, record new episodes, and open, update or clear its alert."""
-    assert account.id is not None
-    session.flush()
-    return evaluate_many(session, [account.id], today, config, result)[account.id]
+    db.outbox.insert_outbox(session, rows=outbox)
 
 
 def _update(
@@ -679,9 +664,11 @@ def _update(
     alert.updated_at = utcnow()
     session.add(alert)
     if alert.delivery == "channel":
-        repo.enqueue(session, alert=alert, kind="update", payload={})
+        db.outbox.enqueue(session, alert=alert, kind="update", payload={})
         if new_trigger:
-            repo.enqueue(session, alert=alert, kind="thread", payload={"reason": "new_trigger"})
+            db.outbox.enqueue(
+                session, alert=alert, kind="thread", payload={"reason": "new_trigger"}
+            )
     assert alert.id is not None
     result.updated_alerts.append(alert.id)
 
@@ -695,7 +682,7 @@ def _clear(
     alert.updated_at = utcnow()
     session.add(alert)
     if alert.delivery == "channel":
-        repo.enqueue(session, alert=alert, kind="update", payload={"reason": "cleared"})
+        db.outbox.enqueue(session, alert=alert, kind="update", payload={"reason": "cleared"})
     assert alert.id is not None
     result.cleared_alerts.append(alert.id)
 

@@ -13,8 +13,12 @@ from datetime import date, datetime, time, timedelta
 
 from sqlmodel import Session
 
+import db.accounts
+import db.alerts
+import db.digests
+import db.plans
+import db.snoozes
 from bot.timezones import TzLookup, zone
-from db import repo
 from db.models import OPEN_ALERT_STATUSES, Alert
 
 
@@ -38,13 +42,13 @@ def collect_daily_digests(
     """The digests due at ``now`` (claimed here, so the caller must queue them in the same
     transaction); empty ones are claimed and dropped."""
     out = []
-    for owner in repo.account_owners(session):
+    for owner in db.accounts.account_owners(session):
         tz = tz_of(owner)
         local = now.astimezone(tz)
         if local.time() < time(hour):
             continue
-        since = repo.last_digest_at(session, recipient=owner, kind="daily")
-        if not repo.claim_digest(
+        since = db.digests.last_digest_at(session, recipient=owner, kind="daily")
+        if not db.digests.claim_digest(
             session, recipient=owner, kind="daily", period=local.date().isoformat()
         ):
             continue
@@ -58,11 +62,11 @@ def _daily(
     session: Session, owner: str, today: date, since: datetime | None, now: datetime
 ) -> DailyDigest:
     digest = DailyDigest(owner, today)
-    for alert, account in repo.digest_alerts_since(session, owner=owner, since=since):
+    for alert, account in db.digests.digest_alerts_since(session, owner=owner, since=since):
         digest.new_candidates.append((account.name, alert.score, alert.offer))
     week = today + timedelta(days=7)
     step_ids = []
-    for step, _plan, account in repo.open_steps(session, owner=owner):
+    for step, _plan, account in db.plans.open_steps(session, owner=owner):
         assert step.id is not None
         step_ids.append(step.id)
         if step.status == "overdue" or step.due_on < today:
@@ -71,10 +75,10 @@ def _daily(
             digest.steps_due.append((account.name, step.name, step.due_on))
     alerts = {
         a.id: acc.name
-        for a, acc in repo.alerts_with_accounts(session)
+        for a, acc in db.alerts.alerts_with_accounts(session)
         if acc.owner_email == owner and a.id is not None
     }
-    for snooze in repo.active_snoozes(session):
+    for snooze in db.snoozes.active_snoozes(session):
         if snooze.until > now + timedelta(days=1):
             continue
         if snooze.target_type == "alert" and snooze.target_id in alerts:
@@ -114,12 +118,12 @@ def collect_weekly_summary(
         return None
     year, week, _ = local.isocalendar()
     period = f"{year}-W{week:02d}"
-    if not repo.claim_digest(session, recipient=channel, kind="weekly", period=period):
+    if not db.digests.claim_digest(session, recipient=channel, kind="weekly", period=period):
         return None
     summary = WeeklySummary(period)
     band: dict[str, list[float]] = defaultdict(list)
     offer: dict[str, list[float]] = defaultdict(list)
-    for alert, _account in repo.alerts_with_accounts(session):
+    for alert, _account in db.alerts.alerts_with_accounts(session):
         if alert.status not in OPEN_ALERT_STATUSES:
             continue
         arr = _alert_arr(alert)
@@ -129,7 +133,7 @@ def collect_weekly_summary(
     summary.pipeline_by_offer = {k: (len(v), sum(v)) for k, v in offer.items()}
     phases: Counter[str] = Counter()
     seen_plans: set[int] = set()
-    for step, plan, _account in repo.open_steps(session):
+    for step, plan, _account in db.plans.open_steps(session):
         if step.status == "overdue" or step.due_on < local.date():
             summary.overdue_steps += 1
         if plan.id not in seen_plans and plan.id is not None:

@@ -21,8 +21,9 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+import db.outbox
+import db.runs
 from bot.poll import poll_in_progress, shown_status
-from db import repo
 from db.engine import SessionFactory
 from db.models import PollRun, utcnow
 
@@ -56,13 +57,14 @@ class HealthCheck:
 
     def _read(self) -> _Reading:
         with self.factory() as session:
-            repo.ping(session)
+            db.runs.ping(session)
             polling = poll_in_progress(session)
             runs = {
-                name: _run(run, polling) for name, run in repo.last_run_per_source(session).items()
+                name: _run(run, polling)
+                for name, run in db.runs.last_run_per_source(session).items()
             }
             return _Reading(
-                repo.last_success_per_source(session), repo.outbox_backlog(session), runs
+                db.runs.last_success_per_source(session), db.outbox.outbox_backlog(session), runs
             )
 
     def check(self) -> tuple[int, dict[str, Any]]:

@@ -16,7 +16,7 @@ from typing import IO, TypeVar
 
 from sqlalchemy.engine import make_url
 
-from db import repo
+import db.runs
 from db.engine import SessionFactory, is_sqlite, transaction
 from db.models import utcnow
 
@@ -41,7 +41,7 @@ def run_exclusively(
     or this one restarted, takes the job over then.
     """
     with transaction(factory) as session:
-        if not repo.acquire_lease(session, name=name, holder=holder, now=utcnow(), ttl=ttl):
+        if not db.runs.acquire_lease(session, name=name, holder=holder, now=utcnow(), ttl=ttl):
             log.debug("job %s is running on another replica; skipped here", name)
             return None
     done = threading.Event()
@@ -58,7 +58,7 @@ def run_exclusively(
         done.set()
         beat.join(timeout=5)
         with transaction(factory) as session:
-            repo.release_lease(session, name=name, holder=holder, now=utcnow())
+            db.runs.release_lease(session, name=name, holder=holder, now=utcnow())
 
 
 def _heartbeat(
@@ -68,7 +68,9 @@ def _heartbeat(
     while not done.wait(every):
         try:
             with transaction(factory) as session:
-                if not repo.acquire_lease(session, name=name, holder=holder, now=utcnow(), ttl=ttl):
+                if not db.runs.acquire_lease(
+                    session, name=name, holder=holder, now=utcnow(), ttl=ttl
+                ):
                     log.warning("lease %s was taken over by another replica", name)
         except Exception as exc:  # the database is away: the next beat tries again
             log.warning("renewing lease %s failed: %s", name, exc)

@@ -23,10 +23,10 @@ from typing import Any
 
 from sqlalchemy.exc import OperationalError
 
+import db.runs
 from bot.cycle import CycleResult, evaluate_many
 from bot.helpers import HelperLogs, LogLevels, helper_context, log_levels, start_helper
 from bot.settings import AppConfig
-from db import repo
 from db.engine import SessionFactory, is_sqlite, make_engine, session_factory, transaction
 
 log = logging.getLogger(__name__)
@@ -61,7 +61,7 @@ def score_chunk(
                     keep_assessments=False,
                     reoffer=reoffer,
                 )
-                repo.clear_pending(session, account_ids=account_ids)
+                db.runs.clear_pending(session, account_ids=account_ids)
             return result
         except OperationalError as exc:
             if "database is locked" not in str(exc) or attempt == LOCKED_ATTEMPTS:

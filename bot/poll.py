@@ -34,6 +34,8 @@ from typing import Protocol
 
 from sqlmodel import Session
 
+import db.outbox
+import db.runs
 from bot.cycle import CycleResult, ingest_batch
 from bot.fetcher import ProcessSource
 from bot.metrics import (
@@ -47,7 +49,6 @@ from bot.metrics import (
 from bot.parallel import plan_helpers, score_chunk, score_in_parallel
 from bot.settings import AppConfig, Settings
 from bot.slack.mrkdwn import code, escape
-from db import repo
 from db.engine import SessionFactory, transaction
 from db.models import PollRun, utcnow
 from sources.ahead import read_ahead
@@ -249,9 +250,9 @@ def poll_source(
     progress = progress or QuietProgress()
     started = time.monotonic()
     with transaction(factory) as session:
-        state = repo.source_state(session, source.name)
+        state = db.runs.source_state(session, source.name)
         cursor = None if full else state.cursor
-        run = repo.start_poll_run(session, source.name)
+        run = db.runs.start_poll_run(session, source.name)
         assert run.id is not None
         state.last_run_id = run.id
         session.add(state)
@@ -267,7 +268,7 @@ def poll_source(
             progress.batch_written(source.name, outcome.fetched, batch.total_hint)
             if outcome.fetched >= analyze_at:  # each time the load doubles: log2(n) times
                 with transaction(factory) as session:
-                    repo.refresh_planner_statistics(session)
+                    db.runs.refresh_planner_statistics(session)
                 analyze_at *= 2
         outcome.status = "ok"
     except SourceError as exc:
@@ -316,7 +317,7 @@ def _write(factory: SessionFactory, source: Source, batch: Batch, outcome: Sourc
     """One batch, its cursor and its re-scoring queue entries: all or nothing."""
     with transaction(factory) as session:
         ingested = ingest_batch(session, batch, source.policy)
-        repo.mark_pending(session, account_ids=ingested.changed)
+        db.runs.mark_pending(session, account_ids=ingested.changed)
         # The outcome is only counted on once the batch is written: a failed write leaves
         # the counts of the batches before it (the transaction rolls back, these don't run).
         fetched = outcome.fetched + batch.fetched
@@ -326,7 +327,7 @@ def _write(factory: SessionFactory, source: Source, batch: Batch, outcome: Sourc
         issues = outcome.issues + batch.issues
         room = max(0, MAX_MESSAGES - len(outcome.messages))
         messages = outcome.messages + (batch.rejects + ingested.unmatched_samples)[:room]
-        repo.save_batch_progress(
+        db.runs.save_batch_progress(
             session,
             source=source.name,
             run_id=outcome.run_id,
@@ -369,7 +370,7 @@ def _finish(factory: SessionFactory, outcome: SourceOutcome) -> None:
         run.finished_at = now
         run.errors = _messages(outcome)
         session.add(run)
-        state = repo.source_state(session, outcome.name)
+        state = db.runs.source_state(session, outcome.name)
         if outcome.status == "ok":
             state.last_success_at = now
         else:
@@ -391,15 +392,15 @@ def settle_abandoned_runs(factory: SessionFactory) -> list[PollRun]:
         " wrote is kept, and the next poll goes on from its last written batch"
     )
     with transaction(factory) as session:
-        stale = [r for r in repo.last_run_per_source(session).values() if r.status == "running"]
+        stale = [r for r in db.runs.last_run_per_source(session).values() if r.status == "running"]
         if not stale:
             return []
-        repo.abandon_runs(
+        db.runs.abandon_runs(
             session, run_ids=[r.id for r in stale if r.id is not None], now=now, reason=reason
         )
         for run in stale:
             if run.source != SCORING:
-                state = repo.source_state(session, run.source)
+                state = db.runs.source_state(session, run.source)
                 state.last_error = reason[:2000]
                 state.last_error_at = now
                 session.add(state)
@@ -414,12 +415,12 @@ def settle_abandoned_runs(factory: SessionFactory) -> list[PollRun]:
 
 def poll_in_progress(session: Session) -> bool:
     """Whether some process is polling (or re-scoring) now: it holds the poll lease."""
-    return repo.lease_live(session, POLL_LEASE, utcnow())
+    return db.runs.lease_live(session, POLL_LEASE, utcnow())
 
 
 def lease_busy_message(session: Session) -> str:
     """Why a poll cannot start now: another process holds the poll lease."""
-    lease = repo.lease_holder(session, POLL_LEASE)
+    lease = db.runs.lease_holder(session, POLL_LEASE)
     who, until = "another process", ""
     if lease is not None:
         who = ":".join(lease.holder.split(":")[:2])  # host:pid, without the random suffix
@@ -465,7 +466,7 @@ def _tell_admins(session: Session, outcome: SourceOutcome) -> None:
     previous = next(
         (
             run
-            for run in repo.recent_finished_runs(
+            for run in db.runs.recent_finished_runs(
                 session, source=outcome.name, before_id=outcome.run_id
             )
             if not (run.errors and run.errors[0] == "error: interrupted") and not _abandoned(run)
@@ -487,7 +488,7 @@ def _tell_admins(session: Session, outcome: SourceOutcome) -> None:
         text = f":white_check_mark: Source *{name}* is healthy again: its last poll succeeded."
     else:
         return
-    repo.enqueue(session, alert=None, kind="admin", payload={"text": text}, priority=1000)
+    db.outbox.enqueue(session, alert=None, kind="admin", payload={"text": text}, priority=1000)
     log.warning("%s: admin channel told: %s", outcome.name, "unhealthy" if bad else "recovered")
 
 
@@ -518,11 +519,11 @@ def rescore(
     settle_abandoned_runs(factory)
     with transaction(factory) as session:
         if everything:
-            repo.queue_all_accounts(session)
-        total = repo.pending_count(session)
+            db.runs.queue_all_accounts(session)
+        total = db.runs.pending_count(session)
         if total >= ANALYZE_FIRST:  # the poll may have just filled the tables
-            repo.refresh_planner_statistics(session)
-        run = repo.start_poll_run(session, SCORING)
+            db.runs.refresh_planner_statistics(session)
+        run = db.runs.start_poll_run(session, SCORING)
         run_id = run.id
     done, error = 0, None
 
@@ -536,7 +537,7 @@ def rescore(
         helpers, url = plan_helpers(factory, config.sources.schedule.rescore_processes, total)
         if url is not None:
             with transaction(factory) as session:
-                ids = repo.pending_account_ids(session, limit=total + chunk)
+                ids = db.runs.pending_account_ids(session, limit=total + chunk)
             chunks = [ids[i : i + chunk] for i in range(0, len(ids), chunk)]
             score_in_parallel(
                 factory,
@@ -551,7 +552,7 @@ def rescore(
         after = 0
         while True:  # in this process: a small queue, or what was queued meanwhile
             with transaction(factory) as session:
-                ids = repo.pending_account_ids(session, after=after, limit=chunk)
+                ids = db.runs.pending_account_ids(session, after=after, limit=chunk)
             if not ids:
                 break
             landed(score_chunk(factory, ids, today, config, reoffer=reoffer), len(ids))

@@ -23,6 +23,7 @@ from rich.table import Table
 from rich.text import Text
 from sqlmodel import Session
 
+import db.runs
 from bot.poll import (
     ABANDONED,
     SCORING,
@@ -34,7 +35,6 @@ from bot.poll import (
 )
 from bot.safe_text import as_text, printable
 from bot.settings import AppConfig, Settings
-from db import repo
 from db.models import PollRun, SourceState
 from sources.base import describe_cursor
 
@@ -166,8 +166,8 @@ def status_view(
 ) -> Group:
     now = now or datetime.now(UTC)
     configured = configured_names(settings, config)
-    states: dict[str, SourceState] = {s.source: s for s in repo.source_states(session)}
-    runs: dict[str, PollRun] = repo.last_run_per_source(session)
+    states: dict[str, SourceState] = {s.source: s for s in db.runs.source_states(session)}
+    runs: dict[str, PollRun] = db.runs.last_run_per_source(session)
     polling = poll_in_progress(session)
     names = configured + sorted(n for n in {*states, *runs} if n not in configured and n != SCORING)
     lines: list[object] = []
@@ -197,7 +197,7 @@ def status_view(
     scoring = runs.get(SCORING)
     lines.append(
         f"[bold]re-scoring[/]: last {_run_line(scoring, now, polling)};"
-        f" {repo.pending_count(session):,}"
+        f" {db.runs.pending_count(session):,}"
         " accounts waiting to be re-scored."
     )
     return Group(*lines)  # type: ignore[arg-type]

@@ -7,8 +7,9 @@ from datetime import date
 
 from sqlmodel import Session
 
+import db.accounts
+import db.facts
 from bot.settings import AppConfig
-from db import repo
 from db.models import Account
 from scoring.engine import Assessment, assess
 from scoring.facts import AccountFacts
@@ -23,7 +24,7 @@ class Scored:
 
 
 def assess_account(session: Session, account: Account, today: date, config: AppConfig) -> Scored:
-    facts = repo.load_facts(session, account)
+    facts = db.facts.load_facts(session, account)
     latest = facts.latest
     arr = (latest.arr or 0.0) if latest else 0.0
     return Scored(account, assess(facts, today, config.scoring), arr, facts)
@@ -31,7 +32,7 @@ def assess_account(session: Session, account: Account, today: date, config: AppC
 
 def assess_portfolio(session: Session, today: date, config: AppConfig) -> list[Scored]:
     """Every account, ranked: pitchable first, then by score, then by opportunity."""
-    out = [assess_account(session, a, today, config) for a in repo.all_accounts(session)]
+    out = [assess_account(session, a, today, config) for a in db.accounts.all_accounts(session)]
     out.sort(key=rank_key)
     return out
 

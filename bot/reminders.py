@@ -12,8 +12,9 @@ from datetime import date, datetime, time, timedelta
 
 from sqlmodel import Session
 
+import db.plans
+import db.snoozes
 from bot.timezones import TzLookup
-from db import repo
 
 
 @dataclass(frozen=True)
@@ -45,9 +46,9 @@ def collect_step_reminders(
 ) -> list[StepReminder]:
     """Mark and return the reminders owed at ``now``; the caller enqueues them in the same
     transaction, so a reminder is recorded if and only if it is queued."""
-    rows = repo.open_steps(session)
-    snoozed = {s.target_id for s in repo.active_snoozes(session, target_type="step")}
-    snoozed_plans = {s.target_id for s in repo.active_snoozes(session, target_type="plan")}
+    rows = db.plans.open_steps(session)
+    snoozed = {s.target_id for s in db.snoozes.active_snoozes(session, target_type="step")}
+    snoozed_plans = {s.target_id for s in db.snoozes.active_snoozes(session, target_type="plan")}
     out: list[StepReminder] = []
     for step, plan, account in rows:
         if step.id in snoozed or plan.id in snoozed_plans:
@@ -89,7 +90,7 @@ def collect_snooze_returns(session: Session, *, now: datetime) -> list[SnoozeRet
     """End every plan and step snooze whose time has come and say what came back. Alert
     snoozes are left alone: the Slack job that reopens alerts ends those itself."""
     out = []
-    for snooze in repo.expired_snoozes(session, now):
+    for snooze in db.snoozes.expired_snoozes(session, now):
         if snooze.target_type == "alert":
             continue
         snooze.ended_at = now

@@ -6,7 +6,8 @@ from datetime import date, timedelta
 
 from sqlmodel import Session
 
-from db import repo
+import db.facts
+import db.plans
 from scoring.evidence import fmt_money
 from scoring.outcomes import (
     AlertRecord,
@@ -21,7 +22,7 @@ from scoring.outcomes import (
 def load_metrics(
     session: Session, *, today: date, owner: str | None = None, period_days: int = 365
 ) -> OutcomeMetrics:
-    alerts, plans = repo.outcome_rows(session, owner=owner)
+    alerts, plans = db.plans.outcome_rows(session, owner=owner)
     alert_records = [
         AlertRecord(
             trigger=episode.kind if episode else None,
@@ -46,8 +47,8 @@ def load_metrics(
         )
         for plan, alert in plans
     ]
-    start = repo.arr_at(session, today - timedelta(days=period_days))
-    end = repo.arr_at(session, today)
+    start = db.facts.arr_at(session, today - timedelta(days=period_days))
+    end = db.facts.arr_at(session, today)
     owned = None
     if owner is not None:
         owned = {acc.id for _, acc, _, _ in alerts} | {p.account_id for p, _ in plans}

@@ -15,9 +15,12 @@ from typing import Any
 
 from sqlmodel import Session
 
+import db.alerts
+import db.audit
+import db.outbox
+import db.snoozes
 from bot.domain.errors import AlertClosed, BadChoice, Gone, NotAllowed, NotInFuture
 from bot.settings import AppConfig
-from db import repo
 from db.models import OPEN_ALERT_STATUSES, Account, Alert, AlertStatus
 
 SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
@@ -44,7 +47,7 @@ def not_now_text(reason: str, note: str | None) -> str | None:
 
 
 def find(session: Session, alert_id: int) -> tuple[Alert, Account]:
-    found = repo.alert_and_account(session, alert_id)
+    found = db.alerts.alert_and_account(session, alert_id)
     if found is None:
         raise Gone("alert")
     return found
@@ -60,12 +63,12 @@ def changed(session: Session, alert: Alert, now: datetime) -> None:
     alert.updated_at = now
     session.add(alert)
     if alert.delivery == "channel":
-        repo.enqueue(session, alert=alert, kind="update", payload={})
+        db.outbox.enqueue(session, alert=alert, kind="update", payload={})
 
 
 def end_snoozes(session: Session, alert: Alert, now: datetime) -> None:
     assert alert.id is not None
-    for old in repo.active_snoozes(session, target_type="alert", target_ids=[alert.id]):
+    for old in db.snoozes.active_snoozes(session, target_type="alert", target_ids=[alert.id]):
         old.ended_at = now
         session.add(old)
 
@@ -80,7 +83,7 @@ def acknowledge(session: Session, *, alert_id: int, user_id: str, now: datetime)
     alert.acknowledged_by = user_id
     alert.acknowledged_at = now
     alert.snoozed_until = None
-    repo.audit(
+    db.audit.audit(
         session,
         user_id=user_id,
         action="alert.acknowledge",
@@ -99,10 +102,12 @@ def snooze(
     if until <= now:
         raise NotInFuture()
     assert alert.id is not None
-    repo.add_snooze(session, target_type="alert", target_id=alert.id, until=until, by_user=user_id)
+    db.snoozes.add_snooze(
+        session, target_type="alert", target_id=alert.id, until=until, by_user=user_id
+    )
     alert.status = AlertStatus.SNOOZED
     alert.snoozed_until = until
-    repo.audit(
+    db.audit.audit(
         session,
         user_id=user_id,
         action="alert.snooze",
@@ -133,7 +138,7 @@ def dismiss(
     alert.status = AlertStatus.DISMISSED
     alert.dismissed_reason = text[:500]
     alert.snoozed_until = None
-    repo.audit(
+    db.audit.audit(
         session,
         user_id=user_id,
         action="alert.dismiss",
@@ -172,7 +177,7 @@ def reassign(
         return alert
     previous = alert.owner_slack_id
     alert.owner_slack_id = new_owner
-    repo.audit(
+    db.audit.audit(
         session,
         user_id=user_id,
         action="alert.reassign",
@@ -183,7 +188,7 @@ def reassign(
     )
     changed(session, alert, now)
     if alert.delivery == "channel":
-        repo.enqueue(session, alert=alert, kind="thread", payload={"reason": "reassigned"})
+        db.outbox.enqueue(session, alert=alert, kind="thread", payload={"reason": "reassigned"})
     return alert
 
 
@@ -195,12 +200,12 @@ def record_feedback(
         raise BadChoice("feedback")
     alert, _account = find(session, alert_id)
     assert alert.id is not None
-    if dict(repo.feedback_votes(session, alert.id)).get(user_id) == value:
+    if dict(db.alerts.feedback_votes(session, alert.id)).get(user_id) == value:
         return alert  # the same vote twice changes nothing
     alert.feedback = value
     alert.feedback_by = user_id
     alert.feedback_at = now
-    repo.audit(
+    db.audit.audit(
         session,
         user_id=user_id,
         action="alert.feedback",
@@ -220,7 +225,7 @@ def snooze_returned(
 ) -> Alert | None:
     """A snooze on this alert ended: reopen it, update the message, say so in its thread and
     (if configured) tell the owner directly."""
-    found = repo.alert_and_account(session, alert_id)
+    found = db.alerts.alert_and_account(session, alert_id)
     if found is None:
         return None
     alert, account = found
@@ -228,12 +233,12 @@ def snooze_returned(
         return alert  # acknowledged or dismissed meanwhile: nothing comes back
     alert.status = AlertStatus.ACKNOWLEDGED if alert.acknowledged_by else AlertStatus.OPEN
     alert.snoozed_until = None
-    repo.audit(
+    db.audit.audit(
         session, user_id=None, action="alert.snooze_end", target_type="alert", target_id=alert.id
     )
     changed(session, alert, now)
     if alert.delivery == "channel":
-        repo.enqueue(session, alert=alert, kind="thread", payload={"reason": "snooze_ended"})
+        db.outbox.enqueue(session, alert=alert, kind="thread", payload={"reason": "snooze_ended"})
     if config.slack.dm_owner_on_snooze_end:
         target: dict[str, Any] = (
             {"user": alert.owner_slack_id}
@@ -241,7 +246,7 @@ def snooze_returned(
             else {"email": account.owner_email}
         )
         if target.get("user") or target.get("email"):
-            repo.enqueue(
+            db.outbox.enqueue(
                 session, alert=alert, kind="dm", payload={**target, "reason": "snooze_ended"}
             )
     return alert
@@ -252,7 +257,7 @@ def escalate(session: Session, *, alert: Alert, config: AppConfig, now: datetime
     target = config.slack.escalation.target
     alert.escalated_at = now
     session.add(alert)
-    repo.audit(
+    db.audit.audit(
         session,
         user_id=None,
         action="alert.escalate",
@@ -260,8 +265,8 @@ def escalate(session: Session, *, alert: Alert, config: AppConfig, now: datetime
         target_id=alert.id,
         target=target,
     )
-    repo.enqueue(
+    db.outbox.enqueue(
         session, alert=alert, kind="thread", payload={"reason": "escalated", "extra": target}
     )
     if target:
-        repo.enqueue(session, alert=alert, kind="escalate", payload={"target": target})
+        db.outbox.enqueue(session, alert=alert, kind="escalate", payload={"target": target})

@@ -14,6 +14,10 @@ from enum import StrEnum
 
 from sqlmodel import Session
 
+import db.alerts
+import db.audit
+import db.plans
+import db.snoozes
 from bot.domain import alerts
 from bot.domain.errors import (
     GateBlocked,
@@ -26,7 +30,6 @@ from bot.domain.errors import (
 )
 from bot.portfolio import assess_account
 from bot.settings import AppConfig
-from db import repo
 from db.models import OPEN_ALERT_STATUSES, Account, Alert, AlertStatus, Plan, PlanStep, utcnow
 from scoring.engine import Assessment
 from scoring.offer import OfferType
@@ -76,7 +79,7 @@ def start_plan(
     Returns (plan, created).
     """
     assert account.id is not None
-    existing = repo.open_plan(session, account.id)
+    existing = db.plans.open_plan(session, account.id)
     if existing is not None:
         return existing, False
     kind = plan_kind_for(assessment, renewal_on)
@@ -113,7 +116,7 @@ def start_plan(
                 note=None if spec.role == "CSM" else f"Usually done by {spec.role}.",
             )
         )
-    repo.audit(
+    db.audit.audit(
         session,
         user_id=user_id,
         action="plan.start",
@@ -153,7 +156,7 @@ def close_plan(
     plan.closed_at = utcnow()
     plan.closed_by = user_id
     session.add(plan)
-    repo.audit(
+    db.audit.audit(
         session,
         user_id=user_id,
         action=f"plan.{outcome}",
@@ -197,7 +200,7 @@ def start_account_plan(
     scored = assess_account(session, account, today, config)
     if scored.assessment.gate.blocked:
         raise GateBlocked(account.name, scored.assessment.gate.fix_first)
-    alert = session.get(Alert, alert_id) if alert_id else repo.open_alert(session, account_id)
+    alert = session.get(Alert, alert_id) if alert_id else db.alerts.open_alert(session, account_id)
     latest = scored.facts.latest
     plan, created = start_plan(
         session,
@@ -211,10 +214,10 @@ def start_account_plan(
     )
     session.flush()
     assert plan.id is not None
-    steps = list(repo.plan_steps(session, plan.id))
+    steps = list(db.plans.plan_steps(session, plan.id))
     if created and alert is not None and alert.status in OPEN_ALERT_STATUSES:
         first = next((s for s in steps if s.status == StepStatus.PENDING), None)
-        repo.audit(
+        db.audit.audit(
             session,
             user_id=user_id,
             action="alert.plan",
@@ -232,14 +235,14 @@ def start_account_plan(
 
 
 def find_step(session: Session, step_id: int) -> tuple[PlanStep, Plan, Account]:
-    found = repo.step_with_plan(session, step_id)
+    found = db.plans.step_with_plan(session, step_id)
     if found is None:
         raise Gone("step")
     return found
 
 
 def find_plan(session: Session, plan_id: int) -> tuple[Plan, Account]:
-    found = repo.plan_with_account(session, plan_id)
+    found = db.plans.plan_with_account(session, plan_id)
     if found is None:
         raise Gone("plan")
     return found
@@ -267,7 +270,7 @@ def close_step(
     if step.status == status and step.closed_by == user_id:
         return step
     step_still_open(step, plan, account)
-    for old in repo.active_snoozes(session, target_type="step", target_ids=[step.id]):
+    for old in db.snoozes.active_snoozes(session, target_type="step", target_ids=[step.id]):
         old.ended_at = now
         session.add(old)
     step.status = status
@@ -276,7 +279,7 @@ def close_step(
     if note and note.strip():
         step.note = note.strip()[:2000]
     session.add(step)
-    repo.audit(
+    db.audit.audit(
         session,
         user_id=user_id,
         action="step.done" if status == StepStatus.DONE else "step.skip",
@@ -297,8 +300,10 @@ def snooze_step(
     step_still_open(step, plan, account)
     if until <= now:
         raise NotInFuture()
-    repo.add_snooze(session, target_type="step", target_id=step.id, until=until, by_user=user_id)
-    repo.audit(
+    db.snoozes.add_snooze(
+        session, target_type="step", target_id=step.id, until=until, by_user=user_id
+    )
+    db.audit.audit(
         session,
         user_id=user_id,
         action="step.snooze",
@@ -343,7 +348,7 @@ def reassign_step(
     previous = step.owner or plan.owner
     step.owner = new_owner
     session.add(step)
-    repo.audit(
+    db.audit.audit(
         session,
         user_id=user_id,
         action="step.reassign",
@@ -380,11 +385,11 @@ def reassign_plan(
     previous = plan.owner
     plan.owner = new_owner
     session.add(plan)
-    for step in repo.plan_steps(session, plan_id):
+    for step in db.plans.plan_steps(session, plan_id):
         if step.status in OPEN_STEPS:
             step.owner = new_owner
             session.add(step)
-    repo.audit(
+    db.audit.audit(
         session,
         user_id=user_id,
         action="plan.reassign",
@@ -423,7 +428,7 @@ def close_with_outcome(
     )
     assert plan.id is not None
     if outcome == Outcome.NOT_THIS_CYCLE and revisit_at is not None:
-        repo.add_snooze(
+        db.snoozes.add_snooze(
             session, target_type="plan", target_id=plan.id, until=revisit_at, by_user=user_id
         )
     alert = session.get(Alert, plan.alert_id) if plan.alert_id else None

@@ -13,6 +13,8 @@ from datetime import datetime
 from typing import Any
 from zoneinfo import ZoneInfo
 
+import db.audit
+import db.runs
 from bot.leases import HOLDER, run_exclusively
 from bot.poll import run_poll
 from bot.scheduler import LEASE, LEASE_TTL
@@ -21,7 +23,6 @@ from bot.slack.blocks.base import message_reply
 from bot.slack.deps import Deps
 from bot.slack.model import Reply
 from bot.slack.mrkdwn import code, mention
-from db import repo
 from db.engine import transaction
 from db.models import utcnow
 from scoring.config import ConfigError
@@ -57,7 +58,7 @@ def _refusal(config: AppConfig, user_id: str) -> str | None:
 
 def _audit(deps: Deps, user_id: str, action: str, **detail: Any) -> None:
     with transaction(deps.factory) as session:
-        repo.audit(
+        db.audit.audit(
             session, user_id=user_id, action=action, target_type="config", target_id=None, **detail
         )
 
@@ -102,7 +103,9 @@ def _poll(deps: Deps, user_id: str) -> Reply:
     """Take the ``poll`` lease now (so the answer is honest), poll in a thread, answer at once."""
     holder = f"{HOLDER}:admin:{uuid.uuid4().hex[:8]}"  # not ours: never shared with a running job
     with transaction(deps.factory) as session:
-        taken = repo.acquire_lease(session, name=LEASE, holder=holder, now=utcnow(), ttl=LEASE_TTL)
+        taken = db.runs.acquire_lease(
+            session, name=LEASE, holder=holder, now=utcnow(), ttl=LEASE_TTL
+        )
     if not taken:
         _audit(deps, user_id, "admin.poll", outcome="busy")
         return message_reply(

@@ -11,12 +11,12 @@ from typing import Any
 
 from slack_sdk import WebClient
 
+import db.slack_cache
 from bot.settings import AppConfig, Settings
 from bot.slack.routing import Router
 from bot.slack.search import AccountSearch
 from bot.slack.sender import Sender
 from bot.timezones import zone
-from db import repo
 from db.engine import SessionFactory
 from db.models import utcnow
 
@@ -60,7 +60,7 @@ class Deps:
         tz = self._zones.get(user_id)
         if tz is None and read_cache:
             with self.factory() as session:
-                cached = repo.slack_user_by_id(session, user_id)
+                cached = db.slack_cache.slack_user_by_id(session, user_id)
             tz = cached.tz if cached is not None else None
             if tz:
                 self._zones[user_id] = tz

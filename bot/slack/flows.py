@@ -13,6 +13,8 @@ from datetime import datetime
 from slack_sdk.models.views import View
 from sqlmodel import Session
 
+import db.alerts
+import db.facts
 from bot.slack import admin, log_flows, services
 from bot.slack.blocks.base import message_reply
 from bot.slack.blocks.cards import card_reply
@@ -36,7 +38,6 @@ from bot.slack.model import STALE, ActionValue, Card, Reply
 from bot.slack.mrkdwn import escape
 from bot.slack.parse import parse
 from bot.when import WhenError, parse_when
-from db import repo
 from db.engine import transaction
 from db.models import Account, Alert
 
@@ -75,7 +76,7 @@ def expansion(deps: Deps, *, user_id: str, text: str) -> Reply:
             return card_reply(card)
         if cmd.verb == "plan":
             reply = _start_plan(deps, session, user_id, found, None, local)
-            alert = repo.open_alert(session, found.id) if found.id else None
+            alert = db.alerts.open_alert(session, found.id) if found.id else None
             return replace(reply, refresh_alert=alert.id if alert else None)
         alert = _open_alert(session, found)
         if cmd.verb == "ack":
@@ -106,7 +107,7 @@ def _resolve(deps: Deps, session: Session, query: str) -> Account | Reply:
 
 def _open_alert(session: Session, account: Account) -> Alert:
     assert account.id is not None
-    alert = repo.open_alert(session, account.id)
+    alert = db.alerts.open_alert(session, account.id)
     if alert is None:
         raise UserError(
             f"*{escape(account.name, single_line=True)}* has no open alert."
@@ -122,7 +123,7 @@ def _id(alert: Alert) -> int:
 
 def until_from(session: Session, text: str, local: datetime, account: Account) -> datetime:
     assert account.id is not None
-    snap = repo.latest_snapshot(session, account.id)
+    snap = db.facts.latest_snapshot(session, account.id)
     try:
         return parse_when(text, now_local=local, renewal_on=snap.renewal_on if snap else None)
     except WhenError as exc:  # it quotes what was typed: escape it like any user text
@@ -143,7 +144,7 @@ def _book_reply(
     if rows:
         items = [services.list_item(a, acc) for a, acc in rows]
         return list_reply(f"Your top {len(items)} accounts", items, "")
-    everyone = repo.top_open_alerts(session, limit=limit)
+    everyone = db.alerts.top_open_alerts(session, limit=limit)
     items = [services.list_item(a, acc) for a, acc in everyone]
     return list_reply(
         f"Nothing open in your book — the team's top {len(items)}",
@@ -198,7 +199,7 @@ def account_card(deps: Deps, *, user_id: str, account_id: int) -> Reply:
 def refreshed(deps: Deps, alert_id: int) -> Card:
     """The alert's card as it is now (to redraw an ephemeral copy)."""
     with deps.factory() as session:
-        found = repo.alert_and_account(session, alert_id)
+        found = db.alerts.alert_and_account(session, alert_id)
         if found is None:
             raise UserError("That alert no longer exists.")
         alert, account = found
@@ -231,7 +232,7 @@ def snooze(deps: Deps, *, user_id: str, value: ActionValue, when: str) -> Card:
     alert_id = _alert_id(value, deps)
     local = deps.local_now(user_id)
     with transaction(deps.factory) as session:
-        found = repo.alert_and_account(session, alert_id)
+        found = db.alerts.alert_and_account(session, alert_id)
         if found is None:
             raise UserError("That alert no longer exists.")
         until = until_from(session, when, local, found[1])
@@ -268,7 +269,7 @@ def start_plan(deps: Deps, *, user_id: str, value: ActionValue) -> Reply:
     with transaction(deps.factory) as session:
         account_id = value.account
         if account_id is None and value.alert is not None:
-            found = repo.alert_and_account(session, value.alert)
+            found = db.alerts.alert_and_account(session, value.alert)
             account_id = found[1].id if found else None
         if account_id is None:
             raise UserError("This button is not tied to an account any more.")
@@ -304,7 +305,7 @@ def modal(deps: Deps, *, kind: str, user_id: str, value: ActionValue) -> View:
     alert_id = _alert_id(value, deps)
     today = deps.known_now(user_id, read_cache=True).date()
     with deps.factory() as session:
-        found = repo.alert_and_account(session, alert_id)
+        found = db.alerts.alert_and_account(session, alert_id)
         if found is None:
             raise UserError("That alert no longer exists.")
         alert, account = found

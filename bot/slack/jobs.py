@@ -12,6 +12,11 @@ from collections.abc import Callable
 from datetime import datetime, timedelta
 from typing import Any, Protocol
 
+import db.accounts
+import db.alerts
+import db.outbox
+import db.plans
+import db.snoozes
 from bot.digests import collect_daily_digests, collect_weekly_summary
 from bot.domain import alerts as domain_alerts
 from bot.leases import run_exclusively
@@ -28,7 +33,6 @@ from bot.slack.blocks.digests import (
 from bot.slack.routing import Router
 from bot.slack.sender import Sender
 from bot.timezones import TzLookup, zone
-from db import repo
 from db.engine import SessionFactory, transaction
 from db.models import utcnow
 
@@ -54,14 +58,14 @@ def return_snoozed_alerts(
     with factory() as session:
         due = [
             (s.id, s.target_id)
-            for s in repo.expired_snoozes(session, now)
+            for s in db.snoozes.expired_snoozes(session, now)
             if s.target_type == "alert"
         ]
     returned = []
     for snooze_id, alert_id in due:
         try:
             with transaction(factory) as session:
-                for snooze in repo.active_snoozes(
+                for snooze in db.snoozes.active_snoozes(
                     session, target_type="alert", target_ids=[alert_id]
                 ):
                     if snooze.id == snooze_id:
@@ -83,7 +87,7 @@ def escalate_unacknowledged(
     with factory() as session:
         ids = [
             a.id
-            for a in repo.alerts_to_escalate(
+            for a in db.alerts.alerts_to_escalate(
                 session,
                 posted_before=now - timedelta(hours=policy.after_hours),
                 bands=policy.bands,
@@ -94,7 +98,7 @@ def escalate_unacknowledged(
     for alert_id in ids:
         try:
             with transaction(factory) as session:
-                found = repo.alert_and_account(session, alert_id)
+                found = db.alerts.alert_and_account(session, alert_id)
                 if found is None or found[0].escalated_at is not None:
                     continue
                 domain_alerts.escalate(session, alert=found[0], config=config, now=now)
@@ -108,8 +112,8 @@ def owner_zones(factory: SessionFactory, router: Router, now: datetime) -> TzLoo
     """CRM owner email → their Slack timezone, for every account and plan-step owner. Looked
     up before the job opens its transaction: Slack is never asked while it is open."""
     with factory() as session:
-        owners: set[str | None] = set(repo.account_owners(session))
-        owners |= {step.owner or plan.owner for step, plan, _ in repo.open_steps(session)}
+        owners: set[str | None] = set(db.accounts.account_owners(session))
+        owners |= {step.owner or plan.owner for step, plan, _ in db.plans.open_steps(session)}
     return router.zones_for(owners, now=now)
 
 
@@ -147,7 +151,7 @@ def send_daily_digests(
             session, now=now, tz_of=tz_of, hour=config.slack.digest_hour
         )
         for digest in digests:
-            repo.enqueue(
+            db.outbox.enqueue(
                 session,
                 alert=None,
                 kind="dm",
@@ -188,7 +192,7 @@ def post_weekly_summary(
         )
         if summary is None:
             return False
-        repo.enqueue(
+        db.outbox.enqueue(
             session,
             alert=None,
             kind="channel",

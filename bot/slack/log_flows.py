@@ -11,6 +11,8 @@ from typing import Any
 from pydantic import ValidationError
 from slack_sdk.errors import SlackApiError
 
+import db.accounts
+import db.alerts
 from bot.slack import kinds, signals
 from bot.slack.blocks.modals import (
     log_modal,
@@ -24,7 +26,6 @@ from bot.slack.deps import Deps
 from bot.slack.errors import UserError, is_unavailable
 from bot.slack.model import STALE_LOG, LogSource, Reply
 from bot.slack.parse import Parsed
-from db import repo
 from db.engine import transaction
 from db.models import Account
 from scoring.evidence import fmt_date
@@ -142,14 +143,16 @@ def log_suggestion(
     key = mapped.get(channel) or (mapped.get(f"#{channel_name.lower()}") if channel_name else None)
     with deps.factory() as session:
         if key:
-            account = repo.account_by_key(session, key)
+            account = db.accounts.account_by_key(session, key)
             if account is not None and account.id is not None:
                 return (account.id, account.name), "this channel is set to it"
             log.warning("slack.account_channels names %r, which is no account's key", key)
-        account_id = repo.account_of_alert_message(session, channel=channel, ts=(ts, thread_ts))
+        account_id = db.alerts.account_of_alert_message(
+            session, channel=channel, ts=(ts, thread_ts)
+        )
         why = "the message is part of its alert"
         if account_id is None:
-            only = repo.accounts_alerted_in(session, channel=channel, limit=2)
+            only = db.alerts.accounts_alerted_in(session, channel=channel, limit=2)
             account_id = only[0] if len(only) == 1 else None
             why = "its alerts are posted in this channel"
         found = session.get(Account, account_id) if account_id is not None else None

@@ -8,6 +8,11 @@ from datetime import date, datetime
 
 from sqlmodel import Session
 
+import db.audit
+import db.outbox
+import db.plans
+import db.slack_cache
+import db.snoozes
 from bot.domain import plans as domain_plans
 from bot.reminders import SnoozeReturn, StepReminder
 from bot.settings import AppConfig
@@ -15,13 +20,12 @@ from bot.slack.blocks.base import thread_blocks
 from bot.slack.blocks.steps import outcome_text, plan_back_text, step_blocks, step_text
 from bot.slack.model import Owner, StepCard
 from bot.slack.wording import worded, worded_call
-from db import repo
 from db.models import Account, Alert, Plan
 
 
 def slack_id_of(session: Session, email: str | None) -> str | None:
     """A CRM owner's Slack id from the cache (no Slack call): for mentions and pickers."""
-    cached = repo.slack_user(session, email) if email else None
+    cached = db.slack_cache.slack_user(session, email) if email else None
     return cached.user_id if cached else None
 
 
@@ -31,12 +35,12 @@ def step_card(session: Session, *, step_id: int, event: str | None = None) -> St
         step, plan, account = domain_plans.find_step(session, step_id)
     assert step.id is not None and plan.id is not None
     owner = step.owner or plan.owner
-    snoozes = repo.active_snoozes(session, target_type="step", target_ids=[step.id])
-    reassigned = repo.target_audit(
+    snoozes = db.snoozes.active_snoozes(session, target_type="step", target_ids=[step.id])
+    reassigned = db.audit.target_audit(
         session, target_type="step", target_id=step.id, actions=["step.reassign"]
     )
-    positions = [s.position for s in repo.plan_steps(session, plan.id)]
-    closing = repo.target_audit(
+    positions = [s.position for s in db.plans.plan_steps(session, plan.id)]
+    closing = db.audit.target_audit(
         session, target_type="step", target_id=step.id, actions=["step.done", "step.skip"]
     )
     closed = step.status in domain_plans.CLOSED_STEPS
@@ -140,7 +144,7 @@ def close_plan(
         )
     if alert is not None and alert.delivery == "channel":
         text = outcome_text(account.name, outcome, arr, reason, revisit_on)
-        repo.enqueue(session, alert=alert, kind="thread", payload={"text": text})
+        db.outbox.enqueue(session, alert=alert, kind="thread", payload={"text": text})
     return plan, account
 
 
@@ -152,15 +156,17 @@ def step_reminder(session: Session, *, reminder: StepReminder) -> None:
     drawn = [b.to_dict() for b in step_blocks(card)]
     alert = session.get(Alert, reminder.alert_id) if reminder.alert_id else None
     if alert is not None and alert.delivery == "channel":
-        repo.enqueue(session, alert=alert, kind="thread", payload={"text": text, "blocks": drawn})
+        db.outbox.enqueue(
+            session, alert=alert, kind="thread", payload={"text": text, "blocks": drawn}
+        )
     if reminder.owner:
-        repo.enqueue(
+        db.outbox.enqueue(
             session,
             alert=None,
             kind="dm",
             payload={"email": reminder.owner, "text": text, "blocks": drawn},
         )
-    repo.audit(
+    db.audit.audit(
         session,
         user_id=None,
         action=f"step.remind_{reminder.event}",
@@ -173,7 +179,7 @@ def snooze_return(session: Session, *, back: SnoozeReturn, now: datetime) -> boo
     """A plan or step snooze ended: tell its owner, with the step's buttons. False: nothing to
     say (the step was closed meanwhile, or nobody owns it)."""
     if back.target_type == "step":
-        found = repo.step_with_plan(session, back.target_id)
+        found = db.plans.step_with_plan(session, back.target_id)
         if found is None:
             return False
         step, plan, _account = found
@@ -183,7 +189,7 @@ def snooze_return(session: Session, *, back: SnoozeReturn, now: datetime) -> boo
         card = step_card(session, step_id=back.target_id, event="back")
         text, drawn = step_text(card), [b.to_dict() for b in step_blocks(card)]
     elif back.target_type == "plan":
-        pair = repo.plan_with_account(session, back.target_id)
+        pair = db.plans.plan_with_account(session, back.target_id)
         if pair is None:
             return False
         plan, account = pair
@@ -192,7 +198,7 @@ def snooze_return(session: Session, *, back: SnoozeReturn, now: datetime) -> boo
         drawn = [b.to_dict() for b in thread_blocks(text)]
     else:
         return False
-    repo.audit(
+    db.audit.audit(
         session,
         user_id=None,
         action=f"{back.target_type}.snooze_end",
@@ -201,7 +207,7 @@ def snooze_return(session: Session, *, back: SnoozeReturn, now: datetime) -> boo
     )
     if not owner:
         return False
-    repo.enqueue(
+    db.outbox.enqueue(
         session, alert=None, kind="dm", payload={"email": owner, "text": text, "blocks": drawn}
     )
     return True

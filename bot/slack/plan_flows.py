@@ -10,6 +10,7 @@ from datetime import date, datetime, time
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
 
+import db.plans
 from bot.slack import flows, plan_cards
 from bot.slack.blocks.base import message_reply
 from bot.slack.blocks.modals import (
@@ -24,7 +25,6 @@ from bot.slack.errors import UserError
 from bot.slack.ids import Callback
 from bot.slack.model import ActionValue, Reply, StepCard
 from bot.slack.mrkdwn import escape
-from db import repo
 from db.engine import transaction
 
 log = logging.getLogger(__name__)
@@ -91,7 +91,7 @@ def step_snooze(deps: Deps, *, user_id: str, value: ActionValue, when: str) -> S
     step_id = _step_id(value)
     local = deps.local_now(user_id)
     with transaction(deps.factory) as session:
-        found = repo.step_with_plan(session, step_id)
+        found = db.plans.step_with_plan(session, step_id)
         if found is None:
             raise UserError("That plan step no longer exists.")
         until = flows.until_from(session, when, local, found[2])
@@ -195,7 +195,7 @@ def plan_modal(deps: Deps, *, kind: str, user_id: str, value: ActionValue) -> Vi
     today = deps.known_now(user_id, read_cache=True).date()
     with deps.factory() as session:
         if kind in ("step_snooze", "step_skip", "step_reassign"):
-            found = repo.step_with_plan(session, _step_id(value))
+            found = db.plans.step_with_plan(session, _step_id(value))
             if found is None:
                 raise UserError("That plan step no longer exists.")
             step, plan, account = found
@@ -212,7 +212,7 @@ def plan_modal(deps: Deps, *, kind: str, user_id: str, value: ActionValue) -> Vi
             if kind == "step_skip":
                 return skip_modal(account.name, step.name, value)
             return owner_modal("step", account.name, value, current)
-        pair = repo.plan_with_account(session, _plan_id(value))
+        pair = db.plans.plan_with_account(session, _plan_id(value))
         if pair is None:
             raise UserError("That plan no longer exists.")
         plan, account = pair

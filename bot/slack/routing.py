@@ -27,10 +27,10 @@ from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.exc import IntegrityError, OperationalError
 
+import db.slack_cache
 from bot.settings import AppConfig
 from bot.slack.model import Owner
 from bot.timezones import TzLookup, zone
-from db import repo
 from db.engine import SessionFactory, transaction
 from db.models import Account
 
@@ -113,7 +113,7 @@ class Router:
             return None
         email = email.lower()
         with self.factory() as session:
-            cached = repo.slack_user(session, email)
+            cached = db.slack_cache.slack_user(session, email)
         fresh = cached is not None and now - _aware(cached.fetched_at) < self._ttl
         can_lookup = self.routing.lookup_by_email and self.client is not None
         if cached is not None and (fresh or not can_lookup):
@@ -130,7 +130,7 @@ class Router:
     def user_tz(self, user_id: str, *, now: datetime) -> str | None:
         """The person's Slack timezone (cached; one users.info per cache period)."""
         with self.factory() as session:
-            cached = repo.slack_user_by_id(session, user_id)
+            cached = db.slack_cache.slack_user_by_id(session, user_id)
         if cached is not None and (cached.tz or now - _aware(cached.fetched_at) < self._ttl):
             return cached.tz
         answer = self._users_info(user_id)
@@ -147,7 +147,7 @@ class Router:
     def emails_for(self, user_id: str, *, now: datetime) -> list[str]:
         """Every CRM owner email that means this Slack user (asks Slack once if unknown)."""
         with self.factory() as session:
-            known = set(repo.emails_of_slack_user(session, user_id))
+            known = set(db.slack_cache.emails_of_slack_user(session, user_id))
         known |= {e for e, u in self.routing.owner_map.items() if u == user_id}
         if not known:
             answer = self._users_info(user_id)
@@ -206,7 +206,9 @@ class Router:
         caching the same person is harmless)."""
         try:
             with transaction(self.factory) as session:
-                repo.save_slack_user(session, email=email, user_id=user_id, tz=tz, now=now)
+                db.slack_cache.save_slack_user(
+                    session, email=email, user_id=user_id, tz=tz, now=now
+                )
         except IntegrityError:
             log.debug("slack user %s cached by someone else meanwhile", email)
         except OperationalError as exc:  # locked or away: the answer is still good for now

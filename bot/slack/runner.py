@@ -16,6 +16,7 @@ from slack_sdk.socket_mode.client import BaseSocketModeClient
 from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
+import db.outbox
 from bot import metrics
 from bot.poll import configured_names
 from bot.scheduler import add_source_jobs, build_scheduler
@@ -23,7 +24,6 @@ from bot.settings import AppConfig, Settings
 from bot.slack.app import create_app, deps_of
 from bot.slack.jobs import add_jobs
 from bot.slack.server import build_asgi, make_server
-from db import repo
 from db.engine import SessionFactory
 
 log = logging.getLogger(__name__)
@@ -39,7 +39,7 @@ def serve(
 
     def backlog() -> int:
         with factory() as session:
-            return repo.outbox_backlog(session)
+            return db.outbox.outbox_backlog(session)
 
     metrics.watch_outbox(backlog)
     scheduler = build_scheduler(settings, config, factory)

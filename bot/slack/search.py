@@ -14,8 +14,8 @@ import threading
 import time
 from collections.abc import Callable
 
+import db.accounts
 from bot.lookup import AccountIndex, LookupResult
-from db import repo
 from db.engine import SessionFactory
 
 log = logging.getLogger(__name__)
@@ -49,7 +49,7 @@ class AccountSearch:
             return result
         # Nothing matched: perhaps the account arrived since the last check (a poll just ran).
         with self.factory() as session:
-            stamp = repo.accounts_stamp(session)
+            stamp = db.accounts.accounts_stamp(session)
         self._checked = self.clock()
         if stamp == self._stamp:
             return result
@@ -90,8 +90,8 @@ class AccountSearch:
             if unless_built and self._index is not None:
                 return self._index
             with self.factory() as session:
-                stamp = repo.accounts_stamp(session)
-                entries = repo.account_names(session)
+                stamp = db.accounts.accounts_stamp(session)
+                entries = db.accounts.account_names(session)
             self._index = AccountIndex(entries)
             self._stamp = stamp
             self._checked = self.clock()
@@ -104,7 +104,7 @@ class AccountSearch:
     def _refresh(self) -> None:
         try:
             with self.factory() as session:
-                stamp = repo.accounts_stamp(session)
+                stamp = db.accounts.accounts_stamp(session)
             if stamp != self._stamp:
                 self.rebuild()
             else:

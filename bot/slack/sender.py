@@ -62,6 +62,9 @@ from typing import Any
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError, SlackClientError
 
+import db.alerts
+import db.outbox
+import db.slack_cache
 from bot import metrics
 from bot.leases import HOLDER
 from bot.settings import AppConfig
@@ -80,7 +83,6 @@ from bot.slack.config import QuietHours
 from bot.slack.mrkdwn import channel_ref, mention
 from bot.slack.routing import Router
 from bot.timezones import zone
-from db import repo
 from db.engine import SessionFactory, transaction
 from db.models import Account, Alert, AlertStatus, OutboxMessage, OutboxStatus, utcnow
 
@@ -238,7 +240,7 @@ class Sender:
         threads and replicas at once: each row is claimed atomically before it is sent."""
         report = SendReport()
         with self.factory() as session:
-            ids = repo.due_outbox_ids(session, self.clock(), limit=limit, alert_id=alert_id)
+            ids = db.outbox.due_outbox_ids(session, self.clock(), limit=limit, alert_id=alert_id)
         for message_id in ids:
             try:
                 self._deliver(message_id, report)
@@ -256,7 +258,7 @@ class Sender:
         deadline = time.monotonic() + FLUSH_WAIT_SECONDS
         while time.monotonic() < deadline:
             with self.factory() as session:
-                if not repo.due_outbox_ids(session, self.clock(), limit=1, alert_id=alert_id):
+                if not db.outbox.due_outbox_ids(session, self.clock(), limit=1, alert_id=alert_id):
                     break
             time.sleep(0.1)
             more = self.run_once(alert_id=alert_id)
@@ -270,7 +272,7 @@ class Sender:
         now = self.clock()
         holder = f"{HOLDER}:{uuid.uuid4().hex[:8]}"
         with transaction(self.factory) as session:
-            row = repo.claim_outbox(
+            row = db.outbox.claim_outbox(
                 session, message_id, holder=holder, now=now, until=now + CLAIM_TTL
             )
         if row is None:
@@ -358,7 +360,7 @@ class Sender:
             alert = None
             if job.posted is not None and job.kind == "post" and job.alert_id is not None:
                 alert = session.get(Alert, job.alert_id, with_for_update=True)  # alert, then row
-            if not repo.finish_outbox(session, job.id, holder=job.holder, **values):
+            if not db.outbox.finish_outbox(session, job.id, holder=job.holder, **values):
                 log.warning("outbox %s: the claim expired before the outcome was recorded", job.id)
                 return False
             if alert is not None and job.posted is not None and not alert.ts:
@@ -370,11 +372,13 @@ class Sender:
                 alert.owner_slack_id = alert.owner_slack_id or job.owner
                 session.add(alert)
             if job.merged:
-                repo.merge_outbox(session, message_ids=job.merged, now=job.now, note="merged")
+                db.outbox.merge_outbox(session, message_ids=job.merged, now=job.now, note="merged")
             if job.posted is not None and job.channel and not _CHANNEL_ID.match(job.channel):
-                repo.save_channel_ids(session, {job.channel: job.posted.channel}, now=job.now)
+                db.slack_cache.save_channel_ids(
+                    session, {job.channel: job.posted.channel}, now=job.now
+                )
             if report_problem:
-                repo.enqueue(
+                db.outbox.enqueue(
                     session,
                     alert=None,
                     kind="admin",
@@ -420,7 +424,7 @@ class Sender:
         found = None
         if job.alert_id is not None:
             with self.factory() as session:
-                found = repo.alert_and_account(session, job.alert_id)
+                found = db.alerts.alert_and_account(session, job.alert_id)
         if found is None:
             raise Skipped("the alert no longer exists")
         return found
@@ -433,7 +437,9 @@ class Sender:
         """Ids of the alert's ``kind`` rows not sent yet (being sent too, with ``sending``)."""
         statuses = [OutboxStatus.PENDING] + ([OutboxStatus.SENDING] if sending else [])
         with self.factory() as session:
-            rows = repo.pending_outbox(session, alert_id=alert_id, kinds=[kind], statuses=statuses)
+            rows = db.outbox.pending_outbox(
+                session, alert_id=alert_id, kinds=[kind], statuses=statuses
+            )
             return [r.id for r in rows if r.id is not None]
 
     def _post(self, job: _Job, alert: Alert, account: Account) -> None:
@@ -445,7 +451,7 @@ class Sender:
         route = self.router.route(account, now=job.now, assigned=alert.owner_slack_id)
         cap = self.config.slack.hourly_cap_per_channel
         with self.factory() as session:
-            recent = repo.channel_post_times(
+            recent = db.outbox.channel_post_times(
                 session,
                 channel=route.channel,
                 since=job.now - timedelta(hours=1),
@@ -622,7 +628,7 @@ class Sender:
         """Record the exact target, and that a post is under way from now, before sending it."""
         now = self.clock()
         with transaction(self.factory) as session:
-            armed = repo.arm_outbox(
+            armed = db.outbox.arm_outbox(
                 session,
                 job.id,
                 holder=job.holder,
@@ -640,7 +646,9 @@ class Sender:
         """Keep the claim through a slow read of Slack."""
         now = self.clock()
         with transaction(self.factory) as session:
-            if not repo.renew_outbox(session, job.id, holder=job.holder, until=now + CLAIM_TTL):
+            if not db.outbox.renew_outbox(
+                session, job.id, holder=job.holder, until=now + CLAIM_TTL
+            ):
                 raise ClaimLost(job.id)
 
     def _find(self, job: _Job) -> Posted | None:
@@ -708,10 +716,10 @@ class Sender:
         if _CHANNEL_ID.match(channel):
             return channel
         with self.factory() as session:
-            known = repo.channel_id(session, channel)
+            known = db.slack_cache.channel_id(session, channel)
         if known is not None:
             return known
-        name = repo.channel_key(channel)
+        name = db.slack_cache.channel_key(channel)
         cursor: str | None = None
         try:
             for _ in range(LIST_PAGES):
@@ -725,7 +733,9 @@ class Sender:
                     if conversation.get("name") == name:
                         found = str(conversation["id"])
                         with transaction(self.factory) as session:
-                            repo.save_channel_ids(session, {name: found}, now=self.clock())
+                            db.slack_cache.save_channel_ids(
+                                session, {name: found}, now=self.clock()
+                            )
                         return found
                 cursor = (page.get("response_metadata") or {}).get("next_cursor") or None
                 if cursor is None:

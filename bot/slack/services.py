@@ -15,6 +15,13 @@ from typing import Any
 
 from sqlmodel import Session
 
+import db.accounts
+import db.alerts
+import db.audit
+import db.facts
+import db.plans
+import db.slack_cache
+import db.snoozes
 from bot.alerts import summarize
 from bot.domain import alerts as domain_alerts
 from bot.domain import plans as domain_plans
@@ -33,7 +40,6 @@ from bot.slack.model import (
 )
 from bot.slack.wording import worded_call
 from bot.stats import load_metrics, metrics_lines
-from db import repo
 from db.models import Account, Alert, AlertStatus, Snapshot
 from scoring.engine import assess
 from scoring.facts import Snapshot as FactSnapshot
@@ -129,7 +135,7 @@ def activity(session: Session, alert: Alert) -> tuple[Activity, ...]:
     """The alert's story from the audit log: who acknowledged, snoozed, dismissed, planned…"""
     assert alert.id is not None
     out: list[Activity] = []
-    for row in repo.alert_audit(session, alert.id):
+    for row in db.audit.alert_audit(session, alert.id):
         kind = _AUDIT_KINDS.get(row.action)
         if kind is None:
             continue
@@ -147,19 +153,19 @@ def alert_card(session: Session, *, alert: Alert, account: Account, today: date)
     assert account.id is not None
     owner_id = alert.owner_slack_id
     if owner_id is None and account.owner_email:
-        cached = repo.slack_user(session, account.owner_email)
+        cached = db.slack_cache.slack_user(session, account.owner_email)
         owner_id = cached.user_id if cached else None
     return card_from_summary(
         alert.summary,
         account=account,
         today=today,
-        snapshot=repo.latest_snapshot(session, account.id),
-        usage=repo.usage_series(session, account.id),
+        snapshot=db.facts.latest_snapshot(session, account.id),
+        usage=db.facts.usage_series(session, account.id),
         owner=Owner(owner_id, account.owner_name),
         alert=alert,
         activity=activity(session, alert),
-        plan_open=repo.open_plan(session, account.id) is not None,
-        votes=tuple(repo.feedback_votes(session, alert.id)) if alert.id else (),
+        plan_open=db.plans.open_plan(session, account.id) is not None,
+        votes=tuple(db.alerts.feedback_votes(session, alert.id)) if alert.id else (),
     )
 
 
@@ -167,10 +173,10 @@ def account_card(session: Session, *, account: Account, config: AppConfig, today
     """An account as of today (live score), with its open alert's state when it has one."""
     assert account.id is not None
     scored = assess_account(session, account, today, config)
-    alert = repo.open_alert(session, account.id)
+    alert = db.alerts.open_alert(session, account.id)
     owner_id = alert.owner_slack_id if alert else None
     if owner_id is None and account.owner_email:
-        cached = repo.slack_user(session, account.owner_email)
+        cached = db.slack_cache.slack_user(session, account.owner_email)
         owner_id = cached.user_id if cached else None
     return card_from_summary(
         summarize(scored.assessment),
@@ -181,8 +187,8 @@ def account_card(session: Session, *, account: Account, config: AppConfig, today
         owner=Owner(owner_id, account.owner_name),
         alert=alert,
         activity=activity(session, alert) if alert else (),
-        plan_open=repo.open_plan(session, account.id) is not None,
-        votes=tuple(repo.feedback_votes(session, alert.id)) if alert and alert.id else (),
+        plan_open=db.plans.open_plan(session, account.id) is not None,
+        votes=tuple(db.alerts.feedback_votes(session, alert.id)) if alert and alert.id else (),
     )
 
 
@@ -201,7 +207,7 @@ def list_item(alert: Alert, account: Account) -> ListItem:
 def book(
     session: Session, *, user_id: str, emails: list[str], limit: int = 200
 ) -> list[tuple[Alert, Account]]:
-    return repo.book_alerts(session, user_id=user_id, emails=emails, limit=limit)
+    return db.alerts.book_alerts(session, user_id=user_id, emails=emails, limit=limit)
 
 
 def home_data(
@@ -219,7 +225,7 @@ def home_data(
     week_end = today + timedelta(days=6 - today.weekday())
     steps: list[ListItem] = []
     for email in emails:
-        for step, _plan, account in repo.open_steps(session, owner=email):
+        for step, _plan, account in db.plans.open_steps(session, owner=email):
             if step.due_on <= week_end:
                 steps.append(
                     ListItem(account.name, "", 0, detail=step.name, status=None, due_on=step.due_on)
@@ -256,13 +262,13 @@ def snoozed_items(session: Session, *, user_id: str, emails: list[str]) -> list[
     """Alerts, plans and steps the person snoozed or owns that are waiting, soonest first."""
     alert_ids = [
         a.id
-        for a, _ in repo.book_alerts(session, user_id=user_id, emails=emails)
+        for a, _ in db.alerts.book_alerts(session, user_id=user_id, emails=emails)
         if a.id is not None
     ]
-    plan_ids = [p.id for p in repo.plans_owned_by(session, emails=emails) if p.id is not None]
-    step_ids = [s.id for s in repo.steps_owned_by(session, emails=emails) if s.id is not None]
+    plan_ids = [p.id for p in db.plans.plans_owned_by(session, emails=emails) if p.id is not None]
+    step_ids = [s.id for s in db.plans.steps_owned_by(session, emails=emails) if s.id is not None]
     out: list[SnoozedItem] = []
-    for snooze in repo.snoozes_by_or_for(
+    for snooze in db.snoozes.snoozes_by_or_for(
         session, user_id=user_id, alert_ids=alert_ids, plan_ids=plan_ids, step_ids=step_ids
     ):
         item = _snoozed_item(session, snooze.target_type, snooze.target_id)
@@ -274,19 +280,19 @@ def snoozed_items(session: Session, *, user_id: str, emails: list[str]) -> list[
 
 def _snoozed_item(session: Session, kind: str, target_id: int) -> tuple[str, str] | None:
     if kind == "alert":
-        found = repo.alert_and_account(session, target_id)
+        found = db.alerts.alert_and_account(session, target_id)
         if found is None or found[0].status != AlertStatus.SNOOZED:
             return None
         return found[1].name, f"{found[0].band.replace('_', ' ')} {found[0].score}"
     if kind == "plan":
-        pair = repo.plan_with_account(session, target_id)
+        pair = db.plans.plan_with_account(session, target_id)
         if pair is None:
             return None
         plan, account = pair
         state = "not this cycle" if plan.status == "not_this_cycle" else plan.status
         return account.name, f"{plan.kind.replace('_', '-')} plan, {state}"
     if kind == "step":
-        step_found = repo.step_with_plan(session, target_id)
+        step_found = db.plans.step_with_plan(session, target_id)
         if step_found is None or step_found[0].status in ("done", "skipped"):
             return None
         return step_found[2].name, step_found[0].name
@@ -298,7 +304,7 @@ def stats(
 ) -> tuple[tuple[OutcomeMetrics, list[str]] | None, tuple[OutcomeMetrics, list[str]]]:
     """(the caller's own metrics and lines, or None when they own no accounts; the team's)."""
     mine = None
-    owned = set(repo.account_owners(session))
+    owned = set(db.accounts.account_owners(session))
     own = next((e for e in emails if e in owned), None)
     if own is not None:
         m = load_metrics(session, today=today, owner=own)
@@ -312,11 +318,11 @@ def top_movers(
 ) -> list[tuple[str, int, int]]:
     """Accounts whose score rose the most since ``since``: each re-scored alert's score now
     against the account's score as of ``before_day`` (recomputed from its snapshots)."""
-    changed = repo.alerts_changed_since(session, since=since)
+    changed = db.alerts.alerts_changed_since(session, since=since)
     latest: dict[int, tuple[Alert, Account]] = {}
     for alert, account in changed:
         latest[alert.account_id] = (alert, account)
-    facts = repo.load_facts_many(session, account_ids=list(latest))
+    facts = db.facts.load_facts_many(session, account_ids=list(latest))
     moves = []
     for account_id, (alert, account) in latest.items():
         if account_id not in facts:

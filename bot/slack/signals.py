@@ -7,13 +7,14 @@ from datetime import date, timedelta
 
 from sqlmodel import Session
 
+import db.audit
+import db.facts
 from bot.cycle import CycleResult, evaluate_many
 from bot.portfolio import assess_account
 from bot.settings import AppConfig
 from bot.slack import kinds
 from bot.slack.errors import UserError
 from bot.slack.model import LoggedSignal
-from db import repo
 from db.models import Account
 from scoring.engine import Assessment
 from scoring.evidence import fmt_date
@@ -42,7 +43,7 @@ def log_signal(
     if what is None:
         raise UserError(f"Pick one of: {kinds.in_plain_words()}.")
     before = assess_account(session, account, today, config).assessment
-    added = repo.add_event(
+    added = db.facts.add_event(
         session,
         account_id=account_id,
         kind=kind,
@@ -54,7 +55,7 @@ def log_signal(
         permalink=permalink,
     )
     if not added:  # logged before (or by someone else a moment ago): say so, change nothing
-        first = repo.event_by_key(session, account_id=account_id, key=key)
+        first = db.facts.event_by_key(session, account_id=account_id, key=key)
         return LoggedSignal(
             account=account.name,
             kind=first.kind if first else kind,
@@ -69,7 +70,7 @@ def log_signal(
         )
     result = CycleResult()
     after = evaluate_many(session, [account_id], today, config, result)[account_id]
-    repo.audit(
+    db.audit.audit(
         session,
         user_id=user_id,
         action="signal.log",

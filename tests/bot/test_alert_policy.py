@@ -13,11 +13,12 @@ from typing import Any
 import pytest
 from sqlmodel import col, func, select
 
+import db.runs
 from bot import parallel
 from bot.cycle import run_cycle
 from bot.poll import rescore
 from bot.settings import AlertPolicy, AppConfig, load_app_config
-from db import migrate, repo
+from db import migrate
 from db.engine import SessionFactory, make_engine, session_factory, transaction
 from db.models import Account, Alert, AlertStatus, OutboxMessage, TriggerEpisode, utcnow
 from scoring.config import ConfigError
@@ -124,7 +125,7 @@ def test_rescore_all_offers_what_a_silent_config_left_behind_once(
 
     # An ordinary poll (only what changed, here every account queued) offers nothing again.
     with transaction(factory) as session:
-        repo.queue_all_accounts(session)
+        db.runs.queue_all_accounts(session)
     ordinary, scored, error = rescore(factory, today=DAY, config=AppConfig())
     assert error is None and scored == 30
     assert ordinary.new_alerts == [] and ordinary.digest_alerts == [] and _counts(factory) == (0, 0)

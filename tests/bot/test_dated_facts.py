@@ -16,9 +16,10 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import col, select
 
+import db.accounts
+import db.facts
 from bot.poll import PollSummary, poll
 from bot.settings import AppConfig
-from db import repo
 from db.engine import SessionFactory
 from db.models import Snapshot
 from scoring.evidence import Signal, SignalKey
@@ -80,8 +81,8 @@ def company(fake: FakeHubSpot, cid: int, **properties: Any) -> None:
 
 def facts_of(factory: SessionFactory, source: str, external_id: str) -> AccountFacts:
     with factory() as session:
-        account_id = repo.external_id_map(session, source=source, external_ids=[external_id])
-        return repo.load_facts_many(session, account_ids=account_id.values())[
+        account_id = db.accounts.external_id_map(session, source=source, external_ids=[external_id])
+        return db.facts.load_facts_many(session, account_ids=account_id.values())[
             account_id[external_id]
         ]
 

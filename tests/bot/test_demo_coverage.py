@@ -4,10 +4,10 @@ from __future__ import annotations
 
 from datetime import date
 
+import db.outbox
 from bot.cycle import run_cycle
 from bot.portfolio import assess_portfolio
 from bot.settings import AppConfig
-from db import repo
 from db.engine import SessionFactory
 from scoring.bands import Band
 from scoring.evidence import SignalKey
@@ -46,9 +46,9 @@ def test_quarter_end_holds_every_pitch(factory: SessionFactory) -> None:
 def test_second_cycle_is_quiet_and_queues_nothing(factory: SessionFactory) -> None:
     first = run_cycle(factory, [demo_batch(DAY)], DAY, AppConfig())
     with factory() as session:
-        queued = repo.outbox_backlog(session)
+        queued = db.outbox.outbox_backlog(session)
     again = run_cycle(factory, [demo_batch(DAY)], DAY, AppConfig())
     assert first.new_episodes > 0 and again.new_episodes == 0
     assert again.new_alerts == again.updated_alerts == again.digest_alerts == []
     with factory() as session:
-        assert repo.outbox_backlog(session) == queued == len(first.new_alerts)
+        assert db.outbox.outbox_backlog(session) == queued == len(first.new_alerts)

@@ -22,9 +22,10 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import col, select
 
+import db.accounts
+import db.facts
 from bot.poll import PollSummary, poll
 from bot.settings import AppConfig
-from db import repo
 from db.engine import SessionFactory
 from db.models import AccountEvent, Alert, OutboxMessage, TriggerEpisode
 from scoring.bands import Band
@@ -109,8 +110,8 @@ def epoch_ms(day: date) -> str:
 
 def facts_of(factory: SessionFactory, source: str, external_id: str) -> AccountFacts:
     with factory() as session:
-        ids = repo.external_id_map(session, source=source, external_ids=[external_id])
-        return repo.load_facts_many(session, account_ids=ids.values())[ids[external_id]]
+        ids = db.accounts.external_id_map(session, source=source, external_ids=[external_id])
+        return db.facts.load_facts_many(session, account_ids=ids.values())[ids[external_id]]
 
 
 def events_of(factory: SessionFactory, source: str, external_id: str) -> list[tuple[Any, ...]]:

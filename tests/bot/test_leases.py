@@ -7,8 +7,8 @@ import threading
 from datetime import timedelta
 from pathlib import Path
 
+import db.runs
 from bot.leases import SqliteProcessLock, run_exclusively
-from db import repo
 from db.engine import SessionFactory, transaction
 from db.models import utcnow
 
@@ -17,24 +17,24 @@ def test_only_one_holder_until_the_lease_expires(factory: SessionFactory) -> Non
     now = utcnow()
     ttl = timedelta(minutes=5)
     with transaction(factory) as s:
-        assert repo.acquire_lease(s, name="poll", holder="a", now=now, ttl=ttl)
+        assert db.runs.acquire_lease(s, name="poll", holder="a", now=now, ttl=ttl)
     with transaction(factory) as s:
-        assert not repo.acquire_lease(s, name="poll", holder="b", now=now, ttl=ttl)
-        assert repo.acquire_lease(s, name="poll", holder="a", now=now, ttl=ttl)  # renew
+        assert not db.runs.acquire_lease(s, name="poll", holder="b", now=now, ttl=ttl)
+        assert db.runs.acquire_lease(s, name="poll", holder="a", now=now, ttl=ttl)  # renew
     later = now + timedelta(minutes=6)  # "a" died and stopped renewing
     with transaction(factory) as s:
-        assert repo.acquire_lease(s, name="poll", holder="b", now=later, ttl=ttl)
-        lease = repo.lease_holder(s, "poll")
+        assert db.runs.acquire_lease(s, name="poll", holder="b", now=later, ttl=ttl)
+        lease = db.runs.lease_holder(s, "poll")
         assert lease is not None and lease.holder == "b"
 
 
 def test_released_lease_is_free_at_once(factory: SessionFactory) -> None:
     now = utcnow()
     with transaction(factory) as s:
-        assert repo.acquire_lease(s, name="send", holder="a", now=now, ttl=timedelta(hours=1))
-        repo.release_lease(s, name="send", holder="a", now=now)
+        assert db.runs.acquire_lease(s, name="send", holder="a", now=now, ttl=timedelta(hours=1))
+        db.runs.release_lease(s, name="send", holder="a", now=now)
     with transaction(factory) as s:
-        assert repo.acquire_lease(s, name="send", holder="b", now=now, ttl=timedelta(hours=1))
+        assert db.runs.acquire_lease(s, name="send", holder="b", now=now, ttl=timedelta(hours=1))
 
 
 def test_concurrent_replicas_run_a_job_once(factory: SessionFactory) -> None:

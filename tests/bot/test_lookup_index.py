@@ -8,9 +8,9 @@ from concurrent.futures import ThreadPoolExecutor
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+import db.accounts
 from bot.lookup import AccountIndex, find_accounts
 from bot.slack.search import AccountSearch
-from db import repo
 from db.engine import SessionFactory, transaction
 from db.models import Account
 
@@ -87,14 +87,14 @@ def test_requests_before_the_first_index_share_one_build(
     with transaction(factory) as session:
         session.add(Account(key="zed", name="Zed Industries"))
     builds = []
-    real = repo.account_names
+    real = db.accounts.account_names
 
     def slow_names(session):  # a big book: slow enough for every request to arrive first
         builds.append(1)
         time.sleep(0.3)
         return real(session)
 
-    monkeypatch.setattr(repo, "account_names", slow_names)
+    monkeypatch.setattr(db.accounts, "account_names", slow_names)
     search = AccountSearch(factory)
     with ThreadPoolExecutor(8) as pool:
         found = list(pool.map(lambda _: search.find("zed"), range(8)))

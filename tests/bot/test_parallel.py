@@ -10,10 +10,11 @@ from typing import Any
 import pytest
 from sqlmodel import Session, select
 
+import db.runs
 from bot import parallel
 from bot.poll import poll_source, rescore
 from bot.settings import AppConfig
-from db import migrate, repo
+from db import migrate
 from db.engine import SessionFactory, make_engine, session_factory
 from db.models import Account, Alert, OutboxMessage, TriggerEpisode
 from sources.demo import DemoSource
@@ -66,7 +67,7 @@ def test_helpers_score_exactly_as_one_process_does(
     assert sorted(result.alert_bands.items()) == sorted(serial.alert_bands.items())
     with factory() as session, session_factory(alone)() as other:
         assert outcome(session) == outcome(other)
-        assert repo.pending_count(session) == 0
+        assert db.runs.pending_count(session) == 0
     alone.dispose()
 
 
@@ -90,13 +91,13 @@ def test_a_failing_helper_fails_the_run_and_leaves_only_its_accounts_queued(
     monkeypatch.setattr(parallel, "shareable_url", lambda _factory: missing)
     assert poll_source(factory, DemoSource(), today=TODAY).status == "ok"
     with factory() as session:
-        queued = repo.pending_count(session)
+        queued = db.runs.pending_count(session)
     result, done, error = rescore(factory, today=TODAY, config=config(1), chunk=3)
     assert error is not None and "unable to open database file" in error
     assert 0 < done < queued  # this process's chunks were scored and counted
     with factory() as session:
-        assert repo.pending_count(session) == queued - done
-        runs = {r.source: r for r in repo.last_poll_runs(session)}
+        assert db.runs.pending_count(session) == queued - done
+        runs = {r.source: r for r in db.runs.last_poll_runs(session)}
         assert runs["scoring"].status == "failed" and runs["scoring"].fetched == done
     assert result.new_episodes > 0
 

@@ -14,15 +14,16 @@ from zoneinfo import ZoneInfo
 
 import time_machine
 
+import db.plans
+import db.snoozes
 from bot.digests import collect_daily_digests
 from bot.domain.plans import start_plan
 from bot.reminders import collect_snooze_returns, collect_step_reminders
 from bot.settings import AppConfig
 from bot.slack.jobs import owner_zones
 from bot.slack.routing import Router
-from db import repo
 from db.engine import SessionFactory, transaction
-from db.models import SlackUser, utcnow
+from db.models import Account, SlackUser, utcnow
 from scoring.engine import assess
 from tests.scoring.helpers import account as facts_for
 from tests.scoring.helpers import snap
@@ -37,14 +38,9 @@ def walk(factory: SessionFactory):
         plans = {}
         for n, (email, tz) in enumerate(OWNERS.items()):
             s.add(SlackUser(email=email, user_id=f"U{n}", tz=tz))
-            acct = repo.upsert_account(
-                s,
-                source="crm",
-                external_id=str(n),
-                key=f"acct-{n}",
-                name=f"Account {n}",
-                owner_email=email,
-            )
+            acct = Account(key=f"acct-{n}", name=f"Account {n}", owner_email=email)
+            s.add(acct)
+            s.flush()
             assessment = assess(facts_for(snap(0, seats_used=95)), START)
             plan, _ = start_plan(
                 s, account=acct, assessment=assessment, start=START, owner=email, user_id=None
@@ -52,14 +48,14 @@ def walk(factory: SessionFactory):
             assert plan.id is not None
             plans[email] = plan.id
         s.flush()
-        berlin_steps = repo.plan_steps(s, plans["berlin@example.com"])
+        berlin_steps = db.plans.plan_steps(s, plans["berlin@example.com"])
         snoozed = berlin_steps[3]  # the proposal step, window opens on day 22 (9 Nov)
         assert snoozed.id is not None
         snooze_until = datetime(2026, 11, 12, 10, 30, tzinfo=ZoneInfo("Europe/Berlin"))
-        repo.add_snooze(
+        db.snoozes.add_snooze(
             s, target_type="step", target_id=snoozed.id, until=snooze_until, by_user="U1"
         )
-        ny_steps = repo.plan_steps(s, plans["ny@example.com"])
+        ny_steps = db.plans.plan_steps(s, plans["ny@example.com"])
         done_step = ny_steps[1]  # the supporting-material step: done on its due date
 
     reminders: list[tuple[datetime, object]] = []
@@ -82,7 +78,7 @@ def walk(factory: SessionFactory):
                 s.add(step)
         now += timedelta(hours=1)
     with factory() as s:
-        steps = {email: list(repo.plan_steps(s, pid)) for email, pid in plans.items()}
+        steps = {email: list(db.plans.plan_steps(s, pid)) for email, pid in plans.items()}
     return steps, reminders, digests, returns, snoozed.id, snooze_until, done_step.id
 
 

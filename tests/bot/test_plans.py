@@ -7,13 +7,14 @@ from datetime import date
 import pytest
 from icalendar import Calendar
 
+import db.accounts
+import db.plans
 from bot.calendar_export import steps_calendar
 from bot.cycle import run_cycle
 from bot.domain.errors import PlanError
 from bot.domain.plans import close_plan, start_plan
 from bot.portfolio import assess_account
 from bot.settings import AppConfig
-from db import repo
 from db.engine import SessionFactory, transaction
 from sources.demo import demo_batch
 
@@ -27,7 +28,7 @@ def book(factory: SessionFactory) -> SessionFactory:
 
 
 def _start(session, key: str):
-    account = repo.account_by_key(session, key)
+    account = db.accounts.account_by_key(session, key)
     assert account is not None
     scored = assess_account(session, account, DAY, AppConfig())
     latest = scored.facts.latest
@@ -47,7 +48,7 @@ def test_start_plan_is_idempotent_and_follows_seed_000(book: SessionFactory) -> 
         plan, created = _start(s, "brightops-agency")
         again, created_again = _start(s, "brightops-agency")
         assert created and not created_again and again.id == plan.id
-        steps = repo.plan_steps(s, plan.id)
+        steps = db.plans.plan_steps(s, plan.id)
         assert plan.kind == "ninety_day" and plan.offer == "capacity" and len(steps) == 6
         assert plan.trigger == "capacity" and plan.expected_arr > 0 and "Sarah" in plan.script
         assert all(step.due_on.weekday() < 5 for step in steps)
@@ -56,7 +57,7 @@ def test_start_plan_is_idempotent_and_follows_seed_000(book: SessionFactory) -> 
 def test_renewal_led_play_counts_back_from_renewal(book: SessionFactory) -> None:
     with transaction(book) as s:
         plan, _ = _start(s, "quillsoft")  # multi-year offer, renewal in 75 days
-        steps = repo.plan_steps(s, plan.id)
+        steps = db.plans.plan_steps(s, plan.id)
         assert plan.kind == "renewal"
         assert [st.name for st in steps][-1] == "Contract execution"
         assert steps[-1].note == "Usually done by Legal." and steps[-1].owner is None
@@ -80,9 +81,9 @@ def test_close_plan_needs_the_right_detail_for_each_outcome(book: SessionFactory
 def test_ics_round_trips_step_names_and_dates(book: SessionFactory) -> None:
     with transaction(book) as s:
         plan, _ = _start(s, "brightops-agency")
-        account = repo.account_by_key(s, "brightops-agency")
+        account = db.accounts.account_by_key(s, "brightops-agency")
         assert account is not None
-        steps = repo.plan_steps(s, plan.id)
+        steps = db.plans.plan_steps(s, plan.id)
         data = steps_calendar([(st, plan, account) for st in steps], "BrightOps plan")
     cal = Calendar.from_ical(data)
     events = list(cal.walk("VEVENT"))
@@ -97,7 +98,7 @@ def test_owner_calendar_holds_only_their_open_steps(book: SessionFactory) -> Non
         _start(s, "brightops-agency")  # Maya Chen
         _start(s, "kestrel-media")  # Jonas Weber
     with book() as s:
-        rows = repo.open_steps(s, owner="maya.chen@example.com")
+        rows = db.plans.open_steps(s, owner="maya.chen@example.com")
     assert rows and {account.name for _, _, account in rows} == {"BrightOps Agency"}
     cal = Calendar.from_ical(steps_calendar(rows, "Maya"))
     assert len(list(cal.walk("VEVENT"))) == len(rows)

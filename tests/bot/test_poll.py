@@ -12,9 +12,10 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import Session, select
 
+import db.runs
 from bot.poll import SCORING, PollSummary, poll, poll_source
 from bot.settings import AppConfig
-from db import migrate, repo
+from db import migrate
 from db.engine import SessionFactory, make_engine, session_factory
 from db.models import Account, ExternalId, OutboxMessage, PollRun, Snapshot, SourceState
 from scoring.config import Gate, ScoringConfig
@@ -80,7 +81,7 @@ def test_poll_joins_crm_and_usage_then_reads_only_changes(
         snaps = session.exec(select(Snapshot)).all()
         assert len(snaps) == 200  # one per account: CRM and usage merged into today's row
         assert all(s.seats_purchased and s.seats_used is not None for s in snaps)
-        runs = {r.source: r for r in repo.last_poll_runs(session)}
+        runs = {r.source: r for r in db.runs.last_poll_runs(session)}
         assert runs["hubspot"].status == runs["usage"].status == runs[SCORING].status == "ok"
         assert runs[SCORING].episodes == first.scoring.new_episodes
         posts = count(session, OutboxMessage)
@@ -170,7 +171,7 @@ def test_a_crash_resumes_from_the_last_committed_cursor(
         assert count(session, Account) == 200  # two batches committed, nothing half-written
         state = session.get(SourceState, "hubspot")
         assert state is not None and state.cursor == crashing.cursors[-1]
-        assert repo.pending_count(session) == 200  # queued for re-scoring, not lost
+        assert db.runs.pending_count(session) == 200  # queued for re-scoring, not lost
     hubspot.reset_requests()
     again = run(factory, hs_source(hubspot, batch_size=100))
     assert again.ok and outcome(again, "hubspot").fetched == 100
@@ -178,14 +179,14 @@ def test_a_crash_resumes_from_the_last_committed_cursor(
     with factory() as session:
         assert count(session, Account) == len(ids)
         assert count(session, ExternalId) == len(ids)
-        assert repo.pending_count(session) == 0
+        assert db.runs.pending_count(session) == 0
 
 
 def test_a_database_error_rolls_back_that_batch_and_its_cursor(
     factory: SessionFactory, hubspot: FakeHubSpot, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     hubspot.populate(300, seed=14)
-    real = repo.mark_pending
+    real = db.runs.mark_pending
     calls = {"n": 0}
 
     def flaky(session: Session, *, account_ids: Any) -> None:
@@ -194,12 +195,12 @@ def test_a_database_error_rolls_back_that_batch_and_its_cursor(
             raise RuntimeError("disk full")
         real(session, account_ids=account_ids)
 
-    monkeypatch.setattr(repo, "mark_pending", flaky)
+    monkeypatch.setattr(db.runs, "mark_pending", flaky)
     result = poll_source(factory, hs_source(hubspot, batch_size=100), today=TODAY)
     assert result.status == "failed" and "disk full" in (result.error or "")
     with factory() as session:
         assert count(session, Account) == 100  # the second batch is gone with its cursor
-    monkeypatch.setattr(repo, "mark_pending", real)
+    monkeypatch.setattr(db.runs, "mark_pending", real)
     assert run(factory, hs_source(hubspot, batch_size=100)).ok
     with factory() as session:
         assert count(session, Account) == 300

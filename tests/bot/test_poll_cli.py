@@ -11,7 +11,8 @@ from pathlib import Path
 import pytest
 from sqlmodel import select
 
-from db import migrate, repo
+import db.runs
+from db import migrate
 from db.engine import make_engine, session_factory, transaction
 from db.models import PollRun, utcnow
 from tests.fakes import FakeHubSpot, FakeUsageAPI
@@ -99,7 +100,7 @@ def test_poll_waits_its_turn_behind_a_running_poll(
     migrate.upgrade(engine)
     factory = session_factory(engine)
     with transaction(factory) as session:  # a scheduled poll of another replica, mid-way
-        repo.acquire_lease(
+        db.runs.acquire_lease(
             session,
             name="poll",
             holder="radar-2:4242:0f1e2d3c",

@@ -9,9 +9,9 @@ from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import col, select
 
+import db.runs
 from bot.scheduler import POLL_JOB, RESCORE_JOB, build_scheduler, poll_job, rescore_job
 from bot.settings import AppConfig, Settings
-from db import repo
 from db.engine import SessionFactory, transaction
 from db.models import PollRun, utcnow
 from sources.config import DemoSourceConfig, ScheduleConfig, SourcesConfig
@@ -56,7 +56,7 @@ def test_poll_job_runs_the_sources_under_the_lease(factory: SessionFactory) -> N
     poll_job(Settings(), DEMO, factory)
     assert [(r.source, r.status) for r in runs(factory)] == [("demo", "ok"), ("scoring", "ok")]
     with transaction(factory) as session:
-        repo.acquire_lease(
+        db.runs.acquire_lease(
             session, name="poll", holder="other-replica", now=utcnow(), ttl=timedelta(minutes=5)
         )
     poll_job(Settings(), DEMO, factory)  # another replica is polling: skipped

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import db.accounts
+import db.alerts
 from bot.cycle import run_cycle
 from bot.domain.plans import close_plan, start_plan
 from bot.portfolio import assess_account
 from bot.settings import AppConfig
 from bot.stats import load_metrics, metrics_lines
-from db import repo
 from db.engine import SessionFactory, transaction
 from sources.demo import demo_batch
 
@@ -19,12 +20,12 @@ DAY = date(2026, 11, 20)
 def test_metrics_from_the_database(factory: SessionFactory) -> None:
     result = run_cycle(factory, [demo_batch(DAY)], DAY, AppConfig())
     with transaction(factory) as s:
-        alerts = {acc.key: a for a, acc in repo.alerts_with_accounts(s, result.new_alerts)}
+        alerts = {acc.key: a for a, acc in db.alerts.alerts_with_accounts(s, result.new_alerts)}
         for n, key in enumerate(["brightops-agency", "nimbus-cloudworks"]):
             alert = alerts[key]
             alert.acknowledged_at = alert.created_at + timedelta(hours=2 + 2 * n)  # 2 h and 4 h
             alert.feedback = "useful"
-            account = repo.account_by_key(s, key)
+            account = db.accounts.account_by_key(s, key)
             assert account is not None
             scored = assess_account(s, account, DAY, AppConfig())
             plan, _ = start_plan(

@@ -15,9 +15,10 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
+import db.accounts
+import db.facts
 from bot.poll import PollSummary, poll
 from bot.settings import AppConfig
-from db import repo
 from db.engine import SessionFactory
 from db.models import AccountEvent, TriggerEpisode
 from scoring.engine import assess
@@ -77,8 +78,8 @@ def company(fake: FakeHubSpot, cid: int) -> None:
 
 def facts_of(factory: SessionFactory, source: str, external_id: str) -> AccountFacts:
     with factory() as session:
-        ids = repo.external_id_map(session, source=source, external_ids=[external_id])
-        return repo.load_facts_many(session, account_ids=ids.values())[ids[external_id]]
+        ids = db.accounts.external_id_map(session, source=source, external_ids=[external_id])
+        return db.facts.load_facts_many(session, account_ids=ids.values())[ids[external_id]]
 
 
 def events(factory: SessionFactory, source: str, external_id: str) -> list[tuple[Any, ...]]:
@@ -273,7 +274,7 @@ def test_a_new_champion_is_champion_added_and_names_the_contact(
         (EventKind.CHAMPION_ADDED, D0 + timedelta(days=1), "Dana Lee303")
     ]
     with factory() as session:
-        account = repo.account_by_external_id(session, "hubspot", "1")
+        account = db.accounts.account_by_external_id(session, "hubspot", "1")
         assert account is not None and account.contact_name == "Dana Lee303"
 
 

@@ -16,8 +16,9 @@ from typing import Any, get_type_hints
 
 from sqlalchemy import JSON, Date, Float, Integer, String, TypeDecorator
 
+import db.accounts
+import db.facts
 from bot.cycle import ingest_batch
-from db import repo
 from db.engine import SessionFactory, transaction
 from db.models import Snapshot as SnapshotRow
 from scoring.facts import SNAPSHOT_FACTS, FactKind, FactSpec, Health, Snapshot
@@ -75,7 +76,7 @@ def test_the_table_has_one_typed_column_per_fact() -> None:
 def test_records_repository_mappings_and_files_follow_the_declaration() -> None:
     record_fields = [f.name for f in fields(SnapshotRecord)]
     assert record_fields == ["taken_on", *NAMES, "source", "external_id"]
-    assert list(repo.SNAPSHOT_FIELDS) == NAMES
+    assert list(db.facts.SNAPSHOT_FIELDS) == NAMES
     assert list(SNAPSHOT_KEYS) == NAMES
     assert {f.name for f in SCALARS} <= FILE_TARGETS
     for spec in SCALARS:
@@ -126,8 +127,10 @@ def test_a_value_of_every_fact_goes_from_a_file_to_the_database_and_back(
     with transaction(factory) as session:
         ingest_batch(session, Batch(snapshots=[later], carry_forward=True))
     with factory() as session:
-        account_id = repo.external_id_map(session, source="warehouse", external_ids=["A1"])["A1"]
-        facts = repo.load_facts_many(session, account_ids=[account_id])[account_id]
+        account_id = db.accounts.external_id_map(session, source="warehouse", external_ids=["A1"])[
+            "A1"
+        ]
+        facts = db.facts.load_facts_many(session, account_ids=[account_id])[account_id]
     first, second = facts.history
     expected = {name: value for name, (_, value) in raw.items()}
     assert {name: getattr(first, name) for name in expected} == expected

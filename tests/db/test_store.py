@@ -1,4 +1,4 @@
-"""The store: migrations match the models, episodes dedupe, snapshots keep one row a day."""
+"""The store: migrations match the models, episodes dedupe, history loads in order, bulk writes."""
 
 from __future__ import annotations
 
@@ -11,7 +11,10 @@ from alembic.script import ScriptDirectory
 from sqlalchemy import Engine, inspect, text
 from sqlmodel import SQLModel
 
-from db import repo
+import db.accounts
+import db.alerts
+import db.facts
+import db.runs
 from db.engine import SessionFactory, transaction
 from db.migrate import alembic_config, current_revision
 from db.models import Account, Alert
@@ -51,9 +54,20 @@ def test_sqlite_runs_with_wal_and_foreign_keys(engine: Engine) -> None:
 
 
 def _account(session, ext: str = "1"):
-    return repo.upsert_account(
-        session, source="crm", external_id=ext, key=f"acme-{ext}", name="Acme"
-    )
+    acct = Account(key=f"acme-{ext}", name="Acme")
+    session.add(acct)
+    session.flush()
+    return acct
+
+
+def _episode_row(account_id: int, ep: Episode) -> dict[str, object]:
+    return {
+        "account_id": account_id,
+        "kind": ep.kind.value,
+        "on": ep.on,
+        "evidence": ep.evidence,
+        "dedupe_key": ep.dedupe_key,
+    }
 
 
 def test_episode_dedupe_key_is_unique(factory: SessionFactory) -> None:
@@ -66,52 +80,41 @@ def test_episode_dedupe_key_is_unique(factory: SessionFactory) -> None:
     )
     with transaction(factory) as session:
         acct = _account(session)
-        assert repo.record_episode(session, acct.id, ep) is not None
-        assert repo.record_episode(session, acct.id, ep) is None
+        assert list(db.alerts.insert_episodes(session, rows=[_episode_row(acct.id, ep)])) == [
+            ep.dedupe_key
+        ]
+        assert db.alerts.insert_episodes(session, rows=[_episode_row(acct.id, ep)]) == {}
     with transaction(factory) as session:
-        assert repo.record_episode(session, acct.id, ep) is None
-        assert repo.episode_count(session) == 1
+        assert db.alerts.insert_episodes(session, rows=[_episode_row(acct.id, ep)]) == {}
+        assert db.alerts.episode_count(session) == 1
 
 
-def test_same_external_id_is_the_same_account(factory: SessionFactory) -> None:
-    with transaction(factory) as session:
-        first = _account(session)
-        again = repo.upsert_account(
-            session, source="crm", external_id="1", key="other", name="Acme Inc"
-        )
-        assert again.id == first.id and again.name == "Acme Inc"
-        other = repo.upsert_account(
-            session, source="crm", external_id="2", key="acme-1", name="Acme"
-        )
-        assert other.id != first.id and other.key == "acme-1-2"
-
-
-def test_snapshot_same_day_replaces_and_history_loads_in_order(factory: SessionFactory) -> None:
+def test_snapshot_history_loads_in_order(factory: SessionFactory) -> None:
     with transaction(factory) as session:
         acct = _account(session)
-        repo.upsert_snapshot(
+        db.facts.insert_snapshots(
             session,
-            account_id=acct.id,
-            taken_on=date(2026, 11, 2),
-            source="u",
-            seats_used=10,
-            seats_purchased=20,
-        )
-        repo.upsert_snapshot(
-            session,
-            account_id=acct.id,
-            taken_on=date(2026, 11, 1),
-            source="u",
-            seats_used=5,
-            seats_purchased=20,
-        )
-        repo.upsert_snapshot(
-            session, account_id=acct.id, taken_on=date(2026, 11, 2), source="u", seats_used=12
+            rows=[
+                {
+                    "account_id": acct.id,
+                    "taken_on": date(2026, 11, 2),
+                    "source": "u",
+                    "seats_used": 12,
+                    "seats_purchased": 20,
+                },
+                {
+                    "account_id": acct.id,
+                    "taken_on": date(2026, 11, 1),
+                    "source": "u",
+                    "seats_used": 5,
+                    "seats_purchased": 20,
+                },
+            ],
         )
     with factory() as session:
-        acct = repo.account_by_key(session, "acme-1")
+        acct = db.accounts.account_by_key(session, "acme-1")
         assert acct is not None
-        facts = repo.load_facts(session, acct)
+        facts = db.facts.load_facts(session, acct)
         assert [(s.taken_on.day, s.seats_used, s.seats_purchased) for s in facts.history] == [
             (1, 5, 20),
             (2, 12, 20),
@@ -128,8 +131,8 @@ def test_a_failed_transaction_leaves_nothing(factory: SessionFactory) -> None:
     except RuntimeError:
         pass
     with factory() as session:
-        assert repo.all_accounts(session) == []
-        assert repo.episode_count(session) == 0
+        assert db.accounts.all_accounts(session) == []
+        assert db.alerts.episode_count(session) == 0
 
 
 def test_planner_statistics_are_refreshed_on_postgresql(factory: SessionFactory) -> None:
@@ -137,7 +140,7 @@ def test_planner_statistics_are_refreshed_on_postgresql(factory: SessionFactory)
         for n in range(50):
             session.add(Account(key=f"a{n}", name=f"Account {n}"))
     with transaction(factory) as session:
-        repo.refresh_planner_statistics(session)  # SQLite: nothing to do, and no error
+        db.runs.refresh_planner_statistics(session)  # SQLite: nothing to do, and no error
         if session.get_bind().dialect.name != "postgresql":
             return
         tuples = session.execute(
@@ -152,7 +155,7 @@ def test_bulk_writes_round_trip_on_each_backend(factory: SessionFactory) -> None
     already (or twice in one call) are skipped, and updates set only the named fields."""
     day = date(2026, 11, 2)
     with transaction(factory) as session:
-        ids = repo.insert_accounts(
+        ids = db.accounts.insert_accounts(
             session,
             rows=[
                 {"key": f"bulk-{n}", "name": f"Bulk {n}", "domain": None, "plan": None}
@@ -160,10 +163,10 @@ def test_bulk_writes_round_trip_on_each_backend(factory: SessionFactory) -> None
             ],
         )
         assert len(set(ids)) == 3
-        repo.link_external_ids(
+        db.accounts.link_external_ids(
             session, rows=[{"account_id": ids[0], "source": "crm", "external_id": "a"}]
         )
-        repo.link_external_ids(
+        db.accounts.link_external_ids(
             session,
             rows=[
                 {"account_id": ids[1], "source": "crm", "external_id": "a"},  # taken: kept
@@ -171,7 +174,7 @@ def test_bulk_writes_round_trip_on_each_backend(factory: SessionFactory) -> None
                 {"account_id": ids[1], "source": "crm", "external_id": "b"},  # twice
             ],
         )
-        repo.insert_snapshots(
+        db.facts.insert_snapshots(
             session,
             rows=[
                 {
@@ -184,24 +187,24 @@ def test_bulk_writes_round_trip_on_each_backend(factory: SessionFactory) -> None
                 for n, a in enumerate(ids)
             ],
         )
-        repo.mark_pending(session, account_ids=[ids[2]])
-        repo.mark_pending(session, account_ids=[ids[0], ids[2], ids[0]])
+        db.runs.mark_pending(session, account_ids=[ids[2]])
+        db.runs.mark_pending(session, account_ids=[ids[0], ids[2], ids[0]])
     with transaction(factory) as session:
-        stored = repo.latest_snapshot_rows(session, account_ids=ids, on_or_before=day)
-        repo.update_snapshots(
+        stored = db.facts.latest_snapshot_rows(session, account_ids=ids, on_or_before=day)
+        db.facts.update_snapshots(
             session,
             rows=[{"id": stored[ids[1]]["id"], "seats_used": 7, "limits": {"api_calls": 9.0}}],
         )
     with factory() as session:
-        assert repo.account_rows(session, account_ids=ids)[ids[2]]["key"] == "bulk-2"
-        assert repo.external_id_map(session, source="crm", external_ids=["a", "b"]) == {
+        assert db.accounts.account_rows(session, account_ids=ids)[ids[2]]["key"] == "bulk-2"
+        assert db.accounts.external_id_map(session, source="crm", external_ids=["a", "b"]) == {
             "a": ids[0],
             "b": ids[1],
         }
-        rows = repo.latest_snapshot_rows(session, account_ids=ids, on_or_before=day)
+        rows = db.facts.latest_snapshot_rows(session, account_ids=ids, on_or_before=day)
         assert [(rows[a]["seats_used"], rows[a]["usage"], rows[a]["limits"]) for a in ids] == [
             (None, {}, {}),
             (7, {"api_calls": 1.5}, {"api_calls": 9.0}),
             (None, {"api_calls": 3.0}, {}),
         ]
-        assert repo.pending_account_ids(session) == sorted([ids[0], ids[2]])
+        assert db.runs.pending_account_ids(session) == sorted([ids[0], ids[2]])

@@ -19,12 +19,12 @@ import pytest
 from rich.console import Console
 from sqlmodel import col, select
 
+import db.runs
 from bot.health import HealthCheck
 from bot.leases import run_exclusively
 from bot.poll import poll
 from bot.poll_cli import status_view
 from bot.settings import AppConfig, Settings
-from db import repo
 from db.engine import SessionFactory
 from db.models import Account, PollRun, utcnow
 from tests.bot.test_poll import hs_source
@@ -93,7 +93,7 @@ def status_text(factory: SessionFactory, hubspot: FakeHubSpot) -> str:
 
 def lease_lapsed(factory: SessionFactory) -> bool:
     with factory() as session:
-        lease = repo.lease_holder(session, "poll")
+        lease = db.runs.lease_holder(session, "poll")
         if lease is None:
             return False
         expires = lease.expires_at
@@ -146,7 +146,7 @@ def test_a_killed_poll_is_shown_abandoned_then_marked_failed_and_the_next_poll_p
     assert latest.status == "ok"
     with factory() as session:
         assert len(session.exec(select(Account)).all()) == 200
-        state = repo.source_state(session, "hubspot")
+        state = db.runs.source_state(session, "hubspot")
         assert state.last_error is not None and state.last_error.startswith("abandoned")
     text = status_text(factory, hubspot)
     assert re.search(r"last run\s+ok", text) and re.search(r"last error\s+.*abandoned", text), text

@@ -18,6 +18,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
+import db.outbox
 from bot import metrics
 from bot.health import HealthCheck
 from bot.poll import poll
@@ -27,7 +28,6 @@ from bot.slack.client import make_client
 from bot.slack.config import SlackConfig
 from bot.slack.deps import Deps
 from bot.slack.server import ServerThread, build_asgi
-from db import repo
 from db.engine import SessionFactory, make_engine, session_factory
 from scoring.config import Gate, ScoringConfig
 from tests.bot.test_poll import hs_source, usage_source
@@ -66,7 +66,7 @@ def served(
 
     def backlog() -> int:
         with factory() as session:
-            return repo.outbox_backlog(session)
+            return db.outbox.outbox_backlog(session)
 
     metrics.watch_outbox(backlog)
     thread = ServerThread(build_asgi(app, factory, ["hubspot", "usage"])).start()

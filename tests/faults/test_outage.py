@@ -16,7 +16,7 @@ from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
-from db import repo
+import db.outbox
 from db.engine import SessionFactory, transaction
 from tests.fakes import FakeSlack
 from tests.faults.conftest import (
@@ -90,7 +90,7 @@ def test_database_away_for_30_seconds(
         with transaction(pg_factory) as session:  # work queued on the far side of the cut
             for i in range(QUEUED):
                 text = f"queued during the outage #{i}"
-                repo.enqueue(session, alert=None, kind="admin", payload={"text": text})
+                db.outbox.enqueue(session, alert=None, kind="admin", payload={"text": text})
 
         answers = 0
         while time.monotonic() - cut_at < OUTAGE_SECONDS:

@@ -25,10 +25,10 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
+import db.accounts
 from bot.poll import PollSummary, run_poll
 from bot.portfolio import Scored, assess_account
 from bot.settings import AppConfig, Settings, load_app_config
-from db import repo
 from db.engine import SessionFactory
 from db.models import AccountEvent, Alert, OutboxMessage, Snapshot, TriggerEpisode
 from scoring.bands import Band
@@ -386,7 +386,7 @@ def assess_book(factory: SessionFactory, config: AppConfig, day: date) -> dict[s
     with factory() as session:
         return {
             str(a.domain): assess_account(session, a, day, config)
-            for a in repo.all_accounts(session)
+            for a in db.accounts.all_accounts(session)
         }
 
 
@@ -506,7 +506,7 @@ def test_a_renewal_entering_its_window_on_a_quiet_day_fires_at_the_daily_rescore
 
     def renewals() -> list[tuple[date, str]]:
         with factory() as session:
-            wren = repo.external_id_map(
+            wren = db.accounts.external_id_map(
                 session, source=org.crm, external_ids=[org.ids["wren.example"]]
             )[org.ids["wren.example"]]
             found = session.exec(

@@ -6,8 +6,9 @@ from datetime import date, timedelta
 
 from sqlmodel import col, select
 
+import db.accounts
+import db.facts
 from bot.cycle import Ingested, ingest_batch
-from db import repo
 from db.engine import SessionFactory, transaction
 from db.models import Account, ExternalId, Snapshot
 from scoring.facts import Health
@@ -57,7 +58,7 @@ def write(factory: SessionFactory, batch: Batch, policy: JoinPolicy = CRM) -> In
 
 def linked(factory: SessionFactory, source: str, ext: str) -> int | None:
     with factory() as session:
-        return repo.external_id_map(session, source=source, external_ids=[ext]).get(ext)
+        return db.accounts.external_id_map(session, source=source, external_ids=[ext]).get(ext)
 
 
 def test_usage_joins_by_domain_then_by_its_own_id(factory: SessionFactory) -> None:
@@ -162,7 +163,7 @@ def test_every_fact_a_snapshot_record_states_is_stored(factory: SessionFactory) 
         "seats_at_purchase": 30,
         "active_users_at_purchase": 25,
     }
-    assert set(facts) == set(repo.SNAPSHOT_FIELDS)
+    assert set(facts) == set(db.facts.SNAPSHOT_FIELDS)
     batch = crm_batch()
     batch.accounts.append(AccountRecord(source="hubspot", external_id="9", name="Acme"))
     batch.snapshots.append(

@@ -28,6 +28,7 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import select
 
+import db.alerts
 from bot.settings import AppConfig, Settings
 from bot.slack.app import create_app
 from bot.slack.client import make_client
@@ -35,7 +36,6 @@ from bot.slack.errors import UNAVAILABLE, UserError
 from bot.slack.ids import Action
 from bot.slack.model import STALE, ActionValue
 from bot.slack.runner import AckingSocketModeHandler
-from db import repo
 from db.engine import SessionFactory
 from db.models import Alert, AuditLog
 from tests.bot.slack.conftest import (
@@ -61,7 +61,7 @@ def _timed_post(url: str, body: str, headers: dict[str, str]) -> tuple[httpx.Res
 
 def _alert_for(factory: SessionFactory, name: str) -> Alert:
     with factory() as session:
-        for alert, account in repo.alerts_with_accounts(session):
+        for alert, account in db.alerts.alerts_with_accounts(session):
             if account.name == name:
                 return alert
     raise AssertionError(name)

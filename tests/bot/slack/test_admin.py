@@ -12,12 +12,12 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
+import db.runs
 from bot.scheduler import LEASE, POLL_JOB, add_source_jobs, build_scheduler
 from bot.settings import AppConfig, Settings
 from bot.slack.config import RoutingConfig, SlackConfig
 from bot.slack.ids import Action
 from bot.slack.model import ActionValue
-from db import repo
 from db.engine import SessionFactory, transaction
 from db.models import Account, Alert, AuditLog, utcnow
 from sources.config import SourcesConfig
@@ -104,7 +104,7 @@ def test_non_admins_are_refused_kindly_with_the_admins_named(server, slack, fact
         (MAYA, "admin.poll", {"outcome": "refused"}),
     ]
     with factory() as session:
-        assert repo.lease_holder(session, LEASE) is None  # no poll was started
+        assert db.runs.lease_holder(session, LEASE) is None  # no poll was started
 
 
 @pytest.mark.parametrize("admins", [()])
@@ -165,7 +165,7 @@ def test_poll_runs_in_the_background_behind_the_poll_lease(server, slack, factor
 
     def finished() -> bool:
         with factory() as session:
-            lease = repo.lease_holder(session, LEASE)
+            lease = db.runs.lease_holder(session, LEASE)
             return lease is not None and lease.expires_at.replace(tzinfo=None) < utcnow().replace(
                 tzinfo=None
             )
@@ -180,14 +180,14 @@ def test_poll_runs_in_the_background_behind_the_poll_lease(server, slack, factor
 def test_poll_says_so_when_one_is_already_running(server, slack, factory) -> None:
     url, _ = server
     with transaction(factory) as session:
-        assert repo.acquire_lease(
+        assert db.runs.acquire_lease(
             session, name=LEASE, holder="other-replica", now=utcnow(), ttl=timedelta(minutes=5)
         )
     said = _say(url, slack, "admin poll", BOSS)
     assert "already running" in said
     assert _audits(factory) == [(BOSS, "admin.poll", {"outcome": "busy"})]
     with factory() as session:
-        lease = repo.lease_holder(session, LEASE)
+        lease = db.runs.lease_holder(session, LEASE)
         assert lease is not None and lease.holder == "other-replica"
 
 

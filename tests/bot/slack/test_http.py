@@ -16,11 +16,12 @@ from slack_sdk.models.blocks import Block
 from sqlalchemy import func
 from sqlmodel import select
 
+import db.alerts
+import db.plans
 from bot.slack import services
 from bot.slack.deps import Deps
 from bot.slack.ids import Action
 from bot.slack.model import ActionValue
-from db import repo
 from db.engine import SessionFactory, transaction
 from db.models import Alert, AuditLog, OutboxMessage, utcnow
 from tests.bot.slack.conftest import (
@@ -58,7 +59,7 @@ def _deliver(deps: Deps) -> None:
 
 def _alert_for(factory: SessionFactory, name: str) -> Alert:
     with factory() as session:
-        for alert, account in repo.alerts_with_accounts(session):
+        for alert, account in db.alerts.alerts_with_accounts(session):
             if account.name == name:
                 return alert
     raise AssertionError(name)
@@ -144,9 +145,9 @@ def test_plan_command_creates_the_ninety_day_calendar_once(server, slack, factor
     assert "Already open" in _text(second)
     with factory() as session:
         alert = _alert_for(factory, "BrightOps Agency")
-        plan = repo.open_plan(session, alert.account_id)
+        plan = db.plans.open_plan(session, alert.account_id)
         assert plan is not None and plan.id is not None
-        assert len(repo.plan_steps(session, plan.id)) >= 5
+        assert len(db.plans.plan_steps(session, plan.id)) >= 5
 
 
 @pytest.mark.usefixtures("seeded")

@@ -16,12 +16,13 @@ import pytest
 from sqlalchemy import Engine
 from sqlmodel import select
 
+import db.accounts
+import db.alerts
 from bot.settings import AlertPolicy, AppConfig
 from bot.slack import log_flows
 from bot.slack.config import RoutingConfig, SlackConfig
 from bot.slack.deps import Deps
 from bot.slack.ids import Action, Block, Callback, Shortcut
-from db import repo
 from db.engine import SessionFactory
 from db.models import Account, AccountEvent, Alert, AuditLog, OutboxMessage, TriggerEpisode
 from tests.bot.slack.conftest import MAYA, post, signed, slash, wait_for
@@ -163,7 +164,7 @@ def _timed(url: str, body: str, headers: dict[str, str] | None = None) -> tuple[
 
 def _account(factory: SessionFactory, key: str) -> Account:
     with factory() as session:
-        account = repo.account_by_key(session, key)
+        account = db.accounts.account_by_key(session, key)
         assert account is not None
         return account
 
@@ -178,7 +179,7 @@ def _events(factory: SessionFactory, account_id: int | None = None) -> list[Acco
 
 def _alert(factory: SessionFactory, account_id: int) -> Alert:
     with factory() as session:
-        alert = repo.open_alert(session, account_id)
+        alert = db.alerts.open_alert(session, account_id)
         assert alert is not None
         return alert
 
@@ -377,7 +378,7 @@ def test_the_command_logs_a_win_that_opens_an_alert_posted_once(
     beacon = _account(factory, "beacon-nonprofit")
     assert beacon.id is not None
     with factory() as session:
-        assert repo.open_alert(session, beacon.id) is None
+        assert db.alerts.open_alert(session, beacon.id) is None
     typed = "log beacon win Volunteers booked 40% faster since the rollout"
     said = slash(url, slack, typed)
     assert "Beacon Nonprofit* 9 → 19, now Candidate" in said["text"], said["text"]
@@ -403,7 +404,7 @@ def test_the_command_logs_a_win_that_opens_an_alert_posted_once(
 
 def _posted_alert(factory: SessionFactory, account_id: int | None) -> Alert | None:
     with factory() as session:
-        alert = repo.open_alert(session, account_id or 0)
+        alert = db.alerts.open_alert(session, account_id or 0)
         return alert if alert is not None and alert.ts else None
 
 

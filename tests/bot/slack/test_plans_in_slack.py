@@ -15,6 +15,11 @@ import pytest
 from slack_sdk.models.blocks import Block
 from sqlmodel import col, select
 
+import db.alerts
+import db.digests
+import db.facts
+import db.plans
+import db.snoozes
 from bot.reminders import collect_snooze_returns
 from bot.settings import AppConfig
 from bot.slack import jobs, plan_cards, services
@@ -25,7 +30,6 @@ from bot.slack.deps import Deps
 from bot.slack.ids import Action
 from bot.slack.model import ActionValue
 from bot.stats import load_metrics
-from db import repo
 from db.engine import SessionFactory, transaction
 from db.models import Account, Alert, AuditLog, OutboxMessage, Plan, PlanStep, Snooze, utcnow
 from scoring.engine import assess
@@ -52,7 +56,7 @@ STEP_BUTTONS = (Action.STEP_DONE.value, Action.STEP_SNOOZE.value, Action.STEP_SK
 
 def _alert_for(factory: SessionFactory, name: str) -> Alert:
     with factory() as session:
-        for alert, account in repo.alerts_with_accounts(session):
+        for alert, account in db.alerts.alerts_with_accounts(session):
             if account.name == name:
                 return alert
     raise AssertionError(name)
@@ -257,7 +261,7 @@ def test_done_snooze_and_skip_over_signed_requests_update_step_and_message(
     )
     assert "Snoozed by <@U0MAYA0001> until <!date^" in json.dumps(update[-1]["blocks"])
     with factory() as session:
-        snooze = repo.active_snoozes(session, target_type="step", target_ids=[second or 0])
+        snooze = db.snoozes.active_snoozes(session, target_type="step", target_ids=[second or 0])
         assert len(snooze) == 1
         until = snooze[0].until
     assert until.astimezone(BERLIN).hour == 9  # 09:00 Maya's time, a week on
@@ -380,7 +384,7 @@ def test_daily_digest_dm_at_nine_local_with_overdue_steps_and_candidates(
     with factory() as session:
         candidates = [
             acc.name
-            for _, acc in repo.digest_alerts_since(
+            for _, acc in db.digests.digest_alerts_since(
                 session, owner="maya.chen@example.com", since=None
             )
         ]
@@ -414,7 +418,7 @@ def test_weekly_summary_posts_once_a_week_with_top_movers(
         account = session.get(Account, alert.account_id)
         assert account is not None
         before = assess(
-            repo.load_facts(session, account), now.date() - timedelta(days=7), config.scoring
+            db.facts.load_facts(session, account), now.date() - timedelta(days=7), config.scoring
         ).score
         stored = session.get(Alert, alert.id)
         assert stored is not None
@@ -469,7 +473,10 @@ def test_feedback_is_one_vote_per_person_and_feeds_precision(
     stored = _alert_for(factory, "BrightOps Agency")
     assert stored.feedback == "useful" and stored.feedback_by == BOSS
     with factory() as session:
-        assert repo.feedback_votes(session, alert.id or 0) == [(BOSS, "useful"), (MAYA, "useful")]
+        assert db.alerts.feedback_votes(session, alert.id or 0) == [
+            (BOSS, "useful"),
+            (MAYA, "useful"),
+        ]
         metrics = load_metrics(session, today=date.today())
     assert sum(r.total for r in metrics.precision_by_trigger.values()) == 1
     both = "👍 Useful: <@U0BOSS0001>, <@U0MAYA0001>"
@@ -491,7 +498,7 @@ def test_plan_outcomes_through_the_buttons(
     assert Action.PLAN_OUTCOME.value in json.dumps(answer["blocks"])
     alert = _alert_for(factory, "BrightOps Agency")
     with factory() as session:
-        plan = repo.open_plan(session, alert.account_id)
+        plan = db.plans.open_plan(session, alert.account_id)
         assert plan is not None and plan.id is not None
         plan_id = plan.id
 
@@ -530,7 +537,7 @@ def test_plan_outcomes_through_the_buttons(
     _answer(slash(url, slack, "plan polar data"))
     polar = _alert_for(factory, "Polar Data")
     with factory() as session:
-        other = repo.open_plan(session, polar.account_id)
+        other = db.plans.open_plan(session, polar.account_id)
         assert other is not None and other.id is not None
         other_id = other.id
     revisit = date.today() + timedelta(days=60)
@@ -662,7 +669,7 @@ def test_reassign_a_step_and_a_whole_plan_through_modals(
         plan = session.get(Plan, steps[0].plan_id)
         assert plan is not None and plan.owner == "jonas.weber@example.com"
         open_owners = {
-            s.owner for s in repo.plan_steps(session, plan.id or 0) if s.status == "pending"
+            s.owner for s in db.plans.plan_steps(session, plan.id or 0) if s.status == "pending"
         }
     assert open_owners == {"jonas.weber@example.com"}
     assert "plan.reassign" in _actions(factory)

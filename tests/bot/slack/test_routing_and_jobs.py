@@ -11,12 +11,12 @@ from pydantic import ValidationError
 from slack_sdk import WebClient
 from sqlmodel import select
 
+import db.slack_cache
 from bot.settings import AppConfig
 from bot.slack import jobs, services
 from bot.slack.config import Escalation, RoutingConfig, RoutingRule, SlackConfig
 from bot.slack.deps import Deps
 from bot.slack.routing import Router
-from db import repo
 from db.engine import SessionFactory, transaction
 from db.models import Account, Alert, AuditLog, OutboxMessage
 from tests.bot.slack.conftest import BOSS, MAYA
@@ -81,7 +81,7 @@ def test_owner_lookup_then_cache_then_owner_map(slack: FakeSlack, factory: Sessi
         "nobody@example.com",
     ]
     with factory() as session:
-        assert repo.slack_user(session, "maya.chen@example.com").tz == "Europe/Berlin"  # type: ignore[union-attr]
+        assert db.slack_cache.slack_user(session, "maya.chen@example.com").tz == "Europe/Berlin"  # type: ignore[union-attr]
     # a week later the answers are refreshed
     router.user_for_email("maya.chen@example.com", now=now + timedelta(days=8))
     assert len(slack.calls("users.lookupByEmail")) == 4
@@ -117,7 +117,7 @@ def test_a_failed_lookup_is_not_retried_at_once_and_never_waits_out_a_429(
     clock[0] += AppConfig().routing.failed_lookup_seconds + 1
     assert router.user_tz(MAYA, now=now) == "Europe/Berlin"
     with factory() as session:  # and the answer is cached in the database
-        assert repo.slack_user_by_id(session, MAYA).tz == "Europe/Berlin"  # type: ignore[union-attr]
+        assert db.slack_cache.slack_user_by_id(session, MAYA).tz == "Europe/Berlin"  # type: ignore[union-attr]
 
 
 @pytest.mark.usefixtures("seeded")

@@ -13,9 +13,9 @@ from typing import Any
 import pytest
 from sqlmodel import select
 
+import db.alerts
 from bot.slack.ids import Action
 from bot.slack.model import ActionValue
-from db import repo
 from db.engine import SessionFactory
 from db.models import Alert, AuditLog, Plan
 from tests.bot.slack.conftest import MAYA, action_body, command_body, post, signed, wait_for
@@ -42,7 +42,7 @@ def _count(factory: SessionFactory, model: type) -> int:
 def _two_accounts(factory: SessionFactory) -> tuple[Alert, int]:
     """An open alert, and the id of another account."""
     with factory() as session:
-        pairs = repo.alerts_with_accounts(session)
+        pairs = db.alerts.alerts_with_accounts(session)
         alert = next(a for a, _ in pairs if a.status == "open")
         other = next(acc.id for _, acc in pairs if acc.id != alert.account_id)
         assert other is not None

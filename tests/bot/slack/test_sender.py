@@ -10,13 +10,14 @@ from datetime import UTC, datetime, timedelta
 import pytest
 from sqlmodel import col, select
 
+import db.outbox
+import db.slack_cache
 from bot.settings import AppConfig, Settings
 from bot.slack import services
 from bot.slack.client import make_client
 from bot.slack.config import QuietHours, RoutingConfig, RoutingRule, SlackConfig
 from bot.slack.deps import Deps
 from bot.slack.sender import EVENT_TYPE, Sender, outbox_metadata, quiet_hours_end
-from db import repo
 from db.engine import SessionFactory, transaction
 from db.models import Alert, OutboxMessage
 from tests.bot.slack.conftest import MAYA
@@ -52,7 +53,7 @@ def test_every_alert_is_posted_once_and_its_ts_stored(deps: Deps, slack, factory
         assert post["unfurl_links"] is False
     # a second run, and a stray duplicate 'post' row, post nothing new
     with transaction(factory) as session:
-        repo.enqueue(session, alert=channel_alerts[0], kind="post", payload={})
+        db.outbox.enqueue(session, alert=channel_alerts[0], kind="post", payload={})
     deps.sender.run_once(limit=500)
     assert len(alert_posts(slack)) == len(channel_alerts)
     assert slack.calls("chat.update")  # the duplicate became an edit
@@ -157,7 +158,7 @@ def test_updates_edit_the_stored_message_and_collapse(deps: Deps, slack, factory
     alert = next(a for a in alerts(factory) if a.ts)
     with transaction(factory) as session:
         for _ in range(3):
-            repo.enqueue(session, alert=alert, kind="update", payload={})
+            db.outbox.enqueue(session, alert=alert, kind="update", payload={})
     deps.sender.run_once(limit=500)
     edits = [c for c in slack.calls("chat.update") if c["ts"] == alert.ts]
     assert len(edits) == 1 and edits[0]["channel"] == alert.channel
@@ -167,7 +168,7 @@ def test_updates_edit_the_stored_message_and_collapse(deps: Deps, slack, factory
 def test_thread_waits_for_its_parent_then_replies_in_it(deps: Deps, slack, factory) -> None:
     alert = next(a for a in alerts(factory) if a.delivery == "channel")
     with transaction(factory) as session:
-        repo.enqueue(session, alert=alert, kind="thread", payload={"reason": "new_trigger"})
+        db.outbox.enqueue(session, alert=alert, kind="thread", payload={"reason": "new_trigger"})
     deps.sender.run_once(limit=500)
     posted = next(a for a in alerts(factory) if a.id == alert.id)
     replies = [p for p in slack.posts() if p.get("thread_ts") == posted.ts]
@@ -194,8 +195,8 @@ def test_quiet_hours_follow_the_recipients_timezone() -> None:
 @pytest.mark.usefixtures("seeded")
 def test_dms_wait_for_the_end_of_quiet_hours(deps: Deps, slack: FakeSlack, factory) -> None:
     with transaction(factory) as session:
-        repo.enqueue(session, alert=None, kind="dm", payload={"user": MAYA, "text": "hello"})
-        repo.enqueue(
+        db.outbox.enqueue(session, alert=None, kind="dm", payload={"user": MAYA, "text": "hello"})
+        db.outbox.enqueue(
             session,
             alert=None,
             kind="dm",
@@ -239,7 +240,7 @@ def test_cleared_alert_message_says_so_and_loses_its_buttons(deps: Deps, slack, 
         assert stored is not None
         stored.status = "cleared"
         session.add(stored)
-        repo.enqueue(session, alert=stored, kind="update", payload={"reason": "cleared"})
+        db.outbox.enqueue(session, alert=stored, kind="update", payload={"reason": "cleared"})
     deps.sender.run_once(limit=500)
     edit = [c for c in slack.calls("chat.update") if c["ts"] == alert.ts][-1]
     text = json.dumps(edit["blocks"], ensure_ascii=False)
@@ -315,7 +316,7 @@ def test_a_post_answered_after_the_timeout_is_found_not_posted_again(
     assert alert.channel == slack.channel_id("#expansion") and alert.ts == posted[0]["ts"]
     assert len(slack.calls("conversations.list")) == 1  # the name's id, looked up once
     with factory() as session:
-        assert repo.channel_id(session, "#expansion") == alert.channel
+        assert db.slack_cache.channel_id(session, "#expansion") == alert.channel
 
     sender.run_once(limit=500)  # the rest go out once each; nothing is posted twice
     assert len(alert_posts(slack)) == len([a for a in alerts(factory) if a.delivery == "channel"])
@@ -329,7 +330,7 @@ def test_a_thread_reply_answered_late_is_found_among_the_replies(
     deps.sender.run_once(limit=500)
     alert = next(a for a in alerts(factory) if a.ts)
     with transaction(factory) as session:
-        repo.enqueue(session, alert=alert, kind="thread", payload={"text": "Step 2 is due"})
+        db.outbox.enqueue(session, alert=alert, kind="thread", payload={"text": "Step 2 is due"})
     slack.answer_late("chat.postMessage", 2.5)
     report = impatient(deps, settings).run_once(limit=500)
     assert len(report.sent) == 1
@@ -349,10 +350,10 @@ def test_a_claim_left_by_a_dead_sender_is_checked_before_posting(
     died = datetime.now(UTC) - timedelta(minutes=5)
     expired = died + timedelta(seconds=90)
     with transaction(factory) as session:  # a sender claimed it, armed it and was killed
-        assert repo.claim_outbox(
+        assert db.outbox.claim_outbox(
             session, first.id, holder="dead", now=datetime.now(UTC), until=expired
         )
-        assert repo.arm_outbox(
+        assert db.outbox.arm_outbox(
             session,
             first.id,
             holder="dead",
@@ -362,7 +363,7 @@ def test_a_claim_left_by_a_dead_sender_is_checked_before_posting(
             until=expired,
         )
     with factory() as session:
-        assert first.id in repo.due_outbox_ids(session, datetime.now(UTC))
+        assert first.id in db.outbox.due_outbox_ids(session, datetime.now(UTC))
     if landed:  # Slack took its post before the process died
         deps.client.chat_postMessage(
             channel=channel, text="the dead sender's post", metadata=outbox_metadata(first.id)
@@ -444,21 +445,21 @@ def test_one_alert_has_one_message_in_flight(factory: SessionFactory, today) -> 
     assert post.id is not None
     with transaction(factory) as session:
         alert = session.get(Alert, post.alert_id)
-        update = repo.enqueue(session, alert=alert, kind="update", payload={})
+        update = db.outbox.enqueue(session, alert=alert, kind="update", payload={})
     assert update.id is not None
     now = datetime.now(UTC)
     until = now + timedelta(seconds=90)
     with transaction(factory) as session:
-        assert repo.claim_outbox(session, post.id, holder="a", now=now, until=until)
+        assert db.outbox.claim_outbox(session, post.id, holder="a", now=now, until=until)
     with transaction(factory) as session:  # the post is in flight: its edit waits
-        assert repo.claim_outbox(session, update.id, holder="b", now=now, until=until) is None
-        assert repo.claim_outbox(session, post.id, holder="b", now=now, until=until) is None
+        assert db.outbox.claim_outbox(session, update.id, holder="b", now=now, until=until) is None
+        assert db.outbox.claim_outbox(session, post.id, holder="b", now=now, until=until) is None
     later = until + timedelta(seconds=1)  # the claim expired: its sender died
     with transaction(factory) as session:
-        taken = repo.claim_outbox(session, post.id, holder="c", now=later, until=later)
+        taken = db.outbox.claim_outbox(session, post.id, holder="c", now=later, until=later)
         assert taken is not None and taken.claimed_by == "c"
     with transaction(factory) as session:
-        assert not repo.finish_outbox(session, post.id, holder="a", status="sent")
-        assert repo.finish_outbox(session, post.id, holder="c", status="sent", sent_at=later)
+        assert not db.outbox.finish_outbox(session, post.id, holder="a", status="sent")
+        assert db.outbox.finish_outbox(session, post.id, holder="c", status="sent", sent_at=later)
     with transaction(factory) as session:
-        assert repo.claim_outbox(session, update.id, holder="b", now=now, until=until)
+        assert db.outbox.claim_outbox(session, update.id, holder="b", now=now, until=until)

@@ -7,11 +7,11 @@ from datetime import UTC, date, datetime, timedelta
 import pytest
 from sqlmodel import col, select
 
+import db.alerts
 from bot.settings import AppConfig
 from bot.slack import services
 from bot.slack.config import SlackConfig
 from bot.slack.errors import UserError
-from db import repo
 from db.engine import SessionFactory, transaction
 from db.models import Alert, AuditLog, OutboxMessage, Plan, PlanStep, Snooze
 
@@ -164,7 +164,7 @@ def test_cards_carry_the_story(factory, config: AppConfig, today: date) -> None:
     with transaction(factory) as session:
         services.acknowledge(session, alert_id=alert.id, user_id=USER, now=NOW)
     with factory() as session:
-        found = repo.alert_and_account(session, alert.id)
+        found = db.alerts.alert_and_account(session, alert.id)
         assert found is not None
         card = services.alert_card(session, alert=found[0], account=found[1], today=today)
         assert [a.kind for a in card.activity] == ["acknowledged"]

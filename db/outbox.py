@@ -1,0 +1,222 @@
+"""The outbox: messages written with their alert, claimed and delivered by the sender.
+
+A claim is one conditional UPDATE, so two senders (threads or replicas) never both win."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import func, insert, update
+from sqlalchemy.orm import aliased
+from sqlmodel import Session, col, select
+
+from db.bulk import complete_rows, core_table, is_postgresql
+from db.models import Alert, OutboxMessage, OutboxStatus
+
+
+def enqueue(
+    session: Session,
+    *,
+    alert: Alert | None,
+    kind: str,
+    payload: dict[str, Any],
+    priority: int = 0,
+) -> OutboxMessage:
+    message = OutboxMessage(
+        alert_id=alert.id if alert else None, kind=kind, payload=payload, priority=priority
+    )
+    session.add(message)
+    return message
+
+
+def outbox_backlog(session: Session) -> int:
+    """Messages not delivered yet: waiting, or being sent right now."""
+    stmt = select(func.count()).where(
+        col(OutboxMessage.status).in_([OutboxStatus.PENDING, OutboxStatus.SENDING])
+    )
+    return int(session.exec(stmt).one())
+
+
+def _claimable(now: datetime) -> Any:
+    """Pending and due, or being sent under a claim that has expired (its sender died)."""
+    return (
+        (col(OutboxMessage.status) == OutboxStatus.PENDING)
+        & (col(OutboxMessage.next_attempt_at) <= now)
+    ) | (
+        (col(OutboxMessage.status) == OutboxStatus.SENDING)
+        & (col(OutboxMessage.claimed_until) < now)
+    )
+
+
+def claim_outbox(
+    session: Session, message_id: int, *, holder: str, now: datetime, until: datetime
+) -> OutboxMessage | None:
+    """Claim one message for a delivery: ``sending``, held by ``holder`` until ``until``.
+
+    One conditional UPDATE, so two senders (threads or replicas) never both win. A message
+    whose alert already has another message in flight is not claimed: one alert has one Slack
+    call at a time, so an edit never overtakes the post it edits. On PostgreSQL the alert's
+    row is locked first, which makes that check hold across replicas too. The caller commits
+    before it calls Slack. Returns the claimed row, or None."""
+    if is_postgresql(session):
+        alert_of = (
+            select(OutboxMessage.alert_id).where(OutboxMessage.id == message_id).scalar_subquery()
+        )
+        session.exec(select(Alert.id).where(Alert.id == alert_of).with_for_update()).all()
+    other = aliased(OutboxMessage)
+    in_flight = (
+        select(other.id)
+        .where(
+            col(other.alert_id) == col(OutboxMessage.alert_id),
+            col(other.id) != col(OutboxMessage.id),
+            col(other.status) == OutboxStatus.SENDING,
+            col(other.claimed_until) >= now,
+        )
+        .exists()
+    )
+    claimed = session.execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id) == message_id, _claimable(now), ~in_flight)
+        .values(status=OutboxStatus.SENDING, claimed_by=holder, claimed_until=until)
+        .returning(col(OutboxMessage.id))
+    ).first()
+    if claimed is None:
+        return None
+    return session.get(OutboxMessage, message_id, populate_existing=True)
+
+
+def arm_outbox(
+    session: Session,
+    message_id: int,
+    *,
+    holder: str,
+    channel: str,
+    thread_ts: str | None,
+    now: datetime,
+    until: datetime,
+) -> bool:
+    """Just before a post: record where it goes and that its outcome is unknown from ``now``
+    (the earliest such moment is kept), and extend the claim. False if the claim was lost."""
+    armed = session.execute(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.id) == message_id,
+            col(OutboxMessage.claimed_by) == holder,
+            col(OutboxMessage.status) == OutboxStatus.SENDING,
+        )
+        .values(
+            channel=channel,
+            thread_ts=thread_ts,
+            claimed_until=until,
+            unconfirmed_since=func.coalesce(col(OutboxMessage.unconfirmed_since), now),
+        )
+        .returning(col(OutboxMessage.id))
+    ).first()
+    return armed is not None
+
+
+def renew_outbox(session: Session, message_id: int, *, holder: str, until: datetime) -> bool:
+    """Extend a claim that is still ours; False if it was lost."""
+    renewed = session.execute(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.id) == message_id,
+            col(OutboxMessage.claimed_by) == holder,
+            col(OutboxMessage.status) == OutboxStatus.SENDING,
+        )
+        .values(claimed_until=until)
+        .returning(col(OutboxMessage.id))
+    ).first()
+    return renewed is not None
+
+
+def finish_outbox(session: Session, message_id: int, *, holder: str, **values: Any) -> bool:
+    """End a claim with ``values`` (status, sent_at, attempts, …), if it is still ours.
+    False: the claim expired and another sender took the message over."""
+    done = session.execute(
+        update(OutboxMessage)
+        .where(
+            col(OutboxMessage.id) == message_id,
+            col(OutboxMessage.claimed_by) == holder,
+            col(OutboxMessage.status) == OutboxStatus.SENDING,
+        )
+        .values(claimed_by=None, claimed_until=None, **values)
+        .returning(col(OutboxMessage.id))
+    ).first()
+    return done is not None
+
+
+def due_outbox_ids(
+    session: Session, now: datetime, *, limit: int = 50, alert_id: int | None = None
+) -> list[int]:
+    """Messages to deliver now (due, or left claimed by a sender that died), highest priority
+    (score) first, then oldest."""
+    stmt = select(OutboxMessage.id).where(_claimable(now))
+    if alert_id is not None:
+        stmt = stmt.where(OutboxMessage.alert_id == alert_id)
+    stmt = stmt.order_by(col(OutboxMessage.priority).desc(), col(OutboxMessage.id)).limit(limit)
+    return [int(i) for i in session.exec(stmt).all() if i is not None]
+
+
+def pending_outbox(
+    session: Session,
+    *,
+    alert_id: int,
+    kinds: Iterable[str],
+    statuses: Iterable[str] = (OutboxStatus.PENDING,),
+) -> Sequence[OutboxMessage]:
+    return session.exec(
+        select(OutboxMessage)
+        .where(
+            OutboxMessage.alert_id == alert_id,
+            col(OutboxMessage.status).in_(list(statuses)),
+            col(OutboxMessage.kind).in_(list(kinds)),
+        )
+        .order_by(col(OutboxMessage.id))
+    ).all()
+
+
+def merge_outbox(session: Session, *, message_ids: Iterable[int], now: datetime, note: str) -> None:
+    """Mark still-pending messages done without sending them (an edit already showed their
+    state)."""
+    ids = list(message_ids)
+    if ids:
+        session.execute(
+            update(OutboxMessage)
+            .where(
+                col(OutboxMessage.id).in_(ids), col(OutboxMessage.status) == OutboxStatus.PENDING
+            )
+            .values(status=OutboxStatus.SENT, sent_at=now, last_error=note)
+        )
+
+
+def channel_post_times(
+    session: Session, *, channel: str, since: datetime, other_than: int | None = None
+) -> list[datetime]:
+    """When alerts were posted (or are being posted) to ``channel`` since ``since`` (the hourly
+    cap's window), leaving out message ``other_than`` (the one asking)."""
+    when = func.coalesce(col(OutboxMessage.sent_at), col(OutboxMessage.unconfirmed_since))
+    stmt = select(when).where(
+        OutboxMessage.channel == channel,
+        OutboxMessage.kind == "post",
+        col(OutboxMessage.status).in_([OutboxStatus.SENT, OutboxStatus.SENDING]),
+        when >= since,
+    )
+    if other_than is not None:
+        stmt = stmt.where(col(OutboxMessage.id) != other_than)
+    rows = session.exec(stmt).all()
+    return sorted(_utc(r) for r in rows if r is not None)
+
+
+def _utc(moment: Any) -> datetime:
+    if isinstance(moment, str):  # SQLite hands back text for an expression over datetimes
+        moment = datetime.fromisoformat(moment)
+    assert isinstance(moment, datetime)
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
+
+
+def insert_outbox(session: Session, *, rows: list[dict[str, Any]]) -> None:
+    if rows:
+        session.execute(insert(core_table(OutboxMessage)), complete_rows(OutboxMessage, rows))
