@@ -129,6 +129,11 @@ def _growth_episodes(facts: AccountFacts, cfg: ScoringConfig) -> list[Episode]:
     return out
 
 
+def renewal_evidence(renewal: date, on: date) -> str:
+    """How far off the renewal is as of ``on`` (an episode's day, or today's for a script)."""
+    return f"renewal on {fmt_date(renewal)} is {(renewal - on).days} days away"
+
+
 def _renewal_episodes(facts: AccountFacts, today: date, cfg: ScoringConfig) -> list[Episode]:
     """The day a known renewal date comes within the window. A snapshot's values hold until
     the next snapshot (the latest's until today), so a renewal enters the window on the right
@@ -145,13 +150,12 @@ def _renewal_episodes(facts: AccountFacts, today: date, cfg: ScoringConfig) -> l
         entered = max(snap.taken_on, renewal - window)
         if entered <= min(renewal, until):
             seen.add(renewal)
-            days = (renewal - entered).days
             out.append(
                 Episode(
                     facts.account_id,
                     TriggerKind.RENEWAL,
                     entered,
-                    f"renewal on {fmt_date(renewal)} is {days} days away",
+                    renewal_evidence(renewal, entered),
                     f"{facts.account_id}:renewal:{renewal.isoformat()}",
                 )
             )

@@ -96,6 +96,20 @@ def test_renewal_enters_window_on_a_day_without_a_snapshot() -> None:
     assert (TODAY - ep.on).days == 10 and ep.evidence.endswith("is 90 days away")
 
 
+def test_a_renewal_script_read_later_says_how_far_off_the_renewal_is_today() -> None:
+    """The episode keeps the day it came into range; the opening is spoken today."""
+    renewal = TODAY + timedelta(days=80)
+    facts = account(
+        snap(30, renewal_on=renewal, seats_used=90),
+        snap(20, renewal_on=renewal, seats_used=90),
+        events=(event(EventKind.OUTCOME, 40, "Went live"),),
+    )
+    result = assess(facts, TODAY, CFG)
+    assert result.trigger is not None and result.trigger.kind is TriggerKind.RENEWAL
+    assert result.trigger.evidence.endswith("is 90 days away")  # when it entered the window
+    assert "is 80 days away" in result.script and "90 days" not in result.script
+
+
 def test_logged_events_become_episodes() -> None:
     facts = account(
         events=(
