@@ -80,7 +80,7 @@ def serve_fakes(n: int, conn: Connection) -> None:
 
 def configure(urls: dict[str, str], fetch_in_processes: bool) -> tuple[Any, Any]:
     """Settings and config as an operator would write them for these two APIs."""
-    from bot.settings import AppConfig, Settings
+    from bot.infra.settings import AppConfig, Settings
 
     settings = Settings(
         _env_file=None,
@@ -135,7 +135,7 @@ def timed_poll(
     factory: Any, settings: Any, config: Any, today: date, fakes: int
 ) -> tuple[float, float, Any]:
     """(wall s, CPU s of the poller and its helpers, summary)"""
-    from bot.poll import run_poll
+    from bot.poll.run import run_poll
 
     cpu = cpu_seconds(fakes)
     started = time.perf_counter()

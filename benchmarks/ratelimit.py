@@ -64,8 +64,8 @@ def main() -> None:
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
-    from bot.poll import run_poll
-    from bot.settings import AppConfig, Settings
+    from bot.infra.settings import AppConfig, Settings
+    from bot.poll.run import run_poll
     from db import migrate
     from db.engine import make_engine, session_factory
 

@@ -36,7 +36,7 @@ import httpx  # noqa: E402
 from sqlalchemy import func, insert, select  # noqa: E402
 from sqlmodel import col  # noqa: E402
 
-from bot.settings import AppConfig, Settings  # noqa: E402
+from bot.infra.settings import AppConfig, Settings  # noqa: E402
 from bot.slack.app import create_app, deps_of  # noqa: E402
 from bot.slack.client import make_client  # noqa: E402
 from bot.slack.server import ServerThread, build_asgi  # noqa: E402

@@ -1,7 +1,7 @@
 """The `expansion-radar` command line.
 
 CRM text (names, owners, steps) and anything a user typed are printed as ``Text`` through
-``bot.safe_text``, never as rich markup: a name can neither break a line of output nor crash
+``bot.output.safe_text``, never as rich markup: a name can neither break a line of output nor crash
 it, style it, link it or send control sequences to the terminal."""
 
 from __future__ import annotations
@@ -23,18 +23,18 @@ import db.accounts
 import db.alerts
 import db.facts
 import db.plans
-from bot.calendar_export import steps_calendar
-from bot.cycle import run_cycle
+from bot.domain.lookup import AccountIndex
 from bot.domain.plans import start_plan
-from bot.logs import configure_logging
-from bot.lookup import AccountIndex
-from bot.portfolio import Scored, assess_account, assess_portfolio
-from bot.render import account_panel, ranking_table
-from bot.report import render_playbook
-from bot.report_html import render_playbook_html
-from bot.safe_text import printable
-from bot.settings import AppConfig, Settings, load_app_config
-from bot.stats import load_metrics, metrics_lines
+from bot.domain.portfolio import Scored, assess_account, assess_portfolio
+from bot.domain.stats import load_metrics, metrics_lines
+from bot.infra.logs import configure_logging
+from bot.infra.settings import AppConfig, Settings, load_app_config
+from bot.output.calendar_export import steps_calendar
+from bot.output.render import account_panel, ranking_table
+from bot.output.report import render_playbook
+from bot.output.report_html import render_playbook_html
+from bot.output.safe_text import printable
+from bot.poll.cycle import run_cycle
 from db import migrate
 from db.engine import SessionFactory, is_sqlite, make_engine, session_factory, transaction
 from db.models import Account, Alert
@@ -311,7 +311,7 @@ def run(
 ) -> None:
     """Serve the Slack app with its scheduler: Socket Mode when SLACK_APP_TOKEN is set, else
     HTTP (POST /slack/events, GET /healthz, GET /metrics) on PORT."""
-    from bot.leases import AlreadyRunning, single_process_guard
+    from bot.infra.leases import AlreadyRunning, single_process_guard
     from bot.slack.errors import UserError
     from bot.slack.runner import serve
 
@@ -345,10 +345,10 @@ def poll(
     today: TodayOption = None,
 ) -> None:
     """Poll the configured sources now, then re-score the accounts whose data changed."""
-    from bot.leases import run_exclusively
-    from bot.poll import UnknownSource, configured_sources, lease_busy_message
-    from bot.poll import poll as run_poll
-    from bot.poll_cli import progress_bar, summary_table
+    from bot.infra.leases import run_exclusively
+    from bot.output.poll_cli import progress_bar, summary_table
+    from bot.poll.run import UnknownSource, configured_sources, lease_busy_message
+    from bot.poll.run import poll as run_poll
     from bot.scheduler import LEASE, LEASE_TTL
 
     settings, config, factory = _setup()
@@ -389,7 +389,7 @@ def poll(
 @app.command()
 def status() -> None:
     """Each source's last success, last error, sync cursor and last run's counts."""
-    from bot.poll_cli import status_view
+    from bot.output.poll_cli import status_view
 
     settings, config, factory = _setup()
     with factory() as session:

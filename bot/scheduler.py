@@ -17,9 +17,9 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.leases import run_exclusively
-from bot.poll import POLL_LEASE, PollSummary, rescore, run_poll
-from bot.settings import AppConfig, Settings
+from bot.infra.leases import run_exclusively
+from bot.infra.settings import AppConfig, Settings
+from bot.poll.run import POLL_LEASE, PollSummary, rescore, run_poll
 from db.engine import SessionFactory
 from sources.config import ScheduleConfig
 

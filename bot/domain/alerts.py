@@ -20,7 +20,7 @@ import db.audit
 import db.outbox
 import db.snoozes
 from bot.domain.errors import AlertClosed, BadChoice, Gone, NotAllowed, NotInFuture
-from bot.settings import AppConfig
+from bot.infra.settings import AppConfig
 from db.models import OPEN_ALERT_STATUSES, Account, Alert, AlertStatus
 
 SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")

@@ -28,8 +28,8 @@ from bot.domain.errors import (
     PlanError,
     StepClosed,
 )
-from bot.portfolio import assess_account
-from bot.settings import AppConfig
+from bot.domain.portfolio import assess_account
+from bot.infra.settings import AppConfig
 from db.models import OPEN_ALERT_STATUSES, Account, Alert, AlertStatus, Plan, PlanStep, utcnow
 from scoring.engine import Assessment
 from scoring.offer import OfferType

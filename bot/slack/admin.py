@@ -15,10 +15,10 @@ from zoneinfo import ZoneInfo
 
 import db.audit
 import db.runs
-from bot.leases import HOLDER, run_exclusively
-from bot.poll import run_poll
+from bot.infra.leases import HOLDER, run_exclusively
+from bot.infra.settings import AppConfig, load_app_config
+from bot.poll.run import run_poll
 from bot.scheduler import LEASE, LEASE_TTL
-from bot.settings import AppConfig, load_app_config
 from bot.slack.blocks.base import message_reply
 from bot.slack.deps import Deps
 from bot.slack.model import Reply

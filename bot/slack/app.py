@@ -28,7 +28,7 @@ from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.settings import AppConfig, Settings
+from bot.infra.settings import AppConfig, Settings
 from bot.slack.client import make_client
 from bot.slack.deps import Deps
 from bot.slack.errors import UserError, report_error

@@ -17,8 +17,8 @@ from slack_sdk.http_retry.builtin_handlers import (
     ServerErrorRetryHandler,
 )
 
-from bot import metrics
-from bot.settings import Settings
+from bot.infra import metrics
+from bot.infra.settings import Settings
 
 MAX_RATE_LIMIT_WAIT = 10  # seconds; a longer Retry-After puts the row back instead
 

@@ -1,6 +1,6 @@
 """The ``slack:`` and ``routing:`` sections of the config file, with validated defaults.
 
-Kept apart from ``bot.settings`` so the Slack-specific knobs sit next to the code that reads
+Kept apart from ``bot.infra.settings`` so the Slack-specific knobs sit next to the code that reads
 them; ``AppConfig`` includes both sections.
 """
 

@@ -12,11 +12,11 @@ from typing import Any
 from slack_sdk import WebClient
 
 import db.slack_cache
-from bot.settings import AppConfig, Settings
+from bot.infra.settings import AppConfig, Settings
+from bot.infra.timezones import zone
 from bot.slack.routing import Router
 from bot.slack.search import AccountSearch
 from bot.slack.sender import Sender
-from bot.timezones import zone
 from db.engine import SessionFactory
 from db.models import utcnow
 

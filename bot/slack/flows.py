@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 import db.alerts
 import db.facts
+from bot.domain.when import WhenError, parse_when
 from bot.slack import admin, log_flows, services
 from bot.slack.blocks.base import message_reply
 from bot.slack.blocks.cards import card_reply
@@ -37,7 +38,6 @@ from bot.slack.errors import UserError
 from bot.slack.model import STALE, ActionValue, Card, Reply
 from bot.slack.mrkdwn import escape
 from bot.slack.parse import parse
-from bot.when import WhenError, parse_when
 from db.engine import transaction
 from db.models import Account, Alert
 

@@ -17,12 +17,13 @@ import db.alerts
 import db.outbox
 import db.plans
 import db.snoozes
-from bot.digests import collect_daily_digests, collect_weekly_summary
 from bot.domain import alerts as domain_alerts
-from bot.leases import run_exclusively
-from bot.logs import log_context
-from bot.reminders import collect_snooze_returns, collect_step_reminders
-from bot.settings import AppConfig
+from bot.domain.digests import collect_daily_digests, collect_weekly_summary
+from bot.domain.reminders import collect_snooze_returns, collect_step_reminders
+from bot.infra.leases import run_exclusively
+from bot.infra.logs import log_context
+from bot.infra.settings import AppConfig
+from bot.infra.timezones import TzLookup, zone
 from bot.slack import plan_cards, services
 from bot.slack.blocks.digests import (
     daily_digest_blocks,
@@ -32,7 +33,6 @@ from bot.slack.blocks.digests import (
 )
 from bot.slack.routing import Router
 from bot.slack.sender import Sender
-from bot.timezones import TzLookup, zone
 from db.engine import SessionFactory, transaction
 from db.models import utcnow
 

@@ -14,8 +14,8 @@ import db.plans
 import db.slack_cache
 import db.snoozes
 from bot.domain import plans as domain_plans
-from bot.reminders import SnoozeReturn, StepReminder
-from bot.settings import AppConfig
+from bot.domain.reminders import SnoozeReturn, StepReminder
+from bot.infra.settings import AppConfig
 from bot.slack.blocks.base import thread_blocks
 from bot.slack.blocks.steps import outcome_text, plan_back_text, step_blocks, step_text
 from bot.slack.model import Owner, StepCard

@@ -28,9 +28,9 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from sqlalchemy.exc import IntegrityError, OperationalError
 
 import db.slack_cache
-from bot.settings import AppConfig
+from bot.infra.settings import AppConfig
+from bot.infra.timezones import TzLookup, zone
 from bot.slack.model import Owner
-from bot.timezones import TzLookup, zone
 from db.engine import SessionFactory, transaction
 from db.models import Account
 

@@ -17,10 +17,10 @@ from slack_sdk.socket_mode.request import SocketModeRequest
 from slack_sdk.socket_mode.response import SocketModeResponse
 
 import db.outbox
-from bot import metrics
-from bot.poll import configured_names
+from bot.infra import metrics
+from bot.infra.settings import AppConfig, Settings
+from bot.poll.run import configured_names
 from bot.scheduler import add_source_jobs, build_scheduler
-from bot.settings import AppConfig, Settings
 from bot.slack.app import create_app, deps_of
 from bot.slack.jobs import add_jobs
 from bot.slack.server import build_asgi, make_server

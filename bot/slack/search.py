@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 
 import db.accounts
-from bot.lookup import AccountIndex, LookupResult
+from bot.domain.lookup import AccountIndex, LookupResult
 from db.engine import SessionFactory
 
 log = logging.getLogger(__name__)

@@ -65,9 +65,10 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 import db.alerts
 import db.outbox
 import db.slack_cache
-from bot import metrics
-from bot.leases import HOLDER
-from bot.settings import AppConfig
+from bot.infra import metrics
+from bot.infra.leases import HOLDER
+from bot.infra.settings import AppConfig
+from bot.infra.timezones import zone
 from bot.slack import services
 from bot.slack.blocks.base import thread_blocks
 from bot.slack.blocks.cards import (
@@ -82,7 +83,6 @@ from bot.slack.client import posting_client, retry_after
 from bot.slack.config import QuietHours
 from bot.slack.mrkdwn import channel_ref, mention
 from bot.slack.routing import Router
-from bot.timezones import zone
 from db.engine import SessionFactory, transaction
 from db.models import Account, Alert, AlertStatus, OutboxMessage, OutboxStatus, utcnow
 

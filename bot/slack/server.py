@@ -24,8 +24,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
-from bot import metrics
-from bot.health import HealthCheck
+from bot.infra import metrics
+from bot.infra.health import HealthCheck
 from bot.slack.app import request_check
 from db.engine import SessionFactory
 

@@ -25,8 +25,9 @@ import db.snoozes
 from bot.alerts import summarize
 from bot.domain import alerts as domain_alerts
 from bot.domain import plans as domain_plans
-from bot.portfolio import assess_account
-from bot.settings import AppConfig
+from bot.domain.portfolio import assess_account
+from bot.domain.stats import load_metrics, metrics_lines
+from bot.infra.settings import AppConfig
 from bot.slack.model import (
     Activity,
     Card,
@@ -39,7 +40,6 @@ from bot.slack.model import (
     TriggerLine,
 )
 from bot.slack.wording import worded_call
-from bot.stats import load_metrics, metrics_lines
 from db.models import Account, Alert, AlertStatus, Snapshot
 from scoring.engine import assess
 from scoring.facts import Snapshot as FactSnapshot

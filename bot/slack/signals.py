@@ -9,9 +9,9 @@ from sqlmodel import Session
 
 import db.audit
 import db.facts
-from bot.cycle import CycleResult, evaluate_many
-from bot.portfolio import assess_account
-from bot.settings import AppConfig
+from bot.domain.portfolio import assess_account
+from bot.infra.settings import AppConfig
+from bot.poll.cycle import CycleResult, evaluate_many
 from bot.slack import kinds
 from bot.slack.errors import UserError
 from bot.slack.model import LoggedSignal

@@ -14,10 +14,10 @@ import pytest
 from sqlmodel import col, func, select
 
 import db.runs
-from bot import parallel
-from bot.cycle import run_cycle
-from bot.poll import rescore
-from bot.settings import AlertPolicy, AppConfig, load_app_config
+from bot.infra.settings import AlertPolicy, AppConfig, load_app_config
+from bot.poll import parallel
+from bot.poll.cycle import run_cycle
+from bot.poll.run import rescore
 from db import migrate
 from db.engine import SessionFactory, make_engine, session_factory, transaction
 from db.models import Account, Alert, AlertStatus, OutboxMessage, TriggerEpisode, utcnow
@@ -166,7 +166,7 @@ def test_helper_processes_offer_what_was_left_behind_too(
         started.append(kwargs["helpers"])
         real(*args, **kwargs)
 
-    monkeypatch.setattr("bot.poll.score_in_parallel", counting)
+    monkeypatch.setattr("bot.poll.run.score_in_parallel", counting)
     two = AppConfig.model_validate({"sources": {"schedule": {"rescore_processes": 2}}})
     fixed, _, error = rescore(
         factory, today=DAY, config=two, everything=True, reoffer=True, chunk=3

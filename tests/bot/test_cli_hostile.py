@@ -15,10 +15,10 @@ import pytest
 from rich.console import Console
 from sqlmodel import Session, create_engine, select
 
-from bot.cycle import CycleResult
-from bot.poll import PollSummary, SourceOutcome
-from bot.poll_cli import summary_table
-from bot.safe_text import printable
+from bot.output.poll_cli import summary_table
+from bot.output.safe_text import printable
+from bot.poll.cycle import CycleResult
+from bot.poll.run import PollSummary, SourceOutcome
 from db.models import Plan, SourceState
 from tests.bot.test_safe_text import CRAFTED
 

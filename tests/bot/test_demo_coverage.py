@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import date
 
 import db.outbox
-from bot.cycle import run_cycle
-from bot.portfolio import assess_portfolio
-from bot.settings import AppConfig
+from bot.domain.portfolio import assess_portfolio
+from bot.infra.settings import AppConfig
+from bot.poll.cycle import run_cycle
 from db.engine import SessionFactory
 from scoring.bands import Band
 from scoring.evidence import SignalKey

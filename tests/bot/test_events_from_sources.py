@@ -24,8 +24,8 @@ from sqlmodel import col, select
 
 import db.accounts
 import db.facts
-from bot.poll import PollSummary, poll
-from bot.settings import AppConfig
+from bot.infra.settings import AppConfig
+from bot.poll.run import PollSummary, poll
 from db.engine import SessionFactory
 from db.models import AccountEvent, Alert, OutboxMessage, TriggerEpisode
 from scoring.bands import Band

@@ -19,9 +19,9 @@ import pytest
 from sqlalchemy import func
 from sqlmodel import select
 
-from bot.fetcher import ProcessSource
-from bot.metrics import REGISTRY
-from bot.poll import poll_source
+from bot.infra.metrics import REGISTRY
+from bot.poll.fetcher import ProcessSource
+from bot.poll.run import poll_source
 from db.engine import SessionFactory
 from db.models import Account, Snapshot
 from sources.base import JoinPolicy, load_cursor
@@ -180,7 +180,7 @@ def test_a_helper_that_dies_is_a_failed_read_not_a_hang() -> None:
 POLLER = """
 import multiprocessing as mp, threading, time
 from datetime import date
-from bot.fetcher import ProcessSource
+from bot.poll.fetcher import ProcessSource
 from sources.base import JoinPolicy
 from tests.bot.test_fetcher import _Hangs
 batches = ProcessSource("slow", JoinPolicy(), _Hangs).fetch(None, date(2026, 12, 2))
@@ -220,8 +220,8 @@ def test_a_helper_whose_poller_is_killed_exits() -> None:
 
 
 def test_configured_api_sources_are_read_in_helpers_with_their_own_join_policy() -> None:
-    from bot.poll import _build, configured_sources
-    from bot.settings import AppConfig, Settings
+    from bot.infra.settings import AppConfig, Settings
+    from bot.poll.run import _build, configured_sources
 
     settings = Settings(
         _env_file=None,

@@ -8,7 +8,7 @@ from datetime import timedelta
 from pathlib import Path
 
 import db.runs
-from bot.leases import SqliteProcessLock, run_exclusively
+from bot.infra.leases import SqliteProcessLock, run_exclusively
 from db.engine import SessionFactory, transaction
 from db.models import utcnow
 
@@ -68,7 +68,7 @@ def test_second_process_on_the_same_sqlite_file_is_refused(tmp_path: Path) -> No
     lock.acquire()
     try:
         code = textwrap.dedent(f"""
-            from bot.leases import AlreadyRunning, SqliteProcessLock
+            from bot.infra.leases import AlreadyRunning, SqliteProcessLock
             try:
                 SqliteProcessLock({url!r}).acquire()
             except AlreadyRunning as exc:

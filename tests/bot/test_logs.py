@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.logs import REDACTED, Redactor, configure_logging, log_context
+from bot.infra.logs import REDACTED, Redactor, configure_logging, log_context
 
 TOKEN = "xoxb-1234-5678-abcdefghijkl"
 

@@ -3,7 +3,7 @@ from __future__ import annotations
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.lookup import find_accounts
+from bot.domain.lookup import find_accounts
 
 BOOK = [
     (1, "acme-corp", "Acme Corp", "acme.example"),

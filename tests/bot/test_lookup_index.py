@@ -9,7 +9,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 import db.accounts
-from bot.lookup import AccountIndex, find_accounts
+from bot.domain.lookup import AccountIndex, find_accounts
 from bot.slack.search import AccountSearch
 from db.engine import SessionFactory, transaction
 from db.models import Account

@@ -11,9 +11,9 @@ import pytest
 from sqlmodel import Session, select
 
 import db.runs
-from bot import parallel
-from bot.poll import poll_source, rescore
-from bot.settings import AppConfig
+from bot.infra.settings import AppConfig
+from bot.poll import parallel
+from bot.poll.run import poll_source, rescore
 from db import migrate
 from db.engine import SessionFactory, make_engine, session_factory
 from db.models import Account, Alert, OutboxMessage, TriggerEpisode
@@ -52,7 +52,7 @@ def test_helpers_score_exactly_as_one_process_does(
         started.append(kwargs["helpers"])
         real(*args, **kwargs)
 
-    monkeypatch.setattr("bot.poll.score_in_parallel", counting)
+    monkeypatch.setattr("bot.poll.run.score_in_parallel", counting)
     result, done, error = scored(factory, processes=2, chunk=3)
     assert error is None and started == [2]
 

@@ -16,10 +16,10 @@ import time_machine
 
 import db.plans
 import db.snoozes
-from bot.digests import collect_daily_digests
+from bot.domain.digests import collect_daily_digests
 from bot.domain.plans import start_plan
-from bot.reminders import collect_snooze_returns, collect_step_reminders
-from bot.settings import AppConfig
+from bot.domain.reminders import collect_snooze_returns, collect_step_reminders
+from bot.infra.settings import AppConfig
 from bot.slack.jobs import owner_zones
 from bot.slack.routing import Router
 from db.engine import SessionFactory, transaction

@@ -9,12 +9,12 @@ from icalendar import Calendar
 
 import db.accounts
 import db.plans
-from bot.calendar_export import steps_calendar
-from bot.cycle import run_cycle
 from bot.domain.errors import PlanError
 from bot.domain.plans import close_plan, start_plan
-from bot.portfolio import assess_account
-from bot.settings import AppConfig
+from bot.domain.portfolio import assess_account
+from bot.infra.settings import AppConfig
+from bot.output.calendar_export import steps_calendar
+from bot.poll.cycle import run_cycle
 from db.engine import SessionFactory, transaction
 from sources.demo import demo_batch
 

@@ -13,8 +13,8 @@ from sqlalchemy import func
 from sqlmodel import Session, select
 
 import db.runs
-from bot.poll import SCORING, PollSummary, poll, poll_source
-from bot.settings import AppConfig
+from bot.infra.settings import AppConfig
+from bot.poll.run import SCORING, PollSummary, poll, poll_source
 from db import migrate
 from db.engine import SessionFactory, make_engine, session_factory
 from db.models import Account, ExternalId, OutboxMessage, PollRun, Snapshot, SourceState

@@ -10,8 +10,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 from sqlmodel import col, select
 
 import db.runs
+from bot.infra.settings import AppConfig, Settings
 from bot.scheduler import POLL_JOB, RESCORE_JOB, build_scheduler, poll_job, rescore_job
-from bot.settings import AppConfig, Settings
 from db.engine import SessionFactory, transaction
 from db.models import PollRun, utcnow
 from sources.config import DemoSourceConfig, ScheduleConfig, SourcesConfig

@@ -14,12 +14,12 @@ from pathlib import Path
 import markdown
 import pytest
 
-from bot.cycle import run_cycle
-from bot.portfolio import assess_portfolio
-from bot.report import render_playbook
-from bot.report_html import pipeline_by_band, render_playbook_html
-from bot.safe_text import printable
-from bot.settings import AppConfig
+from bot.domain.portfolio import assess_portfolio
+from bot.infra.settings import AppConfig
+from bot.output.report import render_playbook
+from bot.output.report_html import pipeline_by_band, render_playbook_html
+from bot.output.safe_text import printable
+from bot.poll.cycle import run_cycle
 from db import migrate
 from db.engine import SessionFactory, make_engine, session_factory
 from scoring.bands import Band

@@ -15,7 +15,7 @@ from hypothesis import strategies as st
 from rich.console import Console
 from rich.text import Text
 
-from bot import safe_text
+from bot.output import safe_text
 
 CRAFTED = [
     "\\[click\\](javascript:alert(1))",

@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import Settings
+from bot.infra.settings import Settings
 
 
 def test_secrets_come_from_env_or_secret_files_and_never_print(

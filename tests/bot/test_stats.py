@@ -6,11 +6,11 @@ from datetime import date, timedelta
 
 import db.accounts
 import db.alerts
-from bot.cycle import run_cycle
 from bot.domain.plans import close_plan, start_plan
-from bot.portfolio import assess_account
-from bot.settings import AppConfig
-from bot.stats import load_metrics, metrics_lines
+from bot.domain.portfolio import assess_account
+from bot.domain.stats import load_metrics, metrics_lines
+from bot.infra.settings import AppConfig
+from bot.poll.cycle import run_cycle
 from db.engine import SessionFactory, transaction
 from sources.demo import demo_batch
 

@@ -17,8 +17,8 @@ from sqlmodel import select
 
 import db.accounts
 import db.facts
-from bot.poll import PollSummary, poll
-from bot.settings import AppConfig
+from bot.infra.settings import AppConfig
+from bot.poll.run import PollSummary, poll
 from db.engine import SessionFactory
 from db.models import AccountEvent, TriggerEpisode
 from scoring.engine import assess

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.when import WhenError, parse_when
+from bot.domain.when import WhenError, parse_when
 
 NOW = datetime(2026, 11, 20, 15, 42, tzinfo=ZoneInfo("America/New_York"))
 

@@ -18,7 +18,7 @@ from sqlalchemy import JSON, Date, Float, Integer, String, TypeDecorator
 
 import db.accounts
 import db.facts
-from bot.cycle import ingest_batch
+from bot.poll.cycle import ingest_batch
 from db.engine import SessionFactory, transaction
 from db.models import Snapshot as SnapshotRow
 from scoring.facts import SNAPSHOT_FACTS, FactKind, FactSpec, Health, Snapshot

@@ -20,11 +20,11 @@ from rich.console import Console
 from sqlmodel import col, select
 
 import db.runs
-from bot.health import HealthCheck
-from bot.leases import run_exclusively
-from bot.poll import poll
-from bot.poll_cli import status_view
-from bot.settings import AppConfig, Settings
+from bot.infra.health import HealthCheck
+from bot.infra.leases import run_exclusively
+from bot.infra.settings import AppConfig, Settings
+from bot.output.poll_cli import status_view
+from bot.poll.run import poll
 from db.engine import SessionFactory
 from db.models import Account, PollRun, utcnow
 from tests.bot.test_poll import hs_source
@@ -41,9 +41,9 @@ CHILD = textwrap.dedent(
     import sys
     from datetime import date, timedelta
 
-    from bot.leases import run_exclusively
-    from bot.poll import poll
-    from bot.settings import AppConfig
+    from bot.infra.leases import run_exclusively
+    from bot.poll.run import poll
+    from bot.infra.settings import AppConfig
     from db.engine import make_engine, session_factory
     from sources.config import HttpConfig, HubSpotConfig
     from sources.hubspot import HubSpotSource

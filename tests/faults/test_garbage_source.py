@@ -13,8 +13,8 @@ from datetime import date
 import pytest
 from sqlmodel import col, select
 
-from bot.poll import PollSummary, poll
-from bot.settings import AlertPolicy, AppConfig, Settings
+from bot.infra.settings import AlertPolicy, AppConfig, Settings
+from bot.poll.run import PollSummary, poll
 from bot.slack.client import make_client
 from bot.slack.config import SlackConfig
 from bot.slack.routing import Router

@@ -19,10 +19,10 @@ from sqlalchemy.pool import NullPool
 from sqlmodel import Session
 
 import db.outbox
-from bot import metrics
-from bot.health import HealthCheck
-from bot.poll import poll
-from bot.settings import AlertPolicy, AppConfig, Settings
+from bot.infra import metrics
+from bot.infra.health import HealthCheck
+from bot.infra.settings import AlertPolicy, AppConfig, Settings
+from bot.poll.run import poll
 from bot.slack.app import create_app, deps_of
 from bot.slack.client import make_client
 from bot.slack.config import SlackConfig
@@ -190,7 +190,7 @@ def test_healthz_says_the_database_is_down_without_saying_where_it_is(
     engine = make_engine(url, poolclass=NullPool)
     thread = ServerThread(build_asgi(None, session_factory(engine), ["hubspot"])).start()
     try:
-        with caplog.at_level(logging.WARNING, logger="bot.health"):
+        with caplog.at_level(logging.WARNING, logger="bot.infra.health"):
             answer = httpx.get(thread.url + "/healthz", timeout=10)
     finally:
         thread.stop()
@@ -203,6 +203,6 @@ def test_healthz_says_the_database_is_down_without_saying_where_it_is(
         assert secret not in answer.text
     for driver in ("psycopg", "OperationalError", "connection to server", "postgres"):
         assert driver.lower() not in answer.text.lower()
-    logged = " ".join(r.getMessage() for r in caplog.records if r.name == "bot.health")
+    logged = " ".join(r.getMessage() for r in caplog.records if r.name == "bot.infra.health")
     assert "OperationalError" in logged and str(port) in logged  # the detail is kept, server-side
     assert "pw-s3cret" in Settings(database_url=url).secret_values()  # so the log redacts it

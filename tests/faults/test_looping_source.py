@@ -16,8 +16,8 @@ from typing import Any
 import pytest
 from sqlmodel import col, select
 
-from bot.poll import PollSummary, SourceOutcome, poll
-from bot.settings import AppConfig
+from bot.infra.settings import AppConfig
+from bot.poll.run import PollSummary, SourceOutcome, poll
 from bot.slack.config import SlackConfig
 from db.engine import SessionFactory
 from db.models import OutboxMessage, PollRun

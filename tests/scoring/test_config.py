@@ -4,7 +4,7 @@ from pathlib import Path
 
 import pytest
 
-from bot.settings import load_app_config
+from bot.infra.settings import load_app_config
 from scoring.config import ConfigError, ScoringConfig, load_scoring_config
 
 

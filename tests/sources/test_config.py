@@ -9,7 +9,7 @@ import pytest
 import yaml
 from pydantic import ValidationError
 
-from bot.settings import AppConfig
+from bot.infra.settings import AppConfig
 from sources.config import HttpConfig, SalesforceConfig, SourcesConfig, UsageConfig
 
 DOC = Path(__file__).parents[2] / "docs" / "sources.md"

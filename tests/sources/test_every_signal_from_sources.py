@@ -26,9 +26,9 @@ from sqlalchemy import func
 from sqlmodel import select
 
 import db.accounts
-from bot.poll import PollSummary, run_poll
-from bot.portfolio import Scored, assess_account
-from bot.settings import AppConfig, Settings, load_app_config
+from bot.domain.portfolio import Scored, assess_account
+from bot.infra.settings import AppConfig, Settings, load_app_config
+from bot.poll.run import PollSummary, run_poll
 from db.engine import SessionFactory
 from db.models import AccountEvent, Alert, OutboxMessage, Snapshot, TriggerEpisode
 from scoring.bands import Band

@@ -8,7 +8,7 @@ from sqlmodel import col, select
 
 import db.accounts
 import db.facts
-from bot.cycle import Ingested, ingest_batch
+from bot.poll.cycle import Ingested, ingest_batch
 from db.engine import SessionFactory, transaction
 from db.models import Account, ExternalId, Snapshot
 from scoring.facts import Health

@@ -32,7 +32,7 @@ from scoring.evidence import fmt_date, fmt_money
 from scoring.outcomes import OutcomeMetrics, Rate
 
 if TYPE_CHECKING:
-    from bot.digests import DailyDigest, WeeklySummary
+    from bot.domain.digests import DailyDigest, WeeklySummary
 
 
 def daily_digest_text(digest: DailyDigest) -> str:

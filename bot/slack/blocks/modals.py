@@ -21,7 +21,7 @@ from slack_sdk.models.blocks import (
 from slack_sdk.models.views import View
 
 from bot.domain.alerts import NOT_NOW_REASONS
-from bot.lookup import Entry
+from bot.domain.lookup import Entry
 from bot.slack import kinds
 from bot.slack.blocks.base import MODAL_TITLE, context, option, section
 from bot.slack.ids import Action, Callback

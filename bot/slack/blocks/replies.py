@@ -7,7 +7,7 @@ from collections.abc import Sequence
 
 from slack_sdk.models.blocks import Block, SectionBlock
 
-from bot.lookup import Entry
+from bot.domain.lookup import Entry
 from bot.slack import kinds
 from bot.slack.blocks.base import (
     BAND_EMOJI,

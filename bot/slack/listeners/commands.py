@@ -15,7 +15,7 @@ from typing import Any
 
 from slack_bolt import Ack, App, BoltContext, Respond
 
-from bot import metrics
+from bot.infra import metrics
 from bot.slack import flows
 from bot.slack.blocks.base import message_reply
 from bot.slack.blocks.replies import help_reply

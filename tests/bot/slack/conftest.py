@@ -13,8 +13,8 @@ from typing import Any
 import httpx
 import pytest
 
-from bot.cycle import run_cycle
-from bot.settings import AppConfig, Settings
+from bot.infra.settings import AppConfig, Settings
+from bot.poll.cycle import run_cycle
 from bot.slack.app import create_app, deps_of
 from bot.slack.client import make_client
 from bot.slack.config import RoutingConfig, SlackConfig

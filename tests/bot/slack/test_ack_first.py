@@ -29,7 +29,7 @@ from sqlalchemy.engine import make_url
 from sqlmodel import select
 
 import db.alerts
-from bot.settings import AppConfig, Settings
+from bot.infra.settings import AppConfig, Settings
 from bot.slack.app import create_app
 from bot.slack.client import make_client
 from bot.slack.errors import UNAVAILABLE, UserError

@@ -13,8 +13,8 @@ from sqlalchemy import func
 from sqlmodel import select
 
 import db.runs
+from bot.infra.settings import AppConfig, Settings
 from bot.scheduler import LEASE, POLL_JOB, add_source_jobs, build_scheduler
-from bot.settings import AppConfig, Settings
 from bot.slack.config import RoutingConfig, SlackConfig
 from bot.slack.ids import Action
 from bot.slack.model import ActionValue

@@ -5,7 +5,7 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
-from bot.settings import load_app_config
+from bot.infra.settings import load_app_config
 
 DOC = Path(__file__).parents[3] / "docs" / "slack.md"
 

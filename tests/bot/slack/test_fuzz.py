@@ -27,8 +27,8 @@ from hypothesis import strategies as st
 from slack_sdk.models.blocks import Block
 from sqlmodel import select
 
-from bot.cycle import run_cycle
-from bot.settings import AppConfig, Settings
+from bot.infra.settings import AppConfig, Settings
+from bot.poll.cycle import run_cycle
 from bot.slack.app import create_app, deps_of
 from bot.slack.client import make_client
 from bot.slack.config import RoutingConfig, SlackConfig

@@ -18,7 +18,7 @@ from sqlmodel import select
 
 import db.accounts
 import db.alerts
-from bot.settings import AlertPolicy, AppConfig
+from bot.infra.settings import AlertPolicy, AppConfig
 from bot.slack import log_flows
 from bot.slack.config import RoutingConfig, SlackConfig
 from bot.slack.deps import Deps

@@ -20,8 +20,9 @@ import db.digests
 import db.facts
 import db.plans
 import db.snoozes
-from bot.reminders import collect_snooze_returns
-from bot.settings import AppConfig
+from bot.domain.reminders import collect_snooze_returns
+from bot.domain.stats import load_metrics
+from bot.infra.settings import AppConfig
 from bot.slack import jobs, plan_cards, services
 from bot.slack.blocks.digests import daily_digest_blocks, weekly_summary_blocks
 from bot.slack.blocks.steps import step_blocks
@@ -29,7 +30,6 @@ from bot.slack.config import SlackConfig
 from bot.slack.deps import Deps
 from bot.slack.ids import Action
 from bot.slack.model import ActionValue
-from bot.stats import load_metrics
 from db.engine import SessionFactory, transaction
 from db.models import Account, Alert, AuditLog, OutboxMessage, Plan, PlanStep, Snooze, utcnow
 from scoring.engine import assess
@@ -676,7 +676,7 @@ def test_reassign_a_step_and_a_whole_plan_through_modals(
 
 
 def test_the_last_step_carries_the_outcome_choices_and_digests_stay_within_limits() -> None:
-    from bot.digests import DailyDigest, WeeklySummary
+    from bot.domain.digests import DailyDigest, WeeklySummary
     from bot.slack.model import StepCard
 
     today = date(2026, 11, 20)

@@ -12,7 +12,7 @@ from slack_sdk import WebClient
 from sqlmodel import select
 
 import db.slack_cache
-from bot.settings import AppConfig
+from bot.infra.settings import AppConfig
 from bot.slack import jobs, services
 from bot.slack.config import Escalation, RoutingConfig, RoutingRule, SlackConfig
 from bot.slack.deps import Deps

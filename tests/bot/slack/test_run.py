@@ -15,7 +15,7 @@ import httpx
 import pytest
 from pydantic import SecretStr
 
-from bot.settings import AppConfig, Settings
+from bot.infra.settings import AppConfig, Settings
 from bot.slack.app import create_app
 from bot.slack.client import make_client
 from bot.slack.errors import UserError

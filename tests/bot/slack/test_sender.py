@@ -12,7 +12,7 @@ from sqlmodel import col, select
 
 import db.outbox
 import db.slack_cache
-from bot.settings import AppConfig, Settings
+from bot.infra.settings import AppConfig, Settings
 from bot.slack import services
 from bot.slack.client import make_client
 from bot.slack.config import QuietHours, RoutingConfig, RoutingRule, SlackConfig
@@ -107,7 +107,7 @@ def test_persistent_5xx_backs_off_in_the_outbox(deps: Deps, slack: FakeSlack, fa
 def test_channel_not_found_is_recorded_reported_once_and_not_retried(
     make_deps: Callable[[AppConfig], Deps], slack: FakeSlack, factory, today
 ) -> None:
-    from bot.cycle import run_cycle
+    from bot.poll.cycle import run_cycle
     from sources.demo import demo_batch
 
     config = AppConfig(
@@ -251,7 +251,7 @@ def test_cleared_alert_message_says_so_and_loses_its_buttons(deps: Deps, slack, 
 def test_the_same_state_raises_no_new_alert_and_sends_nothing(
     deps: Deps, slack, factory, config, today
 ) -> None:
-    from bot.cycle import run_cycle
+    from bot.poll.cycle import run_cycle
     from sources.demo import demo_batch
 
     run_cycle(factory, [demo_batch(today)], today, config)
@@ -437,7 +437,7 @@ def test_two_senders_at_once_post_each_alert_once(
 
 
 def test_one_alert_has_one_message_in_flight(factory: SessionFactory, today) -> None:
-    from bot.cycle import run_cycle
+    from bot.poll.cycle import run_cycle
     from sources.demo import demo_batch
 
     run_cycle(factory, [demo_batch(today)], today, AppConfig())

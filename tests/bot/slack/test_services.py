@@ -8,7 +8,7 @@ import pytest
 from sqlmodel import col, select
 
 import db.alerts
-from bot.settings import AppConfig
+from bot.infra.settings import AppConfig
 from bot.slack import services
 from bot.slack.config import SlackConfig
 from bot.slack.errors import UserError

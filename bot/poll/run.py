@@ -36,9 +36,7 @@ from sqlmodel import Session
 
 import db.outbox
 import db.runs
-from bot.cycle import CycleResult, ingest_batch
-from bot.fetcher import ProcessSource
-from bot.metrics import (
+from bot.infra.metrics import (
     ALERTS,
     POLL_SECONDS,
     RECORDS_FETCHED,
@@ -46,8 +44,10 @@ from bot.metrics import (
     SOURCE_RATE_LIMITED,
     SOURCE_RATE_WAIT,
 )
-from bot.parallel import plan_helpers, score_chunk, score_in_parallel
-from bot.settings import AppConfig, Settings
+from bot.infra.settings import AppConfig, Settings
+from bot.poll.cycle import CycleResult, ingest_batch
+from bot.poll.fetcher import ProcessSource
+from bot.poll.parallel import plan_helpers, score_chunk, score_in_parallel
 from bot.slack.mrkdwn import code, escape
 from db.engine import SessionFactory, transaction
 from db.models import PollRun, utcnow
@@ -64,7 +64,7 @@ from sources.usage_api import UsageAPISource
 log = logging.getLogger(__name__)
 
 SCORING = "scoring"  # the PollRun rows of the re-scoring step
-POLL_LEASE = "poll"  # held by whoever polls or re-scores (see bot/leases.py)
+POLL_LEASE = "poll"  # held by whoever polls or re-scores (see bot/infra/leases.py)
 ABANDONED = "abandoned"  # how a run whose process died is shown and recorded
 MAX_MESSAGES = 30  # reject and issue lines kept on a PollRun
 CURSOR_LIMIT = 500  # source_state.cursor's column size

@@ -23,7 +23,7 @@ import db.alerts
 import db.facts
 import db.outbox
 from bot.alerts import state_hash, summarize
-from bot.settings import AppConfig
+from bot.infra.settings import AppConfig
 from db.engine import SessionFactory, transaction
 from db.models import Alert, AlertStatus, OutboxStatus, utcnow
 from scoring.engine import Assessment, assess

@@ -3,7 +3,7 @@
 No scripts and no external resources, so it opens anywhere (mail attachment, intranet, file://)
 and cannot produce console errors or leak data to a CDN.
 
-CRM text is escaped before it enters the Markdown (``bot.safe_text.markdown``), and the HTML
+CRM text is escaped before it enters the Markdown (``bot.output.safe_text.markdown``), and the HTML
 Markdown makes is then sanitized by nh3 (the Ammonia sanitizer) down to the elements the
 playbook uses, with links only to http(s) and mailto: if the escaping ever missed a case,
 the sanitizer still turns it into text. The chart is ours (band labels and numbers only) and
@@ -18,8 +18,8 @@ from datetime import date
 import markdown
 import nh3
 
-from bot.portfolio import Scored
-from bot.report import render_playbook
+from bot.domain.portfolio import Scored
+from bot.output.report import render_playbook
 from scoring.bands import Band
 from scoring.evidence import fmt_date, fmt_money
 

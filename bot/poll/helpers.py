@@ -25,7 +25,7 @@ LogLevels = dict[str, int]
 
 # What the fork server imports: the program's main module (which every helper would otherwise
 # import again, as a spawned one does: for the CLI that is all of it) and the poller's code.
-PRELOADED = ["__main__", "bot.poll"]
+PRELOADED = ["__main__", "bot.poll.run"]
 
 
 def helper_context() -> Any:

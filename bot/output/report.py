@@ -6,8 +6,8 @@ from collections import Counter, defaultdict
 from collections.abc import Iterable
 from datetime import date
 
-from bot.portfolio import Scored
-from bot.safe_text import markdown
+from bot.domain.portfolio import Scored
+from bot.output.safe_text import markdown
 from scoring.bands import Band
 from scoring.evidence import SignalKey, fmt_date, fmt_money
 from scoring.facts import Health
@@ -32,7 +32,7 @@ _REVENUE_BANDS = (
 
 def _md(text: str) -> str:
     """CRM text as inert Markdown: no tables broken, no heading, formatting, link or raw HTML
-    (see ``bot.safe_text.markdown``)."""
+    (see ``bot.output.safe_text.markdown``)."""
     return markdown(text)
 
 

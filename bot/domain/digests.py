@@ -18,7 +18,7 @@ import db.alerts
 import db.digests
 import db.plans
 import db.snoozes
-from bot.timezones import TzLookup, zone
+from bot.infra.timezones import TzLookup, zone
 from db.models import OPEN_ALERT_STATUSES, Alert
 
 

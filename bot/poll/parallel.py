@@ -8,7 +8,7 @@ scores chunks of its own between handing them out. A chunk is all or nothing whe
 so a crashed helper loses nothing: its chunk stays queued for the next poll.
 
 Helpers are started fresh for each large re-scoring (from the fork server, see
-``bot.helpers``) and only when the queue is big enough to pay for their start.
+``bot.poll.helpers``) and only when the queue is big enough to pay for their start.
 """
 
 from __future__ import annotations
@@ -24,9 +24,9 @@ from typing import Any
 from sqlalchemy.exc import OperationalError
 
 import db.runs
-from bot.cycle import CycleResult, evaluate_many
-from bot.helpers import HelperLogs, LogLevels, helper_context, log_levels, start_helper
-from bot.settings import AppConfig
+from bot.infra.settings import AppConfig
+from bot.poll.cycle import CycleResult, evaluate_many
+from bot.poll.helpers import HelperLogs, LogLevels, helper_context, log_levels, start_helper
 from db.engine import SessionFactory, is_sqlite, make_engine, session_factory, transaction
 
 log = logging.getLogger(__name__)

@@ -1,7 +1,7 @@
 """What ``expansion-radar poll`` and ``expansion-radar status`` show: a progress bar while
 sources are read, a summary after, and each source's sync state. No secret is ever shown:
 only whether a credential is set. What a source said (errors, rejected records) is printed as
-``Text`` through ``bot.safe_text``, never as markup or raw control characters."""
+``Text`` through ``bot.output.safe_text``, never as markup or raw control characters."""
 
 from __future__ import annotations
 
@@ -24,7 +24,9 @@ from rich.text import Text
 from sqlmodel import Session
 
 import db.runs
-from bot.poll import (
+from bot.infra.settings import AppConfig, Settings
+from bot.output.safe_text import as_text, printable
+from bot.poll.run import (
     ABANDONED,
     SCORING,
     PollSummary,
@@ -33,8 +35,6 @@ from bot.poll import (
     poll_in_progress,
     shown_status,
 )
-from bot.safe_text import as_text, printable
-from bot.settings import AppConfig, Settings
 from db.models import PollRun, SourceState
 from sources.base import describe_cursor
 

@@ -14,7 +14,7 @@ from sqlmodel import Session
 
 import db.plans
 import db.snoozes
-from bot.timezones import TzLookup
+from bot.infra.timezones import TzLookup
 
 
 @dataclass(frozen=True)

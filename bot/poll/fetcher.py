@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterator
 from datetime import date
 from typing import Any
 
-from bot.helpers import (
+from bot.poll.helpers import (
     LogLevels,
     handle_helper_record,
     helper_context,

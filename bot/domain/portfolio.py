@@ -9,7 +9,7 @@ from sqlmodel import Session
 
 import db.accounts
 import db.facts
-from bot.settings import AppConfig
+from bot.infra.settings import AppConfig
 from db.models import Account
 from scoring.engine import Assessment, assess
 from scoring.facts import AccountFacts

@@ -1,7 +1,7 @@
 """Rich renderings for the terminal: the same facts the Slack alert shows.
 
 Text from the CRM (names, owners, evidence, scripts) goes in as ``Text`` through
-``bot.safe_text``, never as markup: a name like ``Evil [/red] Co`` prints as it is, and
+``bot.output.safe_text``, never as markup: a name like ``Evil [/red] Co`` prints as it is, and
 control characters show as symbols instead of reaching the terminal."""
 
 from __future__ import annotations
@@ -11,8 +11,8 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from bot.portfolio import Scored
-from bot.safe_text import as_text, printable
+from bot.domain.portfolio import Scored
+from bot.output.safe_text import as_text, printable
 from scoring.bands import Band
 from scoring.evidence import fmt_date, fmt_money
 

@@ -1,0 +1,1 @@
+"""Process plumbing: settings, logging, metrics, health, leases, clocks."""

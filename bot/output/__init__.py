@@ -1,0 +1,1 @@
+"""What people read outside Slack: the terminal, the playbook, calendar files."""
