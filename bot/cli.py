@@ -347,8 +347,9 @@ def poll(
     """Poll the configured sources now, then re-score the accounts whose data changed."""
     from bot.infra.leases import run_exclusively
     from bot.output.poll_cli import progress_bar, summary_table
-    from bot.poll.run import UnknownSource, configured_sources, lease_busy_message
+    from bot.poll.registry import UnknownSource, configured_sources
     from bot.poll.run import poll as run_poll
+    from bot.poll.runs import lease_busy_message
     from bot.scheduler import LEASE, LEASE_TTL
 
     settings, config, factory = _setup()

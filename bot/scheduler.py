@@ -19,7 +19,8 @@ from apscheduler.triggers.interval import IntervalTrigger
 
 from bot.infra.leases import run_exclusively
 from bot.infra.settings import AppConfig, Settings
-from bot.poll.run import POLL_LEASE, PollSummary, rescore, run_poll
+from bot.poll.run import PollSummary, rescore, run_poll
+from bot.poll.runs import POLL_LEASE
 from db.engine import SessionFactory
 from sources.config import ScheduleConfig
 

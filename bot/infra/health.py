@@ -23,7 +23,7 @@ from typing import Any
 
 import db.outbox
 import db.runs
-from bot.poll.run import poll_in_progress, shown_status
+from bot.poll.runs import poll_in_progress, shown_status
 from db.engine import SessionFactory
 from db.models import PollRun, utcnow
 

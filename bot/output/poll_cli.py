@@ -26,15 +26,9 @@ from sqlmodel import Session
 import db.runs
 from bot.infra.settings import AppConfig, Settings
 from bot.output.safe_text import as_text, printable
-from bot.poll.run import (
-    ABANDONED,
-    SCORING,
-    PollSummary,
-    SourceOutcome,
-    configured_names,
-    poll_in_progress,
-    shown_status,
-)
+from bot.poll.registry import configured_names
+from bot.poll.run import PollSummary, SourceOutcome
+from bot.poll.runs import ABANDONED, SCORING, poll_in_progress, shown_status
 from db.models import PollRun, SourceState
 from sources.base import describe_cursor
 

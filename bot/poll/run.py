@@ -28,11 +28,7 @@ from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from datetime import date
-from functools import partial
-from pathlib import Path
 from typing import Protocol
-
-from sqlmodel import Session
 
 import db.outbox
 import db.runs
@@ -46,33 +42,21 @@ from bot.infra.metrics import (
 )
 from bot.infra.settings import AppConfig, Settings
 from bot.poll.cycle import CycleResult, ingest_batch
-from bot.poll.fetcher import ProcessSource
 from bot.poll.parallel import plan_helpers, score_chunk, score_in_parallel
-from bot.slack.mrkdwn import code, escape
+from bot.poll.registry import configured_sources
+from bot.poll.runs import SCORING, settle_abandoned_runs, tell_admins
 from db.engine import SessionFactory, transaction
 from db.models import PollRun, utcnow
 from sources.ahead import read_ahead
-from sources.base import JoinPolicy, Source
-from sources.demo import DemoSource
-from sources.files import FileSource
+from sources.base import Source
 from sources.http import SourceError, stats_of
-from sources.hubspot import HubSpotSource
 from sources.records import Batch
-from sources.salesforce import SalesforceSource
-from sources.usage_api import UsageAPISource
 
 log = logging.getLogger(__name__)
 
-SCORING = "scoring"  # the PollRun rows of the re-scoring step
-POLL_LEASE = "poll"  # held by whoever polls or re-scores (see bot/infra/leases.py)
-ABANDONED = "abandoned"  # how a run whose process died is shown and recorded
 MAX_MESSAGES = 30  # reject and issue lines kept on a PollRun
 CURSOR_LIMIT = 500  # source_state.cursor's column size
 ANALYZE_FIRST = 2000  # records fetched before PostgreSQL first refreshes its planner statistics
-
-
-class UnknownSource(ValueError):
-    """``--source`` named something that is not configured."""
 
 
 class Progress(Protocol):
@@ -132,106 +116,6 @@ class PollSummary:
 
 
 # --- which sources ----------------------------------------------------------------------
-
-
-DEFAULT_ORDER = ("hubspot", "salesforce", "demo", "usage")  # files go after the CRMs
-
-
-def configured_names(settings: Settings, config: AppConfig) -> list[str]:
-    """Names of the sources the environment and config file enable, in polling order: CRMs
-    first (they create the accounts), files, the demo, then usage (which joins them)."""
-    cfg = config.sources
-    names: list[str] = []
-    if settings.hubspot_access_token is not None and cfg.hubspot.enabled:
-        names.append("hubspot")
-    if (
-        settings.salesforce_instance_url
-        and settings.salesforce_access_token is not None
-        and cfg.salesforce.enabled
-    ):
-        names.append("salesforce")
-    names += [f.name for f in cfg.files]
-    if cfg.demo.enabled:
-        names.append("demo")
-    if settings.usage_api_url and cfg.usage.enabled:
-        names.append("usage")
-    if cfg.order:
-        rank = {n: i for i, n in enumerate(cfg.order)}
-        names.sort(key=lambda n: rank.get(n, len(rank)))
-    else:
-        names.sort(key=_default_rank)
-    return names
-
-
-def configured_sources(
-    settings: Settings,
-    config: AppConfig,
-    *,
-    only: Sequence[str] | None = None,
-    base_dir: Path | None = None,
-) -> list[Source]:
-    """The enabled sources, built (``only`` picks some by name)."""
-    names = configured_names(settings, config)
-    if only:
-        missing = [n for n in only if n not in names]
-        if missing:
-            raise UnknownSource(
-                f"no configured source named {', '.join(missing)}; configured:"
-                f" {', '.join(names) or 'none'} (see docs/sources.md)"
-            )
-        names = [n for n in names if n in only]
-    return [_sourced(name, settings, config, base_dir) for name in names]
-
-
-HTTP_SOURCES = ("hubspot", "salesforce", "usage")
-
-
-def _sourced(name: str, settings: Settings, config: AppConfig, base_dir: Path | None) -> Source:
-    """The source, read in a helper process when it is an API and the config allows it."""
-    if name not in HTTP_SOURCES or not config.sources.schedule.fetch_in_processes:
-        return _build(name, settings, config, base_dir)
-    policy = JoinPolicy.of(getattr(config.sources, name))
-    return ProcessSource(name, policy, partial(_build, name, settings, config, base_dir))
-
-
-def _default_rank(name: str) -> int:
-    if name in DEFAULT_ORDER:
-        position = DEFAULT_ORDER.index(name)
-        return position if name != "usage" else 100
-    return 50  # files: after the CRMs, before usage
-
-
-def _build(name: str, settings: Settings, config: AppConfig, base_dir: Path | None) -> Source:
-    cfg = config.sources
-    if name == "hubspot":
-        assert settings.hubspot_access_token is not None
-        return HubSpotSource(
-            url=settings.hubspot_api_url,
-            token=settings.hubspot_access_token.get_secret_value(),
-            config=cfg.hubspot,
-            http=cfg.http,
-        )
-    if name == "salesforce":
-        assert settings.salesforce_instance_url and settings.salesforce_access_token
-        return SalesforceSource(
-            instance_url=settings.salesforce_instance_url,
-            token=settings.salesforce_access_token.get_secret_value(),
-            config=cfg.salesforce,
-            http=cfg.http,
-        )
-    if name == "usage":
-        assert settings.usage_api_url
-        token = settings.usage_api_token
-        return UsageAPISource(
-            url=settings.usage_api_url,
-            token=token.get_secret_value() if token else None,
-            config=cfg.usage,
-            http=cfg.http,
-        )
-    if name == "demo":
-        return DemoSource()
-    file_cfg = next(f for f in cfg.files if f.name == name)
-    return FileSource(file_cfg, base_dir=base_dir)
 
 
 # --- one source -------------------------------------------------------------------------
@@ -377,119 +261,7 @@ def _finish(factory: SessionFactory, outcome: SourceOutcome) -> None:
             state.last_error = (outcome.error or "failed")[:2000]
             state.last_error_at = now
         session.add(state)
-        _tell_admins(session, outcome)
-
-
-def settle_abandoned_runs(factory: SessionFactory) -> list[PollRun]:
-    """Finish, as failed, every run still marked running: called by a poll (or a re-scoring)
-    that holds the poll lease, so the process of such a run is gone (killed, or its machine
-    restarted). Only a source's newest run can still be running, since every poll settles
-    before it starts runs of its own. Returns the runs it finished."""
-    now = utcnow()
-    reason = (
-        f"{ABANDONED}: the process running this poll stopped before it finished (killed or"
-        f" crashed); found on {now:%d %b %Y %H:%M} UTC when the next poll started. What it"
-        " wrote is kept, and the next poll goes on from its last written batch"
-    )
-    with transaction(factory) as session:
-        stale = [r for r in db.runs.last_run_per_source(session).values() if r.status == "running"]
-        if not stale:
-            return []
-        db.runs.abandon_runs(
-            session, run_ids=[r.id for r in stale if r.id is not None], now=now, reason=reason
-        )
-        for run in stale:
-            if run.source != SCORING:
-                state = db.runs.source_state(session, run.source)
-                state.last_error = reason[:2000]
-                state.last_error_at = now
-                session.add(state)
-    for run in stale:
-        log.warning(
-            "%s: run %s was left running by a process that stopped; marked failed",
-            run.source,
-            run.id,
-        )
-    return stale
-
-
-def poll_in_progress(session: Session) -> bool:
-    """Whether some process is polling (or re-scoring) now: it holds the poll lease."""
-    return db.runs.lease_live(session, POLL_LEASE, utcnow())
-
-
-def lease_busy_message(session: Session) -> str:
-    """Why a poll cannot start now: another process holds the poll lease."""
-    lease = db.runs.lease_holder(session, POLL_LEASE)
-    who, until = "another process", ""
-    if lease is not None:
-        who = ":".join(lease.holder.split(":")[:2])  # host:pid, without the random suffix
-        until = f" until {lease.expires_at:%d %b %Y %H:%M:%S} UTC (renewed while it runs)"
-    return (
-        f"another poll is running ({who}{until}); try again when it has finished."
-        " `expansion-radar status` shows each source's progress. If that process was killed,"
-        " its turn lapses by then."
-    )
-
-
-def shown_status(run: PollRun, polling: bool) -> str:
-    """A run's status for people: "running" only while a poll holds the lease; a run left
-    running by a process that is gone is "abandoned" (and so is one already settled)."""
-    if run.status == "running" and not polling:
-        return ABANDONED
-    if run.status == "failed" and _abandoned(run):
-        return ABANDONED
-    return run.status
-
-
-def _abandoned(run: PollRun) -> bool:
-    return bool(run.errors) and run.errors[0].startswith(f"error: {ABANDONED}")
-
-
-def _unhealthy(status: str, fetched: int, rejected: int) -> bool:
-    """A failed run, or one whose every record was rejected (the source sent garbage)."""
-    return status == "failed" or (fetched > 0 and rejected >= fetched)
-
-
-def _tell_admins(session: Session, outcome: SourceOutcome) -> None:
-    """Once per streak: a warning to the admin channel when a source turns bad (failed, or
-    every record rejected), and a note when it is healthy again — never on every poll.
-
-    The streak is read from the source's previous finished run, in the same transaction that
-    finishes this one, so the warning is queued exactly once (the poll lease keeps polls of
-    one source from overlapping). An interrupted run (Ctrl-C, shutdown) or an abandoned one
-    (its process killed) is not a streak.
-    """
-    if outcome.error == "interrupted":
-        return
-    bad = _unhealthy(outcome.status, outcome.fetched, outcome.rejected)
-    previous = next(
-        (
-            run
-            for run in db.runs.recent_finished_runs(
-                session, source=outcome.name, before_id=outcome.run_id
-            )
-            if not (run.errors and run.errors[0] == "error: interrupted") and not _abandoned(run)
-        ),
-        None,
-    )
-    was_bad = previous is not None and _unhealthy(
-        previous.status, previous.fetched, previous.rejected
-    )
-    name = escape(outcome.name, single_line=True)
-    if bad and not was_bad:
-        why = outcome.error or f"all {outcome.fetched} records were rejected"
-        text = (
-            f":warning: Source *{name}* is not delivering usable data: {code(why[:300])}."
-            " The last good data is kept and alerts continue from it; the poll keeps retrying"
-            " on schedule. You will get one note here when it recovers."
-        )
-    elif was_bad and not bad:
-        text = f":white_check_mark: Source *{name}* is healthy again: its last poll succeeded."
-    else:
-        return
-    db.outbox.enqueue(session, alert=None, kind="admin", payload={"text": text}, priority=1000)
-    log.warning("%s: admin channel told: %s", outcome.name, "unhealthy" if bad else "recovered")
+        tell_admins(session, outcome)
 
 
 # --- re-scoring -------------------------------------------------------------------------

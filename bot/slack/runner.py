@@ -19,7 +19,7 @@ from slack_sdk.socket_mode.response import SocketModeResponse
 import db.outbox
 from bot.infra import metrics
 from bot.infra.settings import AppConfig, Settings
-from bot.poll.run import configured_names
+from bot.poll.registry import configured_names
 from bot.scheduler import add_source_jobs, build_scheduler
 from bot.slack.app import create_app, deps_of
 from bot.slack.jobs import add_jobs

@@ -221,7 +221,7 @@ def test_a_helper_whose_poller_is_killed_exits() -> None:
 
 def test_configured_api_sources_are_read_in_helpers_with_their_own_join_policy() -> None:
     from bot.infra.settings import AppConfig, Settings
-    from bot.poll.run import _build, configured_sources
+    from bot.poll.registry import _build, configured_sources
 
     settings = Settings(
         _env_file=None,

@@ -14,7 +14,8 @@ from sqlmodel import Session, select
 
 import db.runs
 from bot.infra.settings import AppConfig
-from bot.poll.run import SCORING, PollSummary, poll, poll_source
+from bot.poll.run import PollSummary, poll, poll_source
+from bot.poll.runs import SCORING
 from db import migrate
 from db.engine import SessionFactory, make_engine, session_factory
 from db.models import Account, ExternalId, OutboxMessage, PollRun, Snapshot, SourceState
