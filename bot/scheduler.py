@@ -22,7 +22,7 @@ from bot.infra.settings import AppConfig, Settings
 from bot.poll.run import PollSummary, rescore, run_poll
 from bot.poll.runs import POLL_LEASE
 from db.engine import SessionFactory
-from sources.config import ScheduleConfig
+from sources.config_base import ScheduleConfig
 
 log = logging.getLogger(__name__)
 

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Protocol, runtime_checkable
 
-from sources.config import JoinConfig
+from sources.config_base import JoinConfig
 from sources.parse import Issues
 from sources.records import (
     AccountRecord,

@@ -32,7 +32,7 @@ from sources.parse import MAX_YEAR, MIN_YEAR, Reader, parse_date, record_id
 from sources.records import EventRecord
 
 if TYPE_CHECKING:
-    from sources.config import EventMapping
+    from sources.config_base import EventMapping
 
 MAX_DETAIL = 2000  # the stored column's length
 MAX_EVENT_COUNT = 1_000_000  # a running count above this is a data error, not requests

@@ -18,7 +18,7 @@ from typing import Any
 
 import httpx
 
-from sources.config import HttpConfig
+from sources.config_base import HttpConfig
 from sources.ratelimit import RollingWindow
 
 log = logging.getLogger(__name__)

@@ -27,7 +27,8 @@ import httpx
 
 from sources.ahead import read_ahead
 from sources.base import BatchBuilder, JoinPolicy, dump_cursor, load_cursor, now_ms
-from sources.config import HttpConfig, SalesforceConfig
+from sources.config_base import HttpConfig
+from sources.crm_config import SalesforceConfig
 from sources.events import mapped_fields, read_mapped_events
 from sources.http import (
     AuthError,

@@ -17,7 +17,8 @@ import httpx
 
 from sources.ahead import read_ahead
 from sources.base import BatchBuilder, JoinPolicy, dump_cursor, load_cursor, ms_to_iso, now_ms
-from sources.config import HttpConfig, UsageConfig
+from sources.config import UsageConfig
+from sources.config_base import HttpConfig
 from sources.events import read_event_list
 from sources.http import BadResponse, HttpClient, RequestFailed, RequestStats
 from sources.mapping import map_record

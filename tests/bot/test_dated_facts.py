@@ -26,7 +26,7 @@ from scoring.evidence import Signal, SignalKey
 from scoring.facts import AccountFacts
 from scoring.signals import readiness_signals
 from sources.base import Source
-from sources.config import HubSpotConfig, HubSpotProperties, SalesforceConfig, SalesforceFields
+from sources.crm_config import HubSpotConfig, HubSpotProperties, SalesforceConfig, SalesforceFields
 from sources.hubspot import HubSpotSource
 from sources.salesforce import SalesforceSource
 from tests.fakes import FakeHubSpot, FakeSalesforce

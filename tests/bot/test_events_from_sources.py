@@ -36,12 +36,8 @@ from scoring.gate import GateCode
 from scoring.signals import readiness_signals
 from scoring.triggers import TriggerKind
 from sources.base import Source
-from sources.config import (
-    FileSourceConfig,
-    HubSpotConfig,
-    SalesforceConfig,
-    UsageConfig,
-)
+from sources.config import FileSourceConfig, UsageConfig
+from sources.crm_config import HubSpotConfig, SalesforceConfig
 from sources.files import FileSource
 from sources.hubspot import HubSpotSource
 from sources.salesforce import SalesforceSource

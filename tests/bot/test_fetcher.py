@@ -25,7 +25,7 @@ from bot.poll.run import poll_source
 from db.engine import SessionFactory
 from db.models import Account, Snapshot
 from sources.base import JoinPolicy, load_cursor
-from sources.config import HubSpotConfig
+from sources.crm_config import HubSpotConfig
 from sources.http import SourceError
 from sources.hubspot import HubSpotSource
 from sources.records import Batch

@@ -21,7 +21,8 @@ from db.engine import SessionFactory, make_engine, session_factory
 from db.models import Account, ExternalId, OutboxMessage, PollRun, Snapshot, SourceState
 from scoring.config import Gate, ScoringConfig
 from sources.base import JoinPolicy, Source
-from sources.config import HubSpotConfig, UsageConfig
+from sources.config import UsageConfig
+from sources.crm_config import HubSpotConfig
 from sources.hubspot import HubSpotSource
 from sources.records import Batch
 from sources.usage_api import UsageAPISource

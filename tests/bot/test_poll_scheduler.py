@@ -14,7 +14,8 @@ from bot.infra.settings import AppConfig, Settings
 from bot.scheduler import POLL_JOB, RESCORE_JOB, build_scheduler, poll_job, rescore_job
 from db.engine import SessionFactory, transaction
 from db.models import PollRun, utcnow
-from sources.config import DemoSourceConfig, ScheduleConfig, SourcesConfig
+from sources.config import DemoSourceConfig, SourcesConfig
+from sources.config_base import ScheduleConfig
 
 DEMO = AppConfig(sources=SourcesConfig(demo=DemoSourceConfig(enabled=True)))
 

@@ -26,7 +26,7 @@ from scoring.facts import AccountFacts, EventKind
 from scoring.gate import GateCode
 from scoring.triggers import TriggerKind
 from sources.base import Source
-from sources.config import HubSpotConfig, SalesforceConfig
+from sources.crm_config import HubSpotConfig, SalesforceConfig
 from sources.hubspot import HubSpotSource
 from sources.salesforce import SalesforceSource
 from tests.fakes import FakeHubSpot, FakeSalesforce

@@ -22,13 +22,8 @@ from bot.poll.cycle import ingest_batch
 from db.engine import SessionFactory, transaction
 from db.models import Snapshot as SnapshotRow
 from scoring.facts import SNAPSHOT_FACTS, FactKind, FactSpec, Health, Snapshot
-from sources.config import (
-    FILE_TARGETS,
-    FileSourceConfig,
-    HubSpotProperties,
-    SalesforceFields,
-    UsageFields,
-)
+from sources.config import FILE_TARGETS, FileSourceConfig, UsageFields
+from sources.crm_config import HubSpotProperties, SalesforceFields
 from sources.files import FileSource
 from sources.mapping import SNAPSHOT_KEYS
 from sources.records import Batch, SnapshotRecord

@@ -45,7 +45,8 @@ CHILD = textwrap.dedent(
     from bot.poll.run import poll
     from bot.infra.settings import AppConfig
     from db.engine import make_engine, session_factory
-    from sources.config import HttpConfig, HubSpotConfig
+    from sources.config_base import HttpConfig
+    from sources.crm_config import HubSpotConfig
     from sources.hubspot import HubSpotSource
 
     database_url, hubspot_url, token = sys.argv[1:4]

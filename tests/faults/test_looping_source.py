@@ -22,7 +22,7 @@ from bot.slack.config import SlackConfig
 from db.engine import SessionFactory
 from db.models import OutboxMessage, PollRun
 from sources.base import Source
-from sources.config import SalesforceConfig
+from sources.crm_config import SalesforceConfig
 from sources.salesforce import SalesforceSource
 from tests.bot.test_poll import hs_source, usage_source
 from tests.fakes import FakeHubSpot, FakeSalesforce, FakeUsageAPI

@@ -7,7 +7,8 @@ from datetime import date
 
 import pytest
 
-from sources.config import HttpConfig, UsageConfig, UsageMetric
+from sources.config import UsageConfig, UsageMetric
+from sources.config_base import HttpConfig
 from tests.fakes import FakeHubSpot, FakeSalesforce, FakeUsageAPI
 
 HS_TOKEN = "pat-na1-fake-token"

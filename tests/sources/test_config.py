@@ -10,7 +10,9 @@ import yaml
 from pydantic import ValidationError
 
 from bot.infra.settings import AppConfig
-from sources.config import HttpConfig, SalesforceConfig, SourcesConfig, UsageConfig
+from sources.config import SourcesConfig, UsageConfig
+from sources.config_base import HttpConfig
+from sources.crm_config import SalesforceConfig
 
 DOC = Path(__file__).parents[2] / "docs" / "sources.md"
 

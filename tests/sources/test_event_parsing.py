@@ -19,7 +19,8 @@ from hypothesis import strategies as st
 from pydantic import ValidationError
 
 from scoring.facts import EventKind
-from sources.config import FileSourceConfig, HubSpotConfig, SourcesConfig
+from sources.config import FileSourceConfig, SourcesConfig
+from sources.crm_config import HubSpotConfig
 from sources.events import (
     MAX_STEPS,
     Bad,

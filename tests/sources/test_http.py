@@ -8,7 +8,7 @@ from datetime import UTC, datetime, timedelta
 import httpx
 import pytest
 
-from sources.config import HttpConfig
+from sources.config_base import HttpConfig
 from sources.http import AuthError, HttpClient, RequestFailed, retry_after
 from tests.fakes import FakeUsageAPI
 from tests.sources.conftest import FAST, USAGE_TOKEN, Sleeps

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from sources.base import dump_cursor, load_cursor
-from sources.config import HubSpotConfig, HubSpotProperties
+from sources.crm_config import HubSpotConfig, HubSpotProperties
 from sources.http import AuthError, QuotaExhausted
 from sources.hubspot import HubSpotSource
 from sources.records import Batch

@@ -10,7 +10,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sources.base import BatchBuilder
-from sources.config import DEFAULT_HEALTH_VALUES
+from sources.config_base import DEFAULT_HEALTH_VALUES
 from sources.hubspot import HubSpotSource
 from sources.mapping import AMOUNT_FIELDS, COUNT_FIELDS, SNAPSHOT_KEYS, map_record
 from sources.parse import Issues, Reader, normalize_domain, parse_date

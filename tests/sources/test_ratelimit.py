@@ -13,7 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from sources.base import dump_cursor
-from sources.config import HubSpotConfig
+from sources.crm_config import HubSpotConfig
 from sources.hubspot import HubSpotSource
 from sources.ratelimit import RollingWindow
 from tests.fakes import FakeHubSpot

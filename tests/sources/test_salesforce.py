@@ -10,7 +10,7 @@ from urllib.parse import unquote_plus
 import pytest
 
 from sources.base import load_cursor
-from sources.config import SalesforceConfig, SalesforceFields
+from sources.crm_config import SalesforceConfig, SalesforceFields
 from sources.http import AuthError, QuotaExhausted
 from sources.records import Batch
 from sources.salesforce import SalesforceSource, soql_datetime
