@@ -41,17 +41,21 @@ from sources.http import (
     Verdict,
     retry_after,
 )
+from sources.hubspot_signals import TicketsAndChampions
+from sources.hubspot_wire import (
+    inline_companies,
+    last_modified,
+    next_after,
+    page_results,
+    v4_companies,
+)
 from sources.mapping import map_record
 from sources.paging import PageGuard, describe_shape
-from sources.parse import Issues, Reader, parse_datetime, record_id
+from sources.parse import Issues, Reader, record_id
 from sources.ratelimit import RollingWindow
-from sources.records import Batch, ChampionRecord, TicketRecord
+from sources.records import Batch
 from sources.tickets import (
-    contact_name,
-    feature_request,
-    has_value,
     stage_states,
-    ticket_is_open,
 )
 
 log = logging.getLogger(__name__)
@@ -60,7 +64,7 @@ NAME = "hubspot"
 SEARCH_SECONDLY = "You have reached your secondly limit."
 
 
-class HubSpotSource:
+class HubSpotSource(TicketsAndChampions):
     """Companies, renewal deals and owners from one HubSpot portal."""
 
     def __init__(
@@ -212,7 +216,7 @@ class HubSpotSource:
                 for page in self._search("companies", start, run["until"], builder):
                     for raw in page:
                         self._company(raw, builder, owners, {}, today)
-                    run["pos"] = _last_modified(page, run.get("pos"))
+                    run["pos"] = last_modified(page, run.get("pos"))
                     if builder.full():
                         yield builder.take(resume())
                 run["phase"], run["pos"] = "deals", None
@@ -222,7 +226,7 @@ class HubSpotSource:
                     start = max(low, pos) if isinstance(pos, int) else low
                     for page in self._search("deals", start, run["until"], builder):
                         self._changed_deals(page, builder, issues, today)
-                        run["pos"] = _last_modified(page, run.get("pos"))
+                        run["pos"] = last_modified(page, run.get("pos"))
                         if builder.full():
                             yield builder.take(resume())
                 run["phase"], run["pos"] = "tickets", None
@@ -238,149 +242,6 @@ class HubSpotSource:
             self.name, champions, today, fill=self.config.champions.fill_contact_name
         )
 
-    # -- tickets --------------------------------------------------------------------------
-
-    def _ticket_properties(self) -> list[str]:
-        cfg = self.config.tickets
-        wanted = [cfg.subject_property, cfg.priority_property, cfg.category_property]
-        wanted += ["hs_pipeline", "hs_pipeline_stage", "hs_is_closed", "createdate"]
-        return list(dict.fromkeys([*wanted, "hs_lastmodifieddate"]))
-
-    def _ticket_pages(
-        self, run: dict[str, Any], since: int | None
-    ) -> Iterator[list[dict[str, Any]]]:
-        """Every ticket (first poll: the list, resumable by ``after``), else those modified
-        since the last poll (search, like companies); ``run["pos"]`` follows along."""
-        if run["mode"] == "full":
-            what = "GET /crm/v3/objects/tickets"
-            after = run.get("pos") if isinstance(run.get("pos"), str) else None
-            guard = PageGuard(f"HubSpot: {what}", max_empty=self._http.max_empty_pages, start=after)
-            props = ",".join(self._ticket_properties())
-            while True:
-                params: dict[str, Any] = {"limit": self.config.page_size, "properties": props}
-                if after:
-                    params["after"] = after
-                data = self._get("/crm/v3/objects/tickets", params)
-                results = _results(data, what)
-                after = guard.next(_next_after(data, what), len(results))
-                run["pos"] = after
-                yield results
-                if not after:
-                    return
-        assert since is not None
-        low = since - self.config.overlap_seconds * 1000
-        pos = run.get("pos")
-        start = max(low, pos) if isinstance(pos, int) else low
-        for page in self._search("tickets", start, run["until"], None):
-            run["pos"] = _last_modified(page, run.get("pos"))
-            yield page
-
-    def _tickets(
-        self,
-        page: list[dict[str, Any]],
-        states: Mapping[str, str],
-        builder: BatchBuilder,
-        today: date,
-    ) -> None:
-        """Each ticket's state (for the open urgent count) and, for a feature request, its
-        event; a ticket without a company is counted as an issue, not a record."""
-        cfg = self.config.tickets
-        ids = [tid for raw in page if (tid := record_id(raw.get("id"))) is not None]
-        companies = self._companies_of("tickets", ids, primary=26, unlabeled=339)
-        for raw in page:
-            builder.fetched()
-            tid = record_id(raw.get("id"))
-            props = raw.get("properties")
-            if tid is None or not isinstance(props, Mapping):
-                builder.reject(tid, "ticket without an id or properties")
-                continue
-            company = companies.get(tid)
-            if company is None:
-                builder.issues.add("ticket: no associated company", tid)
-                continue
-            is_open = ticket_is_open(
-                props.get("hs_pipeline_stage"), states, props.get("hs_is_closed")
-            )
-            builder.add_ticket(
-                TicketRecord(
-                    source=self.name,
-                    external_id=company,
-                    ticket_id=tid,
-                    taken_on=today,
-                    is_open=is_open,
-                    urgent=has_value(props.get(cfg.priority_property), cfg.urgent_priorities),
-                )
-            )
-            if has_value(props.get(cfg.category_property), cfg.feature_request_categories):
-                event = feature_request(
-                    source=self.name,
-                    account=company,
-                    ticket_id=tid,
-                    created=props.get("createdate") or raw.get("createdAt"),
-                    subject=props.get(cfg.subject_property),
-                    fallback=f"Ticket {tid}",
-                )
-                if event is None:
-                    builder.issues.add("ticket: no readable create date", tid)
-                else:
-                    builder.add_events([event])
-
-    def _companies_of(
-        self, obj: str, ids: list[str], *, primary: int, unlabeled: int
-    ) -> dict[str, str]:
-        """Record id -> its company (v4 batch read): the primary one, else the first."""
-        path = f"/crm/v4/associations/{obj}/companies/batch/read"
-        out: dict[str, str] = {}
-        for start in range(0, len(ids), 1000):
-            chunk = ids[start : start + 1000]
-            data = self._post(path, {"inputs": [{"id": i} for i in chunk]})
-            for row in _results(data, f"POST {path}"):
-                frm = row.get("from")
-                rid = record_id(frm.get("id")) if isinstance(frm, Mapping) else None
-                found = _v4_targets(row, primary, unlabeled)
-                if rid is not None and found:
-                    out[rid] = found[0]
-        return out
-
-    # -- champions ------------------------------------------------------------------------
-
-    def _champions(self, builder: BatchBuilder) -> list[ChampionRecord]:
-        """Every (company, contact) where the contact's buying role includes a champion role:
-        the whole set, each poll, so a champion who left is noticed by its absence (search
-        never returns archived contacts; unlinking moves no modified date)."""
-        cfg = self.config.champions
-        props = ["firstname", "lastname", "email", cfg.role_property]
-        filters = [{"propertyName": cfg.role_property, "operator": "IN", "values": list(cfg.roles)}]
-        names: dict[str, str] = {}
-        for page in self._search_by_id("contacts", filters, props):
-            for raw in page:
-                cid = record_id(raw.get("id"))
-                values = raw.get("properties")
-                if cid is None or not isinstance(values, Mapping):
-                    continue
-                if not has_value(values.get(cfg.role_property), cfg.roles):
-                    continue  # the portal's IN matched more than the role: not a champion
-                names[cid] = contact_name(
-                    values.get("firstname"),
-                    values.get("lastname"),
-                    email=values.get("email"),
-                    fallback=f"Contact {cid}",
-                )
-        builder.fetched(len(names))
-        path = "/crm/v4/associations/contacts/companies/batch/read"
-        out: list[ChampionRecord] = []
-        ids = sorted(names)
-        for start in range(0, len(ids), 1000):
-            data = self._post(path, {"inputs": [{"id": i} for i in ids[start : start + 1000]]})
-            for row in _results(data, f"POST {path}"):
-                frm = row.get("from")
-                cid = record_id(frm.get("id")) if isinstance(frm, Mapping) else None
-                if cid is None or cid not in names:
-                    continue
-                for company in _v4_targets(row, 1, 279, every=True):
-                    out.append(ChampionRecord(self.name, company, cid, names[cid]))
-        return out
-
     # -- owners ---------------------------------------------------------------------------
 
     def _owners(self) -> dict[str, tuple[str | None, str | None]]:
@@ -395,7 +256,7 @@ class HubSpotSource:
                 if after:
                     params["after"] = after
                 data = self._get("/crm/v3/owners", params)
-                results = _results(data, what)
+                results = page_results(data, what)
                 for raw in results:
                     oid = record_id(raw.get("id"))
                     if oid is None:
@@ -404,7 +265,7 @@ class HubSpotSource:
                     first, last = raw.get("firstName"), raw.get("lastName")
                     name = " ".join(p for p in (first, last) if isinstance(p, str) and p) or None
                     owners.setdefault(oid, (email, name))
-                after = guard.next(_next_after(data, what), len(results))
+                after = guard.next(next_after(data, what), len(results))
                 if not after:
                     break
         return owners
@@ -426,8 +287,8 @@ class HubSpotSource:
             if after:
                 params["after"] = after
             data = self._get("/crm/v3/objects/companies", params)
-            results = _results(data, what)
-            after = guard.next(_next_after(data, what), len(results))
+            results = page_results(data, what)
+            after = guard.next(next_after(data, what), len(results))
             yield results, after or ""
             if not after:
                 return
@@ -533,7 +394,7 @@ class HubSpotSource:
                 renewal = self._renewal(raw, issues)
                 if renewal is None:
                     continue
-                for company in _inline_companies(raw):
+                for company in inline_companies(raw):
                     if company not in found or renewal[0] < found[company][0]:
                         found[company] = renewal
         return found
@@ -551,9 +412,9 @@ class HubSpotSource:
             data = self._get(
                 "/crm/v3/objects/deals", {**params, "after": after} if after else params
             )
-            results = _results(data, what)
+            results = page_results(data, what)
             yield results
-            after = guard.next(_next_after(data, what), len(results))
+            after = guard.next(next_after(data, what), len(results))
             if not after:
                 return
 
@@ -572,12 +433,12 @@ class HubSpotSource:
         path = "/crm/v4/associations/deals/companies/batch/read"
         data = self._post(path, {"inputs": [{"id": d} for d in renewals]})
         per_company: dict[str, tuple[date, float | None]] = {}
-        for row in _results(data, f"POST {path}"):
+        for row in page_results(data, f"POST {path}"):
             frm = row.get("from")
             did = record_id(frm.get("id")) if isinstance(frm, Mapping) else None
             if did is None or did not in renewals:
                 continue
-            for company in _v4_companies(row):
+            for company in v4_companies(row):
                 current = per_company.get(company)
                 if current is None or renewals[did][0] < current[0]:
                     per_company[company] = renewals[did]
@@ -642,14 +503,14 @@ class HubSpotSource:
                 continue
             what = f"POST /crm/v3/objects/{obj}/search"
             guard = self._guard(what)
-            results = _results(data, what)
+            results = page_results(data, what)
             yield results
-            after = guard.next(_next_after(data, what), len(results))
+            after = guard.next(next_after(data, what), len(results))
             while after:
                 data = self._search_call(obj, {**body, "after": after})
-                results = _results(data, what)
+                results = page_results(data, what)
                 yield results
-                after = guard.next(_next_after(data, what), len(results))
+                after = guard.next(next_after(data, what), len(results))
 
     def _search_one_ms(self, obj: str, at: int, props: list[str]) -> Iterator[list[dict[str, Any]]]:
         """More than the cap modified in the same millisecond: walk them by object id."""
@@ -680,12 +541,12 @@ class HubSpotSource:
             guard = self._guard(what)
             while True:
                 data = self._search_call(obj, {**body, "after": after} if after else body)
-                page = _results(data, what)
+                page = page_results(data, what)
                 if page:
                     yield page
                     ids = [int(r["id"]) for r in page if str(r.get("id", "")).isdigit()]
                     last_id = max([last_id, *ids])
-                after = guard.next(_next_after(data, what), len(page))
+                after = guard.next(next_after(data, what), len(page))
                 if not after or not page:
                     return
                 if not after.isdigit() or int(after) >= cap:
@@ -696,85 +557,3 @@ class HubSpotSource:
                     " larger object id before the 10,000-result cap; the walk would repeat"
                     " itself, so the read stops here"
                 )
-
-
-def _results(data: Any, what: str) -> list[dict[str, Any]]:
-    """The page's records; a body without a ``results`` list fails the read (an empty
-    result is ``[]``, never a missing or null one)."""
-    results = data.get("results") if isinstance(data, dict) else None
-    if not isinstance(results, list):
-        raise BadResponse(
-            f"HubSpot: {what} answered without a list of results"
-            f" ({describe_shape(data, 'results')}); nothing from this answer was used"
-        )
-    return [r for r in results if isinstance(r, dict)]
-
-
-def _next_after(data: Any, what: str) -> str | None:
-    """The next page's ``after``; None on the last page (no ``paging``, or no ``next``)."""
-    paging = data.get("paging") if isinstance(data, dict) else None
-    nxt = paging.get("next") if isinstance(paging, dict) else None
-    if nxt is None:
-        return None
-    after = nxt.get("after") if isinstance(nxt, dict) else None
-    if not isinstance(after, str | int) or isinstance(after, bool) or str(after) == "":
-        raise BadResponse(
-            f"HubSpot: {what} answered with paging.next but no usable 'after' cursor"
-            f" ({describe_shape(nxt, 'after')})"
-        )
-    return str(after)
-
-
-def _last_modified(page: list[dict[str, Any]], default: Any) -> int | None:
-    """The newest hs_lastmodifieddate on a page (pages come oldest first)."""
-    for raw in reversed(page):
-        props = raw.get("properties")
-        value = props.get("hs_lastmodifieddate") if isinstance(props, Mapping) else None
-        moment = _to_ms(value)
-        if moment is not None:
-            return moment
-    return default if isinstance(default, int) else None
-
-
-def _to_ms(value: Any) -> int | None:
-    if isinstance(value, str) and value.isdigit():
-        return int(value)
-    moment = parse_datetime(value)
-    return int(moment.timestamp() * 1000) if moment is not None else None
-
-
-def _inline_companies(raw: Mapping[str, Any]) -> list[str]:
-    assoc = raw.get("associations")
-    companies = assoc.get("companies") if isinstance(assoc, Mapping) else None
-    rows = companies.get("results") if isinstance(companies, Mapping) else None
-    out: list[str] = []
-    for row in rows if isinstance(rows, list) else []:
-        cid = record_id(row.get("id")) if isinstance(row, Mapping) else None
-        if cid is not None and cid not in out:
-            out.append(cid)
-    return out
-
-
-def _v4_companies(row: Mapping[str, Any]) -> list[str]:
-    """Companies of one v4 association row, the primary (type 5) first."""
-    return _v4_targets(row, 5, 341)[:1]
-
-
-def _v4_targets(
-    row: Mapping[str, Any], primary: int, unlabeled: int, *, every: bool = False
-) -> list[str]:
-    """The targets of one v4 association row: the primary (``primary`` type id), then those
-    with the unlabeled type, then any other (never matched on labels, which HubSpot renames);
-    each once. Without ``every``, only the first."""
-    out: dict[str, int] = {}
-    for target in row.get("to") or []:
-        if not isinstance(target, Mapping):
-            continue
-        cid = record_id(target.get("toObjectId"))
-        types = target.get("associationTypes") or []
-        ids = {t.get("typeId") for t in types if isinstance(t, Mapping)}
-        rank = 0 if primary in ids else 1 if unlabeled in ids else 2
-        if cid is not None:
-            out[cid] = min(rank, out.get(cid, rank))
-    ranked = sorted(out, key=lambda cid: (out[cid], cid))
-    return ranked if every else ranked[:1]
