@@ -33,10 +33,7 @@ from datetime import time as dtime
 from typing import Any
 from urllib.parse import urlencode
 
-from .base import (
-    FakeServer,
-    RecordedRequest,
-    Response,
+from .data import (
     SyntheticAccount,
     When,
     iso_ms,
@@ -47,6 +44,7 @@ from .base import (
     synthetic_owners,
     to_epoch_ms,
 )
+from .server import FakeServer, RecordedRequest, Response
 
 __all__ = ["FakeHubSpot"]
 

@@ -29,10 +29,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl
 
-from .base import (
-    FakeServer,
-    RecordedRequest,
-    Response,
+from .data import (
     SyntheticAccount,
     When,
     iso_ms,
@@ -41,6 +38,7 @@ from .base import (
     synthetic_owners,
     to_epoch_ms,
 )
+from .server import FakeServer, RecordedRequest, Response
 
 __all__ = ["FakeSalesforce", "sf_datetime"]
 
