@@ -30,11 +30,7 @@ from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from .data import (
-    iso_ms,
-    new_correlation_id,
-    to_epoch_ms,
-)
+from .data import iso_ms, new_correlation_id, to_epoch_ms
 from .hubspot_data import ASSOC_TYPES, OBJECT_TYPES, HubSpotData, Obj
 from .server import RecordedRequest, Response
 

@@ -38,10 +38,7 @@ from typing import Any, NamedTuple
 from urllib.parse import parse_qsl
 
 from .blockkit import LIMITS, MAX_MESSAGE_BLOCKS, MAX_VIEW_BLOCKS, text_of, validate_blocks
-from .data import (
-    owner_count_for,
-    synthetic_owners,
-)
+from .data import owner_count_for, synthetic_owners
 from .faults import Fault
 from .server import FakeServer, RecordedRequest, Response
 
