@@ -26,12 +26,12 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
 from typing import Any
 from urllib.parse import urlencode
 
-from .data import iso_ms, new_correlation_id, to_epoch_ms
+from .data import iso_ms, new_correlation_id
 from .hubspot_data import ASSOC_TYPES, OBJECT_TYPES, HubSpotData, Obj
+from .hubspot_search import BadRequest, run_search
 from .server import RecordedRequest, Response
 
 __all__ = ["FakeHubSpot"]
@@ -59,30 +59,6 @@ DEFAULT_PROPS: dict[str, tuple[str, ...]] = {
     ),
     "contacts": ("email", "firstname", "lastname", "createdate", "lastmodifieddate"),
 }
-MULTI_SELECT_PROPS = frozenset({"hs_buying_role"})
-NUMERIC_PROPS = frozenset(
-    {"hs_object_id", "numberofemployees", "annualrevenue", "amount", "seats_purchased", "nps"}
-)
-DATE_PROPS = frozenset(
-    {"hs_lastmodifieddate", "lastmodifieddate", "createdate", "closedate", "last_contact_date"}
-)
-OPERATORS = frozenset(
-    {
-        "EQ",
-        "NEQ",
-        "LT",
-        "LTE",
-        "GT",
-        "GTE",
-        "BETWEEN",
-        "IN",
-        "NOT_IN",
-        "HAS_PROPERTY",
-        "NOT_HAS_PROPERTY",
-        "CONTAINS_TOKEN",
-        "NOT_CONTAINS_TOKEN",
-    }
-)
 ASSOC_V3_NAMES = {
     ("deals", "companies"): "deal_to_company",
     ("companies", "deals"): "company_to_deal",
@@ -99,14 +75,6 @@ AUTH_MESSAGE = (
     "can find more details at https://developers.hubspot.com/docs/methods/auth/oauth-overview"
 )
 SEARCH_SECONDLY_MESSAGE = "You have reached your secondly limit."
-
-
-class _BadRequest(Exception):
-    def __init__(self, message: str, category: str = "VALIDATION_ERROR", status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.category = category
-        self.status = status
 
 
 class FakeHubSpot(HubSpotData):
@@ -282,7 +250,7 @@ class FakeHubSpot(HubSpotData):
                     return Response.json(self._429_body("TEN_SECONDLY_ROLLING"), status=429)
             try:
                 return self._search(parts[3], req)
-            except _BadRequest as exc:
+            except BadRequest as exc:
                 return self._error(exc.status, exc.message, exc.category)
         headers, throttled = self._rate_headers(now)
         if throttled:
@@ -290,7 +258,7 @@ class FakeHubSpot(HubSpotData):
             return Response.json(self._429_body(policy), status=429, headers=headers)
         try:
             resp = self._route(parts, req)
-        except _BadRequest as exc:
+        except BadRequest as exc:
             resp = self._error(exc.status, exc.message, exc.category)
         resp.headers.update(headers)
         return resp
@@ -329,7 +297,7 @@ class FakeHubSpot(HubSpotData):
 
     def _check_type(self, obj_type: str) -> None:
         if obj_type not in OBJECT_TYPES:
-            raise _BadRequest(
+            raise BadRequest(
                 f"Unable to infer object type from: {obj_type}", "OBJECT_NOT_FOUND", 404
             )
 
@@ -340,7 +308,7 @@ class FakeHubSpot(HubSpotData):
         try:
             return int(raw)
         except ValueError:
-            raise _BadRequest(f"Invalid value for {name}: {raw!r}") from None
+            raise BadRequest(f"Invalid value for {name}: {raw!r}") from None
 
     @staticmethod
     def _split(raw: str | None) -> list[str]:
@@ -390,7 +358,7 @@ class FakeHubSpot(HubSpotData):
         q = req.query
         limit = self._int_param(q.get("limit"), "limit", 10)
         if limit < 1 or limit > self.list_max_limit:
-            raise _BadRequest(f"limit must be between 1 and {self.list_max_limit}, got {limit}")
+            raise BadRequest(f"limit must be between 1 and {self.list_max_limit}, got {limit}")
         props = self._split(q.get("properties"))
         assoc_types = self._split(q.get("associations"))
         archived = q.get("archived", "false").lower() == "true"
@@ -488,126 +456,44 @@ class FakeHubSpot(HubSpotData):
 
     # ------------------------------------------------------------------ search
 
-    @staticmethod
-    def _coerce(prop: str, raw: Any) -> float | str | None:
-        """Comparable value: epoch ms for dates, float for numbers, lowercase str otherwise."""
-        if raw is None or raw == "":
-            return None
-        if prop in DATE_PROPS:
-            return float(
-                to_epoch_ms(raw if not isinstance(raw, str) or not raw.isdigit() else int(raw))
-            )
-        if prop in NUMERIC_PROPS:
-            try:
-                return float(raw)
-            except (TypeError, ValueError):
-                return None
-        return str(raw).lower()
-
-    def _compile_filter(self, flt: Mapping[str, Any]) -> Any:
-        prop = flt.get("propertyName")
-        op = flt.get("operator")
-        if not isinstance(prop, str) or not isinstance(op, str):
-            raise _BadRequest("Each filter needs propertyName and operator")
-        if op not in OPERATORS:
-            raise _BadRequest(f"Invalid operator {op!r}")
-        coerce = self._coerce
-        val = _val
-        try:
-            if op in ("HAS_PROPERTY", "NOT_HAS_PROPERTY"):
-                want = op == "HAS_PROPERTY"
-                return lambda o: (o.properties.get(prop) not in (None, "")) == want
-            if op in ("IN", "NOT_IN"):
-                values = flt.get("values")
-                if not isinstance(values, list):
-                    raise _BadRequest(f"{op} requires 'values'")
-                members = {coerce(prop, v) for v in values}
-                if prop in MULTI_SELECT_PROPS:
-                    want_in = op == "IN"
-
-                    def any_of(o: Obj) -> bool:
-                        raw = str(o.properties.get(prop) or "").lower().split(";")
-                        return bool(members & {p.strip() for p in raw}) == want_in
-
-                    return any_of
-                if op == "IN":
-                    return lambda o: val(o, prop) in members
-                return lambda o: val(o, prop) not in members
-            if "value" not in flt:
-                raise _BadRequest(f"{op} filter on {prop} requires 'value'")
-            target = coerce(prop, flt["value"])
-            if op in ("CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"):
-                token = str(flt["value"]).lower().strip("*")
-                want = op == "CONTAINS_TOKEN"
-                return lambda o: (token in str(o.properties.get(prop) or "").lower()) == want
-            if op == "EQ":
-                return lambda o: val(o, prop) == target
-            if op == "NEQ":
-                return lambda o: val(o, prop) != target
-            if op == "BETWEEN":
-                if "highValue" not in flt:
-                    raise _BadRequest("BETWEEN requires 'highValue'")
-                high = coerce(prop, flt["highValue"])
-
-                def between(o: Obj) -> bool:
-                    v = val(o, prop)
-                    return v is not None and _cmp(v, target) >= 0 and _cmp(v, high) <= 0
-
-                return between
-        except (ValueError, TypeError) as exc:
-            raise _BadRequest(f"Invalid filter value for {prop}: {exc}") from None
-        ops = {
-            "LT": lambda c: c < 0,
-            "LTE": lambda c: c <= 0,
-            "GT": lambda c: c > 0,
-            "GTE": lambda c: c >= 0,
-        }
-        test = ops[op]
-
-        def compare(o: Obj) -> bool:
-            v = val(o, prop)
-            return v is not None and target is not None and bool(test(_cmp(v, target)))
-
-        return compare
-
     def _search(self, obj_type: str, req: RecordedRequest) -> Response:
         self._check_type(obj_type)
         try:
             body = req.json() if req.body else {}
         except ValueError:
-            raise _BadRequest("Invalid JSON body") from None
+            raise BadRequest("Invalid JSON body") from None
         if not isinstance(body, dict):
-            raise _BadRequest("Request body must be an object")
+            raise BadRequest("Request body must be an object")
         limit = body.get("limit", 10)
         if not isinstance(limit, int) or limit < 1 or limit > self.search_max_limit:
-            raise _BadRequest(f"limit must be between 1 and {self.search_max_limit}")
+            raise BadRequest(f"limit must be between 1 and {self.search_max_limit}")
         after_raw = body.get("after", "0") or "0"
         try:
             after = int(after_raw)
         except (TypeError, ValueError):
-            raise _BadRequest(f"Invalid after: {after_raw!r}") from None
+            raise BadRequest(f"Invalid after: {after_raw!r}") from None
         if after >= self.search_result_cap:
-            raise _BadRequest(
+            raise BadRequest(
                 f"Paging past {self.search_result_cap} results is not supported for search; "
                 "narrow the query."
             )
         groups = body.get("filterGroups") or []
         if not isinstance(groups, list) or len(groups) > self.max_filter_groups:
-            raise _BadRequest(f"At most {self.max_filter_groups} filterGroups are allowed")
+            raise BadRequest(f"At most {self.max_filter_groups} filterGroups are allowed")
         total_filters = 0
         for g in groups:
             filters = g.get("filters", []) if isinstance(g, dict) else None
             if not isinstance(filters, list) or len(filters) > self.max_filters_per_group:
-                raise _BadRequest(f"At most {self.max_filters_per_group} filters per group")
+                raise BadRequest(f"At most {self.max_filters_per_group} filters per group")
             total_filters += len(filters)
         if total_filters > self.max_total_filters:
-            raise _BadRequest(f"At most {self.max_total_filters} filters in total")
+            raise BadRequest(f"At most {self.max_total_filters} filters in total")
         sorts = body.get("sorts") or []
         if not isinstance(sorts, list) or len(sorts) > 1:
-            raise _BadRequest("Only one sort is allowed")
+            raise BadRequest("Only one sort is allowed")
         props = body.get("properties") or []
         if not isinstance(props, list):
-            raise _BadRequest("properties must be a list")
+            raise BadRequest("properties must be a list")
 
         key = json.dumps(
             {"g": groups, "s": sorts, "q": body.get("query")}, sort_keys=True, default=str
@@ -616,7 +502,9 @@ class FakeHubSpot(HubSpotData):
             cache_key = (obj_type, self._version[obj_type], key)
             matches = self._search_cache.get(cache_key)
             if matches is None:
-                matches = self._run_search(obj_type, groups, sorts, body.get("query"))
+                matches = run_search(
+                    self._objects[obj_type].values(), obj_type, groups, sorts, body.get("query")
+                )
                 self._search_cache[cache_key] = matches
             total = len(matches)
             end = min(after + limit, self.search_result_cap, total)
@@ -626,60 +514,13 @@ class FakeHubSpot(HubSpotData):
             out["paging"] = {"next": {"after": str(after + limit)}}
         return Response.json(out)
 
-    def _run_search(
-        self, obj_type: str, groups: list[Any], sorts: list[Any], query: Any
-    ) -> list[Obj]:
-        compiled = [[self._compile_filter(f) for f in g.get("filters", [])] for g in groups]
-        objs: Iterable[Obj] = self._objects[obj_type].values()
-        if compiled:
-            objs = [o for o in objs if any(all(f(o) for f in grp) for grp in compiled)]
-        if isinstance(query, str) and query.strip():
-            needle = query.strip().lower()
-            text_props = {
-                "companies": ("name", "domain"),
-                "deals": ("dealname",),
-                "tickets": ("subject", "content"),
-                "contacts": ("firstname", "lastname", "email"),
-            }[obj_type]
-            objs = [
-                o
-                for o in objs
-                if any(needle in (o.properties.get(p) or "").lower() for p in text_props)
-            ]
-        prop, descending = "hs_object_id", False
-        if sorts:
-            s = sorts[0]
-            if isinstance(s, str):
-                descending = s.startswith("-")
-                prop = s.lstrip("-")
-            elif isinstance(s, dict) and isinstance(s.get("propertyName"), str):
-                prop = s["propertyName"]
-                descending = str(s.get("direction", "ASCENDING")).upper() == "DESCENDING"
-            else:
-                raise _BadRequest("Invalid sort")
-        val = _val
-        present: list[tuple[Any, int, Obj]] = []
-        missing: list[Obj] = []
-        for o in objs:
-            v = val(o, prop)
-            if v is None:
-                missing.append(o)
-            else:
-                present.append((v, int(o.id), o))
-        try:
-            present.sort(key=lambda t: (t[0], t[1]), reverse=descending)
-        except TypeError:
-            present.sort(key=lambda t: (str(t[0]), t[1]), reverse=descending)
-        missing.sort(key=lambda o: int(o.id))
-        return [t[2] for t in present] + missing
-
     # ------------------------------------------------------------------ owners
 
     def _owners_list(self, req: RecordedRequest) -> Response:
         q = req.query
         limit = self._int_param(q.get("limit"), "limit", 100)
         if limit < 1 or limit > self.owners_max_limit:
-            raise _BadRequest(f"limit must be between 1 and {self.owners_max_limit}")
+            raise BadRequest(f"limit must be between 1 and {self.owners_max_limit}")
         archived = q.get("archived", "false").lower() == "true"
         email = (q.get("email") or "").lower()
         with self._lock:
@@ -734,7 +575,7 @@ class FakeHubSpot(HubSpotData):
     ) -> Response:
         """GET /crm/v4/objects/{fromType}/{id}/associations/{toType}."""
         if (from_type, to_type) not in ASSOC_TYPES:
-            raise _BadRequest(f"Unsupported association {from_type} -> {to_type}")
+            raise BadRequest(f"Unsupported association {from_type} -> {to_type}")
         limit = self._int_param(req.query.get("limit"), "limit", 500)
         start = self._int_param(req.query.get("after"), "after", 0)
         with self._lock:
@@ -746,14 +587,14 @@ class FakeHubSpot(HubSpotData):
 
     def _v4_batch(self, from_type: str, to_type: str, req: RecordedRequest) -> Response:
         if (from_type, to_type) not in ASSOC_TYPES:
-            raise _BadRequest(f"Unsupported association {from_type} -> {to_type}")
+            raise BadRequest(f"Unsupported association {from_type} -> {to_type}")
         try:
             body = req.json()
             inputs = [str(i["id"]) for i in body["inputs"]]
         except (ValueError, KeyError, TypeError):
-            raise _BadRequest('Body must be {"inputs": [{"id": "..."}]}') from None
+            raise BadRequest('Body must be {"inputs": [{"id": "..."}]}') from None
         if len(inputs) > 1000:
-            raise _BadRequest("Batch read accepts at most 1000 inputs")
+            raise BadRequest("Batch read accepts at most 1000 inputs")
         started = iso_ms(None)
         results: list[dict[str, Any]] = []
         errors: list[dict[str, Any]] = []
@@ -787,23 +628,3 @@ class FakeHubSpot(HubSpotData):
             out["errors"] = errors
             return Response.json(out, status=207)
         return Response.json(out)
-
-
-def _val(o: Obj, prop: str) -> float | str | None:
-    """Comparable value of a property, with fast paths for the timestamps we index."""
-    if prop == "hs_lastmodifieddate":
-        return float(o.updated_ms)
-    if prop == "createdate":
-        return float(o.created_ms)
-    if prop == "hs_object_id":
-        return float(o.id)
-    return FakeHubSpot._coerce(prop, o.properties.get(prop))
-
-
-def _cmp(a: float | str, b: float | str | None) -> int:
-    if b is None:
-        return 0
-    if isinstance(a, str) or isinstance(b, str):
-        sa, sb = str(a), str(b)
-        return (sa > sb) - (sa < sb)
-    return (a > b) - (a < b)
