@@ -16,6 +16,7 @@ __all__ = [
     "MAX_VIEW_BLOCKS",
     "text_of",
     "validate_blocks",
+    "validate_view",
 ]
 
 # Block Kit limits (section 4.1).
@@ -197,3 +198,35 @@ def validate_blocks(
         elif btype == "markdown":
             too_long(block.get("text"), LIMITS["markdown_text"], ptr + "/text")
     return errors
+
+
+def validate_view(view: dict[str, Any], expected_type: str) -> list[str]:
+    """Slack's `invalid_arguments` messages for a view: its type, titles, metadata, blocks."""
+    messages: list[str] = []
+    vtype = view.get("type")
+    if vtype != expected_type:
+        messages.append(f"[ERROR] must be '{expected_type}' [json-pointer:/view/type]")
+    if vtype == "modal":
+        title = view.get("title")
+        if not isinstance(title, dict) or title.get("type") != "plain_text":
+            messages.append("[ERROR] must provide a plain_text object [json-pointer:/view/title]")
+        for key in ("title", "submit", "close"):
+            t = text_of(view.get(key))
+            if t is not None and len(t) > LIMITS["view_title"]:
+                messages.append(
+                    f"[ERROR] must be less than {LIMITS['view_title'] + 1} characters "
+                    f"[json-pointer:/view/{key}/text]"
+                )
+    pm = view.get("private_metadata")
+    if isinstance(pm, str) and len(pm) > LIMITS["private_metadata"]:
+        messages.append(
+            "[ERROR] must be less than 3001 characters [json-pointer:/view/private_metadata]"
+        )
+    cb = view.get("callback_id")
+    if isinstance(cb, str) and len(cb) > LIMITS["callback_id"]:
+        messages.append("[ERROR] must be less than 256 characters [json-pointer:/view/callback_id]")
+    blocks = view.get("blocks", [])
+    messages.extend(
+        f"[ERROR] {e}" for e in validate_blocks(blocks, MAX_VIEW_BLOCKS, "/view/blocks")
+    )
+    return messages
