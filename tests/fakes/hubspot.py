@@ -26,31 +26,16 @@ import json
 import threading
 import time
 from collections import deque
-from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
-from datetime import UTC, date, datetime
-from datetime import time as dtime
 from typing import Any
 from urllib.parse import urlencode
 
-from .base import (
-    FakeServer,
-    RecordedRequest,
-    Response,
-    SyntheticAccount,
-    When,
-    iso_ms,
-    new_correlation_id,
-    owner_count_for,
-    parse_when,
-    synthetic_accounts,
-    synthetic_owners,
-    to_epoch_ms,
-)
+from .data import iso_ms, new_correlation_id
+from .hubspot_data import ASSOC_TYPES, OBJECT_TYPES, HubSpotData, Obj
+from .hubspot_search import BadRequest, run_search
+from .server import RecordedRequest, Response
 
 __all__ = ["FakeHubSpot"]
 
-OBJECT_TYPES = ("companies", "deals", "tickets", "contacts")
 ALWAYS_PROPS = ("createdate", "hs_lastmodifieddate", "hs_object_id")
 DEFAULT_PROPS: dict[str, tuple[str, ...]] = {
     "companies": ("name", "domain", "createdate", "hs_lastmodifieddate", "hs_object_id"),
@@ -74,39 +59,6 @@ DEFAULT_PROPS: dict[str, tuple[str, ...]] = {
     ),
     "contacts": ("email", "firstname", "lastname", "createdate", "lastmodifieddate"),
 }
-MULTI_SELECT_PROPS = frozenset({"hs_buying_role"})
-NUMERIC_PROPS = frozenset(
-    {"hs_object_id", "numberofemployees", "annualrevenue", "amount", "seats_purchased", "nps"}
-)
-DATE_PROPS = frozenset(
-    {"hs_lastmodifieddate", "lastmodifieddate", "createdate", "closedate", "last_contact_date"}
-)
-OPERATORS = frozenset(
-    {
-        "EQ",
-        "NEQ",
-        "LT",
-        "LTE",
-        "GT",
-        "GTE",
-        "BETWEEN",
-        "IN",
-        "NOT_IN",
-        "HAS_PROPERTY",
-        "NOT_HAS_PROPERTY",
-        "CONTAINS_TOKEN",
-        "NOT_CONTAINS_TOKEN",
-    }
-)
-# v4 association type ids (HUBSPOT_DEFINED): primary / unlabeled.
-ASSOC_TYPES: dict[tuple[str, str], tuple[int, int]] = {
-    ("deals", "companies"): (5, 341),
-    ("companies", "deals"): (6, 342),
-    ("tickets", "companies"): (26, 339),
-    ("companies", "tickets"): (25, 340),
-    ("contacts", "companies"): (1, 279),
-    ("companies", "contacts"): (2, 280),
-}
 ASSOC_V3_NAMES = {
     ("deals", "companies"): "deal_to_company",
     ("companies", "deals"): "company_to_deal",
@@ -114,13 +66,6 @@ ASSOC_V3_NAMES = {
     ("companies", "tickets"): "company_to_ticket",
     ("contacts", "companies"): "contact_to_company",
     ("companies", "contacts"): "company_to_contact",
-}
-# The default ticket pipeline: stage id -> (label, ticketState or None for "not stated").
-DEFAULT_STAGES: dict[str, tuple[str, str | None]] = {
-    "1": ("New", "OPEN"),
-    "2": ("Waiting on contact", "OPEN"),
-    "3": ("Waiting on us", "OPEN"),
-    "4": ("Closed", "CLOSED"),
 }
 
 SINGULAR = {"companies": "company", "deals": "deal", "tickets": "ticket", "contacts": "contact"}
@@ -131,41 +76,8 @@ AUTH_MESSAGE = (
 )
 SEARCH_SECONDLY_MESSAGE = "You have reached your secondly limit."
 
-PropValue = str | None
 
-
-@dataclass(slots=True)
-class _Obj:
-    id: str
-    properties: dict[str, PropValue]
-    created_ms: int
-    updated_ms: int
-
-
-def _prop_str(value: Any) -> PropValue:
-    """HubSpot sends every property value as a string (or null)."""
-    if value is None or type(value) is str:
-        return value
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        return str(int(value)) if value.is_integer() else repr(value)
-    if isinstance(value, datetime):
-        return iso_ms(value)
-    if isinstance(value, date):
-        return value.isoformat()
-    return str(value)
-
-
-class _BadRequest(Exception):
-    def __init__(self, message: str, category: str = "VALIDATION_ERROR", status: int = 400) -> None:
-        super().__init__(message)
-        self.message = message
-        self.category = category
-        self.status = status
-
-
-class FakeHubSpot(FakeServer):
+class FakeHubSpot(HubSpotData):
     """In-memory HubSpot CRM over real HTTP.
 
     Args:
@@ -222,378 +134,10 @@ class FakeHubSpot(FakeServer):
         self.search_max_limit = search_max_limit
         self.owners_max_limit = owners_max_limit
         self.inline_unlabeled_duplicates = inline_unlabeled_duplicates
-
-        self._objects: dict[str, dict[str, _Obj]] = {t: {} for t in OBJECT_TYPES}
-        self._sorted_ids: dict[str, list[int] | None] = dict.fromkeys(OBJECT_TYPES)
-        self._version: dict[str, int] = dict.fromkeys(OBJECT_TYPES, 0)
-        self._search_cache: dict[tuple[str, int, str], list[_Obj]] = {}
-        self._owners: dict[str, dict[str, Any]] = {}
-        self._owner_order: list[str] = []
-        # (from_type, to_type) -> from_id -> ordered to_ids
-        self._assoc: dict[tuple[str, str], dict[str, list[str]]] = {
-            pair: {} for pair in ASSOC_TYPES
-        }
-        self._archived: dict[str, dict[str, tuple[_Obj, str]]] = {t: {} for t in OBJECT_TYPES}
-        self.ticket_stages: dict[str, tuple[str, str | None]] = dict(DEFAULT_STAGES)
         self._rate_lock = threading.Lock()
         self._burst: deque[float] = deque()
         self._search_window: deque[float] = deque()
         self._daily_used = 0
-        self.synthetic: list[SyntheticAccount] = []
-
-    # ------------------------------------------------------------------ data API
-
-    def _put(
-        self,
-        obj_type: str,
-        obj_id: str | int,
-        properties: Mapping[str, Any],
-        updated_at: When,
-        created_at: When,
-    ) -> None:
-        oid = str(obj_id)
-        updated = parse_when(updated_at)
-        created = parse_when(created_at) if created_at is not None else updated
-        props = {k: _prop_str(v) for k, v in properties.items()}
-        props["hs_object_id"] = oid
-        props["createdate"] = iso_ms(created)
-        props["hs_lastmodifieddate"] = iso_ms(updated)
-        if obj_type == "contacts":
-            props["lastmodifieddate"] = iso_ms(updated)
-        with self._lock:
-            store = self._objects[obj_type]
-            if oid not in store:
-                self._sorted_ids[obj_type] = None
-            store[oid] = _Obj(oid, props, to_epoch_ms(created), to_epoch_ms(updated))
-            self._bump(obj_type)
-
-    def _bump(self, obj_type: str) -> None:
-        self._version[obj_type] += 1
-        if self._search_cache:
-            self._search_cache = {k: v for k, v in self._search_cache.items() if k[0] != obj_type}
-
-    def add_company(
-        self,
-        company_id: str | int,
-        properties: Mapping[str, Any],
-        updated_at: When = None,
-        created_at: When = None,
-    ) -> None:
-        """Insert/replace a company. Values are stringified the way HubSpot sends them."""
-        self._put("companies", company_id, properties, updated_at, created_at)
-
-    def add_deal(
-        self,
-        deal_id: str | int,
-        properties: Mapping[str, Any],
-        updated_at: When = None,
-        created_at: When = None,
-        company_id: str | int | None = None,
-    ) -> None:
-        """Insert/replace a deal, optionally associating it with a company."""
-        self._put("deals", deal_id, properties, updated_at, created_at)
-        if company_id is not None:
-            self.associate(deal_id, company_id)
-
-    def associate(self, deal_id: str | int, company_id: str | int) -> None:
-        did, cid = str(deal_id), str(company_id)
-        with self._lock:
-            d2c = self._assoc[("deals", "companies")].setdefault(did, [])
-            if cid not in d2c:
-                d2c.append(cid)
-            c2d = self._assoc[("companies", "deals")].setdefault(cid, [])
-            if did not in c2d:
-                c2d.append(did)
-
-    def add_ticket(
-        self,
-        ticket_id: str | int,
-        properties: Mapping[str, Any],
-        updated_at: When = None,
-        created_at: When = None,
-        company_id: str | int | None = None,
-    ) -> None:
-        """Insert/replace a ticket (``subject``, ``hs_pipeline_stage``, ``hs_ticket_priority``,
-        ``hs_ticket_category``, …), optionally associated with a company."""
-        self._put("tickets", ticket_id, {"hs_pipeline": "0", **properties}, updated_at, created_at)
-        if company_id is not None:
-            self.link("tickets", ticket_id, "companies", company_id)
-
-    def add_contact(
-        self,
-        contact_id: str | int,
-        properties: Mapping[str, Any],
-        updated_at: When = None,
-        created_at: When = None,
-        company_ids: Iterable[str | int] = (),
-    ) -> None:
-        """Insert/replace a contact (``firstname``, ``lastname``, ``email``, ``hs_buying_role``
-        as ``;``-joined values), associated with the companies given."""
-        self._put("contacts", contact_id, properties, updated_at, created_at)
-        for company_id in company_ids:
-            self.link("contacts", contact_id, "companies", company_id)
-
-    def link(self, from_type: str, from_id: str | int, to_type: str, to_id: str | int) -> None:
-        """Associate two records both ways (no modified date moves, as in HubSpot)."""
-        fid, tid = str(from_id), str(to_id)
-        with self._lock:
-            forward = self._assoc[(from_type, to_type)].setdefault(fid, [])
-            if tid not in forward:
-                forward.append(tid)
-            back = self._assoc[(to_type, from_type)].setdefault(tid, [])
-            if fid not in back:
-                back.append(fid)
-
-    def unlink(self, from_type: str, from_id: str | int, to_type: str, to_id: str | int) -> None:
-        """Remove an association both ways (modified dates stay, as in HubSpot)."""
-        fid, tid = str(from_id), str(to_id)
-        with self._lock:
-            forward = self._assoc[(from_type, to_type)].get(fid, [])
-            if tid in forward:
-                forward.remove(tid)
-            back = self._assoc[(to_type, from_type)].get(tid, [])
-            if fid in back:
-                back.remove(fid)
-
-    def archive(self, obj_type: str, obj_id: str | int, when: When = None) -> None:
-        """Delete a record restorably: gone from reads and search, listed under archived=true."""
-        oid = str(obj_id)
-        with self._lock:
-            obj = self._objects[obj_type].pop(oid)
-            self._archived[obj_type][oid] = (obj, iso_ms(when))
-            self._sorted_ids[obj_type] = None
-            self._bump(obj_type)
-
-    def populate_signals(self, company_ids: Iterable[str], seed: int = 0) -> dict[str, list[str]]:
-        """Tickets and contacts for some of the given companies, in the real wire shapes:
-        every 7th an open URGENT ticket, every 5th a FEATURE_REQUEST ticket, every 3rd a
-        CHAMPION contact (a multi-select with another role). Ids: tickets 40_000_000_001+,
-        contacts 50_000_000_001+. Returns the ids of each kind."""
-        made: dict[str, list[str]] = {"urgent": [], "feature": [], "champions": []}
-        seq = 0
-        for i, cid in enumerate(company_ids):
-            created = datetime(2026, 1, 1 + (i + seed) % 28, 9, 30, tzinfo=UTC)
-            if i % 7 == 0:
-                seq += 1
-                tid = str(40_000_000_000 + seq)
-                self.add_ticket(
-                    tid,
-                    {
-                        "subject": "Exports fail",
-                        "hs_pipeline_stage": "1",
-                        "hs_ticket_priority": "URGENT",
-                    },
-                    updated_at=created,
-                    created_at=created,
-                    company_id=cid,
-                )
-                made["urgent"].append(tid)
-            if i % 5 == 0:
-                seq += 1
-                tid = str(40_000_000_000 + seq)
-                self.add_ticket(
-                    tid,
-                    {
-                        "subject": "Single sign-on for the whole company",
-                        "hs_pipeline_stage": "4",
-                        "hs_ticket_priority": "MEDIUM",
-                        "hs_ticket_category": "FEATURE_REQUEST",
-                    },
-                    updated_at=created,
-                    created_at=created,
-                    company_id=cid,
-                )
-                made["feature"].append(tid)
-            if i % 3 == 0:
-                pid = str(50_000_000_001 + i)
-                self.add_contact(
-                    pid,
-                    {
-                        "firstname": "Robin",
-                        "lastname": f"Champion{i}",
-                        "email": f"robin{i}@example.com",
-                        "hs_buying_role": "END_USER;CHAMPION",
-                    },
-                    updated_at=created,
-                    created_at=created,
-                    company_ids=[cid],
-                )
-                made["champions"].append(pid)
-        return made
-
-    def add_owner(
-        self,
-        owner_id: str | int,
-        email: str,
-        first_name: str = "",
-        last_name: str = "",
-        user_id: int | None = None,
-        archived: bool = False,
-        teams: list[dict[str, Any]] | None = None,
-        created_at: When = None,
-    ) -> None:
-        oid = str(owner_id)
-        stamp = iso_ms(created_at)
-        uid = user_id if user_id is not None else 9_000_000 + len(self._owners)
-        owner = {
-            "id": oid,
-            "email": email,
-            "firstName": first_name,
-            "lastName": last_name,
-            "userId": uid,
-            "userIdIncludingInactive": uid,
-            "createdAt": stamp,
-            "updatedAt": stamp,
-            "archived": archived,
-            "teams": teams
-            if teams is not None
-            else [{"id": "1", "name": "Customer Success", "primary": True}],
-        }
-        with self._lock:
-            if oid not in self._owners:
-                self._owner_order.append(oid)
-            self._owners[oid] = owner
-
-    def set_properties(
-        self, obj_type: str, obj_id: str | int, updated_at: When = None, **properties: Any
-    ) -> None:
-        """Change properties of an existing company/deal and bump its modified time."""
-        with self._lock:
-            obj = self._objects[obj_type][str(obj_id)]
-            obj.properties.update({k: _prop_str(v) for k, v in properties.items()})
-        self._touch(obj_type, [obj_id], updated_at)
-
-    def touch(self, company_ids: Iterable[str | int], when: When = None) -> None:
-        """Mark companies modified at `when` (default now), for incremental-sync tests."""
-        self._touch("companies", company_ids, when)
-
-    def touch_deals(self, deal_ids: Iterable[str | int], when: When = None) -> None:
-        self._touch("deals", deal_ids, when)
-
-    def _touch(self, obj_type: str, ids: Iterable[str | int], when: When) -> None:
-        ms = to_epoch_ms(when)
-        stamp = iso_ms(ms)
-        with self._lock:
-            store = self._objects[obj_type]
-            for oid in ids:
-                obj = store[str(oid)]
-                obj.updated_ms = ms
-                obj.properties["hs_lastmodifieddate"] = stamp
-                if obj_type == "contacts":
-                    obj.properties["lastmodifieddate"] = stamp
-            self._bump(obj_type)
-
-    def remove(self, obj_type: str, obj_id: str | int) -> None:
-        with self._lock:
-            self._objects[obj_type].pop(str(obj_id), None)
-            self._sorted_ids[obj_type] = None
-            self._bump(obj_type)
-
-    def company(self, company_id: str | int) -> dict[str, PropValue]:
-        """Current properties of a company (copy)."""
-        with self._lock:
-            return dict(self._objects["companies"][str(company_id)].properties)
-
-    def deal(self, deal_id: str | int) -> dict[str, PropValue]:
-        with self._lock:
-            return dict(self._objects["deals"][str(deal_id)].properties)
-
-    @property
-    def company_ids(self) -> list[str]:
-        with self._lock:
-            return [str(i) for i in self._ids("companies")]
-
-    @property
-    def deal_ids(self) -> list[str]:
-        with self._lock:
-            return [str(i) for i in self._ids("deals")]
-
-    @property
-    def owner_ids(self) -> list[str]:
-        with self._lock:
-            return list(self._owner_order)
-
-    def populate(self, n: int, seed: int = 0, now: datetime | None = None) -> list[str]:
-        """Generate `n` realistic companies with owners and renewal deals; returns company ids.
-
-        Company ids are `str(20_000_000_001 + i)`; owner ids `str(31_000_000 + k)`;
-        deal ids `str(30_000_000_001 + k)`. Every company gets one open renewal deal
-        (`dealtype` "existingbusiness", future `closedate`); ~30% also get a past closedwon
-        "newbusiness" deal.
-        """
-        accounts = synthetic_accounts(n, seed, now)
-        owners = synthetic_owners(owner_count_for(n), seed)
-        for o in owners:
-            self.add_owner(
-                31_000_000 + o.index,
-                o.email,
-                o.first_name,
-                o.last_name,
-                user_id=9_000_000 + o.index,
-                created_at=datetime(2022, 1, 1, tzinfo=UTC),
-            )
-        deal_seq = 0
-        ids: list[str] = []
-        with self._lock:
-            for a in accounts:
-                cid = str(20_000_000_001 + a.index)
-                owner_id = str(31_000_000 + a.owner_index)
-                self.add_company(
-                    cid,
-                    {
-                        "name": a.name,
-                        "domain": a.domain,
-                        "industry": a.industry,
-                        "numberofemployees": a.employees,
-                        "annualrevenue": a.annual_revenue,
-                        "hubspot_owner_id": owner_id,
-                        "lifecyclestage": "customer",
-                        "seats_purchased": a.seats_purchased,
-                        "plan": a.plan,
-                        "health": a.health,
-                        "nps": a.nps,
-                        "last_contact_date": a.last_contact,
-                    },
-                    updated_at=a.updated_at,
-                    created_at=a.created_at,
-                )
-                ids.append(cid)
-                renewal_close = datetime.combine(a.renewal_date, dtime(0, 0), tzinfo=UTC)
-                self.add_deal(
-                    30_000_000_001 + deal_seq,
-                    {
-                        "dealname": f"{a.name} - Renewal {a.renewal_date.year}",
-                        "amount": a.renewal_amount,
-                        "closedate": renewal_close,
-                        "dealstage": a.renewal_stage,
-                        "pipeline": "default",
-                        "dealtype": "existingbusiness",
-                        "hubspot_owner_id": owner_id,
-                    },
-                    updated_at=a.updated_at,
-                    created_at=a.created_at,
-                    company_id=cid,
-                )
-                deal_seq += 1
-                if a.has_past_deal:
-                    self.add_deal(
-                        30_000_000_001 + deal_seq,
-                        {
-                            "dealname": f"{a.name} - New Business",
-                            "amount": round(a.renewal_amount * 0.8, 2),
-                            "closedate": a.created_at,
-                            "dealstage": "closedwon",
-                            "pipeline": "default",
-                            "dealtype": "newbusiness",
-                            "hubspot_owner_id": owner_id,
-                        },
-                        updated_at=a.created_at,
-                        created_at=a.created_at,
-                        company_id=cid,
-                    )
-                    deal_seq += 1
-            self.synthetic.extend(accounts)
-        return ids
 
     def rate_limit(
         self,
@@ -706,7 +250,7 @@ class FakeHubSpot(FakeServer):
                     return Response.json(self._429_body("TEN_SECONDLY_ROLLING"), status=429)
             try:
                 return self._search(parts[3], req)
-            except _BadRequest as exc:
+            except BadRequest as exc:
                 return self._error(exc.status, exc.message, exc.category)
         headers, throttled = self._rate_headers(now)
         if throttled:
@@ -714,7 +258,7 @@ class FakeHubSpot(FakeServer):
             return Response.json(self._429_body(policy), status=429, headers=headers)
         try:
             resp = self._route(parts, req)
-        except _BadRequest as exc:
+        except BadRequest as exc:
             resp = self._error(exc.status, exc.message, exc.category)
         resp.headers.update(headers)
         return resp
@@ -751,16 +295,9 @@ class FakeHubSpot(FakeServer):
 
     # ------------------------------------------------------------------ helpers
 
-    def _ids(self, obj_type: str) -> list[int]:
-        ids = self._sorted_ids[obj_type]
-        if ids is None:
-            ids = sorted(int(i) for i in self._objects[obj_type])
-            self._sorted_ids[obj_type] = ids
-        return ids
-
     def _check_type(self, obj_type: str) -> None:
         if obj_type not in OBJECT_TYPES:
-            raise _BadRequest(
+            raise BadRequest(
                 f"Unable to infer object type from: {obj_type}", "OBJECT_NOT_FOUND", 404
             )
 
@@ -771,7 +308,7 @@ class FakeHubSpot(FakeServer):
         try:
             return int(raw)
         except ValueError:
-            raise _BadRequest(f"Invalid value for {name}: {raw!r}") from None
+            raise BadRequest(f"Invalid value for {name}: {raw!r}") from None
 
     @staticmethod
     def _split(raw: str | None) -> list[str]:
@@ -780,7 +317,7 @@ class FakeHubSpot(FakeServer):
         return [p.strip() for p in raw.split(",") if p.strip()]
 
     def _serialize(
-        self, obj_type: str, obj: _Obj, props: list[str] | None, assoc_types: list[str]
+        self, obj_type: str, obj: Obj, props: list[str] | None, assoc_types: list[str]
     ) -> dict[str, Any]:
         wanted = props if props else list(DEFAULT_PROPS[obj_type])
         source = obj.properties
@@ -821,7 +358,7 @@ class FakeHubSpot(FakeServer):
         q = req.query
         limit = self._int_param(q.get("limit"), "limit", 10)
         if limit < 1 or limit > self.list_max_limit:
-            raise _BadRequest(f"limit must be between 1 and {self.list_max_limit}, got {limit}")
+            raise BadRequest(f"limit must be between 1 and {self.list_max_limit}, got {limit}")
         props = self._split(q.get("properties"))
         assoc_types = self._split(q.get("associations"))
         archived = q.get("archived", "false").lower() == "true"
@@ -919,126 +456,44 @@ class FakeHubSpot(FakeServer):
 
     # ------------------------------------------------------------------ search
 
-    @staticmethod
-    def _coerce(prop: str, raw: Any) -> float | str | None:
-        """Comparable value: epoch ms for dates, float for numbers, lowercase str otherwise."""
-        if raw is None or raw == "":
-            return None
-        if prop in DATE_PROPS:
-            return float(
-                to_epoch_ms(raw if not isinstance(raw, str) or not raw.isdigit() else int(raw))
-            )
-        if prop in NUMERIC_PROPS:
-            try:
-                return float(raw)
-            except (TypeError, ValueError):
-                return None
-        return str(raw).lower()
-
-    def _compile_filter(self, flt: Mapping[str, Any]) -> Any:
-        prop = flt.get("propertyName")
-        op = flt.get("operator")
-        if not isinstance(prop, str) or not isinstance(op, str):
-            raise _BadRequest("Each filter needs propertyName and operator")
-        if op not in OPERATORS:
-            raise _BadRequest(f"Invalid operator {op!r}")
-        coerce = self._coerce
-        val = _val
-        try:
-            if op in ("HAS_PROPERTY", "NOT_HAS_PROPERTY"):
-                want = op == "HAS_PROPERTY"
-                return lambda o: (o.properties.get(prop) not in (None, "")) == want
-            if op in ("IN", "NOT_IN"):
-                values = flt.get("values")
-                if not isinstance(values, list):
-                    raise _BadRequest(f"{op} requires 'values'")
-                members = {coerce(prop, v) for v in values}
-                if prop in MULTI_SELECT_PROPS:
-                    want_in = op == "IN"
-
-                    def any_of(o: _Obj) -> bool:
-                        raw = str(o.properties.get(prop) or "").lower().split(";")
-                        return bool(members & {p.strip() for p in raw}) == want_in
-
-                    return any_of
-                if op == "IN":
-                    return lambda o: val(o, prop) in members
-                return lambda o: val(o, prop) not in members
-            if "value" not in flt:
-                raise _BadRequest(f"{op} filter on {prop} requires 'value'")
-            target = coerce(prop, flt["value"])
-            if op in ("CONTAINS_TOKEN", "NOT_CONTAINS_TOKEN"):
-                token = str(flt["value"]).lower().strip("*")
-                want = op == "CONTAINS_TOKEN"
-                return lambda o: (token in str(o.properties.get(prop) or "").lower()) == want
-            if op == "EQ":
-                return lambda o: val(o, prop) == target
-            if op == "NEQ":
-                return lambda o: val(o, prop) != target
-            if op == "BETWEEN":
-                if "highValue" not in flt:
-                    raise _BadRequest("BETWEEN requires 'highValue'")
-                high = coerce(prop, flt["highValue"])
-
-                def between(o: _Obj) -> bool:
-                    v = val(o, prop)
-                    return v is not None and _cmp(v, target) >= 0 and _cmp(v, high) <= 0
-
-                return between
-        except (ValueError, TypeError) as exc:
-            raise _BadRequest(f"Invalid filter value for {prop}: {exc}") from None
-        ops = {
-            "LT": lambda c: c < 0,
-            "LTE": lambda c: c <= 0,
-            "GT": lambda c: c > 0,
-            "GTE": lambda c: c >= 0,
-        }
-        test = ops[op]
-
-        def compare(o: _Obj) -> bool:
-            v = val(o, prop)
-            return v is not None and target is not None and bool(test(_cmp(v, target)))
-
-        return compare
-
     def _search(self, obj_type: str, req: RecordedRequest) -> Response:
         self._check_type(obj_type)
         try:
             body = req.json() if req.body else {}
         except ValueError:
-            raise _BadRequest("Invalid JSON body") from None
+            raise BadRequest("Invalid JSON body") from None
         if not isinstance(body, dict):
-            raise _BadRequest("Request body must be an object")
+            raise BadRequest("Request body must be an object")
         limit = body.get("limit", 10)
         if not isinstance(limit, int) or limit < 1 or limit > self.search_max_limit:
-            raise _BadRequest(f"limit must be between 1 and {self.search_max_limit}")
+            raise BadRequest(f"limit must be between 1 and {self.search_max_limit}")
         after_raw = body.get("after", "0") or "0"
         try:
             after = int(after_raw)
         except (TypeError, ValueError):
-            raise _BadRequest(f"Invalid after: {after_raw!r}") from None
+            raise BadRequest(f"Invalid after: {after_raw!r}") from None
         if after >= self.search_result_cap:
-            raise _BadRequest(
+            raise BadRequest(
                 f"Paging past {self.search_result_cap} results is not supported for search; "
                 "narrow the query."
             )
         groups = body.get("filterGroups") or []
         if not isinstance(groups, list) or len(groups) > self.max_filter_groups:
-            raise _BadRequest(f"At most {self.max_filter_groups} filterGroups are allowed")
+            raise BadRequest(f"At most {self.max_filter_groups} filterGroups are allowed")
         total_filters = 0
         for g in groups:
             filters = g.get("filters", []) if isinstance(g, dict) else None
             if not isinstance(filters, list) or len(filters) > self.max_filters_per_group:
-                raise _BadRequest(f"At most {self.max_filters_per_group} filters per group")
+                raise BadRequest(f"At most {self.max_filters_per_group} filters per group")
             total_filters += len(filters)
         if total_filters > self.max_total_filters:
-            raise _BadRequest(f"At most {self.max_total_filters} filters in total")
+            raise BadRequest(f"At most {self.max_total_filters} filters in total")
         sorts = body.get("sorts") or []
         if not isinstance(sorts, list) or len(sorts) > 1:
-            raise _BadRequest("Only one sort is allowed")
+            raise BadRequest("Only one sort is allowed")
         props = body.get("properties") or []
         if not isinstance(props, list):
-            raise _BadRequest("properties must be a list")
+            raise BadRequest("properties must be a list")
 
         key = json.dumps(
             {"g": groups, "s": sorts, "q": body.get("query")}, sort_keys=True, default=str
@@ -1047,7 +502,9 @@ class FakeHubSpot(FakeServer):
             cache_key = (obj_type, self._version[obj_type], key)
             matches = self._search_cache.get(cache_key)
             if matches is None:
-                matches = self._run_search(obj_type, groups, sorts, body.get("query"))
+                matches = run_search(
+                    self._objects[obj_type].values(), obj_type, groups, sorts, body.get("query")
+                )
                 self._search_cache[cache_key] = matches
             total = len(matches)
             end = min(after + limit, self.search_result_cap, total)
@@ -1057,60 +514,13 @@ class FakeHubSpot(FakeServer):
             out["paging"] = {"next": {"after": str(after + limit)}}
         return Response.json(out)
 
-    def _run_search(
-        self, obj_type: str, groups: list[Any], sorts: list[Any], query: Any
-    ) -> list[_Obj]:
-        compiled = [[self._compile_filter(f) for f in g.get("filters", [])] for g in groups]
-        objs: Iterable[_Obj] = self._objects[obj_type].values()
-        if compiled:
-            objs = [o for o in objs if any(all(f(o) for f in grp) for grp in compiled)]
-        if isinstance(query, str) and query.strip():
-            needle = query.strip().lower()
-            text_props = {
-                "companies": ("name", "domain"),
-                "deals": ("dealname",),
-                "tickets": ("subject", "content"),
-                "contacts": ("firstname", "lastname", "email"),
-            }[obj_type]
-            objs = [
-                o
-                for o in objs
-                if any(needle in (o.properties.get(p) or "").lower() for p in text_props)
-            ]
-        prop, descending = "hs_object_id", False
-        if sorts:
-            s = sorts[0]
-            if isinstance(s, str):
-                descending = s.startswith("-")
-                prop = s.lstrip("-")
-            elif isinstance(s, dict) and isinstance(s.get("propertyName"), str):
-                prop = s["propertyName"]
-                descending = str(s.get("direction", "ASCENDING")).upper() == "DESCENDING"
-            else:
-                raise _BadRequest("Invalid sort")
-        val = _val
-        present: list[tuple[Any, int, _Obj]] = []
-        missing: list[_Obj] = []
-        for o in objs:
-            v = val(o, prop)
-            if v is None:
-                missing.append(o)
-            else:
-                present.append((v, int(o.id), o))
-        try:
-            present.sort(key=lambda t: (t[0], t[1]), reverse=descending)
-        except TypeError:
-            present.sort(key=lambda t: (str(t[0]), t[1]), reverse=descending)
-        missing.sort(key=lambda o: int(o.id))
-        return [t[2] for t in present] + missing
-
     # ------------------------------------------------------------------ owners
 
     def _owners_list(self, req: RecordedRequest) -> Response:
         q = req.query
         limit = self._int_param(q.get("limit"), "limit", 100)
         if limit < 1 or limit > self.owners_max_limit:
-            raise _BadRequest(f"limit must be between 1 and {self.owners_max_limit}")
+            raise BadRequest(f"limit must be between 1 and {self.owners_max_limit}")
         archived = q.get("archived", "false").lower() == "true"
         email = (q.get("email") or "").lower()
         with self._lock:
@@ -1165,7 +575,7 @@ class FakeHubSpot(FakeServer):
     ) -> Response:
         """GET /crm/v4/objects/{fromType}/{id}/associations/{toType}."""
         if (from_type, to_type) not in ASSOC_TYPES:
-            raise _BadRequest(f"Unsupported association {from_type} -> {to_type}")
+            raise BadRequest(f"Unsupported association {from_type} -> {to_type}")
         limit = self._int_param(req.query.get("limit"), "limit", 500)
         start = self._int_param(req.query.get("after"), "after", 0)
         with self._lock:
@@ -1177,14 +587,14 @@ class FakeHubSpot(FakeServer):
 
     def _v4_batch(self, from_type: str, to_type: str, req: RecordedRequest) -> Response:
         if (from_type, to_type) not in ASSOC_TYPES:
-            raise _BadRequest(f"Unsupported association {from_type} -> {to_type}")
+            raise BadRequest(f"Unsupported association {from_type} -> {to_type}")
         try:
             body = req.json()
             inputs = [str(i["id"]) for i in body["inputs"]]
         except (ValueError, KeyError, TypeError):
-            raise _BadRequest('Body must be {"inputs": [{"id": "..."}]}') from None
+            raise BadRequest('Body must be {"inputs": [{"id": "..."}]}') from None
         if len(inputs) > 1000:
-            raise _BadRequest("Batch read accepts at most 1000 inputs")
+            raise BadRequest("Batch read accepts at most 1000 inputs")
         started = iso_ms(None)
         results: list[dict[str, Any]] = []
         errors: list[dict[str, Any]] = []
@@ -1218,23 +628,3 @@ class FakeHubSpot(FakeServer):
             out["errors"] = errors
             return Response.json(out, status=207)
         return Response.json(out)
-
-
-def _val(o: _Obj, prop: str) -> float | str | None:
-    """Comparable value of a property, with fast paths for the timestamps we index."""
-    if prop == "hs_lastmodifieddate":
-        return float(o.updated_ms)
-    if prop == "createdate":
-        return float(o.created_ms)
-    if prop == "hs_object_id":
-        return float(o.id)
-    return FakeHubSpot._coerce(prop, o.properties.get(prop))
-
-
-def _cmp(a: float | str, b: float | str | None) -> int:
-    if b is None:
-        return 0
-    if isinstance(a, str) or isinstance(b, str):
-        sa, sb = str(a), str(b)
-        return (sa > sb) - (sa < sb)
-    return (a > b) - (a < b)

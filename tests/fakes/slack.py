@@ -33,84 +33,29 @@ import json
 import re
 import time
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
-from typing import Any, NamedTuple
+from typing import Any
 from urllib.parse import parse_qsl
 
-from .base import (
-    FakeServer,
-    Fault,
-    RecordedRequest,
-    Response,
-    owner_count_for,
-    synthetic_owners,
+from .blockkit import LIMITS, MAX_MESSAGE_BLOCKS, validate_blocks, validate_view
+from .faults import Fault
+from .server import RecordedRequest, Response
+from .slack_data import (
+    APP_ID,
+    BOT_ID,
+    BOT_USER_ID,
+    TEAM_ID,
+    WORKSPACE_URL,
+    ResponseUrl,
+    SlackCall,
+    SlackData,
 )
 
-__all__ = ["FakeSlack", "SlackCall", "sign_request", "validate_blocks"]
+__all__ = ["TEAM_ID", "WORKSPACE_URL", "FakeSlack", "SlackCall", "sign_request"]
 
-TEAM_ID = "T0FAKE001"
-BOT_USER_ID = "U0FAKEBOT"
-BOT_ID = "B0FAKEBOT"
-APP_ID = "A0FAKEAPP"
-WORKSPACE_URL = "https://fake-workspace.slack.com/"
-
-# Block Kit limits (section 4.1).
-MAX_MESSAGE_BLOCKS = 50
-MAX_VIEW_BLOCKS = 100
-LIMITS = {
-    "block_id": 255,
-    "section_text": 3000,
-    "section_fields": 10,
-    "section_field_text": 2000,
-    "header_text": 150,
-    "context_elements": 10,
-    "actions_elements": 25,
-    "button_text": 75,
-    "button_value": 2000,
-    "button_url": 3000,
-    "action_id": 255,
-    "placeholder": 150,
-    "static_select_options": 100,
-    "option_text": 75,
-    "option_value": 150,
-    "image_url": 3000,
-    "alt_text": 2000,
-    "input_label": 2000,
-    "markdown_text": 12000,
-    "message_text": 40000,
-    "view_title": 24,
-    "private_metadata": 3000,
-    "callback_id": 255,
-}
-BLOCK_TYPES = frozenset(
-    {
-        "section",
-        "header",
-        "divider",
-        "context",
-        "actions",
-        "image",
-        "input",
-        "rich_text",
-        "markdown",
-        "file",
-        "video",
-        "context_actions",
-        "table",
-    }
-)
 _TRIGGER_RE = re.compile(r"^\d+\.\d+\.[0-9A-Za-z]+$")
 _CHANNEL_ID_RE = re.compile(r"^[CGD][A-Z0-9]{2,}$")
 MAX_HISTORY_LIMIT = 999
 MAX_LIST_LIMIT = 1000
-
-
-class SlackCall(NamedTuple):
-    """One Web API call: method name, parsed args (token removed), and the JSON answered."""
-
-    method: str
-    args: dict[str, Any]
-    response: dict[str, Any]
 
 
 def sign_request(
@@ -130,145 +75,6 @@ def sign_request(
 
 
 # ---------------------------------------------------------------------------
-# Block Kit validation
-# ---------------------------------------------------------------------------
-
-
-def _text_of(obj: Any) -> str | None:
-    if isinstance(obj, dict):
-        t = obj.get("text")
-        return t if isinstance(t, str) else None
-    return None
-
-
-def validate_blocks(
-    blocks: Any, max_blocks: int = MAX_MESSAGE_BLOCKS, root: str = "/blocks"
-) -> list[str]:
-    """Return Slack-style error strings ("... [json-pointer:/blocks/0/text/text]")."""
-    errors: list[str] = []
-
-    def err(msg: str, ptr: str) -> None:
-        errors.append(f"{msg} [json-pointer:{ptr}]")
-
-    def too_long(value: str | None, limit: int, ptr: str) -> None:
-        if value is not None and len(value) > limit:
-            err(f"must be less than {limit + 1} characters", ptr)
-
-    def plain_text(obj: Any, ptr: str, limit: int, required: bool = True) -> None:
-        if obj is None:
-            if required:
-                err("must provide an object", ptr)
-            return
-        if not isinstance(obj, dict) or obj.get("type") != "plain_text":
-            err('must be a "plain_text" text object', ptr)
-            return
-        too_long(_text_of(obj), limit, ptr + "/text")
-
-    def element(el: Any, ptr: str) -> None:
-        if not isinstance(el, dict) or not isinstance(el.get("type"), str):
-            err("must provide an object with a type", ptr)
-            return
-        too_long(el.get("action_id"), LIMITS["action_id"], ptr + "/action_id")
-        etype = el["type"]
-        if etype == "button":
-            plain_text(el.get("text"), ptr + "/text", LIMITS["button_text"])
-            too_long(el.get("value"), LIMITS["button_value"], ptr + "/value")
-            too_long(el.get("url"), LIMITS["button_url"], ptr + "/url")
-            style = el.get("style")
-            if style is not None and style not in ("primary", "danger"):
-                err("must be one of [primary, danger]", ptr + "/style")
-        if "placeholder" in el:
-            plain_text(el.get("placeholder"), ptr + "/placeholder", LIMITS["placeholder"])
-        options = el.get("options")
-        if isinstance(options, list):
-            if etype == "static_select" and len(options) > LIMITS["static_select_options"]:
-                err(
-                    f"must provide no more than {LIMITS['static_select_options']} items",
-                    ptr + "/options",
-                )
-            for j, opt in enumerate(options):
-                optr = f"{ptr}/options/{j}"
-                if not isinstance(opt, dict):
-                    err("must provide an object", optr)
-                    continue
-                too_long(_text_of(opt.get("text")), LIMITS["option_text"], optr + "/text/text")
-                too_long(opt.get("value"), LIMITS["option_value"], optr + "/value")
-
-    if not isinstance(blocks, list):
-        return [f"must provide an array [json-pointer:{root}]"]
-    if len(blocks) > max_blocks:
-        err(f"must provide no more than {max_blocks} items", root)
-    seen_ids: set[str] = set()
-    for i, block in enumerate(blocks):
-        ptr = f"{root}/{i}"
-        if not isinstance(block, dict) or not isinstance(block.get("type"), str):
-            err("must provide an object with a type", ptr)
-            continue
-        btype = block["type"]
-        if btype not in BLOCK_TYPES:
-            err(f"unsupported type: {btype}", ptr + "/type")
-            continue
-        block_id = block.get("block_id")
-        if block_id is not None:
-            too_long(block_id, LIMITS["block_id"], ptr + "/block_id")
-            if block_id in seen_ids:
-                err("must be unique within the message", ptr + "/block_id")
-            seen_ids.add(block_id)
-        if btype == "section":
-            text = block.get("text")
-            fields = block.get("fields")
-            if text is None and not fields:
-                err("must provide either text or fields", ptr)
-            if text is not None:
-                t = _text_of(text)
-                if t is not None and len(t) < 1:
-                    err("must be more than 0 characters", ptr + "/text/text")
-                too_long(t, LIMITS["section_text"], ptr + "/text/text")
-            if isinstance(fields, list):
-                if len(fields) > LIMITS["section_fields"]:
-                    err(
-                        f"must provide no more than {LIMITS['section_fields']} items",
-                        ptr + "/fields",
-                    )
-                for j, f in enumerate(fields):
-                    too_long(_text_of(f), LIMITS["section_field_text"], f"{ptr}/fields/{j}/text")
-            if "accessory" in block:
-                element(block["accessory"], ptr + "/accessory")
-        elif btype == "header":
-            plain_text(block.get("text"), ptr + "/text", LIMITS["header_text"])
-        elif btype == "context":
-            els = block.get("elements")
-            if not isinstance(els, list) or not els:
-                err("must provide a non-empty array", ptr + "/elements")
-            elif len(els) > LIMITS["context_elements"]:
-                err(
-                    f"must provide no more than {LIMITS['context_elements']} items",
-                    ptr + "/elements",
-                )
-        elif btype == "actions":
-            els = block.get("elements")
-            if not isinstance(els, list) or not els:
-                err("must provide a non-empty array", ptr + "/elements")
-            else:
-                if len(els) > LIMITS["actions_elements"]:
-                    err(
-                        f"must provide no more than {LIMITS['actions_elements']} items",
-                        ptr + "/elements",
-                    )
-                for j, el in enumerate(els):
-                    element(el, f"{ptr}/elements/{j}")
-        elif btype == "image":
-            too_long(block.get("image_url"), LIMITS["image_url"], ptr + "/image_url")
-            too_long(block.get("alt_text"), LIMITS["alt_text"], ptr + "/alt_text")
-        elif btype == "input":
-            plain_text(block.get("label"), ptr + "/label", LIMITS["input_label"])
-            element(block.get("element"), ptr + "/element")
-        elif btype == "markdown":
-            too_long(block.get("text"), LIMITS["markdown_text"], ptr + "/text")
-    return errors
-
-
-# ---------------------------------------------------------------------------
 # Fake server
 # ---------------------------------------------------------------------------
 
@@ -281,13 +87,7 @@ class _ArgError(Exception):
         self.extra = extra
 
 
-@dataclass(slots=True)
-class _ResponseUrl:
-    issued_at: float
-    posts: list[dict[str, Any]] = field(default_factory=list)
-
-
-class FakeSlack(FakeServer):
+class FakeSlack(SlackData):
     """Slack Web API over real HTTP.
 
     Args:
@@ -309,26 +109,10 @@ class FakeSlack(FakeServer):
         response_url_max_uses: int = 5,
         response_url_ttl: float = 1800.0,
     ) -> None:
-        super().__init__(auth_token=auth_token, port=port)
+        super().__init__(auth_token=auth_token, port=port, clock=clock)
         self.strict_users = strict_users
-        self.clock = clock
         self.response_url_max_uses = response_url_max_uses
         self.response_url_ttl = response_url_ttl
-        self.slack_calls: list[SlackCall] = []
-        self.messages: dict[tuple[str, str], dict[str, Any]] = {}
-        self.views: dict[str, dict[str, Any]] = {}
-        self.home_views: dict[str, dict[str, Any]] = {}
-        self._users: dict[str, dict[str, Any]] = {}
-        self._by_email: dict[str, str] = {}
-        self._channel_errors: dict[str, str] = {}
-        self._method_errors: dict[str, list[tuple[str, int | None]]] = {}
-        self._used_triggers: set[str] = set()
-        self._open_dms: set[str] = set()
-        self._channels: dict[str, dict[str, Any]] = {}  # id -> conversation object
-        self._channel_ids: dict[str, str] = {}  # name -> id
-        self._last_ts_us = 0
-        self._view_counter = 0
-        self._response_urls: dict[str, _ResponseUrl] = {}
         self._handlers: dict[str, Callable[[dict[str, Any]], dict[str, Any]]] = {
             "auth.test": self._auth_test,
             "chat.postMessage": self._post_message,
@@ -347,115 +131,7 @@ class FakeSlack(FakeServer):
             "views.update": self._views_update,
         }
 
-    # ------------------------------------------------------------------ configuration
-
-    def add_user(
-        self,
-        user_id: str,
-        email: str,
-        name: str | None = None,
-        real_name: str | None = None,
-        *,
-        tz: str = "America/New_York",
-        tz_label: str | None = None,
-        tz_offset: int = -18000,
-        deleted: bool = False,
-        is_bot: bool = False,
-    ) -> dict[str, Any]:
-        """Add a workspace member (users.lookupByEmail / users.info / conversations.open)."""
-        handle = name or email.split("@")[0]
-        real = real_name or handle
-        user = {
-            "id": user_id,
-            "team_id": TEAM_ID,
-            "name": handle,
-            "deleted": deleted,
-            "real_name": real,
-            "tz": tz,
-            "tz_label": tz_label or tz,
-            "tz_offset": tz_offset,
-            "is_bot": is_bot,
-            "is_admin": False,
-            "is_app_user": False,
-            "updated": 1700000000,
-            "profile": {
-                "email": email,
-                "display_name": handle,
-                "real_name": real,
-                "real_name_normalized": real,
-                "team": TEAM_ID,
-            },
-        }
-        with self._lock:
-            self._users[user_id] = user
-            self._by_email[email.lower()] = user_id
-        return user
-
-    def populate(self, n: int, seed: int = 0) -> dict[str, str]:
-        """Add Slack users for the owners the CRM fakes generate for (n, seed); email -> id."""
-        out: dict[str, str] = {}
-        for o in synthetic_owners(owner_count_for(n), seed):
-            uid = f"U0FK{o.index:06d}"
-            self.add_user(
-                uid,
-                o.email,
-                f"{o.first_name}.{o.last_name}".lower().replace(" ", ""),
-                f"{o.first_name} {o.last_name}",
-                tz=o.tz,
-                tz_offset=o.tz_offset,
-            )
-            out[o.email] = uid
-        return out
-
-    def add_channel(
-        self,
-        name: str,
-        channel_id: str | None = None,
-        *,
-        private: bool = False,
-        member: bool = True,
-        archived: bool = False,
-    ) -> str:
-        """Create a channel (``#`` optional in ``name``); returns its id."""
-        with self._lock:
-            return self._new_channel(
-                name.lstrip("#").lower(),
-                channel_id,
-                private=private,
-                member=member,
-                archived=archived,
-            )
-
-    def channel_id(self, name_or_id: str) -> str | None:
-        """The id of a channel the fake knows, by name or id."""
-        with self._lock:
-            if name_or_id in self._channels:
-                return name_or_id
-            return self._channel_ids.get(name_or_id.lstrip("#").lower())
-
-    def channel_messages(self, channel: str) -> list[dict[str, Any]]:
-        """Every message stored in a channel (name or id), oldest first."""
-        with self._lock:
-            cid = self.channel_id(channel)
-            return [dict(m) for (c, _), m in self.messages.items() if c == cid]
-
-    def set_channel_error(self, channel: str, error: str | None) -> None:
-        """Make every message method on `channel` fail (channel_not_found, not_in_channel,
-        is_archived, ...); None clears it."""
-        with self._lock:
-            if error is None:
-                self._channel_errors.pop(channel, None)
-            else:
-                self._channel_errors[channel] = error
-
-    def set_method_error(self, method: str, error: str, times: int | None = None) -> None:
-        """Answer `method` with {"ok": false, "error": error} (`times` calls, None = always)."""
-        with self._lock:
-            self._method_errors.setdefault(method, []).append((error, times))
-
-    def clear_method_errors(self) -> None:
-        with self._lock:
-            self._method_errors.clear()
+    # ------------------------------------------------------------------ scripted slowness
 
     def answer_late(self, method: str, seconds: float, *, times: int | None = 1) -> Fault:
         """Serve `method` at once (a post is stored) but answer it `seconds` later: Slack
@@ -471,36 +147,6 @@ class FakeSlack(FakeServer):
             body={"ok": False, "error": "ratelimited"},
             times=times,
         )
-
-    # ------------------------------------------------------------------ inspection
-
-    def calls(self, method: str) -> list[dict[str, Any]]:
-        """Parsed args of every call to `method` (token removed), in order."""
-        with self._meta_lock:
-            return [c.args for c in self.slack_calls if c.method == method]
-
-    def posts(self) -> list[dict[str, Any]]:
-        """Args of chat.postMessage calls that succeeded."""
-        with self._meta_lock:
-            return [
-                c.args
-                for c in self.slack_calls
-                if c.method == "chat.postMessage" and c.response.get("ok")
-            ]
-
-    def url_for_response(self, response_id: str) -> str:
-        """A response_url for Bolt's `respond()`; the 30-minute window starts now."""
-        with self._lock:
-            self._response_urls.setdefault(response_id, _ResponseUrl(self.clock()))
-        return f"{self.origin}/response/{response_id}"
-
-    def responses(self, response_id: str | None = None) -> list[dict[str, Any]]:
-        """JSON bodies POSTed to response_url(s)."""
-        with self._lock:
-            if response_id is not None:
-                entry = self._response_urls.get(response_id)
-                return list(entry.posts) if entry else []
-            return [p for e in self._response_urls.values() for p in e.posts]
 
     # ------------------------------------------------------------------ HTTP
 
@@ -608,36 +254,6 @@ class FakeSlack(FakeServer):
             args[name] = value
         return value
 
-    def _new_channel(
-        self,
-        name: str | None,
-        channel_id: str | None = None,
-        *,
-        private: bool = False,
-        member: bool = True,
-        archived: bool = False,
-    ) -> str:
-        if channel_id is None:
-            assert name is not None
-            prefix = "G" if private else "C"
-            channel_id = prefix + hashlib.sha1(name.encode()).hexdigest()[:10].upper()
-        private = private or channel_id.startswith("G")
-        is_im = channel_id.startswith("D")
-        self._channels[channel_id] = {
-            "id": channel_id,
-            "name": name,
-            "is_channel": not is_im and not private,
-            "is_group": private,
-            "is_im": is_im,
-            "is_private": private or is_im,
-            "is_archived": archived,
-            "is_member": member,
-            "created": 1700000000,
-        }
-        if name is not None:
-            self._channel_ids[name] = channel_id
-        return channel_id
-
     def _check_channel(self, channel: Any) -> str:
         """The id of the channel a message method names (a name is looked up, or created the
         first time, as if the bot had been invited); injected channel errors apply."""
@@ -697,12 +313,6 @@ class FakeSlack(FakeServer):
             errors = validate_blocks(blocks, max_blocks)
             if errors:
                 raise _ArgError("invalid_blocks", [f"[ERROR] {e}" for e in errors], errors=errors)
-
-    def _next_ts(self) -> str:
-        """Slack's ts: the server's clock in microseconds, unique and increasing."""
-        self._last_ts_us = max(self._last_ts_us + 1, int(time.time() * 1_000_000))
-        n = self._last_ts_us
-        return f"{n // 1_000_000}.{n % 1_000_000:06d}"
 
     # ------------------------------------------------------------------ methods
 
@@ -971,70 +581,12 @@ class FakeSlack(FakeServer):
                 "invalid_arguments",
                 ["[ERROR] failed to match all allowed schemas [json-pointer:/view]"],
             )
-        messages: list[str] = []
-        vtype = view.get("type")
-        if vtype != expected_type:
-            messages.append(f"[ERROR] must be '{expected_type}' [json-pointer:/view/type]")
-        if vtype == "modal":
-            title = view.get("title")
-            if not isinstance(title, dict) or title.get("type") != "plain_text":
-                messages.append(
-                    "[ERROR] must provide a plain_text object [json-pointer:/view/title]"
-                )
-            for key in ("title", "submit", "close"):
-                t = _text_of(view.get(key))
-                if t is not None and len(t) > LIMITS["view_title"]:
-                    messages.append(
-                        f"[ERROR] must be less than {LIMITS['view_title'] + 1} characters "
-                        f"[json-pointer:/view/{key}/text]"
-                    )
-        pm = view.get("private_metadata")
-        if isinstance(pm, str) and len(pm) > LIMITS["private_metadata"]:
-            messages.append(
-                "[ERROR] must be less than 3001 characters [json-pointer:/view/private_metadata]"
-            )
-        cb = view.get("callback_id")
-        if isinstance(cb, str) and len(cb) > LIMITS["callback_id"]:
-            messages.append(
-                "[ERROR] must be less than 256 characters [json-pointer:/view/callback_id]"
-            )
-        blocks = view.get("blocks", [])
-        messages.extend(
-            f"[ERROR] {e}" for e in validate_blocks(blocks, MAX_VIEW_BLOCKS, "/view/blocks")
-        )
+        messages = validate_view(view, expected_type)
         if messages:
             raise _ArgError("invalid_arguments", messages)
         if len(json.dumps(view)) > 250_000:
             raise _ArgError("view_too_large")
         return view
-
-    def _store_view(self, view: dict[str, Any], view_id: str | None = None) -> dict[str, Any]:
-        if view_id is None:
-            self._view_counter += 1
-            view_id = f"V0FAKE{self._view_counter:05d}"
-        stored = {
-            "id": view_id,
-            "team_id": TEAM_ID,
-            "type": view.get("type"),
-            "blocks": view.get("blocks", []),
-            "private_metadata": view.get("private_metadata", ""),
-            "callback_id": view.get("callback_id", ""),
-            "external_id": view.get("external_id", ""),
-            "state": {"values": {}},
-            "hash": f"{int(self.clock())}.{self._view_counter:08x}{len(self.views):04x}",
-            "title": view.get("title"),
-            "close": view.get("close"),
-            "submit": view.get("submit"),
-            "clear_on_close": bool(view.get("clear_on_close", False)),
-            "notify_on_close": bool(view.get("notify_on_close", False)),
-            "previous_view_id": None,
-            "root_view_id": view_id,
-            "app_id": APP_ID,
-            "app_installed_team_id": TEAM_ID,
-            "bot_id": BOT_ID,
-        }
-        self.views[view_id] = stored
-        return stored
 
     def _views_publish(self, args: dict[str, Any]) -> dict[str, Any]:
         self._require(args, "user_id", "view")
@@ -1094,7 +646,7 @@ class FakeSlack(FakeServer):
         if not isinstance(payload, dict):
             return Response(status=400, body=b"invalid_payload", content_type="text/plain")
         with self._lock:
-            entry = self._response_urls.setdefault(response_id, _ResponseUrl(self.clock()))
+            entry = self._response_urls.setdefault(response_id, ResponseUrl(self.clock()))
             if self.clock() - entry.issued_at > self.response_url_ttl:
                 return Response.json({"ok": False, "error": "expired_url"}, status=404)
             if len(entry.posts) >= self.response_url_max_uses:

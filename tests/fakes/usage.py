@@ -25,16 +25,14 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from .base import (
-    FakeServer,
-    RecordedRequest,
-    Response,
+from .data import (
     SyntheticAccount,
     When,
     iso_ms,
     synthetic_accounts,
     to_epoch_ms,
 )
+from .server import FakeServer, RecordedRequest, Response
 
 __all__ = ["FakeUsageAPI"]
 
