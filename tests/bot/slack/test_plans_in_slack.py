@@ -15,6 +15,7 @@ import pytest
 from slack_sdk.models.blocks import Block
 from sqlmodel import col, select
 
+from bot import scheduled
 from bot.reminders import collect_snooze_returns
 from bot.settings import AppConfig
 from bot.slack import jobs, plan_cards, services
@@ -709,7 +710,7 @@ def test_the_new_jobs_are_scheduled_behind_leases(
         leased.append(name)
         return job()
 
-    monkeypatch.setattr(jobs, "run_exclusively", exclusively)
+    monkeypatch.setattr(scheduled, "run_exclusively", exclusively)
     jobs.add_jobs(Recorder(), factory=factory, config=config, sender=deps.sender)
     new = ["slack.reminders", "slack.plan_snoozes", "slack.daily_digest", "slack.weekly_summary"]
     assert set(new) <= set(added)
