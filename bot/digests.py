@@ -13,6 +13,7 @@ from datetime import date, datetime, time, timedelta, tzinfo
 
 from sqlmodel import Session
 
+from bot.alerts import AlertSummary
 from bot.timezones import TzLookup, zone
 from db import repo
 from db.models import OPEN_ALERT_STATUSES, Alert
@@ -150,5 +151,4 @@ def collect_weekly_summary(
 
 
 def _alert_arr(alert: Alert) -> float:
-    opp = alert.summary.get("opportunity") if alert.summary else None
-    return float(opp.get("expansion_arr", 0.0)) if isinstance(opp, dict) else 0.0
+    return AlertSummary.expansion_arr_of(alert.summary)

@@ -6,6 +6,7 @@ from datetime import date, timedelta
 
 from sqlmodel import Session
 
+from bot.alerts import AlertSummary
 from db import repo
 from scoring.evidence import fmt_money
 from scoring.outcomes import (
@@ -30,7 +31,7 @@ def load_metrics(
             feedback=alert.feedback,
             has_plan=has_plan,
             posted=alert.delivery == "channel",
-            expansion_arr=float((alert.summary.get("opportunity") or {}).get("expansion_arr", 0.0)),
+            expansion_arr=AlertSummary.expansion_arr_of(alert.summary),
         )
         for alert, _account, episode, has_plan in alerts
     ]
