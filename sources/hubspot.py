@@ -27,19 +27,18 @@ from typing import Any
 import httpx
 
 from sources.ahead import read_ahead
-from sources.base import BatchBuilder, JoinPolicy, dump_cursor, load_cursor, now_ms
+from sources.base import BatchBuilder, dump_cursor, load_cursor, now_ms
 from sources.config import HttpConfig, HubSpotConfig
 from sources.events import mapped_fields, read_mapped_events
 from sources.http import (
     AuthError,
     BadResponse,
-    HttpClient,
     QuotaExhausted,
-    RequestStats,
     Retry,
     Verdict,
     retry_after,
 )
+from sources.http_source import HttpSource
 from sources.mapping import map_record
 from sources.paging import PageGuard, describe_shape
 from sources.parse import Issues, Reader, parse_datetime, record_id
@@ -59,7 +58,7 @@ NAME = "hubspot"
 SEARCH_SECONDLY = "You have reached your secondly limit."
 
 
-class HubSpotSource:
+class HubSpotSource(HttpSource):
     """Companies, renewal deals and owners from one HubSpot portal."""
 
     def __init__(
@@ -74,35 +73,27 @@ class HubSpotSource:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
-        self.name = name
         self.config = config or HubSpotConfig()
-        self.policy = JoinPolicy.of(self.config)
         self._targets = self.config.properties.targets()  # fact -> company property
-        self.clock = clock
-        self._http = http or HttpConfig()
         self.window = RollingWindow(
             self.config.burst_limit,
             self.config.burst_window_seconds,
             sleep=sleep if sleep is not None else time.sleep,
         )
-        self.client = HttpClient(
-            url,
-            name="HubSpot",
+        self._connect(
+            name=name,
+            join=self.config,
+            clock=clock,
+            url=url,
+            label="HubSpot",
             token=token,
-            config=self._http,
-            classify=self._classify,
-            observe=self._observe,
+            http=http,
             transport=transport,
             sleep=sleep,
+            classify=self._classify,
+            observe=self._observe,
             limiter=self.window,
         )
-
-    @property
-    def request_stats(self) -> RequestStats:
-        return self.client.stats
-
-    def close(self) -> None:
-        self.client.close()
 
     def _guard(self, what: str) -> PageGuard:
         return PageGuard(f"HubSpot: {what}", max_empty=self._http.max_empty_pages)
