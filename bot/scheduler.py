@@ -4,12 +4,13 @@ window) fire without any data changing.
 
 Both jobs never overlap themselves (``max_instances=1``), collapse missed runs into one
 (``coalesce``), and take the ``poll`` lease, so across replicas only one polls at a time.
+They run in ``bot.infra.scheduled.run_job``, the wrapper the Slack jobs use too.
 """
 
 from __future__ import annotations
 
 import logging
-from datetime import date, datetime, timedelta
+from datetime import date, datetime
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -17,7 +18,8 @@ from apscheduler.triggers.base import BaseTrigger
 from apscheduler.triggers.cron import CronTrigger
 from apscheduler.triggers.interval import IntervalTrigger
 
-from bot.infra.leases import run_exclusively
+from bot.infra.scheduled import LEASE_TTL as LEASE_TTL  # re-exported: the poll lease's TTL
+from bot.infra.scheduled import run_job
 from bot.infra.settings import AppConfig, Settings
 from bot.poll.run import PollSummary, rescore, run_poll
 from bot.poll.runs import POLL_LEASE
@@ -29,7 +31,6 @@ log = logging.getLogger(__name__)
 POLL_JOB = "poll"
 RESCORE_JOB = "rescore"
 LEASE = POLL_LEASE  # the poll and the re-scoring write the same rows: one at a time
-LEASE_TTL = timedelta(seconds=30)  # renewed every 10 s while the job runs
 
 
 def poll_trigger(settings: Settings, schedule: ScheduleConfig) -> BaseTrigger:
@@ -49,16 +50,13 @@ def _today(schedule: ScheduleConfig) -> date:
 def poll_job(settings: Settings, config: AppConfig, factory: SessionFactory) -> None:
     """The scheduled poll: errors are logged (and recorded per source), never raised into
     the scheduler, so the next run happens as planned."""
-    try:
-        summary: PollSummary | None = run_exclusively(
-            factory,
-            LEASE,
-            lambda: run_poll(settings, config, factory, today=_today(config.sources.schedule)),
-            ttl=LEASE_TTL,
-        )
-    except Exception:
-        log.exception("scheduled poll failed")
-        return
+    summary: PollSummary | None = run_job(
+        factory,
+        POLL_JOB,
+        lambda: run_poll(settings, config, factory, today=_today(config.sources.schedule)),
+        lease=LEASE,
+        ttl=LEASE_TTL,
+    )
     if summary is not None and not summary.ok:
         failed = [o.name for o in summary.sources if o.status != "ok"]
         log.warning("scheduled poll finished with failures: %s", ", ".join(failed) or "scoring")
@@ -66,20 +64,18 @@ def poll_job(settings: Settings, config: AppConfig, factory: SessionFactory) -> 
 
 def rescore_job(config: AppConfig, factory: SessionFactory) -> None:
     """The daily pass: every account scored as of today."""
-    try:
-        run_exclusively(
+    run_job(
+        factory,
+        RESCORE_JOB,
+        lambda: rescore(
             factory,
-            LEASE,
-            lambda: rescore(
-                factory,
-                today=_today(config.sources.schedule),
-                config=config,
-                everything=True,
-            ),
-            ttl=LEASE_TTL,
-        )
-    except Exception:
-        log.exception("scheduled re-scoring failed")
+            today=_today(config.sources.schedule),
+            config=config,
+            everything=True,
+        ),
+        lease=LEASE,
+        ttl=LEASE_TTL,
+    )
 
 
 def add_source_jobs(

@@ -27,20 +27,19 @@ from typing import Any
 import httpx
 
 from sources.ahead import read_ahead
-from sources.base import BatchBuilder, JoinPolicy, dump_cursor, load_cursor, now_ms
+from sources.base import BatchBuilder, dump_cursor, load_cursor, now_ms
 from sources.config_base import HttpConfig
 from sources.crm_config import HubSpotConfig
 from sources.events import mapped_fields, read_mapped_events
 from sources.http import (
     AuthError,
     BadResponse,
-    HttpClient,
     QuotaExhausted,
-    RequestStats,
     Retry,
     Verdict,
     retry_after,
 )
+from sources.http_source import HttpSource
 from sources.hubspot_signals import TicketsAndChampions
 from sources.hubspot_wire import (
     inline_companies,
@@ -64,7 +63,7 @@ NAME = "hubspot"
 SEARCH_SECONDLY = "You have reached your secondly limit."
 
 
-class HubSpotSource(TicketsAndChampions):
+class HubSpotSource(TicketsAndChampions, HttpSource):
     """Companies, renewal deals and owners from one HubSpot portal."""
 
     def __init__(
@@ -79,35 +78,27 @@ class HubSpotSource(TicketsAndChampions):
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
-        self.name = name
         self.config = config or HubSpotConfig()
-        self.policy = JoinPolicy.of(self.config)
         self._targets = self.config.properties.targets()  # fact -> company property
-        self.clock = clock
-        self._http = http or HttpConfig()
         self.window = RollingWindow(
             self.config.burst_limit,
             self.config.burst_window_seconds,
             sleep=sleep if sleep is not None else time.sleep,
         )
-        self.client = HttpClient(
-            url,
-            name="HubSpot",
+        self._connect(
+            name=name,
+            join=self.config,
+            clock=clock,
+            url=url,
+            label="HubSpot",
             token=token,
-            config=self._http,
-            classify=self._classify,
-            observe=self._observe,
+            http=http,
             transport=transport,
             sleep=sleep,
+            classify=self._classify,
+            observe=self._observe,
             limiter=self.window,
         )
-
-    @property
-    def request_stats(self) -> RequestStats:
-        return self.client.stats
-
-    def close(self) -> None:
-        self.client.close()
 
     def _guard(self, what: str) -> PageGuard:
         return PageGuard(f"HubSpot: {what}", max_empty=self._http.max_empty_pages)

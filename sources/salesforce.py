@@ -26,20 +26,19 @@ from typing import Any
 import httpx
 
 from sources.ahead import read_ahead
-from sources.base import BatchBuilder, JoinPolicy, dump_cursor, load_cursor, now_ms
+from sources.base import BatchBuilder, dump_cursor, load_cursor, now_ms
 from sources.config_base import HttpConfig
 from sources.crm_config import SalesforceConfig
 from sources.events import mapped_fields, read_mapped_events
 from sources.http import (
     AuthError,
     BadResponse,
-    HttpClient,
     QuotaExhausted,
     RequestFailed,
-    RequestStats,
     Verdict,
     error_detail,
 )
+from sources.http_source import HttpSource
 from sources.mapping import map_record
 from sources.paging import PageGuard, describe_shape
 from sources.parse import Issues, Reader, dig, parse_datetime, record_id
@@ -57,7 +56,7 @@ def soql_datetime(ms: int) -> str:
     return datetime.fromtimestamp(ms // 1000, tz=UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
-class SalesforceSource:
+class SalesforceSource(HttpSource):
     """Accounts and renewal Opportunities from one Salesforce org."""
 
     def __init__(
@@ -72,31 +71,23 @@ class SalesforceSource:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
-        self.name = name
         self.config = config or SalesforceConfig()
-        self.policy = JoinPolicy.of(self.config)
         self._targets = self.config.fields.targets()  # fact -> Account field
-        self.clock = clock
         self._warned_usage = False
-        self._max_empty = (http or HttpConfig()).max_empty_pages
-        self.client = HttpClient(
-            instance_url,
-            name="Salesforce",
+        self._connect(
+            name=name,
+            join=self.config,
+            clock=clock,
+            url=instance_url,
+            label="Salesforce",
             token=token,
-            config=http or HttpConfig(),
-            classify=self._classify,
-            observe=self._observe,
+            http=http,
             transport=transport,
             sleep=sleep,
+            classify=self._classify,
+            observe=self._observe,
             headers={"Sforce-Query-Options": f"batchSize={self.config.query_batch_size}"},
         )
-
-    @property
-    def request_stats(self) -> RequestStats:
-        return self.client.stats
-
-    def close(self) -> None:
-        self.client.close()
 
     # -- HTTP policy ----------------------------------------------------------------------
 

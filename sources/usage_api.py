@@ -16,11 +16,12 @@ from typing import Any
 import httpx
 
 from sources.ahead import read_ahead
-from sources.base import BatchBuilder, JoinPolicy, dump_cursor, load_cursor, ms_to_iso, now_ms
+from sources.base import BatchBuilder, dump_cursor, load_cursor, ms_to_iso, now_ms
 from sources.config import UsageConfig
 from sources.config_base import HttpConfig
 from sources.events import read_event_list
-from sources.http import BadResponse, HttpClient, RequestFailed, RequestStats
+from sources.http import BadResponse, RequestFailed
+from sources.http_source import HttpSource
 from sources.mapping import map_record
 from sources.paging import PageGuard
 from sources.parse import Issues, Reader, dig, record_id
@@ -29,7 +30,7 @@ from sources.records import Batch, EventRecord
 NAME = "usage"
 
 
-class UsageAPISource:
+class UsageAPISource(HttpSource):
     """Seats, active users and metered usage per account from the product's own API."""
 
     def __init__(
@@ -44,9 +45,7 @@ class UsageAPISource:
         transport: httpx.BaseTransport | None = None,
         sleep: Callable[[float], None] | None = None,
     ) -> None:
-        self.name = name
         self.config = config or UsageConfig()
-        self.policy = JoinPolicy.of(self.config)
         fields = self.config.fields
         targets = fields.targets()  # fact -> dotted path
         if self.config.metrics is not None:  # metrics pair usage with limits instead
@@ -55,23 +54,17 @@ class UsageAPISource:
         keys = {"domain": fields.domain, "crm_id": fields.crm_id}
         self._wanted = [(k, v) for k, v in {**keys, **targets}.items() if v]
         self._events_path = fields.events  # where a record lists its events, if anywhere
-        self.clock = clock
-        self._max_empty = (http or HttpConfig()).max_empty_pages
-        self.client = HttpClient(
-            url,
-            name="Usage API",
+        self._connect(
+            name=name,
+            join=self.config,
+            clock=clock,
+            url=url,
+            label="Usage API",
             token=token,
-            config=http or HttpConfig(),
+            http=http,
             transport=transport,
             sleep=sleep,
         )
-
-    @property
-    def request_stats(self) -> RequestStats:
-        return self.client.stats
-
-    def close(self) -> None:
-        self.client.close()
 
     def fetch(self, cursor: str | None, today: date) -> Iterator[Batch]:
         cfg = self.config

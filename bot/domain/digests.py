@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from dataclasses import dataclass, field
-from datetime import date, datetime, time, timedelta
+from datetime import date, datetime, time, timedelta, tzinfo
 
 from sqlmodel import Session
 
@@ -18,6 +18,7 @@ import db.alerts
 import db.digests
 import db.plans
 import db.snoozes
+from bot.alerts import AlertSummary
 from bot.infra.timezones import TzLookup, zone
 from db.models import OPEN_ALERT_STATUSES, Alert
 
@@ -43,19 +44,28 @@ def collect_daily_digests(
     transaction); empty ones are claimed and dropped."""
     out = []
     for owner in db.accounts.account_owners(session):
-        tz = tz_of(owner)
-        local = now.astimezone(tz)
-        if local.time() < time(hour):
-            continue
-        since = db.digests.last_digest_at(session, recipient=owner, kind="daily")
-        if not db.digests.claim_digest(
-            session, recipient=owner, kind="daily", period=local.date().isoformat()
-        ):
-            continue
-        digest = _daily(session, owner, local.date(), since, now)
-        if not digest.empty:
+        digest = claim_daily_digest(session, owner=owner, now=now, tz=tz_of(owner), hour=hour)
+        if digest is not None:
             out.append(digest)
     return out
+
+
+def claim_daily_digest(
+    session: Session, *, owner: str, now: datetime, tz: tzinfo, hour: int = 9
+) -> DailyDigest | None:
+    """One CSM's digest if it is due at ``now`` and not yet claimed (claimed here, so the
+    caller must queue it in the same transaction); None when not due, already claimed, or
+    empty (claimed and dropped)."""
+    local = now.astimezone(tz)
+    if local.time() < time(hour):
+        return None
+    since = db.digests.last_digest_at(session, recipient=owner, kind="daily")
+    if not db.digests.claim_digest(
+        session, recipient=owner, kind="daily", period=local.date().isoformat()
+    ):
+        return None
+    digest = _daily(session, owner, local.date(), since, now)
+    return None if digest.empty else digest
 
 
 def _daily(
@@ -145,5 +155,4 @@ def collect_weekly_summary(
 
 
 def _alert_arr(alert: Alert) -> float:
-    opp = alert.summary.get("opportunity") if alert.summary else None
-    return float(opp.get("expansion_arr", 0.0)) if isinstance(opp, dict) else 0.0
+    return AlertSummary.expansion_arr_of(alert.summary)

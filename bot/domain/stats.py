@@ -8,6 +8,7 @@ from sqlmodel import Session
 
 import db.facts
 import db.plans
+from bot.alerts import AlertSummary
 from scoring.evidence import fmt_money
 from scoring.outcomes import (
     AlertRecord,
@@ -31,7 +32,7 @@ def load_metrics(
             feedback=alert.feedback,
             has_plan=has_plan,
             posted=alert.delivery == "channel",
-            expansion_arr=float((alert.summary.get("opportunity") or {}).get("expansion_arr", 0.0)),
+            expansion_arr=AlertSummary.expansion_arr_of(alert.summary),
         )
         for alert, _account, episode, has_plan in alerts
     ]

@@ -1,8 +1,10 @@
 """Scheduled Slack work: deliver the outbox, bring snoozed alerts back, escalate once, remind
 plan-step owners, bring snoozed plans and steps back, and send the daily and weekly digests.
 
-Each job runs on one replica at a time (a database lease), owns its transactions, logs what
-it did, and lets one failing alert not stop the others.
+Each job runs in ``bot.infra.scheduled.guarded`` (one replica at a time behind a database
+lease, logged, never raising into the scheduler) and handles its items with
+``bot.infra.scheduled.each``: one short transaction per item, so one failing item does not
+stop the others. Slack is never called while a transaction is open.
 """
 
 from __future__ import annotations
@@ -18,10 +20,16 @@ import db.outbox
 import db.plans
 import db.snoozes
 from bot.domain import alerts as domain_alerts
-from bot.domain.digests import collect_daily_digests, collect_weekly_summary
-from bot.domain.reminders import collect_snooze_returns, collect_step_reminders
-from bot.infra.leases import run_exclusively
-from bot.infra.logs import log_context
+from bot.domain.digests import claim_daily_digest, collect_weekly_summary
+from bot.domain.reminders import (
+    SnoozeReturn,
+    claim_step_reminder,
+    end_snooze,
+    plan_snoozes_ended,
+    steps_owing_reminders,
+)
+from bot.infra import scheduled
+from bot.infra.scheduled import each
 from bot.infra.settings import AppConfig
 from bot.infra.timezones import TzLookup, zone
 from bot.slack import plan_cards, services
@@ -61,21 +69,20 @@ def return_snoozed_alerts(
             for s in db.snoozes.expired_snoozes(session, now)
             if s.target_type == "alert"
         ]
-    returned = []
-    for snooze_id, alert_id in due:
-        try:
-            with transaction(factory) as session:
-                for snooze in db.snoozes.active_snoozes(
-                    session, target_type="alert", target_ids=[alert_id]
-                ):
-                    if snooze.id == snooze_id:
-                        snooze.ended_at = now
-                        session.add(snooze)
-                domain_alerts.snooze_returned(session, alert_id=alert_id, now=now, config=config)
-            returned.append(alert_id)
-        except Exception:
-            log.exception("bringing back snoozed alert %s failed; will retry", alert_id)
-    return returned
+
+    def reopen(item: tuple[int | None, int]) -> int:
+        snooze_id, alert_id = item
+        with transaction(factory) as session:
+            for snooze in db.snoozes.active_snoozes(
+                session, target_type="alert", target_ids=[alert_id]
+            ):
+                if snooze.id == snooze_id:
+                    snooze.ended_at = now
+                    session.add(snooze)
+            domain_alerts.snooze_returned(session, alert_id=alert_id, now=now, config=config)
+        return alert_id
+
+    return each(due, reopen, what="bringing back snoozed alert")
 
 
 def escalate_unacknowledged(
@@ -94,18 +101,16 @@ def escalate_unacknowledged(
             )
             if a.id is not None
         ]
-    done = []
-    for alert_id in ids:
-        try:
-            with transaction(factory) as session:
-                found = db.alerts.alert_and_account(session, alert_id)
-                if found is None or found[0].escalated_at is not None:
-                    continue
-                domain_alerts.escalate(session, alert=found[0], config=config, now=now)
-            done.append(alert_id)
-        except Exception:
-            log.exception("escalating alert %s failed; will retry", alert_id)
-    return done
+
+    def escalate(alert_id: int) -> int | None:
+        with transaction(factory) as session:
+            found = db.alerts.alert_and_account(session, alert_id)
+            if found is None or found[0].escalated_at is not None:
+                return None
+            domain_alerts.escalate(session, alert=found[0], config=config, now=now)
+        return alert_id
+
+    return [i for i in each(ids, escalate, what="escalating alert") if i is not None]
 
 
 def owner_zones(factory: SessionFactory, router: Router, now: datetime) -> TzLookup:
@@ -120,37 +125,60 @@ def owner_zones(factory: SessionFactory, router: Router, now: datetime) -> TzLoo
 def send_step_reminders(
     factory: SessionFactory, router: Router, config: AppConfig, now: datetime | None = None
 ) -> int:
-    """Step-open and overdue reminders owed now. Marking them sent and queueing them happen in
-    one transaction, so each goes out once however often this ticks."""
+    """Step-open and overdue reminders owed now, one step per transaction: marking a reminder
+    sent and queueing it happen together, so each goes out once however often this ticks, and
+    one failing step does not stop the others."""
     now = now or utcnow()
+    hour = config.slack.reminder_hour
     tz_of = owner_zones(factory, router, now)
-    with transaction(factory) as session:
-        due = collect_step_reminders(session, now=now, tz_of=tz_of, hour=config.slack.reminder_hour)
-        for reminder in due:
-            plan_cards.step_reminder(session, reminder=reminder)
-    return len(due)
+    with factory() as session:
+        step_ids = steps_owing_reminders(session, now=now, tz_of=tz_of, hour=hour)
+
+    def remind(step_id: int) -> bool:
+        with transaction(factory) as session:
+            reminder = claim_step_reminder(
+                session, step_id=step_id, now=now, tz_of=tz_of, hour=hour
+            )
+            if reminder is not None:
+                plan_cards.step_reminder(session, reminder=reminder)
+        return reminder is not None
+
+    return sum(each(step_ids, remind, what="reminding plan step"))
 
 
 def return_snoozed_plans(factory: SessionFactory, now: datetime | None = None) -> int:
-    """Plan and step snoozes that ended: their owners hear about it (alerts have their own job)."""
+    """Plan and step snoozes that ended: their owners hear about it (alerts have their own
+    job). Each snooze ends in its own transaction."""
     now = now or utcnow()
-    with transaction(factory) as session:
-        back = collect_snooze_returns(session, now=now)
-        told = sum(plan_cards.snooze_return(session, back=b, now=now) for b in back)
-    return told
+    with factory() as session:
+        back = plan_snoozes_ended(session, now=now)
+
+    def tell(item: SnoozeReturn) -> bool:
+        with transaction(factory) as session:
+            if not end_snooze(session, back=item, now=now):
+                return False
+            return plan_cards.snooze_return(session, back=item, now=now)
+
+    return sum(each(back, tell, what="ending plan snooze"))
 
 
 def send_daily_digests(
     factory: SessionFactory, router: Router, config: AppConfig, now: datetime | None = None
 ) -> int:
-    """Each CSM's morning DM (claimed and queued together; empty ones are never sent)."""
+    """Each CSM's morning DM, one CSM per transaction (claimed and queued together; empty
+    ones are never sent); one failing digest does not stop the others."""
     now = now or utcnow()
     tz_of = owner_zones(factory, router, now)
-    with transaction(factory) as session:
-        digests = collect_daily_digests(
-            session, now=now, tz_of=tz_of, hour=config.slack.digest_hour
-        )
-        for digest in digests:
+    with factory() as session:
+        owners = db.accounts.account_owners(session)
+
+    def send(owner: str) -> bool:
+        with transaction(factory) as session:
+            digest = claim_daily_digest(
+                session, owner=owner, now=now, tz=tz_of(owner), hour=config.slack.digest_hour
+            )
+            if digest is None:
+                return False
             db.outbox.enqueue(
                 session,
                 alert=None,
@@ -161,7 +189,9 @@ def send_daily_digests(
                     "blocks": [b.to_dict() for b in daily_digest_blocks(digest)],
                 },
             )
-    return len(digests)
+        return True
+
+    return sum(each(owners, send, what="daily digest for"))
 
 
 def post_weekly_summary(
@@ -211,14 +241,7 @@ def add_jobs(
     """The Slack jobs, each behind a lease so replicas take turns."""
 
     def guarded(name: str, job: Callable[[], object]) -> Callable[[], None]:
-        def run() -> None:
-            with log_context(job=name):
-                try:
-                    run_exclusively(factory, name, job, ttl=timedelta(seconds=30))
-                except Exception:
-                    log.exception("job %s failed; it runs again at its next tick", name)
-
-        return run
+        return scheduled.guarded(factory, name, job)
 
     interval = config.slack.sender_interval_seconds
     scheduler.add_job(

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date, datetime, timedelta
-from typing import Any
 
 from sqlmodel import Session
 
@@ -22,7 +21,7 @@ import db.facts
 import db.plans
 import db.slack_cache
 import db.snoozes
-from bot.alerts import summarize
+from bot.alerts import AlertSummary
 from bot.domain import alerts as domain_alerts
 from bot.domain import plans as domain_plans
 from bot.domain.portfolio import assess_account
@@ -60,7 +59,7 @@ _AUDIT_KINDS = {
 
 
 def card_from_summary(
-    summary: dict[str, Any],
+    summary: AlertSummary,
     *,
     account: Account,
     today: date,
@@ -72,32 +71,28 @@ def card_from_summary(
     plan_open: bool = False,
     votes: tuple[tuple[str, str], ...] = (),
 ) -> Card:
-    trigger = summary.get("trigger")
-    offer = summary.get("offer")
+    trigger, offer = summary.trigger, summary.offer
     assert account.id is not None
     return Card(
         account_id=account.id,
         name=account.name,
-        band=str(summary.get("band", "not_yet")),
-        score=int(summary.get("score", 0)),
-        as_of=date.fromisoformat(summary["as_of"]) if summary.get("as_of") else today,
+        band=summary.band,
+        score=summary.score,
+        as_of=summary.as_of or today,
         alert_id=alert.id if alert else None,
         status=alert.status if alert else None,
         domain=account.domain,
         trigger=(
-            TriggerLine(trigger["label"], date.fromisoformat(trigger["on"]), trigger["evidence"])
+            TriggerLine(trigger.label, trigger.on or summary.as_of or today, trigger.evidence)
             if trigger
             else None
         ),
-        signals=tuple(
-            SignalLine(int(s["points"]), s["label"], s["evidence"])
-            for s in summary.get("signals", [])
-        ),
-        offer=offer["label"] if offer else None,
-        offer_reason=offer["reason"] if offer else None,
-        gate=tuple((g["evidence"], g["fix"]) for g in summary.get("gate", [])),
-        recommendation=str(summary.get("recommendation", "")),
-        script=str(summary.get("script", "")),
+        signals=tuple(SignalLine(s.points, s.label, s.evidence) for s in summary.signals),
+        offer=offer.label if offer else None,
+        offer_reason=offer.reason if offer else None,
+        gate=tuple((g.evidence, g.fix) for g in summary.gate),
+        recommendation=summary.recommendation,
+        script=summary.script,
         facts=key_facts(snapshot, today),
         usage=tuple(usage),
         owner=owner,
@@ -156,7 +151,7 @@ def alert_card(session: Session, *, alert: Alert, account: Account, today: date)
         cached = db.slack_cache.slack_user(session, account.owner_email)
         owner_id = cached.user_id if cached else None
     return card_from_summary(
-        alert.summary,
+        AlertSummary.from_json(alert.summary),
         account=account,
         today=today,
         snapshot=db.facts.latest_snapshot(session, account.id),
@@ -179,7 +174,7 @@ def account_card(session: Session, *, account: Account, config: AppConfig, today
         cached = db.slack_cache.slack_user(session, account.owner_email)
         owner_id = cached.user_id if cached else None
     return card_from_summary(
-        summarize(scored.assessment),
+        AlertSummary.of(scored.assessment),
         account=account,
         today=today,
         snapshot=scored.facts.latest,  # the history is loaded already: no second query
@@ -193,12 +188,12 @@ def account_card(session: Session, *, account: Account, config: AppConfig, today
 
 
 def list_item(alert: Alert, account: Account) -> ListItem:
-    trigger = (alert.summary or {}).get("trigger")
+    trigger = AlertSummary.from_json(alert.summary).trigger
     return ListItem(
         name=account.name,
         band=alert.band,
         score=alert.score,
-        detail=trigger["label"] if trigger else "",
+        detail=trigger.label if trigger else "",
         status=alert.status,
         until=alert.snoozed_until,
     )

@@ -25,7 +25,7 @@ from collections.abc import Callable
 from typing import Any
 
 from slack_bolt import Ack, App
-from slack_bolt.kwargs_injection.args import Args
+from slack_bolt.kwargs_injection import Args, build_required_kwargs
 
 from bot.slack.errors import UserError, report_error, sorry, tell
 
@@ -50,7 +50,15 @@ def _empty_ack(ack: Ack) -> None:
 
 
 def _kwargs(names: list[str], args: Args) -> dict[str, Any]:
-    return {name: args.context[name] if name == "deps" else getattr(args, name) for name in names}
+    """The arguments ``names`` asks for, injected by Bolt's own mechanism (the one it uses for
+    every listener): Bolt's arguments by name, plus the request context's keys (``deps``)."""
+    return build_required_kwargs(
+        logger=args.logger,
+        required_arg_names=list(names),  # Bolt may drop a leading self/cls from the list
+        request=args.request,
+        response=args.response,
+        next_keys_required=False,
+    )
 
 
 def _ack_part(func: Callable[..., bool | None]) -> Callable[[Args], None]:

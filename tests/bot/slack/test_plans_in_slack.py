@@ -22,6 +22,7 @@ import db.plans
 import db.snoozes
 from bot.domain.reminders import collect_snooze_returns
 from bot.domain.stats import load_metrics
+from bot.infra import scheduled
 from bot.infra.settings import AppConfig
 from bot.slack import jobs, plan_cards, services
 from bot.slack.blocks.digests import daily_digest_blocks, weekly_summary_blocks
@@ -716,7 +717,7 @@ def test_the_new_jobs_are_scheduled_behind_leases(
         leased.append(name)
         return job()
 
-    monkeypatch.setattr(jobs, "run_exclusively", exclusively)
+    monkeypatch.setattr(scheduled, "run_exclusively", exclusively)
     jobs.add_jobs(Recorder(), factory=factory, config=config, sender=deps.sender)
     new = ["slack.reminders", "slack.plan_snoozes", "slack.daily_digest", "slack.weekly_summary"]
     assert set(new) <= set(added)
