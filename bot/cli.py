@@ -23,8 +23,9 @@ import db.accounts
 import db.alerts
 import db.facts
 import db.plans
+from bot.domain.errors import DomainError, GateBlocked, NothingToOffer
 from bot.domain.lookup import AccountIndex
-from bot.domain.plans import start_plan
+from bot.domain.plans import start_account_plan
 from bot.domain.portfolio import Scored, assess_account, assess_portfolio
 from bot.domain.stats import load_metrics, metrics_lines
 from bot.infra.logs import configure_logging
@@ -37,7 +38,7 @@ from bot.output.safe_text import printable
 from bot.poll.cycle import run_cycle
 from db import migrate
 from db.engine import SessionFactory, is_sqlite, make_engine, session_factory, transaction
-from db.models import Account, Alert
+from db.models import Account, Alert, utcnow
 from scoring.config import ConfigError, describe_validation_error
 from scoring.evidence import fmt_date
 from sources.demo import SOURCE as DEMO_SOURCE
@@ -215,29 +216,43 @@ def report(
     )
 
 
+def _refusal(error: DomainError) -> str:
+    """Why no plan was started, in plain words: the same refusals Slack gives
+    (bot/slack/wording.py), without its markup."""
+    if isinstance(error, GateBlocked):
+        fix = (error.fix_first or "").rstrip(".")
+        return f"{error.account} needs fixing first: {fix}. No expansion plan until then."
+    if isinstance(error, NothingToOffer):
+        return f"No expansion plan for {error.account} yet. {error.advice}"
+    return "That plan cannot be started right now."
+
+
 @plan_app.command("start")
 def plan_start(
     account: Annotated[str, typer.Argument(help="Account name, key or domain.")],
     today: TodayOption = None,
 ) -> None:
-    """Start the account's expansion plan (90-day, or pre-renewal for a renewal-led play)."""
+    """Start the account's expansion plan (90-day, or pre-renewal for a renewal-led play), as
+    Slack's Start plan does: refused while the account is held or has nothing to offer, tied
+    to its open alert."""
     _, config, factory = _setup()
     day = _today(today)
     with transaction(factory) as session:
         record = _one_account(session, account)
-        scored = assess_account(session, record, day, config)
-        latest = scored.facts.latest
-        plan, created = start_plan(
-            session,
-            account=record,
-            assessment=scored.assessment,
-            start=day,
-            owner=record.owner_email,
-            user_id=None,
-            renewal_on=latest.renewal_on if latest else None,
-        )
-        assert plan.id is not None
-        steps = db.plans.plan_steps(session, plan.id)
+        assert record.id is not None
+        try:
+            started = start_account_plan(
+                session,
+                account_id=record.id,
+                alert_id=None,
+                user_id=None,
+                config=config,
+                today=day,
+                now=utcnow(),
+            )
+        except DomainError as exc:
+            raise CliError(_refusal(exc)) from None
+    plan, created, steps = started.plan, started.created, started.steps
     verb = "Started" if created else "Already open:"
     console.print(
         Text.assemble(
