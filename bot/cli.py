@@ -41,6 +41,7 @@ from db.engine import SessionFactory, is_sqlite, make_engine, session_factory, t
 from db.models import Account, Alert, utcnow
 from scoring.config import ConfigError, describe_validation_error
 from scoring.evidence import fmt_date
+from scoring.plans import PlanKind
 from sources.demo import SOURCE as DEMO_SOURCE
 from sources.demo import demo_batch
 
@@ -256,7 +257,7 @@ def plan_start(
     verb = "Started" if created else "Already open:"
     console.print(
         Text.assemble(
-            f"{verb} {plan.kind.replace('_', '-')} plan for ",
+            f"{verb} the {PlanKind(plan.kind).label} plan for ",
             (printable(record.name), "bold"),
             ":",
         )
