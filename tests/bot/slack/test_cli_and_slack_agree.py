@@ -19,14 +19,15 @@ import db.accounts
 import db.alerts
 import db.plans
 from bot.domain.errors import DomainError, GateBlocked, NothingToOffer
-from bot.domain.plans import start_account_plan
+from bot.domain.plans import refuse_plan
+from bot.domain.portfolio import assess_account
 from bot.infra.settings import AppConfig
 from bot.slack.deps import Deps
 from bot.slack.ids import Action
 from bot.slack.model import ActionValue
 from bot.slack.wording import word
-from db.engine import SessionFactory, transaction
-from db.models import Account, Alert, AlertStatus, AuditLog, OutboxMessage, Plan, utcnow
+from db.engine import SessionFactory
+from db.models import Account, Alert, AlertStatus, AuditLog, OutboxMessage, Plan
 from scoring.gate import GateCode
 from tests.bot.slack.conftest import action_body, command_body, post, signed, slash, wait_for
 from tests.fakes import FakeSlack
@@ -164,16 +165,8 @@ def test_cli_refuses_what_slack_refuses_for_the_same_reason(
     url, _ = server
     account = _account(factory, name)
     assert account.id is not None
-    with pytest.raises(DomainError) as refused, transaction(factory) as session:
-        start_account_plan(
-            session,
-            account_id=account.id,
-            alert_id=None,
-            user_id=None,
-            config=config,
-            today=today,
-            now=utcnow(),
-        )
+    with pytest.raises(DomainError) as refused, factory() as session:  # the one rule
+        refuse_plan(account, assess_account(session, account, today, config).assessment)
     if code is None:
         assert isinstance(refused.value, NothingToOffer)
     else:
