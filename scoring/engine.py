@@ -17,11 +17,9 @@ from scoring.scripts import Objection, objection_answers, opening_script
 from scoring.signals import readiness_signals
 from scoring.triggers import (
     Episode,
-    TriggerKind,
     detect_episodes,
     live_episodes,
     most_recent,
-    renewal_evidence,
 )
 
 
@@ -88,12 +86,14 @@ def assess(facts: AccountFacts, today: date, cfg: ScoringConfig | None = None) -
         opportunity = score_opportunity(
             offer.type, latest, band, trigger is not None, cfg.offers, cfg.opportunity
         )
-    spoken = trigger
-    if trigger is not None and trigger.kind is TriggerKind.RENEWAL and latest and latest.renewal_on:
-        # The episode says how far off the renewal was when it came into range; a script read
-        # later says how far off it is today.
-        spoken = replace(trigger, evidence=renewal_evidence(latest.renewal_on, today))
-    script = opening_script(facts.name, facts.contact_name, spoken, offer) if offer else ""
+    script = opening_script(
+        facts.name,
+        facts.contact_name,
+        trigger,
+        offer,
+        today=today,
+        renewal_on=latest.renewal_on if latest is not None else None,
+    )
     gap = next((s.evidence for s in signals if s.key is SignalKey.CAPACITY), "")
     return Assessment(
         account_id=facts.account_id,

@@ -103,7 +103,7 @@ def health_gate(facts: AccountFacts, today: date, cfg: Gate) -> GateResult:
                 GateReason(
                     GateCode.NO_RECENT_CONTACT,
                     f"no contact for {quiet} days (last {fmt_date(latest.last_contact_on)})",
-                    "Reconnect first: a value check-in with no ask.",
+                    "Reconnect with a value check-in that asks for nothing.",
                 )
             )
     if cfg.require_outcome and not any(

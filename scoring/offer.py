@@ -46,6 +46,7 @@ _LABELS = {
 class Offer:
     type: OfferType
     reason: str
+    basis: str = ""  # the evidence of the signal it rests on, for a script to cite
 
 
 def choose_offer(
@@ -62,20 +63,28 @@ def choose_offer(
             return None
         return Offer(
             OfferType.PROFESSIONAL_SERVICES,
-            f"adoption is low ({activation.evidence}) but they have a push coming"
-            f" ({intent.evidence}); guided help gets them there faster",
+            f"only {activation.evidence}, but they have a push coming: {intent.evidence};"
+            " guided help gets them there faster",
+            intent.evidence,
         )
     if s := first(SignalKey.CAPACITY, SignalKey.TEAM_EXPANDED, SignalKey.SHARED_SEAT):
-        return Offer(OfferType.CAPACITY, f"they are outgrowing what they bought: {s.evidence}")
+        return Offer(
+            OfferType.CAPACITY, f"they are outgrowing what they bought: {s.evidence}", s.evidence
+        )
     if s := first(SignalKey.FEATURE_REQUEST):
-        return Offer(OfferType.TIER_UPGRADE, f"the next tier answers what they {s.evidence}")
+        return Offer(
+            OfferType.TIER_UPGRADE, f"the next tier answers what they {s.evidence}", s.evidence
+        )
     if s := first(SignalKey.NEW_INITIATIVE):
-        return Offer(OfferType.CROSS_SELL, f"another offering fits their new work: {s.evidence}")
+        return Offer(
+            OfferType.CROSS_SELL, f"another offering fits their new work: {s.evidence}", s.evidence
+        )
     renewal = first(SignalKey.RENEWAL_WINDOW)
     happy = SignalKey.ADVOCACY in by_key or (latest is not None and latest.health is Health.GREEN)
     if renewal is not None and happy:
         return Offer(
             OfferType.MULTI_YEAR,
             f"a healthy account whose renewal is in range ({renewal.evidence}); lock in continuity",
+            renewal.evidence,
         )
     return None
