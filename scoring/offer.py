@@ -42,6 +42,14 @@ _LABELS = {
 }
 
 
+def offer_label(value: str) -> str:
+    """A stored offer value as people read it (``cross_sell`` → ``Cross-sell``)."""
+    try:
+        return OfferType(value).label
+    except ValueError:
+        return value.replace("_", " ")
+
+
 @dataclass(frozen=True)
 class Offer:
     type: OfferType

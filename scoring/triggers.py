@@ -42,6 +42,14 @@ _LABELS = {
 }
 
 
+def trigger_label(value: str) -> str:
+    """A stored trigger value as people read it (``team_growth`` → ``Team growth``)."""
+    try:
+        return TriggerKind(value).label
+    except ValueError:
+        return value.replace("_", " ")
+
+
 @dataclass(frozen=True)
 class Episode:
     account_id: str

@@ -9,7 +9,7 @@ from datetime import date
 from bot.domain.portfolio import Scored
 from bot.output.safe_text import markdown
 from scoring.bands import Band
-from scoring.evidence import SignalKey, fmt_date, fmt_money
+from scoring.evidence import SignalKey, fmt_date, fmt_money, plural
 from scoring.facts import Health
 from scoring.offer import OfferType
 from scoring.opportunity import Tier
@@ -109,7 +109,8 @@ def render_playbook(rows: list[Scored], today: date, portfolio: str = "All accou
 def _summary(rows: list[Scored], opps: list[Scored], total: float) -> list[str]:
     if not opps:
         return [
-            f"No account is ready for an expansion conversation today across {len(rows)} accounts."
+            "No account is ready for an expansion conversation today across"
+            f" {plural(len(rows), 'account')}."
         ]
     types = Counter(r.assessment.offer.type.label for r in opps if r.assessment.offer)
     top = max(opps, key=_arr)
@@ -117,7 +118,8 @@ def _summary(rows: list[Scored], opps: list[Scored], total: float) -> list[str]:
     gated = [r for r in rows if r.assessment.gate.blocked]
     mix = ", ".join(f"{label} ({n})" for label, n in types.most_common())
     return [
-        f"{len(opps)} of {len(rows)} accounts have an expansion play worth"
+        f"{len(opps)} of {plural(len(rows), 'account')} {'has' if len(opps) == 1 else 'have'} an"
+        " expansion play worth"
         f" {fmt_money(total)} in new ARR. By type: {mix}.",
         "",
         f"The largest is {_md(top.account.name)} at about {fmt_money(_arr(top))}. The single"
@@ -125,7 +127,8 @@ def _summary(rows: list[Scored], opps: list[Scored], total: float) -> list[str]:
         f" ({best.assessment.offer.type.label.lower() if best.assessment.offer else 'review'}),"
         f" owned by {_md(best.account.owner_name or 'unassigned')}.",
         "",
-        f"{len(gated)} accounts are held back by health or timing and need fixing before any"
+        f"{plural(len(gated), 'account')} {'is' if len(gated) == 1 else 'are'} held back by"
+        f" health or timing and {'needs' if len(gated) == 1 else 'need'} fixing before any"
         " pitch; they are listed below with what to fix first.",
     ]
 
@@ -334,7 +337,12 @@ def _distributions(rows: list[Scored], opps: list[Scored]) -> list[str]:
         group = [r for r in rows if r.assessment.band is band]
         lines.append(f"| {band.label} | {len(group)} | {fmt_money(sum(r.arr for r in group))} |")
     total = sum(map(_arr, opps))
-    lines += ["", f"**Totals:** {len(opps)} opportunities, {fmt_money(total)} expansion ARR.", ""]
+    lines += [
+        "",
+        f"**Totals:** {plural(len(opps), 'opportunity', 'opportunities')},"
+        f" {fmt_money(total)} expansion ARR.",
+        "",
+    ]
     return lines
 
 
@@ -370,12 +378,13 @@ def _insights(rows: list[Scored], opps: list[Scored]) -> list[str]:
         )
         avg = sum(map(_oscore, best_group)) / len(best_group)
         lines += [
-            f"- **Most common expansion type**: {common} ({len(group)} accounts).",
+            f"- **Most common expansion type**: {common} ({plural(len(group), 'account')}).",
             f"- **Highest-scoring play**: {best} (average opportunity score {avg:.1f}).",
         ]
     activation = [r for r in rows if r.assessment.activation]
     lines.append(
-        f"- **Under-used product**: {len(activation)} accounts use less than the adoption"
+        f"- **Under-used product**: {plural(len(activation), 'account')}"
+        f" {'uses' if len(activation) == 1 else 'use'} less than the adoption"
         " threshold of what they own."
     )
     segments: dict[str, list[Scored]] = defaultdict(list)
@@ -385,7 +394,7 @@ def _insights(rows: list[Scored], opps: list[Scored]) -> list[str]:
         seg, group = max(segments.items(), key=lambda kv: sum(map(_arr, kv[1])))
         lines.append(
             f"- **Segment trend**: {_md(seg)} holds the most expansion ARR"
-            f" ({fmt_money(sum(map(_arr, group)))} across {len(group)} accounts)."
+            f" ({fmt_money(sum(map(_arr, group)))} across {plural(len(group), 'account')})."
         )
     lines += ["", "### Blockers to Expansion", ""]
     reasons = Counter(
@@ -393,12 +402,16 @@ def _insights(rows: list[Scored], opps: list[Scored]) -> list[str]:
     )
     if reasons:
         lines += [
-            f"- **{reason.capitalize()}**: {n} accounts." for reason, n in reasons.most_common()
+            f"- **{reason.capitalize()}**: {plural(n, 'account')}."
+            for reason, n in reasons.most_common()
         ]
     else:
         lines.append("- No account is held back by health or timing.")
     if activation:
-        lines.append(f"- **Enablement gaps**: {len(activation)} accounts need activation first.")
+        lines.append(
+            f"- **Enablement gaps**: {plural(len(activation), 'account')}"
+            f" {'needs' if len(activation) == 1 else 'need'} activation first."
+        )
     t1 = [
         r for r in opps if r.assessment.opportunity and r.assessment.opportunity.tier is Tier.TIER_1
     ]
@@ -409,11 +422,14 @@ def _insights(rows: list[Scored], opps: list[Scored]) -> list[str]:
         "",
         "### Recommendations for Leadership",
         "",
-        f"1. **Quick wins**: {len(t1)} Tier 1 opportunities worth {fmt_money(sum(map(_arr, t1)))}"
+        f"1. **Quick wins**: {plural(len(t1), 'Tier 1 opportunity', 'Tier 1 opportunities')}"
+        f" worth {fmt_money(sum(map(_arr, t1)))}"
         " can be started this week.",
-        f"2. **Product feedback**: {len(requests)} accounts asked for capabilities they lack;"
+        f"2. **Product feedback**: {plural(len(requests), 'account')} asked for capabilities"
+        " they lack;"
         " review those requests with product.",
-        f"3. **Enablement**: {len(activation)} accounts would benefit from an adoption programme"
+        f"3. **Enablement**: {plural(len(activation), 'account')} would benefit from an"
+        " adoption programme"
         " before any upsell.",
         "",
     ]

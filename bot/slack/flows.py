@@ -40,6 +40,7 @@ from bot.slack.mrkdwn import escape
 from bot.slack.parse import parse
 from db.engine import transaction
 from db.models import Account, Alert
+from scoring.evidence import plural
 
 log = logging.getLogger(__name__)
 
@@ -143,7 +144,7 @@ def _book_reply(
     rows = services.book(session, user_id=user_id, emails=emails, limit=limit)
     if rows:
         items = [services.list_item(a, acc) for a, acc in rows]
-        return list_reply(f"Your top {len(items)} accounts", items, "")
+        return list_reply(f"Your top {plural(len(items), 'account')}", items, "")
     everyone = db.alerts.top_open_alerts(session, limit=limit)
     items = [services.list_item(a, acc) for a, acc in everyone]
     return list_reply(
