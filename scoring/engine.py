@@ -11,7 +11,7 @@ from scoring.config import ScoringConfig
 from scoring.evidence import Signal, SignalKey
 from scoring.facts import AccountFacts
 from scoring.gate import GateResult, health_gate
-from scoring.offer import Offer, choose_offer
+from scoring.offer import NEXT_STEPS, Offer, choose_offer
 from scoring.opportunity import Opportunity, score_opportunity
 from scoring.scripts import Objection, objection_answers, opening_script
 from scoring.signals import readiness_signals
@@ -47,6 +47,24 @@ class Assessment:
     def pitchable(self) -> bool:
         """Worth a conversation now: not gated and there is something to offer."""
         return not self.gate.blocked and self.offer is not None
+
+    @property
+    def pace(self) -> str:
+        """When to talk: the band's pace, unless the gate holds the pitch."""
+        return "on hold until fixed" if self.gate.blocked else self.band.when
+
+    @property
+    def next_step(self) -> str:
+        """The first action to take, whatever the state: fix, enable, pitch or wait."""
+        if self.gate.blocked:
+            return self.gate.fix_first or ""
+        if self.activation is not None and self.offer is None:
+            return self.activation.recommendation
+        if self.offer is not None:
+            return NEXT_STEPS[self.offer.type]
+        if self.band is Band.NOT_YET:
+            return "Keep building value; nothing to raise until more signals show."
+        return "Keep building value and watch for a trigger."
 
     @property
     def recommendation(self) -> str:

@@ -42,6 +42,16 @@ _LABELS = {
 }
 
 
+# The first concrete thing to do for each offer: an action, not the offer restated.
+NEXT_STEPS = {
+    OfferType.CAPACITY: "Send the usage figures and book a call to size the step up.",
+    OfferType.TIER_UPGRADE: "Show what they asked for in a short demo and price the next tier.",
+    OfferType.CROSS_SELL: "Book a discovery call with whoever owns the new initiative.",
+    OfferType.PROFESSIONAL_SERVICES: "Propose a scoped enablement package timed to their push.",
+    OfferType.MULTI_YEAR: "Draft multi-year terms before the renewal conversation opens.",
+}
+
+
 def offer_label(value: str) -> str:
     """A stored offer value as people read it (``cross_sell`` → ``Cross-sell``)."""
     try:

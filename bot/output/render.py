@@ -86,9 +86,7 @@ def account_panel(row: Scored) -> Panel:
         parts.append(
             Panel(as_text(a.script), title="Opening", title_align="left", border_style="green")
         )
-    title = Text.assemble(
-        printable(row.account.name), f" — {a.score} · {a.band.label} ({a.band.when})"
-    )
+    title = Text.assemble(printable(row.account.name), f" — {a.score} · {a.band.label} ({a.pace})")
     owner = as_text(row.account.owner_name or "no owner")
     return Panel(
         Group(*parts), title=title, title_align="left", subtitle=owner, subtitle_align="right"

@@ -49,11 +49,6 @@ def _arr(r: Scored) -> float:
     return r.assessment.opportunity.expansion_arr if r.assessment.opportunity else 0.0
 
 
-def _opp_id(r: Scored) -> str:
-    offer = r.assessment.offer.type.value if r.assessment.offer else "none"
-    return _md(f"{r.account.key}-{offer}")
-
-
 def _revenue_band(arr: float) -> str:
     return next(label for label, floor in _REVENUE_BANDS if arr >= floor)
 
@@ -84,6 +79,10 @@ def render_playbook(rows: list[Scored], today: date, portfolio: str = "All accou
         *_summary(rows, opps, total_exp),
         "",
         "---",
+        "",
+        "Tiers rank the opportunity (its revenue, effort and likelihood); bands rank how ready"
+        " the account is to talk. A Priority account with a small opportunity can sit in Tier 2:"
+        " talk to it this week, and expect a smaller deal.",
         "",
         "## Tier 1 Opportunities — Pursue Immediately",
         "",
@@ -138,7 +137,7 @@ def _tier1_block(r: Scored) -> list[str]:
     o, offer = a.opportunity, a.offer
     assert o is not None and offer is not None
     lines = [
-        f"### {_opp_id(r)}: {_md(r.account.name)} — {offer.type.label}",
+        f"### {_md(r.account.name)} — {offer.type.label}",
         "",
         f"**Score: {o.score:.1f}/10** | Revenue: {o.revenue}/10 | Effort: {o.effort}/10"
         f" | Likelihood: {o.likelihood}/10",
@@ -149,7 +148,8 @@ def _tier1_block(r: Scored) -> list[str]:
         f"| Current ARR | {fmt_money(r.arr)} |",
         f"| Opportunity type | {offer.type.label} |",
         f"| Estimated expansion ARR | {fmt_money(o.expansion_arr)} |",
-        f"| Best timing | {_TIMELINE[a.band]} ({a.band.when}) |",
+        "| Best timing | Now: this week |",
+        f"| Readiness | {a.band.label}, {a.pace} (score {a.score}) |",
         f"| Owner | {_md(r.account.owner_name or 'unassigned')} |",
         "",
         f"**The opportunity:** {_md(offer.reason)}.",
@@ -220,13 +220,14 @@ def _tier2_block(r: Scored) -> list[str]:
     assert o is not None and offer is not None
     key_signal = a.trigger.evidence if a.trigger else (a.signals[0].evidence if a.signals else "")
     return [
-        f"### {_opp_id(r)}: {_md(r.account.name)} — {offer.type.label}",
+        f"### {_md(r.account.name)} — {offer.type.label}",
         f"- **Score**: {o.score:.1f}/10",
         f"- **Expansion ARR**: {fmt_money(o.expansion_arr)}",
         f"- **Type**: {offer.type.label}",
-        f"- **Timing**: {_TIMELINE[a.band]}",
+        "- **Timing**: this quarter",
+        f"- **Readiness**: {a.band.label}, {a.pace} (score {a.score})",
         f"- **Key signal**: {_md(key_signal)}",
-        f"- **Next step**: {_md(a.recommendation)}",
+        f"- **Next step**: {_md(a.next_step)}",
         "",
     ]
 
@@ -311,7 +312,9 @@ def _why_not(r: Scored) -> str:
         return "under-using what they own: " + a.activation.evidence
     if not a.signals:
         return "no expansion signals yet"
-    return "signals present but none points to a specific offer"
+    if a.band is Band.NOT_YET:
+        return f"a score of {a.score} is below the Candidate band: too early to raise expansion"
+    return "its signals do not point to any one offer yet"
 
 
 def _distributions(rows: list[Scored], opps: list[Scored]) -> list[str]:

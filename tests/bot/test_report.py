@@ -65,6 +65,21 @@ def test_demo_playbook_has_every_section(factory: SessionFactory) -> None:
     assert "Accounts analysed: 30" in text
 
 
+def test_playbook_words_read_as_a_person_wrote_them(factory: SessionFactory) -> None:
+    """No internal slugs as headings, counts agree with their nouns, each opportunity says its
+    tier's timing beside the account's readiness, and next steps are actions."""
+    text = render_playbook(_rows(factory), DAY, "Demo")
+    assert not re.search(
+        r"^### [a-z0-9-]+-(capacity|tier_upgrade|cross_sell|multi_year)", text, re.M
+    )
+    assert not re.search(r"(?<!Tier )\b1 (accounts|opportunities|Tier 1 opportunities)\b", text)
+    assert "Timing**: this quarter" in text and "Timing**: Next quarter" not in text
+    assert "- **Readiness**: " in text and "Tiers rank the opportunity" in text
+    steps = re.findall(r"- \*\*Next step\*\*: (.*)", text)
+    assert steps and not any(s.startswith(("Capacity expansion:", "Tier upgrade:")) for s in steps)
+    assert "signals present but none points" not in text
+
+
 def test_pipeline_by_band_adds_up(factory: SessionFactory) -> None:
     rows = _rows(factory)
     data = pipeline_by_band(rows)
