@@ -177,7 +177,7 @@ def explain(
     day = _today(today)
     with factory() as session:
         record = _one_account(session, account)
-        console.print(account_panel(assess_account(session, record, day, config)))
+        console.print(account_panel(assess_account(session, record, day, config), objections=True))
 
 
 class ReportFormat(StrEnum):

@@ -81,6 +81,10 @@ def test_explain_shows_one_account(demo_dir) -> None:
         "BrightOps Agency — 41 · Priority" in res.stdout
         and "cut client reporting time" in res.stdout
     )
+    out = " ".join(res.stdout.replace("│", " ").split())
+    assert "Recommended: Capacity expansion — they are outgrowing" in out
+    assert "Next step: Send the usage figures" in out
+    assert "If they push back" in out and "We need to see more value" in out
 
 
 def test_explain_forgives_a_typo(demo_dir) -> None:

@@ -188,6 +188,8 @@ def alert_actions(card: Card, source: ActionValue | None = None) -> ActionsBlock
         elements.append(button("Start plan", Action.START_PLAN, value))
     elements.append(button("Not now…", Action.NOT_NOW, value, "danger"))
     elements.append(button("Reassign…", Action.REASSIGN, value))
+    if card.offer and not card.gate:
+        elements.append(button("Handle an objection", Action.OBJECTIONS, value))
     return ActionsBlock(block_id=BlockId.ALERT_ACTIONS.value, elements=elements)
 
 
