@@ -40,7 +40,7 @@ from db import migrate
 from db.engine import SessionFactory, is_sqlite, make_engine, session_factory, transaction
 from db.models import Account, Alert, utcnow
 from scoring.config import ConfigError, describe_validation_error
-from scoring.evidence import fmt_date
+from scoring.evidence import fmt_date, plural
 from scoring.plans import PlanKind
 from sources.demo import SOURCE as DEMO_SOURCE
 from sources.demo import demo_batch
@@ -128,9 +128,9 @@ def demo(today: TodayOption = None) -> None:
         alerted = [r for r in rows if _alert_id(session, r) in new_ids]
     if alerted:
         console.print(
-            f"\n[bold]{len(result.new_alerts)} new alerts[/] queued for Slack"
+            f"\n[bold]{plural(len(result.new_alerts), 'new alert')}[/] queued for Slack"
             f" ({len(result.digest_alerts)} more for the Candidate digest),"
-            f" from {result.new_episodes} new trigger episodes:\n"
+            f" from {plural(result.new_episodes, 'new trigger episode')}:\n"
         )
         for row in alerted:
             console.print(account_panel(row))
@@ -179,7 +179,7 @@ def explain(
     day = _today(today)
     with factory() as session:
         record = _one_account(session, account)
-        console.print(account_panel(assess_account(session, record, day, config)))
+        console.print(account_panel(assess_account(session, record, day, config), objections=True))
 
 
 class ReportFormat(StrEnum):
@@ -212,7 +212,9 @@ def report(
         target.write_text(render_playbook(rows, day), encoding="utf-8")
     console.print(
         Text.assemble(
-            f"Playbook for {len(rows)} accounts written to ", (printable(str(target)), "bold"), "."
+            f"Playbook for {plural(len(rows), 'account')} written to ",
+            (printable(str(target)), "bold"),
+            ".",
         )
     )
 
@@ -300,7 +302,9 @@ def plan_export(
             name = f"Expansion plan — {record.name}"
     output.write_bytes(steps_calendar(rows, name))
     console.print(
-        Text.assemble(f"{len(rows)} steps written to ", (printable(str(output)), "bold"), ".")
+        Text.assemble(
+            f"{plural(len(rows), 'step')} written to ", (printable(str(output)), "bold"), "."
+        )
     )
 
 
