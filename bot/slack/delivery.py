@@ -94,7 +94,10 @@ class Job:
 
 @dataclass(frozen=True)
 class Courier:
-    """What one run of the sender delivers with, and chat.postMessage exactly once."""
+    """What one run of the sender delivers with, and chat.postMessage exactly once.
+
+    Built by each ``Sender.run_once`` from the Sender's attributes, so a config reload or a
+    test's clock takes effect at the next run."""
 
     factory: SessionFactory
     client: WebClient  # edits and DMs opened: idempotent, keeps its retries

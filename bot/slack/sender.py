@@ -1,7 +1,7 @@
 """The outbox sender: delivers queued Slack messages exactly once, in score order, within limits.
 
-Kinds of outbox rows (``payload`` is JSON, one typed variant per kind: ``db/outbox_payloads.py``;
-what each kind sends, drawn at send time: ``outgoing.py``):
+Kinds of outbox rows (``payload`` is JSON, read back as the typed variants of
+``db/outbox_payloads.py``):
 
 - ``post`` — the alert's first message: routed (rules → channel, owner → mention), posted with
   chat.postMessage; the channel id and ts are stored on the alert when the row is recorded
@@ -9,11 +9,13 @@ what each kind sends, drawn at send time: ``outgoing.py``):
   gets a second message.
 - ``update`` — chat.update of the stored message with the alert's current state (pending
   updates of one alert collapse into one call).
-- ``thread`` — a follow-up in the alert's thread (``reason``: new_trigger, snooze_ended,
-  escalated, reassigned; or ready-made ``text`` with optional ``blocks``).
+- ``thread`` — a follow-up in the alert's thread (``FollowUp``, ``reason``: new_trigger,
+  snooze_ended, escalated, reassigned; or ``ThreadReply``, ready-made ``text`` with optional
+  ``blocks``).
 - ``dm`` — a direct message to ``user`` (a Slack id) or ``email`` (a CRM owner, resolved like
-  alert owners), with ``text`` (mrkdwn) and optional ``blocks``, or ``reason`` for an alert.
-  Held back during the recipient's quiet hours, in their Slack timezone.
+  alert owners): ``DirectMessage``, ``text`` (mrkdwn) and optional ``blocks``, or
+  ``SnoozeEndedDM`` for an alert. Held back during the recipient's quiet hours, in their Slack
+  timezone.
 - ``escalate`` — the escalation notice to ``target`` (a channel, or a person as a DM).
 - ``admin`` — a delivery problem reported to the admin channel.
 - ``channel`` — ``text`` (and optional ``blocks``) for ``channel``, no alert (weekly summary).
@@ -40,8 +42,9 @@ backs off. chat.update is idempotent and keeps the app client's retries.
 Noise control: at most ``slack.hourly_cap_per_channel`` alert posts per channel per rolling hour;
 the rest wait in the outbox and go out highest score first as the window frees up.
 
-Where it lives: this module claims a row, has it sent and records the outcome; ``delivery.py``
-is the claimed row (``Job``) and posting it once; ``history.py`` the marker and the search.
+Where it lives: this module claims a row, has it sent and records the outcome; ``outgoing.py``
+is what each kind sends; ``delivery.py`` the claimed row (``Job``) and posting it once;
+``history.py`` the marker and the search.
 
 Failures: a 429 means Slack did not take the message: a Retry-After of up to
 ``MAX_RATE_LIMIT_WAIT`` seconds is waited out (no transaction is open), a longer one puts the
