@@ -75,6 +75,7 @@ class Snapshot(SQLModel, table=True):
     nps: int | None = None
     nps_on: date | None = None
     open_urgent_tickets: int | None = None
+    open_tickets: int | None = None
     last_contact_on: date | None = None
     renewal_on: date | None = None
     arr: float | None = None

@@ -105,6 +105,10 @@ class OfferEconomics(_Strict):
     cross_sell_uplift: float = Field(0.25, ge=0)
     services_uplift: float = Field(0.15, ge=0)
     multi_year_uplift: float = Field(0.08, ge=0)
+    add_on_uplift: float = Field(0.15, ge=0)
+    new_department_uplift: float = Field(0.30, ge=0)
+    displacement_uplift: float = Field(0.25, ge=0)
+    support_uplift: float = Field(0.10, ge=0)
     effort: dict[str, int] = Field(
         default_factory=lambda: {
             "capacity": 9,
@@ -112,8 +116,17 @@ class OfferEconomics(_Strict):
             "cross_sell": 5,
             "professional_services": 6,
             "multi_year": 7,
+            "add_on": 7,
+            "new_department": 5,
+            "displacement": 4,
+            "support_upgrade": 8,
         }
     )
+    # A feature request naming one of these words is answered by that add-on or module
+    # ({"audit log": "Compliance pack"}); any other request by the next tier.
+    add_ons: dict[str, str] = Field(default_factory=dict)
+    # Open support tickets at which premium support is worth offering.
+    support_tickets: int = Field(5, ge=1)
     large_account_arr: float = Field(100_000, ge=0, description="above this, effort drops by 2")
     absolute_bonus_arr: float = Field(25_000, ge=0, description="expansions this big gain +1")
 

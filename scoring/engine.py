@@ -11,10 +11,10 @@ from scoring.config import ScoringConfig
 from scoring.evidence import Signal, SignalKey
 from scoring.facts import AccountFacts
 from scoring.gate import GateResult, health_gate
-from scoring.offer import NEXT_STEPS, Offer, choose_offer
+from scoring.offer import NEXT_STEPS, Offer, OfferContext, choose_offer
 from scoring.opportunity import Opportunity, score_opportunity
 from scoring.scripts import Objection, objection_answers, opening_script
-from scoring.signals import readiness_signals
+from scoring.signals import competitor_in_use, departments_grown, readiness_signals
 from scoring.triggers import (
     Episode,
     detect_episodes,
@@ -98,7 +98,13 @@ def assess(facts: AccountFacts, today: date, cfg: ScoringConfig | None = None) -
     latest = facts.latest
     offer = None
     if not gate.blocked and band is not Band.NOT_YET:
-        offer = choose_offer(signals, latest, activation)
+        context = OfferContext(
+            departments_grown=departments_grown(facts),
+            competitor=competitor_in_use(facts, today, cfg),
+            add_ons=cfg.offers.add_ons,
+            support_tickets=cfg.offers.support_tickets,
+        )
+        offer = choose_offer(signals, latest, activation, context)
     opportunity = None
     if offer is not None and latest is not None:
         opportunity = score_opportunity(

@@ -34,6 +34,7 @@ class EventKind(StrEnum):
     ONBOARDING_COMPLETED = "onboarding_completed"
     CHAMPION_LEFT = "champion_left"
     CHAMPION_ADDED = "champion_added"
+    COMPETITOR = "competitor"  # they use a competitor for something adjacent we also do
 
 
 @dataclass(frozen=True)
@@ -103,6 +104,8 @@ class Snapshot:
     # by the first snapshot that holds its current value (``AccountFacts.latest_nps``).
     nps_on: date | None = field(default=None, metadata=DATE)
     open_urgent_tickets: int | None = field(default=None, metadata=COUNT)
+    # Every open support ticket, urgent or not: many of them call for a support upgrade.
+    open_tickets: int | None = field(default=None, metadata=COUNT)
     last_contact_on: date | None = field(default=None, metadata=DATE)
     renewal_on: date | None = field(default=None, metadata=DATE)
     arr: float | None = field(default=None, metadata=AMOUNT)

@@ -78,6 +78,10 @@ def estimate_expansion_arr(offer: OfferType, latest: Snapshot, econ: OfferEconom
         OfferType.CROSS_SELL: econ.cross_sell_uplift,
         OfferType.PROFESSIONAL_SERVICES: econ.services_uplift,
         OfferType.MULTI_YEAR: econ.multi_year_uplift,
+        OfferType.ADD_ON: econ.add_on_uplift,
+        OfferType.NEW_DEPARTMENT: econ.new_department_uplift,
+        OfferType.DISPLACEMENT: econ.displacement_uplift,
+        OfferType.SUPPORT_UPGRADE: econ.support_uplift,
     }[offer]
     return round(arr * uplift, 2)
 

@@ -90,6 +90,31 @@ def _ask(offer: Offer, led: TriggerKind | None, company: str) -> str:
                 "A few guided sessions with our services team could get more of what you already"
                 " have working for it, faster than going it alone. Shall I set one up?"
             )
+        case OfferType.ADD_ON:
+            if led is TriggerKind.FEATURE_REQUEST:
+                lead = "There is a module that does exactly that, and it plugs into what you run."
+            else:
+                lead = f"You also {offer.basis}; there is a module that does exactly that."
+            return f"{lead} Would a 20-minute look at it help?"
+        case OfferType.NEW_DEPARTMENT:
+            if led is TriggerKind.TEAM_GROWTH:
+                lead = "New teams get the most from it when they start the way the first one did."
+            else:
+                lead = (
+                    f"I also noticed {offer.basis}; new teams get the most from it when they"
+                    " start the way the first one did."
+                )
+            return f"{lead} Could you introduce me to whoever leads the new team?"
+        case OfferType.DISPLACEMENT:
+            return (
+                f"You mentioned using {offer.basis}. Running two tools for one job costs time"
+                " and money; would it help to see it done in one place?"
+            )
+        case OfferType.SUPPORT_UPGRADE:
+            return (
+                f"There are {offer.basis} right now; premium support would get your team"
+                " faster answers and a named contact. Shall I show you what it includes?"
+            )
         case OfferType.MULTI_YEAR:
             lead = (
                 "Things are going well, so I'd also like to talk about a multi-year term that"
@@ -109,6 +134,8 @@ _LED_BY = {
     OfferType.TIER_UPGRADE: TriggerKind.FEATURE_REQUEST,
     OfferType.CROSS_SELL: TriggerKind.INITIATIVE,
     OfferType.MULTI_YEAR: TriggerKind.RENEWAL,
+    OfferType.ADD_ON: TriggerKind.FEATURE_REQUEST,
+    OfferType.NEW_DEPARTMENT: TriggerKind.TEAM_GROWTH,
 }
 
 _UNPROMPTED = {
@@ -117,6 +144,10 @@ _UNPROMPTED = {
     OfferType.CROSS_SELL: "I was looking back at our notes and saw {basis}.",
     OfferType.PROFESSIONAL_SERVICES: "I was looking at what is coming up for the team: {basis}.",
     OfferType.MULTI_YEAR: "I was looking at {company} account ahead of the renewal.",
+    OfferType.ADD_ON: "I was looking back at our notes: you {basis}.",
+    OfferType.NEW_DEPARTMENT: "I was looking at {company} usage and saw that {basis}.",
+    OfferType.DISPLACEMENT: "I was looking back at our recent calls.",
+    OfferType.SUPPORT_UPGRADE: "I was looking at {company} support history.",
 }
 
 

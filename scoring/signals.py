@@ -76,6 +76,7 @@ _UNSAID = {
     EventKind.FEATURE_REQUEST: "a feature their plan lacks",
     EventKind.PRAISE: "praise logged without details",
     EventKind.INITIATIVE: "a new initiative logged without details",
+    EventKind.COMPETITOR: "another vendor's tool for something we also do",
 }
 
 
@@ -117,23 +118,38 @@ def _baseline(
     return _Baseline(first_seen, first.taken_on, at_purchase=False)
 
 
-def _team_expanded(facts: AccountFacts, today: date, cfg: ScoringConfig) -> Signal | None:
+def departments_grown(facts: AccountFacts) -> str | None:
+    """``5 departments use it, up from 3 since …`` when more departments use it than at
+    purchase (or than first seen): seed 004's new-department expansion."""
     first, latest = facts.baseline, facts.latest
     if first is None or latest is None:
         return None
     departments = _baseline(facts, latest.departments_at_purchase, first.departments)
     if (
-        departments is not None
-        and latest.departments is not None
-        and departments.value < latest.departments
+        departments is None
+        or latest.departments is None
+        or not departments.value < latest.departments
     ):
-        return Signal(
-            SignalKey.TEAM_EXPANDED,
-            cfg.points.team_expanded,
-            f"{latest.departments} departments use it, up from {departments.value}"
-            f" {departments.since()}",
-            latest.taken_on,
-        )
+        return None
+    return (
+        f"{latest.departments} departments use it, up from {departments.value}"
+        f" {departments.since()}"
+    )
+
+
+def competitor_in_use(facts: AccountFacts, today: date, cfg: ScoringConfig) -> str | None:
+    """A competitor they use for something adjacent, logged in the feature-request window."""
+    found = _recent_event(facts, today, cfg.signals.feature_request_days, EventKind.COMPETITOR)
+    return None if found is None else f"{found[0]} ({fmt_date(found[1])})"
+
+
+def _team_expanded(facts: AccountFacts, today: date, cfg: ScoringConfig) -> Signal | None:
+    first, latest = facts.baseline, facts.latest
+    if first is None or latest is None:
+        return None
+    grown = departments_grown(facts)
+    if grown is not None:
+        return Signal(SignalKey.TEAM_EXPANDED, cfg.points.team_expanded, grown, latest.taken_on)
     users = _baseline(facts, latest.active_users_at_purchase, first.active_users)
     if users is not None and users.value and latest.active_users is not None:
         growth = latest.active_users / users.value - 1

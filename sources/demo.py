@@ -104,6 +104,7 @@ def _snapshot(acct: dict[str, Any], i: int, n: int, taken_on: date, today: date)
         nps=nps,
         nps_on=nps_on if nps is not None else None,
         open_urgent_tickets=acct.get("urgent_tickets", 0) if last else 0,
+        open_tickets=_series(acct.get("open_tickets"), i),
         last_contact_on=min(contact, taken_on),
         renewal_on=today + timedelta(days=acct["renewal_in_days"]),
         arr=float(acct["arr"]),

@@ -59,10 +59,13 @@ _KIND_WORDS: dict[str, EventKind] = {
     "champion_gone": EventKind.CHAMPION_LEFT,
     "champion_lost": EventKind.CHAMPION_LEFT,
     "new_champion": EventKind.CHAMPION_ADDED,
+    "competitor_used": EventKind.COMPETITOR,
+    "competition": EventKind.COMPETITOR,
+    "competitive": EventKind.COMPETITOR,
 }
 KIND_CHOICES = (
     "outcome (or win), milestone (or go-live), feature_request, praise, initiative,"
-    " onboarding_completed (or onboarding complete), champion_left, champion_added"
+    " onboarding_completed (or onboarding complete), champion_left, champion_added, competitor"
 )
 _SEPARATORS = re.compile(r"[\s\-]+")
 _YES = frozenset({"true", "yes", "y", "1", "on", "checked", "x"})

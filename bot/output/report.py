@@ -12,7 +12,7 @@ from bot.output.safe_text import markdown
 from scoring.bands import Band
 from scoring.evidence import SignalKey, fmt_date, fmt_money, plural
 from scoring.facts import Health
-from scoring.offer import APPROACHES, OfferType
+from scoring.offer import APPROACHES, TALK_LINES, OfferType
 from scoring.opportunity import ACT_WITHIN_DAYS, REVISIT_DAYS, Tier
 from scoring.plans import ninety_day_plan, renewal_plan
 
@@ -155,6 +155,7 @@ def _tier1_block(r: Scored) -> list[str]:
         f"| Current ARR | {fmt_money(r.arr)} |",
         f"| Opportunity type | {offer.type.label} |",
         f"| Approach | {APPROACHES[offer.type]} |",
+        f"| Talk line | {TALK_LINES[offer.type]} |",
         f"| Estimated expansion ARR | {fmt_money(o.expansion_arr)} |",
         "| Best timing | Now: this week |",
         f"| Readiness | {a.band.label}, {a.pace} (score {a.score}) |",

@@ -81,6 +81,12 @@ KINDS: tuple[LogKind, ...] = (
         "a new champion",
         ("new champion", "champion added", "champion-added", "champion_added"),
     ),
+    LogKind(
+        EventKind.COMPETITOR,
+        "Uses a competitor",
+        "that they use a competitor",
+        ("competitor", "competition", "uses competitor"),
+    ),
 )
 BY_KIND = {k.kind.value: k for k in KINDS}
 _BY_WORDS = {tuple(w.split()): k for k in KINDS for w in k.words}

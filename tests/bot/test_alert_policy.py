@@ -127,18 +127,18 @@ def test_rescore_all_offers_what_a_silent_config_left_behind_once(
     with transaction(factory) as session:
         db.runs.queue_all_accounts(session)
     ordinary, scored, error = rescore(factory, today=DAY, config=AppConfig())
-    assert error is None and scored == 30
+    assert error is None and scored == 32
     assert ordinary.new_alerts == [] and ordinary.digest_alerts == [] and _counts(factory) == (0, 0)
 
     # Nor does the daily pass, which re-scores every account for the date alone.
     daily, scored, error = rescore(factory, today=DAY, config=AppConfig(), everything=True)
-    assert error is None and scored == 30
+    assert error is None and scored == 32
     assert daily.new_alerts == [] and daily.digest_alerts == [] and _counts(factory) == (0, 0)
 
     fixed, scored, error = rescore(
         factory, today=DAY, config=AppConfig(), everything=True, reoffer=True
     )
-    assert error is None and scored == 30
+    assert error is None and scored == 32
     assert fixed.new_episodes == 0  # nothing new was recorded: the old episodes were offered
     alerts, posts = _counts(factory)
     assert posts == len(fixed.new_alerts) > 0

@@ -40,7 +40,7 @@ def demo_dir(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str, str]:
 
 def test_demo_prints_ranked_alerts_with_breakdown_trigger_offer_and_script(demo_dir) -> None:
     _, out, _ = demo_dir
-    assert "30 sample accounts as of 20 Nov 2026" in out
+    assert "32 sample accounts as of 20 Nov 2026" in out
     assert "new alerts" in out and "queued for Slack" in out
     assert "BrightOps Agency — 41 · Priority" in out
     assert "+12 Using 80%+ of what they bought" in out
@@ -85,6 +85,7 @@ def test_explain_shows_one_account(demo_dir) -> None:
     assert "Recommended: Capacity expansion — they are outgrowing" in out
     assert "Next step: Send the usage figures" in out
     assert "Approach: Proactive: bring the usage figures" in out
+    assert "Talk line: You're close to the edge of what you bought" in out
     assert "If they push back" in out and "We need to see more value" in out
 
 

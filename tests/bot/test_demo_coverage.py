@@ -19,12 +19,19 @@ from sources.demo import demo_batch
 DAY = date(2026, 11, 20)
 
 
+# Add-ons and modules are each company's own, so no default names one: this config names the
+# module that answers one demo account's request (Tidewater's forecasting).
+WITH_MODULE = AppConfig.model_validate(
+    {"scoring": {"offers": {"add_ons": {"forecasting": "Forecasting module"}}}}
+)
+
+
 def test_demo_portfolio_covers_every_rule(factory: SessionFactory) -> None:
     batch = demo_batch(DAY)
     assert 25 <= len(batch.accounts) <= 40
-    result = run_cycle(factory, [batch], DAY, AppConfig())
+    result = run_cycle(factory, [batch], DAY, WITH_MODULE)
     with factory() as session:
-        rows = assess_portfolio(session, DAY, AppConfig())
+        rows = assess_portfolio(session, DAY, WITH_MODULE)
     assessments = [r.assessment for r in rows]
     assert {s.key for a in assessments for s in a.signals} == set(SignalKey)
     assert {a.band for a in assessments} == set(Band)

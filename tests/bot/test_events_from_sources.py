@@ -207,7 +207,7 @@ def test_signals_and_triggers_come_from_crm_data_alone(
     } == {
         SignalKey.POSITIVE_OUTCOME: (10, "Month-end close cut from 9 days to 2 (10 Nov 2026)"),
         SignalKey.FEATURE_REQUEST: (8, "asked about SSO (18 Nov 2026)"),
-        SignalKey.ADVOCACY: (7, "praise (15 Nov 2026)"),
+        SignalKey.ADVOCACY: (7, "praise logged without details (15 Nov 2026)"),
         SignalKey.NEW_INITIATIVE: (5, "EMEA rollout (1 Nov 2026)"),
     }
     assessment = assess(facts, D0, CONFIG.scoring)
@@ -463,7 +463,7 @@ def test_usage_records_carry_events_of_their_account(
         {
             "events.kind: is not an event kind (use outcome (or win), milestone (or go-live),"
             " feature_request, praise, initiative, onboarding_completed (or onboarding"
-            " complete), champion_left, champion_added)": 1,
+            " complete), champion_left, champion_added, competitor)": 1,
             "events.date: is not a date (YYYY-MM-DD, 1970-2200)": 1,
             "events: item is not an object (str)": 1,
         }
@@ -514,7 +514,7 @@ def test_an_events_file_joins_its_accounts_and_rejects_bad_rows_by_line(
     assert outcome.messages[:6] == [
         "csm-log:c1.example: line 5: kind 'winn' is not an event kind (use outcome (or win),"
         " milestone (or go-live), feature_request, praise, initiative, onboarding_completed"
-        " (or onboarding complete), champion_left, champion_added)",
+        " (or onboarding complete), champion_left, champion_added, competitor)",
         "csm-log:c1.example: line 6: date '31/11/2026' is not a date (YYYY-MM-DD, 1970-2200)",
         "csm-log: line 7: 'account' is empty",
         "csm-log:c1.example: line 8: date is missing",

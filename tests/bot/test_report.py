@@ -75,7 +75,7 @@ def test_demo_playbook_has_every_section(factory: SessionFactory) -> None:
     for section in SECTIONS:
         assert section in text, section
     assert "Cobalt Retail" in text.split("## Activation Opportunities")[1].split("##")[0]
-    assert "Accounts analysed: 30" in text
+    assert "Accounts analysed: 32" in text
 
 
 def test_playbook_words_read_as_a_person_wrote_them(factory: SessionFactory) -> None:

@@ -60,6 +60,9 @@ SCHEMA: dict[str, dict[str, str]] = {
         "Initiative__c": "string",
         "Champion_Left_Date__c": "date",
         "Open_Urgent_Tickets__c": "double",
+        "Open_Tickets__c": "double",
+        "Competitor_Date__c": "date",
+        "Competitor__c": "string",
     },
     "Opportunity": {
         "Id": "id",

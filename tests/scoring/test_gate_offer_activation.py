@@ -245,3 +245,89 @@ def test_the_yellow_hold_says_since_when() -> None:
     )
     (reason,) = health_gate(facts, TODAY, Gate()).reasons
     assert reason.evidence == "health is yellow and not improving (yellow since 21 Oct 2026)"
+
+
+# --- the catalogue: seed 003's four offers beside seed 000's five --------------------------
+
+WIN = event(EventKind.OUTCOME, 5, "month-end close in two days")
+MODULES = ScoringConfig.model_validate({"offers": {"add_ons": {"audit log": "Compliance pack"}}})
+
+
+def offer_with(facts, cfg: ScoringConfig | None = None) -> tuple[OfferType | None, str]:
+    result = assess(facts, TODAY, cfg)
+    return (result.offer.type, result.offer.reason) if result.offer else (None, "")
+
+
+def test_more_departments_than_at_purchase_is_a_new_department() -> None:
+    facts = account(snap(60, departments=2), snap(0, departments=4, nps=9), events=(WIN,))
+    offer, reason = offer_with(facts)
+    assert offer is OfferType.NEW_DEPARTMENT and "4 departments use it, up from 2" in reason
+    at_capacity = account(
+        snap(60, departments=2), snap(0, departments=4, seats_used=95), events=(WIN,)
+    )
+    assert offer_with(at_capacity)[0] is OfferType.CAPACITY  # the ceiling comes first
+
+
+def test_a_competitor_in_use_is_a_displacement_ahead_of_a_request() -> None:
+    facts = account(
+        snap(60),
+        snap(0, nps=9),
+        events=(
+            WIN,
+            event(EventKind.COMPETITOR, 10, "a separate BI tool for dashboards"),
+            event(EventKind.FEATURE_REQUEST, 5, "audit log export"),
+        ),
+    )
+    offer, reason = offer_with(facts)
+    assert offer is OfferType.DISPLACEMENT and "a separate BI tool for dashboards" in reason
+    stale = account(
+        snap(60),
+        snap(0, nps=9),
+        events=(WIN, event(EventKind.COMPETITOR, 200, "a separate BI tool")),
+    )
+    assert offer_with(stale)[0] is not OfferType.DISPLACEMENT  # 180 days, as a request
+
+
+@pytest.mark.parametrize(
+    ("asked", "cfg", "expected"),
+    [
+        ("Audit log for every export", MODULES, OfferType.ADD_ON),
+        ("AUDIT LOG retention", MODULES, OfferType.ADD_ON),
+        ("Custom approval roles", MODULES, OfferType.TIER_UPGRADE),
+        ("Audit log for every export", None, OfferType.TIER_UPGRADE),  # no module named
+    ],
+)
+def test_a_request_naming_a_module_is_an_add_on(
+    asked: str, cfg: ScoringConfig | None, expected: OfferType
+) -> None:
+    facts = account(
+        snap(60), snap(0, nps=9), events=(WIN, event(EventKind.FEATURE_REQUEST, 5, asked))
+    )
+    offer, reason = offer_with(facts, cfg)
+    assert offer is expected
+    if expected is OfferType.ADD_ON:
+        assert reason.startswith("Compliance pack answers what they asked about")
+
+
+def test_many_open_tickets_is_a_support_upgrade_after_the_product_offers() -> None:
+    facts = account(snap(60), snap(0, nps=9, open_tickets=7), events=(WIN,))
+    offer, reason = offer_with(facts)
+    assert offer is OfferType.SUPPORT_UPGRADE and reason.startswith("7 support tickets open")
+    few = account(snap(60), snap(0, nps=9, open_tickets=4), events=(WIN,))
+    assert offer_with(few)[0] is not OfferType.SUPPORT_UPGRADE
+    initiative = account(
+        snap(60),
+        snap(0, nps=9, open_tickets=7),
+        events=(WIN, event(EventKind.INITIATIVE, 5, "a new region")),
+    )
+    assert offer_with(initiative)[0] is OfferType.CROSS_SELL
+
+
+def test_every_offer_has_its_words_and_value() -> None:
+    from scoring.offer import APPROACHES, NEXT_STEPS, TALK_LINES
+    from scoring.opportunity import estimate_expansion_arr
+
+    latest = snap(0, arr=100_000.0)
+    for offer in OfferType:
+        assert offer.label and APPROACHES[offer] and NEXT_STEPS[offer] and TALK_LINES[offer]
+        assert estimate_expansion_arr(offer, latest, OfferEconomics()) > 0

@@ -29,6 +29,10 @@ ASKS = {
     OfferType.CROSS_SELL: "support it",
     OfferType.PROFESSIONAL_SERVICES: "services team",
     OfferType.MULTI_YEAR: "multi-year term",
+    OfferType.ADD_ON: "module",
+    OfferType.NEW_DEPARTMENT: "introduce me",
+    OfferType.DISPLACEMENT: "in one place",
+    OfferType.SUPPORT_UPGRADE: "premium support",
 }
 
 BASIS = {
@@ -37,6 +41,10 @@ BASIS = {
     OfferType.CROSS_SELL: "a new billing programme (20 Nov 2026)",
     OfferType.PROFESSIONAL_SERVICES: "a warehouse migration (20 Nov 2026)",
     OfferType.MULTI_YEAR: "renews 2 Mar 2027, 90 days away, $50,000 ARR",
+    OfferType.ADD_ON: "asked about audit logs (20 Nov 2026)",
+    OfferType.NEW_DEPARTMENT: "5 departments use it, up from 3 since purchase (1 Mar 2026)",
+    OfferType.DISPLACEMENT: "a separate BI tool for dashboards (20 Nov 2026)",
+    OfferType.SUPPORT_UPGRADE: "7 support tickets open",
 }
 
 EVIDENCE = {

@@ -74,6 +74,8 @@ class Customer:
     champion: str | None = None  # a contact in the champion role at install
     champion_leaves: bool = False  # ... who loses the role before today's poll
     renewal: tuple[date, float] | None = None  # an open renewal deal / opportunity
+    open_tickets: int | None = None  # open support tickets, any priority (a CRM count)
+    competitor: tuple[date, str] | None = None  # a competitor in use for something adjacent
 
 
 BOOK = (
@@ -96,7 +98,7 @@ BOOK = (
     Customer(  # three people on one seat; its win is in the events file
         "Solo Studio", "solo.example", seats_purchased=1, seats_used=1, active_users=3
     ),
-    Customer(  # asked for what their plan lacks: tier upgrade
+    Customer(  # asked for what a module answers (the config's add_ons): add-on
         "Tern Analytics",
         "tern.example",
         seats_used=40,
@@ -142,6 +144,34 @@ BOOK = (
         champion="Dana Reyes",
         champion_leaves=True,
     ),
+    Customer(  # asked for what the next tier has: tier upgrade
+        "Lapwing Travel",
+        "lapwing.example",
+        seats_used=35,
+        win=(date(2026, 11, 3), "Group bookings confirmed in minutes"),
+        feature_requests=(1, date(2026, 11, 5), "Custom approval roles"),
+    ),
+    Customer(  # more departments than at purchase, room on seats: new department
+        "Ibis Clinics",
+        "ibis.example",
+        seats_used=40,
+        departments=(4, 2),
+        win=(date(2026, 11, 2), "Referral letters sent same day"),
+    ),
+    Customer(  # pays another vendor for something adjacent: competitive displacement
+        "Shrike Retail",
+        "shrike.example",
+        seats_used=30,
+        win=(date(2026, 11, 3), "Stock transfers tracked end to end"),
+        competitor=(date(2026, 11, 5), "a separate survey tool for store feedback"),
+    ),
+    Customer(  # many open support tickets: support upgrade
+        "Skua Freight",
+        "skua.example",
+        seats_used=30,
+        win=(date(2026, 11, 2), "Customs paperwork filed on the first try"),
+        open_tickets=9,
+    ),
     Customer(  # yellow at both polls, never red: not "trending to green" (seed 004)
         "Stint Retail",
         "stint.example",
@@ -182,6 +212,9 @@ CRM_NAMES: dict[str, tuple[str, str | None]] = {
     "feature_request_on": ("last_feature_request_date", None),
     "feature_request": ("last_feature_request", "Last_Feature_Request__c"),
     "onboarded": ("onboarding_complete", "Onboarding_Complete__c"),
+    "open_tickets": ("open_tickets", "Open_Tickets__c"),
+    "competitor_on": ("competitor_date", "Competitor_Date__c"),
+    "competitor": ("competitor_in_use", "Competitor__c"),
 }
 
 
@@ -189,7 +222,7 @@ def crm_facts(c: Customer) -> dict[str, Any]:
     """The customer's CRM facts by their ``CRM_NAMES`` key; unknown ones left out."""
     out: dict[str, Any] = {"name": c.name, "seats_purchased": c.seats_purchased}
     out |= {"health": c.health, "last_contact": c.last_contact, "purchased_on": c.purchased_on}
-    out |= {"praise": c.praise, "onboarded": c.onboarded}
+    out |= {"praise": c.praise, "onboarded": c.onboarded, "open_tickets": c.open_tickets}
     pairs = {
         ("nps", "nps_on"): c.nps,
         ("headcount", "headcount_at_purchase"): c.headcount,
@@ -197,6 +230,7 @@ def crm_facts(c: Customer) -> dict[str, Any]:
         ("last_win", "last_win_story"): c.win,
         ("initiative_on", "initiative"): c.initiative,
         ("feature_requests", "feature_request_on", "feature_request"): c.feature_requests,
+        ("competitor_on", "competitor"): c.competitor,
     }
     for keys, values in pairs.items():
         out |= dict(zip(keys, values or (None,) * len(keys), strict=True))

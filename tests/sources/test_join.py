@@ -152,6 +152,7 @@ def test_every_fact_a_snapshot_record_states_is_stored(factory: SessionFactory) 
         "health": Health.YELLOW,
         "nps": 9,
         "open_urgent_tickets": 2,
+        "open_tickets": 6,
         "last_contact_on": DAY - timedelta(days=9),
         "renewal_on": DAY + timedelta(days=75),
         "arr": 48_000.0,

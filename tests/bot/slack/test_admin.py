@@ -173,7 +173,7 @@ def test_poll_runs_in_the_background_behind_the_poll_lease(server, slack, factor
     wait_for(finished, timeout=60)
     with factory() as session:
         accounts = session.exec(select(func.count()).select_from(Account)).one()
-    assert accounts == 30  # the demo source was polled
+    assert accounts == 32  # the demo source was polled
     assert _audits(factory) == [(BOSS, "admin.poll", {"outcome": "started"})]
 
 
