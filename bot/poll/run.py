@@ -41,7 +41,8 @@ from bot.infra.metrics import (
     SOURCE_RATE_WAIT,
 )
 from bot.infra.settings import AppConfig, Settings
-from bot.poll.cycle import CycleResult, ingest_batch
+from bot.poll.cycle import CycleResult
+from bot.poll.ingest import ingest_batch
 from bot.poll.parallel import plan_helpers, score_chunk, score_in_parallel
 from bot.poll.registry import configured_sources
 from bot.poll.runs import SCORING, settle_abandoned_runs, tell_admins
