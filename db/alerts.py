@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from db.audit import target_audit
 from db.bulk import chunks, complete_rows, core_table, insert_returning
-from db.models import OPEN_ALERT_STATUSES, Account, Alert, TriggerEpisode
+from db.models import OPEN_ALERT_STATUSES, Account, Alert, AlertStatus, TriggerEpisode
 from db.rows import AlertRow, EpisodeRow
 
 
@@ -81,7 +81,7 @@ def alerts_to_escalate(
     return session.exec(
         select(Alert)
         .where(
-            Alert.status == "open",
+            Alert.status == AlertStatus.OPEN,
             col(Alert.escalated_at).is_(None),
             col(Alert.ts).is_not(None),
             col(Alert.posted_at) <= posted_before,
