@@ -24,6 +24,7 @@ from bot.infra.settings import AppConfig, Settings
 from bot.poll.run import PollSummary, rescore, run_poll
 from bot.poll.runs import POLL_LEASE
 from db.engine import SessionFactory
+from db.models import PollRunStatus
 from sources.config_base import ScheduleConfig
 
 log = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ def poll_job(settings: Settings, config: AppConfig, factory: SessionFactory) -> 
         ttl=LEASE_TTL,
     )
     if summary is not None and not summary.ok:
-        failed = [o.name for o in summary.sources if o.status != "ok"]
+        failed = [o.name for o in summary.sources if o.status != PollRunStatus.OK]
         log.warning("scheduled poll finished with failures: %s", ", ".join(failed) or "scoring")
 
 

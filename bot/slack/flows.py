@@ -41,7 +41,7 @@ from bot.slack.model import STALE, ActionValue, Card, Reply
 from bot.slack.mrkdwn import escape
 from bot.slack.parse import parse
 from db.engine import transaction
-from db.models import Account, Alert
+from db.models import OPEN_ALERT_STATUSES, Account, Alert
 from scoring.evidence import SignalKey, plural
 from scoring.scripts import objection_answers
 
@@ -313,7 +313,7 @@ def modal(deps: Deps, *, kind: str, user_id: str, value: ActionValue) -> View:
         if found is None:
             raise UserError("That alert no longer exists.")
         alert, account = found
-        services_open = alert.status in ("open", "acknowledged", "snoozed")
+        services_open = alert.status in OPEN_ALERT_STATUSES
         if not services_open:
             raise UserError(f"The alert for *{escape(account.name, single_line=True)}* is closed.")
         if kind == "reassign":  # say no before the picker opens, not after
