@@ -19,7 +19,6 @@ from sources.base import BatchBuilder, JoinPolicy, dump_cursor, load_cursor
 from sources.config import FileSourceConfig
 from sources.events import Bad, read_logged_event
 from sources.http import SourceError
-from sources.mapping import map_record
 from sources.parse import Issues, normalize_domain, record_id
 from sources.records import Batch, JoinKeys
 
@@ -149,12 +148,10 @@ class FileSource:
         usage_id = record_id(values.pop("usage_id", None))
         if usage_id:
             aliases["usage"] = usage_id
-        mapped = map_record(
-            source=self.name,
-            record_id=rid,
-            values=values,
+        mapped = builder.map(
+            rid,
+            values,
             today=today,
-            issues=builder.issues,
             health_values=self.config.health_values,
             with_account="name" in columns,
             aliases=aliases,

@@ -22,7 +22,6 @@ from sources.config_base import HttpConfig
 from sources.events import read_event_list
 from sources.http import BadResponse, RequestFailed
 from sources.http_source import HttpSource
-from sources.mapping import map_record
 from sources.paging import PageGuard
 from sources.parse import Issues, Reader, dig, record_id
 from sources.records import Batch, EventRecord
@@ -149,15 +148,7 @@ class UsageAPISource(HttpSource):
             for metric, where in cfg.metrics.items():
                 values[f"usage.{metric}"] = dig(raw, where.usage)
                 values[f"limits.{metric}"] = dig(raw, where.limit)
-        mapped = map_record(
-            source=self.name,
-            record_id=rid,
-            values=values,
-            today=today,
-            issues=builder.issues,
-            health_values={},
-            with_account=False,
-        )
+        mapped = builder.map(rid, values, today=today, health_values={}, with_account=False)
         events = self._events(raw, rid, builder) if self._events_path else []
         if mapped.reject or (mapped.snapshot is None and not events):
             builder.reject(rid, mapped.reject or "no usable usage values")
