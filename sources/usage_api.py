@@ -16,7 +16,7 @@ from typing import Any
 import httpx
 
 from sources.ahead import read_ahead
-from sources.base import BatchBuilder, dump_cursor, load_cursor, ms_to_iso, now_ms
+from sources.base import BatchBuilder, dump_cursor, ms_to_iso, now_ms, resume_run
 from sources.config import UsageConfig
 from sources.config_base import HttpConfig
 from sources.events import read_event_list
@@ -67,11 +67,7 @@ class UsageAPISource(HttpSource):
 
     def fetch(self, cursor: str | None, today: date) -> Iterator[Batch]:
         cfg = self.config
-        state = load_cursor(cursor)
-        since = state.get("since") if isinstance(state.get("since"), int) else None
-        run = state.get("run")
-        if not isinstance(run, dict) or not isinstance(run.get("until"), int):
-            run = {"mode": "full" if since is None else "incremental", "until": self.clock()}
+        since, run = resume_run(cursor, self.clock)
         run.setdefault("phase", "accounts")
         issues = Issues(self.name)
         builder = BatchBuilder(self.name, issues, cfg.batch_size, carry_forward=True)
