@@ -6,8 +6,6 @@ health gate, the feature-request signal and trigger, and champion events.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
@@ -17,37 +15,19 @@ from sqlmodel import select
 
 import db.accounts
 import db.facts
-from bot.infra.settings import AppConfig
-from bot.poll.run import PollSummary, poll
 from db.engine import SessionFactory
-from db.models import AccountEvent, TriggerEpisode
+from db.models import AccountEvent
 from scoring.engine import assess
-from scoring.facts import AccountFacts, EventKind
+from scoring.facts import EventKind
 from scoring.gate import GateCode
 from scoring.triggers import TriggerKind
-from sources.base import Source
 from sources.crm_config import HubSpotConfig, SalesforceConfig
 from sources.hubspot import HubSpotSource
 from sources.salesforce import SalesforceSource
+from tests.bot.crm_e2e import CONFIG, D0, MODIFIED, company, episode_kinds, facts_of, run
 from tests.fakes import FakeHubSpot, FakeSalesforce
 from tests.fakes.salesforce import sf_id
 from tests.sources.conftest import FAST, HS_TOKEN, SF_TOKEN
-
-CONFIG = AppConfig()
-D0 = date(2026, 11, 22)
-MODIFIED = datetime(2026, 11, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def hubspot() -> Iterator[FakeHubSpot]:
-    with FakeHubSpot(auth_token=HS_TOKEN, burst_limit=100_000) as fake:
-        yield fake
-
-
-@pytest.fixture
-def salesforce() -> Iterator[FakeSalesforce]:
-    with FakeSalesforce(auth_token=SF_TOKEN) as fake:
-        yield fake
 
 
 def hs_source(fake: FakeHubSpot, **extra: Any) -> HubSpotSource:
@@ -60,26 +40,6 @@ def hs_source(fake: FakeHubSpot, **extra: Any) -> HubSpotSource:
 def sf_source(fake: FakeSalesforce, **extra: Any) -> SalesforceSource:
     config = SalesforceConfig.model_validate({"overlap_seconds": 0, **extra})
     return SalesforceSource(instance_url=fake.url, token=SF_TOKEN, config=config, http=FAST)
-
-
-def run(factory: SessionFactory, day: date, *sources: Source) -> PollSummary:
-    summary = poll(factory, list(sources), today=day, config=CONFIG)
-    assert summary.ok, summary
-    return summary
-
-
-def company(fake: FakeHubSpot, cid: int) -> None:
-    fake.add_company(
-        cid,
-        {"name": f"Company {cid}", "domain": f"c{cid}.example", "seats_purchased": 100},
-        updated_at=MODIFIED,
-    )
-
-
-def facts_of(factory: SessionFactory, source: str, external_id: str) -> AccountFacts:
-    with factory() as session:
-        ids = db.accounts.external_id_map(session, source=source, external_ids=[external_id])
-        return db.facts.load_facts_many(session, account_ids=ids.values())[ids[external_id]]
 
 
 def events(factory: SessionFactory, source: str, external_id: str) -> list[tuple[Any, ...]]:
@@ -99,11 +59,6 @@ def gate_codes(factory: SessionFactory, source: str, external_id: str, day: date
 def event_count(factory: SessionFactory) -> int:
     with factory() as session:
         return int(session.exec(select(func.count()).select_from(AccountEvent)).one())
-
-
-def episode_kinds(factory: SessionFactory) -> Counter[str]:
-    with factory() as session:
-        return Counter(session.exec(select(TriggerEpisode.kind)).all())
 
 
 # --- HubSpot tickets ------------------------------------------------------------------------
