@@ -19,15 +19,12 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Iterator, Mapping
 from datetime import date
-from typing import Any
-
-import httpx
+from typing import Any, Unpack
 
 from sources.ahead import read_ahead
-from sources.base import BatchBuilder, dump_cursor, now_ms, resume_run
-from sources.config_base import HttpConfig
+from sources.base import BatchBuilder, dump_cursor, resume_run
 from sources.crm import (
     Renewal,
     add_account,
@@ -38,6 +35,7 @@ from sources.crm import (
 )
 from sources.crm_config import HubSpotConfig
 from sources.events import mapped_fields
+from sources.http_source import HttpSourceOptions
 from sources.hubspot_signals import TicketsAndChampions
 from sources.hubspot_wire import inline_companies, page_results, v4_companies
 from sources.parse import Issues, Reader, record_id
@@ -57,32 +55,26 @@ class HubSpotSource(TicketsAndChampions):
         url: str,
         token: str,
         config: HubSpotConfig | None = None,
-        http: HttpConfig | None = None,
-        name: str = NAME,
-        clock: Callable[[], int] = now_ms,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] | None = None,
+        **options: Unpack[HttpSourceOptions],
     ) -> None:
         self.config = config or HubSpotConfig()
         self._targets = self.config.properties.targets()  # fact -> company property
+        sleep = options.get("sleep")
         self.window = RollingWindow(
             self.config.burst_limit,
             self.config.burst_window_seconds,
             sleep=sleep if sleep is not None else time.sleep,
         )
         self._connect(
-            name=name,
+            default_name=NAME,
             join=self.config,
-            clock=clock,
             url=url,
             label="HubSpot",
             token=token,
-            http=http,
-            transport=transport,
-            sleep=sleep,
             classify=self._classify,
             observe=self._observe,
             limiter=self.window,
+            **options,
         )
 
     # -- fetch ----------------------------------------------------------------------------

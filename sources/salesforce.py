@@ -21,13 +21,12 @@ import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Unpack
 
 import httpx
 
 from sources.ahead import read_ahead
-from sources.base import BatchBuilder, dump_cursor, now_ms, resume_run
-from sources.config_base import HttpConfig
+from sources.base import BatchBuilder, dump_cursor, resume_run
 from sources.crm import (
     Renewal,
     add_account,
@@ -47,7 +46,7 @@ from sources.http import (
     Verdict,
     error_detail,
 )
-from sources.http_source import HttpSource
+from sources.http_source import HttpSource, HttpSourceOptions
 from sources.paging import PageGuard, describe_shape
 from sources.parse import Issues, Reader, dig, parse_datetime, record_id
 from sources.records import Batch, ChampionRecord
@@ -73,28 +72,21 @@ class SalesforceSource(HttpSource):
         instance_url: str,
         token: str,
         config: SalesforceConfig | None = None,
-        http: HttpConfig | None = None,
-        name: str = NAME,
-        clock: Callable[[], int] = now_ms,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] | None = None,
+        **options: Unpack[HttpSourceOptions],
     ) -> None:
         self.config = config or SalesforceConfig()
         self._targets = self.config.fields.targets()  # fact -> Account field
         self._warned_usage = False
         self._connect(
-            name=name,
+            default_name=NAME,
             join=self.config,
-            clock=clock,
             url=instance_url,
             label="Salesforce",
             token=token,
-            http=http,
-            transport=transport,
-            sleep=sleep,
             classify=self._classify,
             observe=self._observe,
             headers={"Sforce-Query-Options": f"batchSize={self.config.query_batch_size}"},
+            **options,
         )
 
     # -- HTTP policy ----------------------------------------------------------------------

@@ -11,17 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date
-from typing import Any
-
-import httpx
+from typing import Any, Unpack
 
 from sources.ahead import read_ahead
-from sources.base import BatchBuilder, dump_cursor, ms_to_iso, now_ms, resume_run
+from sources.base import BatchBuilder, dump_cursor, ms_to_iso, resume_run
 from sources.config import UsageConfig
-from sources.config_base import HttpConfig
 from sources.events import read_event_list
 from sources.http import BadResponse, RequestFailed
-from sources.http_source import HttpSource
+from sources.http_source import HttpSource, HttpSourceOptions
 from sources.paging import PageGuard
 from sources.parse import Issues, Reader, dig, record_id
 from sources.records import Batch, EventRecord
@@ -38,11 +35,7 @@ class UsageAPISource(HttpSource):
         url: str,
         token: str | None,
         config: UsageConfig | None = None,
-        http: HttpConfig | None = None,
-        name: str = NAME,
-        clock: Callable[[], int] = now_ms,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] | None = None,
+        **options: Unpack[HttpSourceOptions],
     ) -> None:
         self.config = config or UsageConfig()
         fields = self.config.fields
@@ -54,15 +47,7 @@ class UsageAPISource(HttpSource):
         self._wanted = [(k, v) for k, v in {**keys, **targets}.items() if v]
         self._events_path = fields.events  # where a record lists its events, if anywhere
         self._connect(
-            name=name,
-            join=self.config,
-            clock=clock,
-            url=url,
-            label="Usage API",
-            token=token,
-            http=http,
-            transport=transport,
-            sleep=sleep,
+            default_name=NAME, join=self.config, url=url, label="Usage API", token=token, **options
         )
 
     def fetch(self, cursor: str | None, today: date) -> Iterator[Batch]:
