@@ -1,15 +1,19 @@
-"""Fixtures for the end-to-end poll tests here: the fake CRMs and usage API over real HTTP
-(HubSpot's burst window out of the way: these tests are about what a poll writes, not pacing;
-tests/sources covers the pacing)."""
+"""Fixtures for the poll tests here: the fake CRMs and usage API over real HTTP (HubSpot's burst
+window out of the way: these tests are about what a poll writes, not pacing; tests/sources
+covers the pacing), and re-scoring in helper processes however small the queue."""
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 
-from tests.fakes import FakeHubSpot, FakeSalesforce, FakeUsageAPI
-from tests.sources.conftest import HS_TOKEN, SF_TOKEN, USAGE_TOKEN
+from bot.poll import parallel
+from tests.fakes import FakeHubSpot
+from tests.sources.conftest import HS_TOKEN
+from tests.sources.conftest import salesforce as salesforce  # the same fakes as there
+from tests.sources.conftest import usage as usage
 
 
 @pytest.fixture
@@ -19,12 +23,16 @@ def hubspot() -> Iterator[FakeHubSpot]:
 
 
 @pytest.fixture
-def salesforce() -> Iterator[FakeSalesforce]:
-    with FakeSalesforce(auth_token=SF_TOKEN) as fake:
-        yield fake
+def helper_starts(monkeypatch: pytest.MonkeyPatch) -> list[int]:
+    """Re-scoring goes to helper processes even for a small queue; the list collects how many
+    helpers each re-score started."""
+    monkeypatch.setattr(parallel, "MIN_PARALLEL", 1)
+    started: list[int] = []
+    real = parallel.score_in_parallel
 
+    def counting(*args: Any, **kwargs: Any) -> None:
+        started.append(kwargs["helpers"])
+        real(*args, **kwargs)
 
-@pytest.fixture
-def usage() -> Iterator[FakeUsageAPI]:
-    with FakeUsageAPI(auth_token=USAGE_TOKEN) as fake:
-        yield fake
+    monkeypatch.setattr("bot.poll.run.score_in_parallel", counting)
+    return started

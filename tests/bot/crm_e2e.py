@@ -20,7 +20,7 @@ from scoring.evidence import Signal, SignalKey
 from scoring.facts import AccountFacts
 from scoring.signals import readiness_signals
 from sources.base import Source
-from tests.fakes import FakeHubSpot
+from tests.fakes import FakeHubSpot, FakeSalesforce
 
 CONFIG = AppConfig()
 D0 = date(2026, 11, 22)
@@ -38,6 +38,15 @@ def company(fake: FakeHubSpot, cid: int, **properties: Any) -> None:
     """A company with a name, a domain and 100 seats, and ``properties`` besides."""
     base = {"name": f"Company {cid}", "domain": f"c{cid}.example", "seats_purchased": 100}
     fake.add_company(cid, base | properties, updated_at=MODIFIED)
+
+
+def acme(fake: FakeSalesforce, **fields: Any) -> str:
+    """Acme, an Account at acme.example with ``fields`` besides; its id."""
+    account = "001000000000001AAA"
+    fake.add_account(
+        account, {"Name": "Acme", "Website": "acme.example", **fields}, modstamp=MODIFIED
+    )
+    return account
 
 
 def epoch_ms(day: date) -> str:

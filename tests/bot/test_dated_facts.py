@@ -8,7 +8,7 @@ purchase the CRM keeps, and the evidence says which baseline it used.
 
 from __future__ import annotations
 
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 
 from sqlalchemy import func
 from sqlmodel import col, select
@@ -19,7 +19,7 @@ from scoring.evidence import SignalKey
 from sources.crm_config import HubSpotConfig, HubSpotProperties, SalesforceConfig, SalesforceFields
 from sources.hubspot import HubSpotSource
 from sources.salesforce import SalesforceSource
-from tests.bot.crm_e2e import D0, company, epoch_ms, facts_of, run, signals
+from tests.bot.crm_e2e import D0, acme, company, epoch_ms, facts_of, run, signals
 from tests.fakes import FakeHubSpot, FakeSalesforce
 from tests.sources.conftest import FAST, HS_TOKEN, SF_TOKEN
 
@@ -163,21 +163,15 @@ def test_growth_since_purchase_only_when_the_baseline_is_from_purchase(
 def test_salesforce_maps_the_survey_date_and_the_baselines(
     factory: SessionFactory, salesforce: FakeSalesforce
 ) -> None:
-    account = "001000000000001AAA"
-    salesforce.add_account(
-        account,
-        {
-            "Name": "Acme",
-            "Website": "acme.example",
-            "NPS__c": 10,
-            "NPS_Survey_Date__c": D0 - timedelta(days=61),
-            "Contract_Start__c": PURCHASED,
-            "NumberOfEmployees": 930,
-            "Employees_At_Purchase__c": 700,
-            "Departments__c": 3,
-            "Departments_At_Purchase__c": 3,
-        },
-        modstamp=datetime(2026, 11, 1, tzinfo=UTC),
+    account = acme(
+        salesforce,
+        NPS__c=10,
+        NPS_Survey_Date__c=D0 - timedelta(days=61),
+        Contract_Start__c=PURCHASED,
+        NumberOfEmployees=930,
+        Employees_At_Purchase__c=700,
+        Departments__c=3,
+        Departments_At_Purchase__c=3,
     )
     fields = SalesforceFields.model_validate(
         {

@@ -38,6 +38,7 @@ from tests.bot.crm_e2e import (
     CONFIG,
     D0,
     MODIFIED,
+    acme,
     company,
     episode_kinds,
     epoch_ms,
@@ -317,20 +318,14 @@ def test_bad_event_values_are_counted_never_an_event(
 def test_salesforce_account_fields_make_events_and_changes_are_picked_up(
     factory: SessionFactory, salesforce: FakeSalesforce
 ) -> None:
-    account = "001000000000001AAA"
-    salesforce.add_account(
-        account,
-        {
-            "Name": "Acme",
-            "Website": "acme.example",
-            "Last_Win_Date__c": date(2026, 11, 10),
-            "Last_Win__c": "Went live in 3 regions",
-            "Feature_Requests__c": 1,
-            "Last_Feature_Request__c": "Audit log",
-            "Onboarding_Complete__c": True,
-            "Initiative_Date__c": date(2026, 11, 1),
-        },
-        modstamp=MODIFIED,
+    account = acme(
+        salesforce,
+        Last_Win_Date__c=date(2026, 11, 10),
+        Last_Win__c="Went live in 3 regions",
+        Feature_Requests__c=1,
+        Last_Feature_Request__c="Audit log",
+        Onboarding_Complete__c=True,
+        Initiative_Date__c=date(2026, 11, 1),
     )
     events = {
         "win": {"kind": "win", "date": "Last_Win_Date__c", "detail": "Last_Win__c"},
