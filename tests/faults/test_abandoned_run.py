@@ -28,9 +28,10 @@ from bot.poll.run import poll
 from db.engine import SessionFactory
 from db.models import Account, PollRun, utcnow
 from tests.bot.test_poll import hs_source
+from tests.cli import ROOT
 from tests.fakes import FakeHubSpot
-from tests.faults.conftest import ROOT, wait_until
 from tests.sources.conftest import HS_TOKEN, TODAY
+from tests.waiting import wait_until
 
 COMPANIES = "/crm/v3/objects/companies"
 
