@@ -8,6 +8,7 @@ from collections import Counter
 from datetime import UTC, date, datetime
 from typing import Any
 
+from sqlalchemy import func
 from sqlmodel import select
 
 import db.accounts
@@ -63,6 +64,12 @@ def facts_of(factory: SessionFactory, source: str, external_id: str) -> AccountF
 
 def signals(facts: AccountFacts, day: date) -> dict[SignalKey, Signal]:
     return {s.key: s for s in readiness_signals(facts, day, CONFIG.scoring)}
+
+
+def count(factory: SessionFactory, model: Any) -> int:
+    """How many rows ``model``'s table holds."""
+    with factory() as session:
+        return int(session.exec(select(func.count()).select_from(model)).one())
 
 
 def episode_kinds(factory: SessionFactory) -> Counter[str]:

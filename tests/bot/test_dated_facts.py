@@ -10,7 +10,6 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
-from sqlalchemy import func
 from sqlmodel import col, select
 
 from db.engine import SessionFactory
@@ -19,7 +18,7 @@ from scoring.evidence import SignalKey
 from sources.crm_config import HubSpotConfig, HubSpotProperties, SalesforceConfig, SalesforceFields
 from sources.hubspot import HubSpotSource
 from sources.salesforce import SalesforceSource
-from tests.bot.crm_e2e import D0, acme, company, epoch_ms, facts_of, run, signals
+from tests.bot.crm_e2e import D0, acme, company, count, epoch_ms, facts_of, run, signals
 from tests.fakes import FakeHubSpot, FakeSalesforce
 from tests.sources.conftest import FAST, HS_TOKEN, SF_TOKEN
 
@@ -43,11 +42,6 @@ def hs_source(fake: FakeHubSpot, properties: HubSpotProperties = DATED) -> HubSp
         properties=properties, search_requests_per_second=1000, overlap_seconds=0
     )
     return HubSpotSource(url=fake.url, token=HS_TOKEN, config=config, http=FAST)
-
-
-def snapshot_count(factory: SessionFactory) -> int:
-    with factory() as session:
-        return int(session.exec(select(func.count()).select_from(Snapshot)).one())
 
 
 def test_an_old_nps_stays_old_across_unrelated_changes(
@@ -108,11 +102,11 @@ def test_repolling_unchanged_dated_facts_creates_nothing(
         seats_at_purchase=80,
     )
     run(factory, D0, hs_source(hubspot))
-    rows = snapshot_count(factory)
+    rows = count(factory, Snapshot)
     hubspot.touch([1])  # modified, nothing changed: the search reads it again
     again = run(factory, D0 + timedelta(days=1), hs_source(hubspot))
     assert again.sources[0].fetched == 1
-    assert again.evaluated == 0 and snapshot_count(factory) == rows == 1
+    assert again.evaluated == 0 and count(factory, Snapshot) == rows == 1
     with factory() as session:
         row = session.exec(select(Snapshot)).one()
     assert (row.nps_on, row.departments_at_purchase, row.seats_at_purchase) == (

@@ -17,7 +17,6 @@ from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import func
 from sqlmodel import col, select
 
 from db.engine import SessionFactory
@@ -40,6 +39,7 @@ from tests.bot.crm_e2e import (
     MODIFIED,
     acme,
     company,
+    count,
     episode_kinds,
     epoch_ms,
     facts_of,
@@ -75,11 +75,6 @@ def events_of(factory: SessionFactory, source: str, external_id: str) -> list[tu
     """(kind, day, detail, key) of the account's events, oldest first."""
     facts = facts_of(factory, source, external_id)
     return [(e.kind, e.on, e.detail, e.key) for e in facts.events]
-
-
-def count(factory: SessionFactory, model: Any) -> int:
-    with factory() as session:
-        return int(session.exec(select(func.count()).select_from(model)).one())
 
 
 def outbox_kinds(factory: SessionFactory) -> Counter[str]:

@@ -10,8 +10,6 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func
-from sqlmodel import select
 
 import db.accounts
 import db.facts
@@ -24,7 +22,7 @@ from scoring.triggers import TriggerKind
 from sources.crm_config import HubSpotConfig, SalesforceConfig
 from sources.hubspot import HubSpotSource
 from sources.salesforce import SalesforceSource
-from tests.bot.crm_e2e import CONFIG, D0, MODIFIED, company, episode_kinds, facts_of, run
+from tests.bot.crm_e2e import CONFIG, D0, MODIFIED, company, count, episode_kinds, facts_of, run
 from tests.fakes import FakeHubSpot, FakeSalesforce
 from tests.fakes.salesforce import sf_id
 from tests.sources.conftest import FAST, HS_TOKEN, SF_TOKEN
@@ -54,11 +52,6 @@ def urgent(factory: SessionFactory, source: str, external_id: str) -> int | None
 def gate_codes(factory: SessionFactory, source: str, external_id: str, day: date) -> set[Any]:
     facts = facts_of(factory, source, external_id)
     return {r.code for r in assess(facts, day, CONFIG.scoring).gate.reasons}
-
-
-def event_count(factory: SessionFactory) -> int:
-    with factory() as session:
-        return int(session.exec(select(func.count()).select_from(AccountEvent)).one())
 
 
 # --- HubSpot tickets ------------------------------------------------------------------------
@@ -143,7 +136,7 @@ def test_a_feature_request_ticket_is_one_event_with_its_subject_and_fires_the_tr
 
     hubspot.set_properties("tickets", 931, content="more detail")  # modified: read again
     run(factory, D0 + timedelta(days=1), hs_source(hubspot))
-    assert event_count(factory) == 1
+    assert count(factory, AccountEvent) == 1
     assert episode_kinds(factory)[TriggerKind.FEATURE_REQUEST.value] == 1
 
 
@@ -155,11 +148,11 @@ def test_repolling_unchanged_tickets_and_contacts_creates_no_events(
         company(hubspot, int(cid))
     made = hubspot.populate_signals(ids)
     run(factory, D0, hs_source(hubspot))
-    first = event_count(factory)
+    first = count(factory, AccountEvent)
     assert first == len(made["feature"]) + len(made["champions"])
     run(factory, D0 + timedelta(days=1), hs_source(hubspot))
     run(factory, D0 + timedelta(days=2), hs_source(hubspot))
-    assert event_count(factory) == first
+    assert count(factory, AccountEvent) == first
     assert urgent(factory, "hubspot", ids[0]) == 1
 
 
@@ -291,7 +284,7 @@ def test_salesforce_cases_feed_the_gate_and_the_feature_request_signal(
     run(factory, D0 + timedelta(days=1), sf_source(salesforce))
     run(factory, D0 + timedelta(days=2), sf_source(salesforce))
     assert urgent(factory, "salesforce", aid) == 0
-    assert event_count(factory) == 1
+    assert count(factory, AccountEvent) == 1
 
 
 @pytest.mark.parametrize("how", ["role", "deleted"])
@@ -339,8 +332,8 @@ def test_populated_salesforce_signals_repoll_without_new_events(
     ids = salesforce.populate(15, seed=3)
     made = salesforce.populate_signals(ids)
     run(factory, D0, sf_source(salesforce))
-    first = event_count(factory)
+    first = count(factory, AccountEvent)
     assert first == len(made["feature"]) + len(made["champions"])
     run(factory, D0 + timedelta(days=1), sf_source(salesforce))
-    assert event_count(factory) == first
+    assert count(factory, AccountEvent) == first
     assert urgent(factory, "salesforce", ids[0]) == 1

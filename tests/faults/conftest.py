@@ -33,7 +33,7 @@ from sqlmodel import col, select
 
 from db import migrate
 from db.engine import SessionFactory, make_engine, session_factory
-from db.models import Alert, OutboxMessage
+from db.models import Alert, OutboxMessage, PollRun
 from tests.cli import ROOT
 from tests.fakes import FakeSlack, sign_request
 from tests.fakes.slack import command_body as slash_command_body
@@ -181,6 +181,16 @@ def pending_posts(factory: SessionFactory) -> int:
                     OutboxMessage.kind == "post",
                     col(OutboxMessage.status).in_(["pending", "sending"]),
                 )
+            ).all()
+        )
+
+
+def hubspot_runs(factory: SessionFactory) -> list[PollRun]:
+    """HubSpot's poll runs, oldest first."""
+    with factory() as session:
+        return list(
+            session.exec(
+                select(PollRun).where(PollRun.source == "hubspot").order_by(col(PollRun.id))
             ).all()
         )
 

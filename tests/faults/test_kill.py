@@ -17,14 +17,15 @@ in test_delivery.py: the post carries its outbox id and is found in the channel'
 
 from __future__ import annotations
 
-from sqlmodel import col, select
+from sqlmodel import select
 
 from db.engine import SessionFactory
-from db.models import Account, PollRun
+from db.models import Account
 from tests.fakes import FakeSlack
 from tests.faults.conftest import (
     POST_EVERY_ALERT,
     Bots,
+    hubspot_runs,
     pending_posts,
     posted_once,
     tally,
@@ -59,15 +60,6 @@ sources:
 """
     + POST_EVERY_ALERT
 )
-
-
-def hubspot_runs(factory: SessionFactory) -> list[PollRun]:
-    with factory() as session:
-        return list(
-            session.exec(
-                select(PollRun).where(PollRun.source == "hubspot").order_by(col(PollRun.id))
-            ).all()
-        )
 
 
 def test_kill_9_mid_poll_and_mid_delivery_posts_every_alert_once(
