@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -31,6 +32,13 @@ log = logging.getLogger(__name__)
 
 POLL_JOB = "poll"
 RESCORE_JOB = "rescore"
+# How both jobs run (see above): one run at a time, missed runs as one, however late.
+_NEVER_OVERLAP: dict[str, Any] = {
+    "max_instances": 1,
+    "coalesce": True,
+    "misfire_grace_time": None,
+    "replace_existing": True,
+}
 LEASE = POLL_LEASE  # the poll and the re-scoring write the same rows: one at a time
 
 
@@ -97,10 +105,7 @@ def add_source_jobs(
         args=(settings, config, factory),
         id=POLL_JOB,
         name="poll sources and re-score what changed",
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=None,
-        replace_existing=True,
+        **_NEVER_OVERLAP,
         **extra,
     )
     if schedule.rescore_cron:
@@ -110,10 +115,7 @@ def add_source_jobs(
             args=(config, factory),
             id=RESCORE_JOB,
             name="re-score every account (date-driven triggers)",
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=None,
-            replace_existing=True,
+            **_NEVER_OVERLAP,
         )
 
 

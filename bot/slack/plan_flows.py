@@ -62,28 +62,26 @@ def step_view(deps: Deps, *, step_id: int) -> StepCard:
         return plan_cards.step_card(session, step_id=step_id)
 
 
-def step_done(deps: Deps, *, user_id: str, value: ActionValue) -> StepCard:
+def _close_step(
+    deps: Deps, *, user_id: str, value: ActionValue, status: str, note: str | None
+) -> StepCard:
     with transaction(deps.factory) as session:
         return plan_cards.close_step(
             session,
             step_id=_step_id(value),
             user_id=user_id,
-            status="done",
-            note=None,
-            now=deps.clock(),
-        )
-
-
-def step_skip(deps: Deps, *, user_id: str, value: ActionValue, note: str | None) -> StepCard:
-    with transaction(deps.factory) as session:
-        return plan_cards.close_step(
-            session,
-            step_id=_step_id(value),
-            user_id=user_id,
-            status="skipped",
+            status=status,
             note=note,
             now=deps.clock(),
         )
+
+
+def step_done(deps: Deps, *, user_id: str, value: ActionValue) -> StepCard:
+    return _close_step(deps, user_id=user_id, value=value, status="done", note=None)
+
+
+def step_skip(deps: Deps, *, user_id: str, value: ActionValue, note: str | None) -> StepCard:
+    return _close_step(deps, user_id=user_id, value=value, status="skipped", note=note)
 
 
 def step_snooze(deps: Deps, *, user_id: str, value: ActionValue, when: str) -> StepCard:

@@ -34,7 +34,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from .blockkit import LIMITS, MAX_MESSAGE_BLOCKS, validate_blocks, validate_view
 from .faults import Fault
@@ -50,7 +50,14 @@ from .slack_data import (
     SlackData,
 )
 
-__all__ = ["TEAM_ID", "WORKSPACE_URL", "FakeSlack", "SlackCall", "sign_request"]
+__all__ = [
+    "TEAM_ID",
+    "WORKSPACE_URL",
+    "FakeSlack",
+    "SlackCall",
+    "command_body",
+    "sign_request",
+]
 
 _TRIGGER_RE = re.compile(r"^\d+\.\d+\.[0-9A-Za-z]+$")
 _CHANNEL_ID_RE = re.compile(r"^[CGD][A-Z0-9]{2,}$")
@@ -72,6 +79,36 @@ def sign_request(
         "X-Slack-Signature": f"v0={digest}",
         "Content-Type": "application/x-www-form-urlencoded",
     }
+
+
+def command_body(
+    slack: FakeSlack,
+    text: str,
+    *,
+    user: str,
+    rid: str,
+    team: str = TEAM_ID,
+    trigger: int = 13345224609,
+) -> str:
+    """An ``/expansion <text>`` POST body, form-encoded as Slack sends it; its response_url
+    is ``slack``'s, under ``rid``."""
+    return urlencode(
+        {
+            "token": "legacy",
+            "team_id": team,
+            "team_domain": "fake",
+            "channel_id": "C0CHANNEL1",
+            "channel_name": "expansion",
+            "user_id": user,
+            "user_name": "someone",
+            "command": "/expansion",
+            "text": text,
+            "api_app_id": "A0FAKEAPP",
+            "is_enterprise_install": "false",
+            "response_url": slack.url_for_response(rid),
+            "trigger_id": f"{trigger}.738474920.8088930838d88f008e0",
+        }
+    )
 
 
 # ---------------------------------------------------------------------------

@@ -42,6 +42,11 @@ def _user(body: dict[str, Any]) -> str:
     return str(body["user"]["id"])
 
 
+def _selected(action: dict[str, Any]) -> ActionValue:
+    """The value of the menu option picked (snooze for…, outcome)."""
+    return ActionValue.load((action.get("selected_option") or {}).get("value"))
+
+
 def _ephemeral(body: dict[str, Any]) -> bool:
     return bool((body.get("container") or {}).get("is_ephemeral"))
 
@@ -65,7 +70,7 @@ def snooze(
     client: WebClient,
     deps: Deps,
 ) -> None:
-    value = ActionValue.load((action.get("selected_option") or {}).get("value"))
+    value = _selected(action)
     if value.choice == "date":
         meta = value.model_copy(
             update={
@@ -196,7 +201,7 @@ def step_snooze(
     client: WebClient,
     deps: Deps,
 ) -> None:
-    value = ActionValue.load((action.get("selected_option") or {}).get("value"))
+    value = _selected(action)
     if value.choice == "date":
         meta = value.model_copy(update={"choice": None})
         _plan_modal("step_snooze", body, meta, client, deps)
@@ -224,5 +229,5 @@ def plan_reassign(
 def plan_outcome(
     body: dict[str, Any], action: dict[str, Any], client: WebClient, deps: Deps
 ) -> None:
-    value = ActionValue.load((action.get("selected_option") or {}).get("value"))
+    value = _selected(action)
     _plan_modal("outcome", body, value, client, deps)
