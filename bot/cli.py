@@ -247,7 +247,9 @@ def plan_start(
         )
     )
     for step in steps:
-        console.print(Text(f"  {fmt_date(step.due_on):>12}  {printable(step.name)}"))
+        console.print(
+            Text(f"  {fmt_date(step.due_on):>12}  {step.role:<5}  {printable(step.name)}")
+        )
 
 
 @plan_app.command("export")

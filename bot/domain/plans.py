@@ -96,11 +96,11 @@ def start_plan(
                 position=spec.position,
                 name=spec.name,
                 owner=None if spec.role != "CSM" else owner,
+                role=spec.role,
                 window_start=spec.window_start,
                 window_end=spec.window_end,
                 due_on=spec.due_on,
                 conditional=spec.conditional,
-                note=None if spec.role == "CSM" else f"Usually done by {spec.role}.",
             )
         )
     db.audit.audit(

@@ -176,7 +176,7 @@ def _start_plan(
         account.name,
         plan.kind,
         created,
-        [(s.due_on, s.name, s.status) for s in steps],
+        [(s.due_on, s.name, s.status, s.role) for s in steps],
         plan_id=plan.id,
     )
 

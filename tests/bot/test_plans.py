@@ -60,7 +60,7 @@ def test_renewal_led_play_counts_back_from_renewal(book: SessionFactory) -> None
         steps = db.plans.plan_steps(s, plan.id)
         assert plan.kind == "renewal"
         assert [st.name for st in steps][-1] == "Contract execution"
-        assert steps[-1].note == "Usually done by Legal." and steps[-1].owner is None
+        assert steps[-1].role == "Legal" and steps[-1].owner is None
 
 
 def test_close_plan_needs_the_right_detail_for_each_outcome(book: SessionFactory) -> None:
@@ -102,3 +102,32 @@ def test_owner_calendar_holds_only_their_open_steps(book: SessionFactory) -> Non
     assert rows and {account.name for _, _, account in rows} == {"BrightOps Agency"}
     cal = Calendar.from_ical(steps_calendar(rows, "Maya"))
     assert len(list(cal.walk("VEVENT"))) == len(rows)
+
+
+def test_a_renewal_within_six_months_leads_with_seed_002_whatever_the_offer(
+    book: SessionFactory,
+) -> None:
+    with transaction(book) as s:
+        plan, _ = _start(s, "northwind-logistics")  # renews 28 Feb 2027, not a multi-year offer
+        assert plan.offer != "multi_year" and plan.kind == "renewal"
+        steps = db.plans.plan_steps(s, plan.id)
+        assert [st.role for st in steps] == ["CSM", "AE", "AE", "Legal"]
+        far, _ = _start(s, "brightops-agency")  # renews 8 Jun 2027: more than six months away
+        assert far.kind == "ninety_day"
+        assert {st.role for st in db.plans.plan_steps(s, far.id)} == {"CSM"}
+
+
+def test_ics_names_who_does_each_step(book: SessionFactory) -> None:
+    with transaction(book) as s:
+        plan, _ = _start(s, "quillsoft")
+        account = db.accounts.account_by_key(s, "quillsoft")
+        assert account is not None
+        steps = db.plans.plan_steps(s, plan.id)
+        data = steps_calendar([(st, plan, account) for st in steps], "Quillsoft plan")
+    events = list(Calendar.from_ical(data).walk("VEVENT"))
+    assert [str(e["description"]).split("\n")[1] for e in events] == [
+        "Who: CSM.",
+        "Who: AE.",
+        "Who: AE.",
+        "Who: Legal.",
+    ]

@@ -77,7 +77,7 @@ def step_blocks(card: StepCard, *, interactive: bool = True) -> list[Block]:
     blocks.append(
         context(
             f"Window {fmt_date(card.window_start)} – {fmt_date(card.due_on)}"
-            f" · owner {_person(card)}"
+            f" · {escape(card.role, single_line=True)}'s step · owner {_person(card)}"
         )
     )
     lines = step_status_lines(card)
@@ -161,16 +161,17 @@ def plan_reply(
     name: str,
     kind: str,
     created: bool,
-    steps: Sequence[tuple[date, str, str]],
+    steps: Sequence[tuple[date, str, str, str]],
     plan_id: int | None = None,
 ) -> Reply:
-    """``steps``: (due date, step name, status); with ``plan_id``, the outcome choices."""
+    """``steps``: (due date, step name, status, role); with ``plan_id``, the outcome choices."""
     verb = "Started" if created else "Already open:"
     label = "pre-renewal" if kind == "renewal" else "90-day"
     title = f"{verb} the {label} plan for *{escape(name, single_line=True)}*"
     lines = [
-        f"• {fmt_date(due)} — {escape(step)}" + ("" if st == "pending" else f" ({escape(st)})")
-        for due, step, st in steps
+        f"• {fmt_date(due)} — {escape(step)} · {escape(role, single_line=True)}"
+        + ("" if st == "pending" else f" ({escape(st)})")
+        for due, step, st, role in steps
     ]
     text = title + "\n" + lines_within(lines, SECTION_TEXT - len(title) - 1)
     blocks: list[Block] = [section(text)]

@@ -226,7 +226,9 @@ def test_replies_and_lists_keep_limits() -> None:
     check_message(pick_list(LONG_NAME, [(i, LONG_NAME, "d" * 200) for i in range(40)]).blocks)
     items = [ListItem(LONG_NAME, "priority", 40, "detail " * 50) for _ in range(300)]
     check_message(list_reply("Your top accounts " * 20, items, "none").blocks)
-    steps = [(TODAY + timedelta(days=i), f"Step {i} " + "x" * 200, "pending") for i in range(200)]
+    steps = [
+        (TODAY + timedelta(days=i), f"Step {i} " + "x" * 200, "pending", "AE") for i in range(200)
+    ]
     reply = plan_reply(LONG_NAME, "ninety_day", True, steps)
     check_message(reply.blocks)
     assert "…and" in dumps(reply.blocks)
