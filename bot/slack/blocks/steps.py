@@ -128,8 +128,28 @@ def plan_actions(plan_id: int) -> ActionsBlock:
         elements=[
             _outcome_select(plan_id),
             button("Reassign plan…", Action.PLAN_REASSIGN, ActionValue(plan=plan_id)),
+            button("Plan document", Action.PLAN_DOCUMENT, ActionValue(plan=plan_id)),
         ],
     )
+
+
+def plan_document_text(name: str, as_of: date, link: str | None) -> str:
+    """The note that goes with the published plan: a canvas link, or the attached file."""
+    who = escape(name, single_line=True)
+    if link is not None:
+        return (
+            f"📄 The expansion plan for *{who}* (as of {fmt_date(as_of)}): <{link}|open the"
+            " canvas>."
+        )
+    return (
+        f"📄 The expansion plan for *{who}* (as of {fmt_date(as_of)}) is attached. This"
+        " workspace doesn't allow canvases, so it comes as a file."
+    )
+
+
+def plan_document_sent_text(name: str) -> str:
+    """Told to the person when the plan went to their DMs (the button was on a private card)."""
+    return f"I've sent you the expansion plan for *{escape(name, single_line=True)}* in a DM."
 
 
 def outcome_text(
