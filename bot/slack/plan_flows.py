@@ -9,9 +9,7 @@ from datetime import date, datetime, time
 
 from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
-from sqlmodel import Session
 
-import db.alerts
 import db.plans
 from bot.domain.plan_document import plan_document
 from bot.output.plan_document import render_plan_md
@@ -36,7 +34,6 @@ from bot.slack.model import ActionValue, Reply, StepCard
 from bot.slack.mrkdwn import escape
 from bot.slack.plan_docs import Where
 from db.engine import transaction
-from db.models import Account
 
 log = logging.getLogger(__name__)
 
@@ -255,7 +252,7 @@ def share_plan_document(
     no channel. Returns what to tell the person, if the thread itself does not show it."""
     local = deps.local_now(user_id)
     with deps.factory() as session:
-        account = _document_account(session, value)
+        account = flows.account_of(session, value)
         doc = plan_document(session, account, local.date(), deps.config)
         key = account.key
     if private or not channel:
@@ -272,20 +269,3 @@ def share_plan_document(
         where=where,
     )
     return plan_document_sent_text(doc.account) if where.channel != channel else None
-
-
-def _document_account(session: Session, value: ActionValue) -> Account:
-    """The account a card's button (account or alert) or a plan's button (plan) is about."""
-    account_id = value.account
-    if account_id is None and value.alert is not None:
-        found = db.alerts.alert_and_account(session, value.alert)
-        account_id = found[1].id if found else None
-    if account_id is None and value.plan is not None:
-        with_account = db.plans.plan_with_account(session, value.plan)
-        account_id = with_account[1].id if with_account else None
-    if account_id is None:
-        raise UserError("This button is not tied to an account any more.")
-    account = session.get(Account, account_id)
-    if account is None:
-        raise UserError("That account no longer exists.")
-    return account

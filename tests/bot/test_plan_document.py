@@ -10,14 +10,13 @@ import pytest
 
 import db.accounts
 from bot.domain.plan_document import PlanDocument, Risk, Strength, plan_document
-from bot.domain.plans import start_plan
-from bot.domain.portfolio import assess_account
 from bot.infra.settings import AppConfig
 from bot.output.plan_document import render_plan_html, render_plan_md
 from bot.poll.cycle import run_cycle
 from db.engine import SessionFactory, transaction
 from sources.demo import demo_batch
 from tests.bot.test_cli import run
+from tests.bot.test_plans import _start
 from tests.bot.test_report import _chromium, _console_messages, _hostile_spec, _parse
 
 DAY = date(2026, 11, 20)
@@ -31,20 +30,10 @@ def book(factory: SessionFactory) -> SessionFactory:
 
 def _doc(factory: SessionFactory, key: str, *, with_plan: bool = False) -> PlanDocument:
     with transaction(factory) as s:
+        if with_plan:
+            _start(s, key)
         account = db.accounts.account_by_key(s, key)
         assert account is not None
-        if with_plan:
-            scored = assess_account(s, account, DAY, AppConfig())
-            latest = scored.facts.latest
-            start_plan(
-                s,
-                account=account,
-                assessment=scored.assessment,
-                start=DAY,
-                owner=account.owner_email,
-                user_id="U1",
-                renewal_on=latest.renewal_on if latest else None,
-            )
         return plan_document(s, account, DAY, AppConfig())
 
 

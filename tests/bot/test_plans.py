@@ -16,6 +16,7 @@ from bot.infra.settings import AppConfig
 from bot.output.calendar_export import steps_calendar
 from bot.poll.cycle import run_cycle
 from db.engine import SessionFactory, transaction
+from db.models import PlanStep
 from sources.demo import demo_batch
 
 DAY = date(2026, 11, 20)
@@ -78,14 +79,19 @@ def test_close_plan_needs_the_right_detail_for_each_outcome(book: SessionFactory
             close_plan(s, plan=plan, outcome="lost", user_id="U1", reason="x")
 
 
-def test_ics_round_trips_step_names_and_dates(book: SessionFactory) -> None:
+def _calendar(book: SessionFactory, key: str) -> tuple[Calendar, list[PlanStep]]:
+    """The account's new plan, exported and read back."""
     with transaction(book) as s:
-        plan, _ = _start(s, "brightops-agency")
-        account = db.accounts.account_by_key(s, "brightops-agency")
+        plan, _ = _start(s, key)
+        account = db.accounts.account_by_key(s, key)
         assert account is not None
-        steps = db.plans.plan_steps(s, plan.id)
-        data = steps_calendar([(st, plan, account) for st in steps], "BrightOps plan")
-    cal = Calendar.from_ical(data)
+        steps = list(db.plans.plan_steps(s, plan.id))
+        data = steps_calendar([(st, plan, account) for st in steps], f"{account.name} plan")
+    return Calendar.from_ical(data), steps
+
+
+def test_ics_round_trips_step_names_and_dates(book: SessionFactory) -> None:
+    cal, steps = _calendar(book, "brightops-agency")
     events = list(cal.walk("VEVENT"))
     assert [str(e["summary"]) for e in events] == [f"BrightOps Agency: {st.name}" for st in steps]
     assert [e.decoded("dtstart") for e in events] == [st.due_on for st in steps]
@@ -118,13 +124,8 @@ def test_a_renewal_within_six_months_leads_with_seed_002_whatever_the_offer(
 
 
 def test_ics_names_who_does_each_step(book: SessionFactory) -> None:
-    with transaction(book) as s:
-        plan, _ = _start(s, "quillsoft")
-        account = db.accounts.account_by_key(s, "quillsoft")
-        assert account is not None
-        steps = db.plans.plan_steps(s, plan.id)
-        data = steps_calendar([(st, plan, account) for st in steps], "Quillsoft plan")
-    events = list(Calendar.from_ical(data).walk("VEVENT"))
+    cal, _ = _calendar(book, "quillsoft")
+    events = list(cal.walk("VEVENT"))
     assert [str(e["description"]).split("\n")[1] for e in events] == [
         "Who: CSM.",
         "Who: AE.",

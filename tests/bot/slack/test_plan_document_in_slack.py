@@ -12,14 +12,13 @@ from typing import Any
 import pytest
 
 from bot.infra.settings import AppConfig
-from bot.slack import services
 from bot.slack.deps import Deps
 from bot.slack.ids import Action
 from bot.slack.model import ActionValue
 from db.alerts import alerts_with_accounts
-from db.engine import SessionFactory, transaction
-from db.models import utcnow
+from db.engine import SessionFactory
 from tests.bot.slack.conftest import MAYA, action_body, post, signed, wait_for
+from tests.bot.slack.test_plans_in_slack import _start_plan
 from tests.fakes import FakeSlack
 
 
@@ -107,19 +106,9 @@ def test_from_a_private_plan_reply_it_goes_to_the_persons_dm(
 ) -> None:
     url, _ = server
     with factory() as session:
-        alert, _account = next(iter(alerts_with_accounts(session)))
-    assert alert.id is not None
-    with transaction(factory) as session:
-        started = services.start_plan(
-            session,
-            account_id=alert.account_id,
-            alert_id=alert.id,
-            user_id=MAYA,
-            config=config,
-            today=utcnow().date(),
-            now=utcnow(),
-        )
-        plan_id = started.plan.id
+        _alert, account = next(iter(alerts_with_accounts(session)))
+    plan, _steps = _start_plan(factory, config, account.name)
+    plan_id = plan.id
     _click(
         url, slack, value=ActionValue(plan=plan_id).dump(), ephemeral=True, rid="plan-doc-private"
     )
