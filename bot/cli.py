@@ -24,9 +24,10 @@ import db.accounts
 import db.alerts
 import db.facts
 import db.plans
+from bot.domain.errors import DomainError, GateBlocked, NothingToOffer
 from bot.domain.lookup import AccountIndex
 from bot.domain.plan_document import plan_document
-from bot.domain.plans import start_plan
+from bot.domain.plans import start_account_plan
 from bot.domain.portfolio import Scored, assess_account, assess_portfolio
 from bot.domain.stats import load_metrics, metrics_lines
 from bot.infra.logs import configure_logging
@@ -40,9 +41,10 @@ from bot.output.safe_text import printable
 from bot.poll.cycle import run_cycle
 from db import migrate
 from db.engine import SessionFactory, is_sqlite, make_engine, session_factory, transaction
-from db.models import Account, Alert
+from db.models import Account, Alert, utcnow
 from scoring.config import ConfigError, describe_validation_error
-from scoring.evidence import fmt_date
+from scoring.evidence import fmt_date, plural
+from scoring.plans import PlanKind
 from sources.demo import SOURCE as DEMO_SOURCE
 from sources.demo import demo_batch
 
@@ -130,9 +132,9 @@ def demo(today: TodayOption = None) -> None:
         alerted = [r for r in rows if _alert_id(session, r) in new_ids]
     if alerted:
         console.print(
-            f"\n[bold]{len(result.new_alerts)} new alerts[/] queued for Slack"
+            f"\n[bold]{plural(len(result.new_alerts), 'new alert')}[/] queued for Slack"
             f" ({len(result.digest_alerts)} more for the Candidate digest),"
-            f" from {result.new_episodes} new trigger episodes:\n"
+            f" from {plural(result.new_episodes, 'new trigger episode')}:\n"
         )
         for row in alerted:
             console.print(account_panel(row))
@@ -181,7 +183,7 @@ def explain(
     day = _today(today)
     with factory() as session:
         record = _one_account(session, account)
-        console.print(account_panel(assess_account(session, record, day, config)))
+        console.print(account_panel(assess_account(session, record, day, config), objections=True))
 
 
 class ReportFormat(StrEnum):
@@ -214,9 +216,22 @@ def report(
         target.write_text(render_playbook(rows, day), encoding="utf-8")
     console.print(
         Text.assemble(
-            f"Playbook for {len(rows)} accounts written to ", (printable(str(target)), "bold"), "."
+            f"Playbook for {plural(len(rows), 'account')} written to ",
+            (printable(str(target)), "bold"),
+            ".",
         )
     )
+
+
+def _refusal(error: DomainError) -> str:
+    """Why no plan was started, in plain words: the same refusals Slack gives
+    (bot/slack/wording.py), without its markup."""
+    if isinstance(error, GateBlocked):
+        fix = (error.fix_first or "").rstrip(".")
+        return f"{error.account} needs fixing first: {fix}. No expansion plan until then."
+    if isinstance(error, NothingToOffer):
+        return f"No expansion plan for {error.account} yet. {error.advice}"
+    return "That plan cannot be started right now."
 
 
 @plan_app.command("start")
@@ -224,28 +239,31 @@ def plan_start(
     account: Annotated[str, typer.Argument(help="Account name, key or domain.")],
     today: TodayOption = None,
 ) -> None:
-    """Start the account's expansion plan (90-day, or pre-renewal for a renewal-led play)."""
+    """Start the account's expansion plan (90-day, or pre-renewal for a renewal-led play), as
+    Slack's Start plan does: refused while the account is held or has nothing to offer, tied
+    to its open alert."""
     _, config, factory = _setup()
     day = _today(today)
     with transaction(factory) as session:
         record = _one_account(session, account)
-        scored = assess_account(session, record, day, config)
-        latest = scored.facts.latest
-        plan, created = start_plan(
-            session,
-            account=record,
-            assessment=scored.assessment,
-            start=day,
-            owner=record.owner_email,
-            user_id=None,
-            renewal_on=latest.renewal_on if latest else None,
-        )
-        assert plan.id is not None
-        steps = db.plans.plan_steps(session, plan.id)
+        assert record.id is not None
+        try:
+            started = start_account_plan(
+                session,
+                account_id=record.id,
+                alert_id=None,
+                user_id=None,
+                config=config,
+                today=day,
+                now=utcnow(),
+            )
+        except DomainError as exc:
+            raise CliError(_refusal(exc)) from None
+    plan, created, steps = started.plan, started.created, started.steps
     verb = "Started" if created else "Already open:"
     console.print(
         Text.assemble(
-            f"{verb} {plan.kind.replace('_', '-')} plan for ",
+            f"{verb} the {PlanKind(plan.kind).label} plan for ",
             (printable(record.name), "bold"),
             ":",
         )
@@ -324,7 +342,9 @@ def plan_export(
             name = f"Expansion plan — {record.name}"
     output.write_bytes(steps_calendar(rows, name))
     console.print(
-        Text.assemble(f"{len(rows)} steps written to ", (printable(str(output)), "bold"), ".")
+        Text.assemble(
+            f"{plural(len(rows), 'step')} written to ", (printable(str(output)), "bold"), "."
+        )
     )
 
 

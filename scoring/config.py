@@ -87,6 +87,8 @@ class Gate(_Strict):
     quarter_end_quiet_days: int = Field(7, ge=0, le=31)
     # Seed 004, step 1: expansion is earned by a measurable outcome already achieved.
     require_outcome: bool = True
+    # Seed 004, step 1: yellow health holds the pitch unless it came up from red.
+    yellow_must_improve: bool = True
 
 
 class Activation(_Strict):

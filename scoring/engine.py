@@ -11,17 +11,15 @@ from scoring.config import ScoringConfig
 from scoring.evidence import Signal, SignalKey
 from scoring.facts import AccountFacts
 from scoring.gate import GateResult, health_gate
-from scoring.offer import Offer, choose_offer
+from scoring.offer import NEXT_STEPS, Offer, choose_offer
 from scoring.opportunity import Opportunity, score_opportunity
 from scoring.scripts import Objection, objection_answers, opening_script
 from scoring.signals import readiness_signals
 from scoring.triggers import (
     Episode,
-    TriggerKind,
     detect_episodes,
     live_episodes,
     most_recent,
-    renewal_evidence,
 )
 
 
@@ -49,6 +47,24 @@ class Assessment:
     def pitchable(self) -> bool:
         """Worth a conversation now: not gated and there is something to offer."""
         return not self.gate.blocked and self.offer is not None
+
+    @property
+    def pace(self) -> str:
+        """When to talk: the band's pace, unless the gate holds the pitch."""
+        return "on hold until fixed" if self.gate.blocked else self.band.when
+
+    @property
+    def next_step(self) -> str:
+        """The first action to take, whatever the state: fix, enable, pitch or wait."""
+        if self.gate.blocked:
+            return self.gate.fix_first or ""
+        if self.activation is not None and self.offer is None:
+            return self.activation.recommendation
+        if self.offer is not None:
+            return NEXT_STEPS[self.offer.type]
+        if self.band is Band.NOT_YET:
+            return "Keep building value; nothing to raise until more signals show."
+        return "Keep building value and watch for a trigger."
 
     @property
     def recommendation(self) -> str:
@@ -88,12 +104,14 @@ def assess(facts: AccountFacts, today: date, cfg: ScoringConfig | None = None) -
         opportunity = score_opportunity(
             offer.type, latest, band, trigger is not None, cfg.offers, cfg.opportunity
         )
-    spoken = trigger
-    if trigger is not None and trigger.kind is TriggerKind.RENEWAL and latest and latest.renewal_on:
-        # The episode says how far off the renewal was when it came into range; a script read
-        # later says how far off it is today.
-        spoken = replace(trigger, evidence=renewal_evidence(latest.renewal_on, today))
-    script = opening_script(facts.name, facts.contact_name, spoken, offer) if offer else ""
+    script = opening_script(
+        facts.name,
+        facts.contact_name,
+        trigger,
+        offer,
+        today=today,
+        renewal_on=latest.renewal_on if latest is not None else None,
+    )
     gap = next((s.evidence for s in signals if s.key is SignalKey.CAPACITY), "")
     return Assessment(
         account_id=facts.account_id,

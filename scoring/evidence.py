@@ -63,3 +63,37 @@ def fmt_pct(ratio: float) -> str:
 
 def seats(n: int | None) -> str:
     return f"{n} seat" if n == 1 else f"{n} seats"
+
+
+def plural(n: int, noun: str, many: str | None = None) -> str:
+    """``1 account``, ``3 accounts``: every count the product prints goes through here."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {many or noun + 's'}"
+
+
+def possessive(name: str) -> str:
+    """``Acme's``, ``Verdant Foods'``: a name ending in s takes the apostrophe alone."""
+    return f"{name}'" if name.endswith(("s", "S")) else f"{name}'s"
+
+
+_ACRONYMS = {"api", "gb", "tb", "mb", "kb", "sms", "sso", "crm", "ai", "url", "ip"}
+_UNITS = {"gb", "tb", "mb", "kb", "hours", "minutes", "usd"}
+
+
+@lru_cache(maxsize=256)
+def metric_label(name: str) -> str:
+    """A usage key as a person says it: ``api_calls`` → ``API calls``, ``storage_gb`` →
+    ``storage (GB)``. Keys come from the CRM or usage API, so unknown words pass through."""
+    words = [w for w in name.replace("-", "_").split("_") if w]
+    unit = words.pop() if len(words) > 1 and words[-1].lower() in _UNITS else None
+    spoken = " ".join(w.upper() if w.lower() in _ACRONYMS else w for w in words) or name
+    if unit is None:
+        return spoken
+    return f"{spoken} ({unit.upper() if unit.lower() in _ACRONYMS else unit})"
+
+
+def usage_of(name: str, used: float | None, limit: float | None, ratio: float) -> str:
+    """How full one dimension of what they bought is: ``44 of 50 seats in use (88%)``."""
+    if name == "seats":
+        bought = seats(int(limit) if limit is not None else None)
+        return f"{used} of {bought} in use ({fmt_pct(ratio)})"
+    return f"{metric_label(name)} at {used or 0:,.0f} of {limit or 0:,.0f} ({fmt_pct(ratio)})"

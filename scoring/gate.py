@@ -18,6 +18,7 @@ from scoring.facts import AccountFacts, EventKind, Health
 class GateCode(StrEnum):
     URGENT_TICKET = "urgent_ticket"
     RED_HEALTH = "red_health"
+    YELLOW_NOT_IMPROVING = "yellow_not_improving"
     CHAMPION_GONE = "champion_gone"
     NO_RECENT_CONTACT = "no_recent_contact"
     NO_OUTCOME = "no_outcome"
@@ -67,6 +68,23 @@ def _champion_gone(facts: AccountFacts) -> tuple[bool, date | None]:
     return False, None
 
 
+def _yellow_since(facts: AccountFacts) -> tuple[date, bool] | None:
+    """For an account whose health is yellow now: since when, and whether it came up from red
+    (seed 004's "yellow trending to green"). Yellow from green, or yellow as far back as the
+    history goes, is not improving."""
+    run_start: date | None = None
+    for snap in reversed(facts.history):
+        if snap.health is None:
+            continue
+        if snap.health is Health.YELLOW:
+            run_start = snap.taken_on
+            continue
+        if run_start is None:
+            return None  # the latest known health is not yellow
+        return run_start, snap.health is Health.RED
+    return (run_start, False) if run_start is not None else None
+
+
 def health_gate(facts: AccountFacts, today: date, cfg: Gate) -> GateResult:
     reasons: list[GateReason] = []
     latest = facts.latest
@@ -87,6 +105,16 @@ def health_gate(facts: AccountFacts, today: date, cfg: Gate) -> GateResult:
                 "Stabilise the account: find what turned health red and agree a recovery plan.",
             )
         )
+    yellow = _yellow_since(facts) if cfg.yellow_must_improve else None
+    if yellow is not None and not yellow[1]:
+        reasons.append(
+            GateReason(
+                GateCode.YELLOW_NOT_IMPROVING,
+                f"health is yellow and not improving (yellow since {fmt_date(yellow[0])})",
+                "Find what keeps health at yellow and agree the way back to green; raise"
+                " expansion once it is improving.",
+            )
+        )
     gone, left_on = _champion_gone(facts)
     if gone and left_on is not None:
         reasons.append(
@@ -103,7 +131,7 @@ def health_gate(facts: AccountFacts, today: date, cfg: Gate) -> GateResult:
                 GateReason(
                     GateCode.NO_RECENT_CONTACT,
                     f"no contact for {quiet} days (last {fmt_date(latest.last_contact_on)})",
-                    "Reconnect first: a value check-in with no ask.",
+                    "Reconnect with a value check-in that asks for nothing.",
                 )
             )
     if cfg.require_outcome and not any(

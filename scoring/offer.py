@@ -42,10 +42,29 @@ _LABELS = {
 }
 
 
+# The first concrete thing to do for each offer: an action, not the offer restated.
+NEXT_STEPS = {
+    OfferType.CAPACITY: "Send the usage figures and book a call to size the step up.",
+    OfferType.TIER_UPGRADE: "Show what they asked for in a short demo and price the next tier.",
+    OfferType.CROSS_SELL: "Book a discovery call with whoever owns the new initiative.",
+    OfferType.PROFESSIONAL_SERVICES: "Propose a scoped enablement package timed to their push.",
+    OfferType.MULTI_YEAR: "Draft multi-year terms before the renewal conversation opens.",
+}
+
+
+def offer_label(value: str) -> str:
+    """A stored offer value as people read it (``cross_sell`` → ``Cross-sell``)."""
+    try:
+        return OfferType(value).label
+    except ValueError:
+        return value.replace("_", " ")
+
+
 @dataclass(frozen=True)
 class Offer:
     type: OfferType
     reason: str
+    basis: str = ""  # the evidence of the signal it rests on, for a script to cite
 
 
 def choose_offer(
@@ -62,20 +81,28 @@ def choose_offer(
             return None
         return Offer(
             OfferType.PROFESSIONAL_SERVICES,
-            f"adoption is low ({activation.evidence}) but they have a push coming"
-            f" ({intent.evidence}); guided help gets them there faster",
+            f"only {activation.evidence}, but they have a push coming: {intent.evidence};"
+            " guided help gets them there faster",
+            intent.evidence,
         )
     if s := first(SignalKey.CAPACITY, SignalKey.TEAM_EXPANDED, SignalKey.SHARED_SEAT):
-        return Offer(OfferType.CAPACITY, f"they are outgrowing what they bought: {s.evidence}")
+        return Offer(
+            OfferType.CAPACITY, f"they are outgrowing what they bought: {s.evidence}", s.evidence
+        )
     if s := first(SignalKey.FEATURE_REQUEST):
-        return Offer(OfferType.TIER_UPGRADE, f"the next tier answers what they {s.evidence}")
+        return Offer(
+            OfferType.TIER_UPGRADE, f"the next tier answers what they {s.evidence}", s.evidence
+        )
     if s := first(SignalKey.NEW_INITIATIVE):
-        return Offer(OfferType.CROSS_SELL, f"another offering fits their new work: {s.evidence}")
+        return Offer(
+            OfferType.CROSS_SELL, f"another offering fits their new work: {s.evidence}", s.evidence
+        )
     renewal = first(SignalKey.RENEWAL_WINDOW)
     happy = SignalKey.ADVOCACY in by_key or (latest is not None and latest.health is Health.GREEN)
     if renewal is not None and happy:
         return Offer(
             OfferType.MULTI_YEAR,
             f"a healthy account whose renewal is in range ({renewal.evidence}); lock in continuity",
+            renewal.evidence,
         )
     return None

@@ -146,3 +146,22 @@ def score_opportunity(
         likelihood,
         weighted_score(revenue, effort, likelihood, weights),
     )
+
+
+# Seed 003's effort scale read as the hours it takes to close, CSM then AE: a single
+# conversation, one or two champion-led meetings, a standard cycle with proposal and demo, an
+# extended cycle with executive buy-in, a complex enterprise sale. Our estimates, stated in the
+# playbook's appendix so a team can replace them with its own.
+_HOURS_BY_EFFORT = ((9, 1, 0), (7, 3, 1), (5, 6, 6), (3, 10, 12), (1, 16, 24))
+
+
+def hours_to_close(effort: int) -> tuple[int, int]:
+    """(CSM hours, AE hours) to pursue an opportunity of this effort score (1-10)."""
+    return next((csm, ae) for floor, csm, ae in _HOURS_BY_EFFORT if effort >= floor)
+
+
+# When to look again at an opportunity not pursued now: Tier 3 as a Candidate is asked (60-90
+# days), Tier 4 after seed 003's 90 days; Tier 5 is documented and left.
+REVISIT_DAYS = {Tier.TIER_3: 60, Tier.TIER_4: 90}
+# How soon to act on the others: Tier 1 is assigned this week, Tier 2 reached within 30 days.
+ACT_WITHIN_DAYS = {Tier.TIER_1: 7, Tier.TIER_2: 30}

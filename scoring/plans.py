@@ -20,6 +20,11 @@ class PlanKind(StrEnum):
     NINETY_DAY = "ninety_day"
     RENEWAL = "renewal"
 
+    @property
+    def label(self) -> str:
+        """How people name it, in Slack and on the command line alike."""
+        return "pre-renewal" if self is PlanKind.RENEWAL else "90-day"
+
 
 @dataclass(frozen=True)
 class StepSpec:

@@ -1,63 +1,122 @@
-"""Talk tracks: one opening per trigger type and answers to the four common objections.
+"""Talk tracks: an opening built from the trigger (why now) and the offer (what we suggest),
+and answers to the four common objections.
 
-Written in our own words. Each is a template filled with the account's facts, so a CSM reads
-something about *their* customer, not a form letter. Output is plain text; the Slack layer
+Written in our own words. Each sentence is filled with the account's facts, so a CSM reads
+something about *their* customer, not a form letter; the ask always argues for the offer the
+card recommends. Output is plain text; the Slack layer
 escapes it for mrkdwn.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from datetime import date
 from string import Template
 
+from scoring.evidence import fmt_date, possessive
 from scoring.offer import Offer, OfferType
 from scoring.triggers import Episode, TriggerKind
 
-_OPENINGS: dict[TriggerKind, str] = {
-    TriggerKind.SUCCESS: (
-        "Hi $contact — congratulations on $evidence. That is the result we set out to reach"
-        " together. It got me thinking about what teams like yours usually tackle once the"
-        " basics are paying off. Could we take 20 minutes so I can show you what that could"
-        " look like for $company?"
-    ),
-    TriggerKind.CAPACITY: (
-        "Hi $contact — I was reviewing $company's account and saw $evidence. I'd rather raise"
-        " it now than after it starts slowing your team down. Shall we look at the options"
-        " together? Most teams at this point take a simple route."
-    ),
-    TriggerKind.TEAM_GROWTH: (
-        "Hi $contact — it looks like the team is growing ($evidence). More people usually means"
-        " more pressure on the work we support, so I wanted to check the current setup still"
-        " fits where $company is heading."
-    ),
-    TriggerKind.RENEWAL: (
-        "Hi $contact — $evidence, and I'd like to plan it with you early rather than in a"
-        " rush. I also have a few ideas for next year based on how your team uses the product."
-        " Could we find 30 minutes in the next couple of weeks?"
-    ),
-    TriggerKind.ONBOARDING: (
-        "Hi $contact — onboarding is done ($evidence), nice work getting the team there. Now is"
-        " a good moment to agree what success looks like for the next six months, and whether"
-        " anything else would help $company get there sooner."
-    ),
-    TriggerKind.INITIATIVE: (
-        "Hi $contact — you mentioned $evidence. We help other teams with exactly that kind of"
-        " project, and I held off until the core rollout was working well. Now that it is,"
-        " would a short look at how it could support the new work be useful?"
-    ),
-    TriggerKind.FEATURE_REQUEST: (
-        "Hi $contact — you asked about $evidence. That is part of the next plan up, and from"
-        " how $company uses the product today I think it's worth a 20-minute look at whether"
-        " the step up pays for itself."
-    ),
-}
 
-_BY_OFFER: dict[OfferType, TriggerKind] = {
+def _why_now(trigger: Episode, company: str, today: date, renewal_on: date | None) -> str:
+    """The first sentence: the moment that makes today the day to call, in full sentences
+    whether or not the event that caused it came with words of its own."""
+    detail = trigger.detail
+    match trigger.kind:
+        case TriggerKind.SUCCESS:
+            if detail:
+                return f"congratulations on the result your team reported: {detail}."
+            return f"congratulations on the result your team reported on {fmt_date(trigger.on)}."
+        case TriggerKind.CAPACITY:
+            return f"I was looking at {possessive(company)} usage: {trigger.evidence}."
+        case TriggerKind.TEAM_GROWTH:
+            return f"{company} is growing: {trigger.evidence}."
+        case TriggerKind.RENEWAL:
+            renews = renewal_on or trigger.on
+            days = (renews - today).days
+            when = f"{days} days from now" if days > 1 else "very soon"
+            return (
+                f"your renewal is on {fmt_date(renews)}, {when}, and I'd like to plan it with"
+                " you early rather than in a rush."
+            )
+        case TriggerKind.ONBOARDING:
+            done = f" ({detail})" if detail else f" as of {fmt_date(trigger.on)}"
+            return f"onboarding is complete{done}. Nice work getting the team there."
+        case TriggerKind.INITIATIVE:
+            if detail:
+                return f"you mentioned some new work on the way: {detail}."
+            return "you mentioned a new initiative on the way."
+        case TriggerKind.FEATURE_REQUEST:
+            if detail:
+                return f"you asked about {detail}."
+            return "you asked about something your current plan does not include."
+
+
+def _ask(offer: Offer, led: TriggerKind | None, company: str) -> str:
+    """The rest: what we suggest, always the recommended offer, citing the signal it rests on
+    when the opening sentence (led by ``led``) was about something else."""
+    match offer.type:
+        case OfferType.CAPACITY:
+            if led is TriggerKind.CAPACITY:
+                lead = "I'd rather raise it now than after it starts slowing your team down."
+            elif led is TriggerKind.TEAM_GROWTH:
+                lead = (
+                    "More people usually means more load on what you bought, so I want to make"
+                    " sure the current setup still fits."
+                )
+            else:
+                lead = (
+                    f"I also noticed {offer.basis}, so it may be time to make sure you have room"
+                    " to grow."
+                )
+            return f"{lead} Shall we look at the options together?"
+        case OfferType.TIER_UPGRADE:
+            if led is TriggerKind.FEATURE_REQUEST:
+                lead = "That is part of the next plan up."
+            else:
+                lead = f"You also {offer.basis}, which is part of the next plan up."
+            return (
+                f"{lead} From how {company} works today, I think a 20-minute look at whether the"
+                " step up pays for itself is worth it."
+            )
+        case OfferType.CROSS_SELL:
+            if led is TriggerKind.INITIATIVE:
+                lead = "We help other teams with exactly that kind of work."
+            else:
+                lead = f"You also mentioned {offer.basis}; we help teams with that kind of work."
+            return f"{lead} Would a short look at how we could support it be useful?"
+        case OfferType.PROFESSIONAL_SERVICES:
+            return (
+                "A few guided sessions with our services team could get more of what you already"
+                " have working for it, faster than going it alone. Shall I set one up?"
+            )
+        case OfferType.MULTI_YEAR:
+            lead = (
+                "Things are going well, so I'd also like to talk about a multi-year term that"
+                " spares you the yearly scramble."
+            )
+            if led is not TriggerKind.RENEWAL:
+                lead = (
+                    f"Your renewal is coming up ({offer.basis}), and with things going well a"
+                    " multi-year term could spare you the yearly scramble."
+                )
+            return f"{lead} Could we find 30 minutes in the next couple of weeks?"
+
+
+# Without a trigger, the offer's own evidence opens, as the matching trigger would have.
+_LED_BY = {
     OfferType.CAPACITY: TriggerKind.CAPACITY,
     OfferType.TIER_UPGRADE: TriggerKind.FEATURE_REQUEST,
     OfferType.CROSS_SELL: TriggerKind.INITIATIVE,
-    OfferType.PROFESSIONAL_SERVICES: TriggerKind.INITIATIVE,
     OfferType.MULTI_YEAR: TriggerKind.RENEWAL,
+}
+
+_UNPROMPTED = {
+    OfferType.CAPACITY: "I was looking at {company} usage and noticed {basis}.",
+    OfferType.TIER_UPGRADE: "I was looking back at our notes: you {basis}.",
+    OfferType.CROSS_SELL: "I was looking back at our notes and saw {basis}.",
+    OfferType.PROFESSIONAL_SERVICES: "I was looking at what is coming up for the team: {basis}.",
+    OfferType.MULTI_YEAR: "I was looking at {company} account ahead of the renewal.",
 }
 
 
@@ -79,7 +138,7 @@ OBJECTIONS: tuple[Objection, ...] = (
         " your numbers so it's easier to take upstairs.",
     ),
     Objection(
-        "We need to get more value from what we already have first.",
+        "We need to see more value from what we already have first.",
         "That's the right instinct. Which result would show you that? Let's make that our"
         " shared goal, and pick this up again once you've seen it.",
     ),
@@ -92,16 +151,27 @@ OBJECTIONS: tuple[Objection, ...] = (
 
 
 def opening_script(
-    company: str, contact: str | None, trigger: Episode | None, offer: Offer | None
+    company: str,
+    contact: str | None,
+    trigger: Episode | None,
+    offer: Offer | None,
+    *,
+    today: date,
+    renewal_on: date | None = None,
 ) -> str:
-    """The talk track for the most recent trigger; without one, the offer picks the angle."""
-    kind = trigger.kind if trigger is not None else (_BY_OFFER[offer.type] if offer else None)
-    if kind is None:
+    """The talk track: why now (the most recent trigger), then the recommended offer.
+
+    The offer leads the ask, so the script never argues for something other than what the
+    card recommends; without a trigger, the offer's own evidence opens."""
+    if offer is None:
         return ""
-    evidence = trigger.evidence if trigger is not None else (offer.reason if offer else "")
-    return Template(_OPENINGS[kind]).safe_substitute(
-        contact=contact or "there", company=company, evidence=evidence
-    )
+    hello = f"Hi {contact or 'there'} — "
+    if trigger is not None:
+        first = _why_now(trigger, company, today, renewal_on)
+    else:
+        first = _UNPROMPTED[offer.type].format(company=possessive(company), basis=offer.basis)
+    led = trigger.kind if trigger is not None else _LED_BY.get(offer.type)
+    return hello + first + " " + _ask(offer, led, company)
 
 
 def objection_answers(gap: str) -> list[Objection]:

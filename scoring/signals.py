@@ -30,7 +30,7 @@ from datetime import date, timedelta
 from typing import NamedTuple
 
 from scoring.config import ScoringConfig
-from scoring.evidence import Signal, SignalKey, fmt_date, fmt_money, fmt_pct, seats
+from scoring.evidence import Signal, SignalKey, fmt_date, fmt_money, fmt_pct, usage_of
 from scoring.facts import AccountFacts, EventKind
 
 SignalRule = Callable[[AccountFacts, date, ScoringConfig], Signal | None]
@@ -45,12 +45,9 @@ def _capacity(facts: AccountFacts, today: date, cfg: ScoringConfig) -> Signal | 
         return None
     name, ratio = top
     if name == "seats":
-        detail = f"{latest.seats_used} of {seats(latest.seats_purchased)} in use ({fmt_pct(ratio)})"
+        detail = usage_of(name, latest.seats_used, latest.seats_purchased, ratio)
     else:
-        detail = (
-            f"{name.replace('_', ' ')} at {latest.usage[name]:,.0f} of {latest.limits[name]:,.0f}"
-            f" ({fmt_pct(ratio)})"
-        )
+        detail = usage_of(name, latest.usage[name], latest.limits[name], ratio)
     return Signal(
         SignalKey.CAPACITY,
         cfg.points.capacity,
@@ -69,7 +66,17 @@ def _recent_event(
     if not recent:
         return None
     event = recent[-1]
-    return (event.detail or event.kind.value.replace("_", " ")), event.on
+    return (event.detail or _UNSAID.get(event.kind, event.kind.value.replace("_", " "))), event.on
+
+
+# What an event with no words of its own is called where its detail would stand.
+_UNSAID = {
+    EventKind.OUTCOME: "a result logged without details",
+    EventKind.MILESTONE: "a milestone logged without details",
+    EventKind.FEATURE_REQUEST: "a feature their plan lacks",
+    EventKind.PRAISE: "praise logged without details",
+    EventKind.INITIATIVE: "a new initiative logged without details",
+}
 
 
 def _positive_outcome(facts: AccountFacts, today: date, cfg: ScoringConfig) -> Signal | None:

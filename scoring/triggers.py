@@ -13,7 +13,7 @@ from datetime import date, timedelta
 from enum import StrEnum
 
 from scoring.config import ScoringConfig
-from scoring.evidence import fmt_date, fmt_pct, seats
+from scoring.evidence import fmt_date, fmt_pct, usage_of
 from scoring.facts import AccountFacts, EventKind, Snapshot
 
 
@@ -42,6 +42,14 @@ _LABELS = {
 }
 
 
+def trigger_label(value: str) -> str:
+    """A stored trigger value as people read it (``team_growth`` → ``Team growth``)."""
+    try:
+        return TriggerKind(value).label
+    except ValueError:
+        return value.replace("_", " ")
+
+
 @dataclass(frozen=True)
 class Episode:
     account_id: str
@@ -49,6 +57,7 @@ class Episode:
     on: date
     evidence: str
     dedupe_key: str
+    detail: str = ""  # an event's own words, if it had any: the script quotes them
 
 
 def _capacity_episodes(facts: AccountFacts, cfg: ScoringConfig) -> list[Episode]:
@@ -63,9 +72,9 @@ def _capacity_episodes(facts: AccountFacts, cfg: ScoringConfig) -> list[Episode]
         name, ratio = top
         if armed and ratio >= fire:
             what = (
-                f"{snap.seats_used} of {seats(snap.seats_purchased)}"
+                usage_of(name, snap.seats_used, snap.seats_purchased, ratio)
                 if name == "seats"
-                else f"{name.replace('_', ' ')} at {fmt_pct(ratio)} of its limit"
+                else usage_of(name, snap.usage[name], snap.limits[name], ratio)
             )
             before = ""
             if previous is not None and name == "seats" and previous.seats_used is not None:
@@ -75,7 +84,7 @@ def _capacity_episodes(facts: AccountFacts, cfg: ScoringConfig) -> list[Episode]
                     facts.account_id,
                     TriggerKind.CAPACITY,
                     snap.taken_on,
-                    f"{what} ({fmt_pct(ratio)}){before}",
+                    f"{what}{before}",
                     f"{facts.account_id}:capacity:{snap.taken_on.isoformat()}",
                 )
             )
@@ -96,17 +105,21 @@ def _growth_episodes(facts: AccountFacts, cfg: ScoringConfig) -> list[Episode]:
     """
     step = cfg.triggers.team_growth_step
     min_increase = cfg.triggers.team_growth_min_increase
-    refs: dict[str, float] = {}
+    refs: dict[str, tuple[float, date]] = {}
     out: list[Episode] = []
-    labels = {"departments": "departments", "active_users": "active users", "headcount": "people"}
+    labels = {
+        "departments": "departments",
+        "active_users": "active users",
+        "headcount": "employees",
+    }
     for snap in facts.history:
         for metric, label in labels.items():
             value = getattr(snap, metric)
             if value is None:
                 continue
-            ref = refs.get(metric)
+            ref, ref_on = refs.get(metric, (None, snap.taken_on))
             if ref is None or ref <= 0:
-                refs[metric] = value
+                refs[metric] = value, snap.taken_on
                 continue
             grew = (
                 value > ref
@@ -119,13 +132,15 @@ def _growth_episodes(facts: AccountFacts, cfg: ScoringConfig) -> list[Episode]:
                         facts.account_id,
                         TriggerKind.TEAM_GROWTH,
                         snap.taken_on,
-                        f"{value:,} {label}, up from {ref:,.0f} (+{fmt_pct(value / ref - 1)})",
+                        f"{value:,} {label}, up from {ref:,.0f} on {fmt_date(ref_on)}"
+                        f" (+{fmt_pct(value / ref - 1)})",
                         f"{facts.account_id}:team_growth:{metric}:{snap.taken_on.isoformat()}",
                     )
                 )
-                refs[metric] = value
+                refs[metric] = value, snap.taken_on
             elif value < ref:
-                refs[metric] = value  # measure growth from the low point, not a stale peak
+                # measure growth from the low point, not a stale peak
+                refs[metric] = value, snap.taken_on
     return out
 
 
@@ -184,6 +199,7 @@ def _event_episodes(facts: AccountFacts) -> list[Episode]:
                 event.on,
                 event.detail or kind.label,
                 f"{facts.account_id}:{kind.value}:{event.stable_key}",
+                event.detail or "",
             )
         )
     return out

@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Literal
 
+from scoring.gate import GateCode
+
 
 class DomainError(Exception):
     """A request the rules refuse; subclasses carry what the wording needs."""
@@ -39,10 +41,21 @@ class BadChoice(DomainError):
 
 @dataclass(eq=False)
 class GateBlocked(DomainError):
-    """The health gate holds the pitch: no plan until ``fix_first`` is fixed."""
+    """The health gate holds the pitch: no plan until ``fix_first`` is fixed. ``code`` names
+    the first hold (red health, an urgent ticket, …), the one ``fix_first`` is about."""
 
     account: str
     fix_first: str | None
+    code: GateCode | None = None
+
+
+@dataclass(eq=False)
+class NothingToOffer(DomainError):
+    """Not held, but there is nothing to offer yet, so no plan to run: ``advice`` says what to
+    do instead (the assessment's recommendation)."""
+
+    account: str
+    advice: str
 
 
 @dataclass(eq=False)

@@ -23,6 +23,7 @@ from bot.domain.errors import (
     GateBlocked,
     Gone,
     NotAllowed,
+    NothingToOffer,
     NotInFuture,
     PlanClosed,
     PlanError,
@@ -169,24 +170,39 @@ class StartedPlan:
     account: Account
 
 
+def refuse_plan(account: Account, assessment: Assessment) -> None:
+    """The one rule for starting a plan, from Slack or the CLI: not while the health gate
+    holds the pitch, and not without something to offer."""
+    if assessment.gate.blocked:
+        first = assessment.gate.reasons[0]
+        raise GateBlocked(account.name, first.fix, first.code)
+    if assessment.offer is None:
+        raise NothingToOffer(account.name, assessment.recommendation)
+
+
 def start_account_plan(
     session: Session,
     *,
     account_id: int,
     alert_id: int | None,
-    user_id: str,
+    user_id: str | None,
     config: AppConfig,
     today: date,
     now: datetime,
 ) -> StartedPlan:
-    """The account's 90-day (or pre-renewal) plan; an open one is returned, not doubled.
-    Starting from an open alert notes it on the alert and acknowledges it."""
+    """The account's 90-day (or pre-renewal) plan; an open one is returned, not doubled, and
+    a new one must pass ``refuse_plan``. It is tied to ``alert_id`` or else the account's open
+    alert, which it notes and acknowledges, so stats count the alert as planned. Slack and the
+    CLI (``user_id`` None) both start plans here."""
     account = session.get(Account, account_id)
     if account is None:
         raise Gone("account")
+    existing = db.plans.open_plan(session, account_id)
+    if existing is not None and existing.id is not None:
+        steps = list(db.plans.plan_steps(session, existing.id))
+        return StartedPlan(existing, False, steps, account)
     scored = assess_account(session, account, today, config)
-    if scored.assessment.gate.blocked:
-        raise GateBlocked(account.name, scored.assessment.gate.fix_first)
+    refuse_plan(account, scored.assessment)
     alert = session.get(Alert, alert_id) if alert_id else db.alerts.open_alert(session, account_id)
     latest = scored.facts.latest
     plan, created = start_plan(

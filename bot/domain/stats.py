@@ -10,6 +10,7 @@ import db.facts
 import db.plans
 from bot.alerts import AlertSummary
 from scoring.evidence import fmt_money
+from scoring.offer import offer_label
 from scoring.outcomes import (
     AlertRecord,
     OutcomeMetrics,
@@ -18,6 +19,7 @@ from scoring.outcomes import (
     RevenuePoint,
     outcome_metrics,
 )
+from scoring.triggers import trigger_label
 
 
 def load_metrics(
@@ -85,16 +87,12 @@ def metrics_lines(m: OutcomeMetrics) -> list[str]:
     if m.conversion_by_trigger:
         lines.append(
             "Won by trigger: "
-            + ", ".join(
-                f"{k.replace('_', ' ')} {_pct(r)}" for k, r in m.conversion_by_trigger.items()
-            )
+            + ", ".join(f"{trigger_label(k)} {_pct(r)}" for k, r in m.conversion_by_trigger.items())
         )
     if m.conversion_by_offer:
         lines.append(
             "Won by offer: "
-            + ", ".join(
-                f"{k.replace('_', ' ')} {_pct(r)}" for k, r in m.conversion_by_offer.items()
-            )
+            + ", ".join(f"{offer_label(k)} {_pct(r)}" for k, r in m.conversion_by_offer.items())
         )
     if m.precision_by_trigger:
         lines.append(

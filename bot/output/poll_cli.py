@@ -30,6 +30,7 @@ from bot.poll.registry import configured_names
 from bot.poll.run import PollSummary, SourceOutcome
 from bot.poll.runs import ABANDONED, SCORING, poll_in_progress, shown_status
 from db.models import PollRun, SourceState
+from scoring.evidence import plural
 from sources.base import describe_cursor
 
 
@@ -113,8 +114,10 @@ def summary_table(summary: PollSummary) -> Group:
             lines.append(as_text(message, "dim"))
     r = summary.scoring
     lines.append(
-        f"Re-scored {summary.evaluated:,} accounts: {r.new_episodes:,} new trigger episodes,"
-        f" {len(r.new_alerts):,} new alerts for Slack, {len(r.digest_alerts):,} for the digest,"
+        f"Re-scored {plural(summary.evaluated, 'account')}:"
+        f" {plural(r.new_episodes, 'new trigger episode')},"
+        f" {plural(len(r.new_alerts), 'new alert')} for Slack,"
+        f" {len(r.digest_alerts):,} for the digest,"
         f" {len(r.updated_alerts):,} updated, {len(r.cleared_alerts):,} cleared."
     )
     if summary.scoring_error:
@@ -207,7 +210,10 @@ def _run_line(run: PollRun | None, now: datetime, polling: bool) -> str:
             " (its process stopped before it finished; the next poll goes on from its last batch)"
         )
     if run.source == SCORING:
-        return f"{head}: {run.fetched:,} scored, {run.episodes:,} episodes, {run.alerts:,} alerts"
+        return (
+            f"{head}: {run.fetched:,} scored, {plural(run.episodes, 'episode')},"
+            f" {plural(run.alerts, 'alert')}"
+        )
     return (
         f"{head}: {run.fetched:,} read, {run.rejected:,} rejected, {run.unmatched:,} unmatched,"
         f" {run.changed:,} changed"

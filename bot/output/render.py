@@ -47,8 +47,9 @@ def ranking_table(rows: list[Scored], title: str) -> Table:
     return table
 
 
-def account_panel(row: Scored) -> Panel:
-    """Score breakdown with evidence, trigger, gate, offer, opportunity and opening script."""
+def account_panel(row: Scored, *, objections: bool = False) -> Panel:
+    """Score breakdown with evidence, trigger, gate, offer, opportunity and opening script;
+    with ``objections`` (``explain``), the answers to the four objections too."""
     a = row.assessment
     parts: list[RenderableType] = []
     points = Table.grid(padding=(0, 1))
@@ -73,7 +74,16 @@ def account_panel(row: Scored) -> Panel:
         )
     if a.activation:
         parts.append(Text.assemble(("Adoption: ", "bold"), printable(a.activation.evidence)))
-    parts.append(Text.assemble(("Next: ", "bold green"), printable(a.recommendation)))
+    if a.offer is not None:
+        parts.append(
+            Text.assemble(
+                ("Recommended: ", "bold green"),
+                f"{a.offer.type.label} — ",
+                printable(a.offer.reason),
+            )
+        )
+    if not a.gate.blocked:  # a hold already says what to fix
+        parts.append(Text.assemble(("Next step: ", "bold green"), printable(a.next_step)))
     if a.opportunity:
         o = a.opportunity
         parts.append(
@@ -86,9 +96,14 @@ def account_panel(row: Scored) -> Panel:
         parts.append(
             Panel(as_text(a.script), title="Opening", title_align="left", border_style="green")
         )
-    title = Text.assemble(
-        printable(row.account.name), f" — {a.score} · {a.band.label} ({a.band.when})"
-    )
+    if objections and a.objections:
+        answers = Table.grid(padding=(0, 1))
+        answers.add_column(style="bold")
+        answers.add_column()
+        for objection in a.objections:
+            answers.add_row(f"“{objection.says}”", printable(objection.answer))
+        parts.append(Panel(answers, title="If they push back", title_align="left"))
+    title = Text.assemble(printable(row.account.name), f" — {a.score} · {a.band.label} ({a.pace})")
     owner = as_text(row.account.owner_name or "no owner")
     return Panel(
         Group(*parts), title=title, title_align="left", subtitle=owner, subtitle_align="right"

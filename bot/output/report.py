@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from collections.abc import Iterable
-from datetime import date
+from datetime import date, timedelta
 
 from bot.domain.portfolio import Scored
+from bot.output.report_insights import blockers, hours, of_tier, recommendations
 from bot.output.safe_text import markdown
 from scoring.bands import Band
-from scoring.evidence import SignalKey, fmt_date, fmt_money
+from scoring.evidence import SignalKey, fmt_date, fmt_money, plural
 from scoring.facts import Health
-from scoring.opportunity import Tier
+from scoring.opportunity import ACT_WITHIN_DAYS, REVISIT_DAYS, Tier
 from scoring.plans import plan_steps
 
 _TIMELINE = {
@@ -48,11 +49,6 @@ def _arr(r: Scored) -> float:
     return r.assessment.opportunity.expansion_arr if r.assessment.opportunity else 0.0
 
 
-def _opp_id(r: Scored) -> str:
-    offer = r.assessment.offer.type.value if r.assessment.offer else "none"
-    return _md(f"{r.account.key}-{offer}")
-
-
 def _revenue_band(arr: float) -> str:
     return next(label for label, floor in _REVENUE_BANDS if arr >= floor)
 
@@ -84,6 +80,10 @@ def render_playbook(rows: list[Scored], today: date, portfolio: str = "All accou
         "",
         "---",
         "",
+        "Tiers rank the opportunity (its revenue, effort and likelihood); bands rank how ready"
+        " the account is to talk. A Priority account with a small opportunity can sit in Tier 2:"
+        " talk to it this week, and expect a smaller deal.",
+        "",
         "## Tier 1 Opportunities — Pursue Immediately",
         "",
     ]
@@ -91,7 +91,11 @@ def render_playbook(rows: list[Scored], today: date, portfolio: str = "All accou
     out += ["---", "", "## Tier 2 Opportunities — Pursue This Quarter", ""]
     out += [line for r in t2 for line in _tier2_block(r)] or ["None this time.", ""]
     out += ["---", "", "## Tier 3 Opportunities — Nurture", ""]
-    out += _tier3_table(by_tier[Tier.TIER_3] + by_tier[Tier.TIER_4] + by_tier[Tier.TIER_5])
+    out += _later_table(by_tier[Tier.TIER_3], today, Tier.TIER_3)
+    out += ["---", "", "## Tier 4 Opportunities — Monitor", ""]
+    out += _later_table(by_tier[Tier.TIER_4], today, Tier.TIER_4)
+    out += ["---", "", "## Tier 5 Opportunities — Deprioritise", ""]
+    out += _later_table(by_tier[Tier.TIER_5], today, Tier.TIER_5)
     out += ["---", "", "## Activation Opportunities", ""]
     out += _activation(rows)
     out += ["---", "", "## Account-by-Account Summary", ""]
@@ -108,7 +112,8 @@ def render_playbook(rows: list[Scored], today: date, portfolio: str = "All accou
 def _summary(rows: list[Scored], opps: list[Scored], total: float) -> list[str]:
     if not opps:
         return [
-            f"No account is ready for an expansion conversation today across {len(rows)} accounts."
+            "No account is ready for an expansion conversation today across"
+            f" {plural(len(rows), 'account')}."
         ]
     types = Counter(r.assessment.offer.type.label for r in opps if r.assessment.offer)
     top = max(opps, key=_arr)
@@ -116,7 +121,8 @@ def _summary(rows: list[Scored], opps: list[Scored], total: float) -> list[str]:
     gated = [r for r in rows if r.assessment.gate.blocked]
     mix = ", ".join(f"{label} ({n})" for label, n in types.most_common())
     return [
-        f"{len(opps)} of {len(rows)} accounts have an expansion play worth"
+        f"{len(opps)} of {plural(len(rows), 'account')} {'has' if len(opps) == 1 else 'have'} an"
+        " expansion play worth"
         f" {fmt_money(total)} in new ARR. By type: {mix}.",
         "",
         f"The largest is {_md(top.account.name)} at about {fmt_money(_arr(top))}. The single"
@@ -124,8 +130,11 @@ def _summary(rows: list[Scored], opps: list[Scored], total: float) -> list[str]:
         f" ({best.assessment.offer.type.label.lower() if best.assessment.offer else 'review'}),"
         f" owned by {_md(best.account.owner_name or 'unassigned')}.",
         "",
-        f"{len(gated)} accounts are held back by health or timing and need fixing before any"
+        f"{plural(len(gated), 'account')} {'is' if len(gated) == 1 else 'are'} held back by"
+        f" health or timing and {'needs' if len(gated) == 1 else 'need'} fixing before any"
         " pitch; they are listed below with what to fix first.",
+        "",
+        _resources(opps),
     ]
 
 
@@ -134,7 +143,7 @@ def _tier1_block(r: Scored) -> list[str]:
     o, offer = a.opportunity, a.offer
     assert o is not None and offer is not None
     lines = [
-        f"### {_opp_id(r)}: {_md(r.account.name)} — {offer.type.label}",
+        f"### {_md(r.account.name)} — {offer.type.label}",
         "",
         f"**Score: {o.score:.1f}/10** | Revenue: {o.revenue}/10 | Effort: {o.effort}/10"
         f" | Likelihood: {o.likelihood}/10",
@@ -145,8 +154,10 @@ def _tier1_block(r: Scored) -> list[str]:
         f"| Current ARR | {fmt_money(r.arr)} |",
         f"| Opportunity type | {offer.type.label} |",
         f"| Estimated expansion ARR | {fmt_money(o.expansion_arr)} |",
-        f"| Best timing | {_TIMELINE[a.band]} ({a.band.when}) |",
+        "| Best timing | Now: this week |",
+        f"| Readiness | {a.band.label}, {a.pace} (score {a.score}) |",
         f"| Owner | {_md(r.account.owner_name or 'unassigned')} |",
+        f"| Deadline to act | {fmt_date(a.today + timedelta(days=ACT_WITHIN_DAYS[Tier.TIER_1]))} |",
         "",
         f"**The opportunity:** {_md(offer.reason)}.",
         "",
@@ -157,6 +168,10 @@ def _tier1_block(r: Scored) -> list[str]:
         "**Recommended pitch:**",
         "",
         f"> {_md(a.script)}",
+        "",
+        "Key points to hit:",
+        "",
+        *_key_points(r),
         "",
         "**Approach:**",
         "",
@@ -214,34 +229,72 @@ def _tier2_block(r: Scored) -> list[str]:
     assert o is not None and offer is not None
     key_signal = a.trigger.evidence if a.trigger else (a.signals[0].evidence if a.signals else "")
     return [
-        f"### {_opp_id(r)}: {_md(r.account.name)} — {offer.type.label}",
+        f"### {_md(r.account.name)} — {offer.type.label}",
         f"- **Score**: {o.score:.1f}/10",
         f"- **Expansion ARR**: {fmt_money(o.expansion_arr)}",
         f"- **Type**: {offer.type.label}",
-        f"- **Timing**: {_TIMELINE[a.band]}",
+        f"- **Timing**: this quarter; reach out by"
+        f" {fmt_date(a.today + timedelta(days=ACT_WITHIN_DAYS[Tier.TIER_2]))}",
+        f"- **Readiness**: {a.band.label}, {a.pace} (score {a.score})",
         f"- **Key signal**: {_md(key_signal)}",
-        f"- **Next step**: {_md(a.recommendation)}",
+        f"- **Next step**: {_md(a.next_step)}",
         "",
     ]
 
 
-def _tier3_table(rows: list[Scored]) -> list[str]:
+def _later_table(rows: list[Scored], today: date, tier: Tier) -> list[str]:
+    """Tiers 3 to 5: one line each, with when to look again (Tier 5: not at all)."""
     if not rows:
         return ["None this time.", ""]
+    revisit = REVISIT_DAYS.get(tier)
     lines = [
-        "| Account | Type | Est. ARR | Score | Tier | Key signal |",
-        "|---|---|---|---|---|---|",
+        "| Account | Opportunity | Type | Est. ARR | Score | Key signal | Revisit |",
+        "|---|---|---|---|---|---|---|",
     ]
     for r in rows:
         a = r.assessment
         o, offer = a.opportunity, a.offer
         assert o is not None and offer is not None
         signal = a.signals[0].evidence if a.signals else ""
+        when = fmt_date(today + timedelta(days=revisit)) if revisit else "not planned"
         lines.append(
-            f"| {_md(r.account.name)} | {offer.type.label} | {fmt_money(o.expansion_arr)}"
-            f" | {o.score:.1f} | {int(o.tier)} | {_md(signal)} |"
+            f"| {_md(r.account.name)} | {_md(offer.reason)} | {offer.type.label}"
+            f" | {fmt_money(o.expansion_arr)} | {o.score:.1f} | {_md(signal)} | {when} |"
         )
     return [*lines, ""]
+
+
+def _resources(opps: list[Scored]) -> str:
+    t1 = of_tier(opps, Tier.TIER_1)
+    csm, ae = hours(t1)
+    if not t1:
+        return "No Tier 1 opportunity this time, so no hours are committed this week."
+    return (
+        f"Pursuing the Tier 1 {'opportunity' if len(t1) == 1 else 'opportunities'} takes about"
+        f" {plural(csm, 'CSM hour')} and {plural(ae, 'AE hour')} (from each one's effort score)."
+    )
+
+
+def _key_points(r: Scored) -> list[str]:
+    """Three points for the call: their need, its size in their own numbers, and the proof."""
+    a = r.assessment
+    by_key = {s.key: s.evidence for s in a.signals}
+    need = a.offer.basis if a.offer and a.offer.basis else (a.trigger.evidence if a.trigger else "")
+    size = next(
+        (
+            by_key[k]
+            for k in (SignalKey.CAPACITY, SignalKey.TEAM_EXPANDED, SignalKey.COMPANY_GROWTH)
+            if k in by_key and by_key[k] != need
+        ),
+        None,
+    )
+    proof = by_key.get(SignalKey.POSITIVE_OUTCOME) or by_key.get(SignalKey.ADVOCACY)
+    points = [f"1. Their need: {_md(need)}."]
+    if size:
+        points.append(f"2. How big it is, in their numbers: {_md(size)}.")
+    if proof:
+        points.append(f"{len(points) + 1}. Proof from their own results: {_md(proof)}.")
+    return points
 
 
 def _activation(rows: list[Scored]) -> list[str]:
@@ -305,7 +358,9 @@ def _why_not(r: Scored) -> str:
         return "under-using what they own: " + a.activation.evidence
     if not a.signals:
         return "no expansion signals yet"
-    return "signals present but none points to a specific offer"
+    if a.band is Band.NOT_YET:
+        return f"a score of {a.score} is below the Candidate band: too early to raise expansion"
+    return "its signals do not point to any one offer yet"
 
 
 def _distributions(rows: list[Scored], opps: list[Scored]) -> list[str]:
@@ -331,7 +386,12 @@ def _distributions(rows: list[Scored], opps: list[Scored]) -> list[str]:
         group = [r for r in rows if r.assessment.band is band]
         lines.append(f"| {band.label} | {len(group)} | {fmt_money(sum(r.arr for r in group))} |")
     total = sum(map(_arr, opps))
-    lines += ["", f"**Totals:** {len(opps)} opportunities, {fmt_money(total)} expansion ARR.", ""]
+    lines += [
+        "",
+        f"**Totals:** {plural(len(opps), 'opportunity', 'opportunities')},"
+        f" {fmt_money(total)} expansion ARR.",
+        "",
+    ]
     return lines
 
 
@@ -348,6 +408,9 @@ def _appendix() -> list[str]:
         "",
         "Opportunity score = revenue × 0.40 + effort × 0.30 + likelihood × 0.30, each 1–10."
         " Tiers: 8.0–10 Tier 1, 6.0–7.9 Tier 2, 4.0–5.9 Tier 3, 2.0–3.9 Tier 4, below 2 Tier 5.",
+        "",
+        "Hours to close, CSM and AE, by effort score: 9–10 1 and 0; 7–8 3 and 1; 5–6 6 and 6;"
+        " 3–4 10 and 12; 1–2 16 and 24 (our estimates of seed 003's effort scale).",
         "",
         "No pitch while an urgent issue is open, health is red, the champion has left, there"
         " has been no contact for over 60 days, or in the last days of our fiscal quarter.",
@@ -367,12 +430,13 @@ def _insights(rows: list[Scored], opps: list[Scored]) -> list[str]:
         )
         avg = sum(map(_oscore, best_group)) / len(best_group)
         lines += [
-            f"- **Most common expansion type**: {common} ({len(group)} accounts).",
+            f"- **Most common expansion type**: {common} ({plural(len(group), 'account')}).",
             f"- **Highest-scoring play**: {best} (average opportunity score {avg:.1f}).",
         ]
     activation = [r for r in rows if r.assessment.activation]
     lines.append(
-        f"- **Under-used product**: {len(activation)} accounts use less than the adoption"
+        f"- **Under-used product**: {plural(len(activation), 'account')}"
+        f" {'uses' if len(activation) == 1 else 'use'} less than the adoption"
         " threshold of what they own."
     )
     segments: dict[str, list[Scored]] = defaultdict(list)
@@ -382,38 +446,10 @@ def _insights(rows: list[Scored], opps: list[Scored]) -> list[str]:
         seg, group = max(segments.items(), key=lambda kv: sum(map(_arr, kv[1])))
         lines.append(
             f"- **Segment trend**: {_md(seg)} holds the most expansion ARR"
-            f" ({fmt_money(sum(map(_arr, group)))} across {len(group)} accounts)."
+            f" ({fmt_money(sum(map(_arr, group)))} across {plural(len(group), 'account')})."
         )
-    lines += ["", "### Blockers to Expansion", ""]
-    reasons = Counter(
-        g.code.value.replace("_", " ") for r in rows for g in r.assessment.gate.reasons
-    )
-    if reasons:
-        lines += [
-            f"- **{reason.capitalize()}**: {n} accounts." for reason, n in reasons.most_common()
-        ]
-    else:
-        lines.append("- No account is held back by health or timing.")
-    if activation:
-        lines.append(f"- **Enablement gaps**: {len(activation)} accounts need activation first.")
-    t1 = [
-        r for r in opps if r.assessment.opportunity and r.assessment.opportunity.tier is Tier.TIER_1
-    ]
-    requests = [
-        r for r in rows if any(s.key is SignalKey.FEATURE_REQUEST for s in r.assessment.signals)
-    ]
-    lines += [
-        "",
-        "### Recommendations for Leadership",
-        "",
-        f"1. **Quick wins**: {len(t1)} Tier 1 opportunities worth {fmt_money(sum(map(_arr, t1)))}"
-        " can be started this week.",
-        f"2. **Product feedback**: {len(requests)} accounts asked for capabilities they lack;"
-        " review those requests with product.",
-        f"3. **Enablement**: {len(activation)} accounts would benefit from an adoption programme"
-        " before any upsell.",
-        "",
-    ]
+    lines += ["", "### Blockers to Expansion", "", *blockers(rows)]
+    lines += ["", "### Recommendations for Leadership", "", *recommendations(rows, opps), ""]
     return lines
 
 

@@ -21,7 +21,7 @@ import nh3
 from bot.domain.portfolio import Scored
 from bot.output.report import render_playbook
 from scoring.bands import Band
-from scoring.evidence import fmt_date, fmt_money
+from scoring.evidence import fmt_date, fmt_money, plural
 
 _COLOURS = {
     Band.PRIORITY: "#dc2626",
@@ -107,7 +107,7 @@ def pipeline_chart(rows: list[Scored]) -> str:
             f'<rect x="{label_w}" y="{y}" width="{w}" height="{bar_h}"'
             f' fill="{_COLOURS[band]}" rx="3"/>',
             f'<text x="{label_w + w + 8}" y="{y + bar_h * 0.7:.0f}" font-size="13">'
-            f"{fmt_money(arr)} · {count} accounts</text>",
+            f"{fmt_money(arr)} · {plural(count, 'account')}</text>",
         ]
     parts.append("</svg>")
     return "".join(parts)

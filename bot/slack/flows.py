@@ -16,6 +16,7 @@ from sqlmodel import Session
 import db.alerts
 import db.facts
 import db.plans
+from bot.alerts import AlertSummary
 from bot.domain.when import WhenError, parse_when
 from bot.slack import admin, log_flows, services
 from bot.slack.blocks.base import message_reply
@@ -24,6 +25,7 @@ from bot.slack.blocks.digests import snoozed_reply, stats_reply
 from bot.slack.blocks.home import home_view
 from bot.slack.blocks.modals import (
     not_now_modal,
+    objections_modal,
     reassign_modal,
     snooze_modal,
 )
@@ -41,6 +43,8 @@ from bot.slack.mrkdwn import escape
 from bot.slack.parse import parse
 from db.engine import transaction
 from db.models import Account, Alert
+from scoring.evidence import SignalKey, plural
+from scoring.scripts import objection_answers
 
 log = logging.getLogger(__name__)
 
@@ -144,7 +148,7 @@ def _book_reply(
     rows = services.book(session, user_id=user_id, emails=emails, limit=limit)
     if rows:
         items = [services.list_item(a, acc) for a, acc in rows]
-        return list_reply(f"Your top {len(items)} accounts", items, "")
+        return list_reply(f"Your top {plural(len(items), 'account')}", items, "")
     everyone = db.alerts.top_open_alerts(session, limit=limit)
     items = [services.list_item(a, acc) for a, acc in everyone]
     return list_reply(
@@ -310,7 +314,7 @@ def reassign(deps: Deps, *, user_id: str, value: ActionValue, new_owner: str) ->
 
 
 def modal(deps: Deps, *, kind: str, user_id: str, value: ActionValue) -> View:
-    """The snooze-date, not-now or reassign modal for this alert (before views.open: no
+    """The snooze-date, not-now, reassign or objections modal for this alert (before views.open: no
     Slack lookup)."""
     alert_id = _alert_id(value, deps)
     today = deps.known_now(user_id, read_cache=True).date()
@@ -328,6 +332,10 @@ def modal(deps: Deps, *, kind: str, user_id: str, value: ActionValue) -> View:
         return snooze_modal(account.name, value, today)
     if kind == "not_now":
         return not_now_modal(account.name, value)
+    if kind == "objections":
+        summary = AlertSummary.from_json(alert.summary)
+        gap = next((s.evidence for s in summary.signals if s.key == SignalKey.CAPACITY), "")
+        return objections_modal(account.name, objection_answers(gap))
     return reassign_modal(account.name, value, alert.owner_slack_id)
 
 

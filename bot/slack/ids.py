@@ -48,6 +48,7 @@ class Action(StrEnum):
     LOG_ACCOUNT = "log_account"  # external select in the log modal: options from app.options
     LOG_KIND = "log_kind"
     LOG_TEXT = "log_text"
+    OBJECTIONS = "alert_objections"  # opens the four objections, answered for this account
 
 
 class Block(StrEnum):
@@ -79,6 +80,7 @@ class Callback(StrEnum):
     OWNER_MODAL = "owner_modal"  # reassign a step or a whole plan
     OUTCOME_MODAL = "outcome_modal"
     LOG_MODAL = "log_signal_modal"  # log a message as an expansion signal
+    OBJECTIONS_MODAL = "objections_modal"  # read-only: nothing to submit
     HOME = "home"
 
 

@@ -15,6 +15,7 @@ from bot.domain.errors import (
     GateBlocked,
     Gone,
     NotAllowed,
+    NothingToOffer,
     NotInFuture,
     PlanClosed,
     PlanError,
@@ -54,8 +55,11 @@ def word(error: DomainError) -> str:
     if isinstance(error, GateBlocked):
         return (
             f"*{escape(error.account, single_line=True)}* needs fixing first:"
-            f" {escape(error.fix_first)}. No expansion plan until then."
+            f" {escape((error.fix_first or '').rstrip('.'))}. No expansion plan until then."
         )
+    if isinstance(error, NothingToOffer):
+        name = escape(error.account, single_line=True)
+        return f"No expansion plan for *{name}* yet. {escape(error.advice)}"
     if isinstance(error, NotAllowed):
         if error.what != "alert":
             return "Only its owner or an Expansion Radar admin can reassign it."

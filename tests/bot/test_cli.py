@@ -44,7 +44,7 @@ def test_demo_prints_ranked_alerts_with_breakdown_trigger_offer_and_script(demo_
     assert "new alerts" in out and "queued for Slack" in out
     assert "BrightOps Agency — 41 · Priority" in out
     assert "+12 Using 80%+ of what they bought" in out
-    assert "Trigger: Capacity ceiling on 20 Nov 2026 — 44 of 50 seats (88%), up from 41" in out
+    assert "Trigger: Capacity ceiling on 20 Nov 2026 — 44 of 50 seats in use (88%), up" in out
     assert "Capacity expansion" in out and "Hi Sarah" in out
 
 
@@ -81,6 +81,10 @@ def test_explain_shows_one_account(demo_dir) -> None:
         "BrightOps Agency — 41 · Priority" in res.stdout
         and "cut client reporting time" in res.stdout
     )
+    out = " ".join(res.stdout.replace("│", " ").split())
+    assert "Recommended: Capacity expansion — they are outgrowing" in out
+    assert "Next step: Send the usage figures" in out
+    assert "If they push back" in out and "We need to see more value" in out
 
 
 def test_explain_forgives_a_typo(demo_dir) -> None:

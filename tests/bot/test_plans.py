@@ -9,14 +9,14 @@ from icalendar import Calendar
 
 import db.accounts
 import db.plans
-from bot.domain.errors import PlanError
-from bot.domain.plans import close_plan, start_plan
+from bot.domain.errors import GateBlocked, PlanError
+from bot.domain.plans import close_plan, refuse_plan, start_account_plan, start_plan
 from bot.domain.portfolio import assess_account
 from bot.infra.settings import AppConfig
 from bot.output.calendar_export import steps_calendar
 from bot.poll.cycle import run_cycle
 from db.engine import SessionFactory, transaction
-from db.models import PlanStep
+from db.models import PlanStep, utcnow
 from sources.demo import demo_batch
 
 DAY = date(2026, 11, 20)
@@ -132,3 +132,24 @@ def test_ics_names_who_does_each_step(book: SessionFactory) -> None:
         "Who: AE.",
         "Who: Legal.",
     ]
+
+
+def test_an_open_plan_is_shown_even_once_the_account_is_held(book: SessionFactory) -> None:
+    """The refusals guard starting a plan, not seeing one: a plan opened before the account
+    turned red stays reachable (to walk or close it) from Slack and the CLI."""
+    with transaction(book) as s:
+        plan, _ = _start(s, "meridian-bank")  # red health today: opened by the low-level call
+        account = db.accounts.account_by_key(s, "meridian-bank")
+        assert account is not None and account.id is not None
+        with pytest.raises(GateBlocked):
+            refuse_plan(account, assess_account(s, account, DAY, AppConfig()).assessment)
+        shown = start_account_plan(
+            s,
+            account_id=account.id,
+            alert_id=None,
+            user_id=None,
+            config=AppConfig(),
+            today=DAY,
+            now=utcnow(),
+        )
+        assert not shown.created and shown.plan.id == plan.id and shown.steps

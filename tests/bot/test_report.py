@@ -37,6 +37,18 @@ SECTIONS = (
     "**Objections to expect:**",
     "## Tier 2 Opportunities — Pursue This Quarter",
     "## Tier 3 Opportunities — Nurture",
+    "## Tier 4 Opportunities — Monitor",
+    "## Tier 5 Opportunities — Deprioritise",
+    "| Deadline to act | ",
+    "Key points to hit:",
+    "- **Product gaps**",
+    "- **Pricing friction**",
+    "- **Enablement gaps**",
+    "- **Relationship gaps**",
+    "- **Competitive locks**",
+    "2. **Strategic bets**",
+    "4. **Pricing**",
+    "6. **Resources**",
     "## Activation Opportunities",
     "## Account-by-Account Summary",
     "**Why no opportunity**",
@@ -63,6 +75,21 @@ def test_demo_playbook_has_every_section(factory: SessionFactory) -> None:
         assert section in text, section
     assert "Cobalt Retail" in text.split("## Activation Opportunities")[1].split("##")[0]
     assert "Accounts analysed: 30" in text
+
+
+def test_playbook_words_read_as_a_person_wrote_them(factory: SessionFactory) -> None:
+    """No internal slugs as headings, counts agree with their nouns, each opportunity says its
+    tier's timing beside the account's readiness, and next steps are actions."""
+    text = render_playbook(_rows(factory), DAY, "Demo")
+    assert not re.search(
+        r"^### [a-z0-9-]+-(capacity|tier_upgrade|cross_sell|multi_year)", text, re.M
+    )
+    assert not re.search(r"(?<!Tier )\b1 (accounts|opportunities|Tier 1 opportunities)\b", text)
+    assert "Timing**: this quarter" in text and "Timing**: Next quarter" not in text
+    assert "- **Readiness**: " in text and "Tiers rank the opportunity" in text
+    steps = re.findall(r"- \*\*Next step\*\*: (.*)", text)
+    assert steps and not any(s.startswith(("Capacity expansion:", "Tier upgrade:")) for s in steps)
+    assert "signals present but none points" not in text
 
 
 def test_pipeline_by_band_adds_up(factory: SessionFactory) -> None:
@@ -249,3 +276,23 @@ def test_crafted_names_stay_text_in_chromium(factory: SessionFactory, tmp_path: 
     assert "img" not in parsed.tags and "a" not in parsed.tags and "script" not in parsed.tags
     assert not any(name.startswith("on") for _, name in parsed.attrs)
     assert "<img src=x onerror=alert(1)>" in " ".join(parsed.text)
+
+
+def test_hours_to_pursue_tiers_1_and_2_add_up_from_effort(factory: SessionFactory) -> None:
+    """Seed 003's resource line: CSM and AE hours from each opportunity's effort score."""
+    rows = _rows(factory)
+    table = {10: (1, 0), 9: (1, 0), 8: (3, 1), 7: (3, 1), 6: (6, 6), 5: (6, 6)}
+    table |= {4: (10, 12), 3: (10, 12), 2: (16, 24), 1: (16, 24)}
+    pursued = [
+        r.assessment.opportunity
+        for r in rows
+        if r.assessment.pitchable
+        and r.assessment.opportunity
+        and r.assessment.opportunity.tier <= 2
+    ]
+    csm = sum(table[o.effort][0] for o in pursued if o is not None)
+    ae = sum(table[o.effort][1] for o in pursued if o is not None)
+    text = render_playbook(rows, DAY, "Demo")
+    assert f"Tier 1 and 2 take about {csm} CSM hours and {ae} AE hours" in text
+    deadline = re.search(r"\| Deadline to act \| (.*) \|", text)
+    assert deadline and deadline.group(1) == "27 Nov 2026"  # a week from 20 Nov

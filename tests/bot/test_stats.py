@@ -4,14 +4,18 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+from alembic import command
+
 import db.accounts
 import db.alerts
+import db.plans
 from bot.domain.plans import close_plan, start_plan
 from bot.domain.portfolio import assess_account
 from bot.domain.stats import load_metrics, metrics_lines
 from bot.infra.settings import AppConfig
 from bot.poll.cycle import run_cycle
-from db.engine import SessionFactory, transaction
+from db import migrate
+from db.engine import SessionFactory, make_engine, session_factory, transaction
 from sources.demo import demo_batch
 
 DAY = date(2026, 11, 20)
@@ -61,3 +65,51 @@ def test_metrics_from_the_database(factory: SessionFactory) -> None:
     assert m.nrr is None  # a year back there is no ARR on record
     text = "\n".join(metrics_lines(m))
     assert "Won so far: $5,000" in text and "not enough revenue data" in text
+
+
+def test_plans_the_old_cli_left_unlinked_are_tied_to_their_open_alert(database_url: str) -> None:
+    """Migration 0008a: a CLI plan started before issue 15 (no alert, no user) counts its
+    account's open alert as planned; a Slack plan from an account card and a CLI plan whose
+    alert has since closed stay as they were."""
+    engine = make_engine(database_url)
+    migrate.upgrade(engine, "0007h")  # a fresh SQLite file
+    cfg = migrate.alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:  # PostgreSQL's copy of the template is at head
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0007h")
+    factory = session_factory(engine)
+    run_cycle(factory, [demo_batch(DAY)], DAY, AppConfig())
+    starters = {"brightops-agency": None, "nimbus-cloudworks": "U1", "polar-data": None}
+    with transaction(factory) as s:
+        alerts = {acc.key: a for a, acc in db.alerts.alerts_with_accounts(s)}
+        alerts["polar-data"].status = "dismissed"
+        for key, user in starters.items():
+            account = db.accounts.account_by_key(s, key)
+            assert account is not None
+            scored = assess_account(s, account, DAY, AppConfig())
+            start_plan(
+                s,
+                account=account,
+                assessment=scored.assessment,
+                start=DAY,
+                owner=account.owner_email,
+                user_id=user,
+            )
+    with factory() as s:
+        before = load_metrics(s, today=DAY)
+    # counted twice: BrightOps $5,760 and Nimbus $24,000 as alerts and again as plans
+    assert before.pipeline_arr == 267_450 + 5_760 + 24_000 + 10_000
+    assert (before.alert_to_plan.hits, before.alert_to_plan.total) == (0, 15)
+    migrate.upgrade(engine)
+    with factory() as s:
+        linked = {p.account_id: p.alert_id for p, _ in db.plans.outcome_rows(s)[1]}
+        after = load_metrics(s, today=DAY)
+    brightops, nimbus, polar = (alerts[k] for k in starters)
+    assert linked == {
+        brightops.account_id: brightops.id,
+        nimbus.account_id: None,
+        polar.account_id: None,
+    }
+    assert after.pipeline_arr == 267_450 + 24_000 + 10_000  # BrightOps' value once
+    assert (after.alert_to_plan.hits, after.alert_to_plan.total) == (1, 15)
+    engine.dispose()

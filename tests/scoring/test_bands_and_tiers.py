@@ -52,3 +52,14 @@ def test_weights_are_40_30_30() -> None:
     assert weighted_score(10, 5, 5, w) == 7.0
     assert weighted_score(5, 10, 5, w) == 6.5
     assert weighted_score(5, 5, 10, w) == 6.5
+
+
+def test_hours_to_close_follow_the_effort_scale() -> None:
+    """Less effort (a higher score) never costs more hours, and self-serve needs no AE."""
+    from itertools import pairwise
+
+    from scoring.opportunity import hours_to_close
+
+    hours = [hours_to_close(e) for e in range(1, 11)]
+    assert hours_to_close(10) == (1, 0) and hours_to_close(1) == (16, 24)
+    assert all(a[0] >= b[0] and a[1] >= b[1] for a, b in pairwise(hours))

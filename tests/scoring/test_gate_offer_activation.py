@@ -211,3 +211,37 @@ def test_scripts_use_the_accounts_facts_and_objections_name_its_gap() -> None:
     assert "Acme" in result.script and "90 of 100 seats" in result.script
     assert len(result.objections) == 4
     assert "90 of 100 seats in use" in result.objections[3].answer
+
+
+@pytest.mark.parametrize(
+    ("healths", "held"),
+    [
+        ((Health.RED, Health.YELLOW, Health.YELLOW), False),  # came up from red: improving
+        ((Health.GREEN, Health.YELLOW), True),  # slipped from green
+        ((Health.YELLOW, Health.YELLOW), True),  # yellow as far back as we know
+        ((Health.YELLOW,), True),
+        ((Health.RED, None, Health.YELLOW), False),  # an unknown reading is skipped, not a change
+        ((Health.YELLOW, Health.GREEN), False),  # green now
+    ],
+)
+def test_yellow_holds_the_pitch_unless_it_is_coming_up_from_red(
+    healths: tuple[Health | None, ...], held: bool
+) -> None:
+    history = [snap(30 * (len(healths) - 1 - n), health=h) for n, h in enumerate(healths)]
+    facts = account(*history, events=(event(EventKind.OUTCOME, 5, "w"),))
+    codes = gate_codes(facts)
+    assert (GateCode.YELLOW_NOT_IMPROVING in codes) is held
+    assert GateCode.YELLOW_NOT_IMPROVING not in gate_codes(
+        facts, cfg=Gate(yellow_must_improve=False)
+    )
+
+
+def test_the_yellow_hold_says_since_when() -> None:
+    facts = account(
+        snap(60, health=Health.GREEN),
+        snap(30, health=Health.YELLOW),
+        snap(0, health=Health.YELLOW),
+        events=(event(EventKind.OUTCOME, 5, "w"),),
+    )
+    (reason,) = health_gate(facts, TODAY, Gate()).reasons
+    assert reason.evidence == "health is yellow and not improving (yellow since 21 Oct 2026)"

@@ -42,7 +42,7 @@ def test_capacity_from_a_metered_limit() -> None:
     facts = account(snap(60), snap(0, usage={"api_calls": 8_100.0}, limits={"api_calls": 10_000}))
     sig = only(facts, SignalKey.CAPACITY)
     assert sig.points == 12
-    assert "api calls at 8,100 of 10,000 (81%)" in sig.evidence
+    assert "API calls at 8,100 of 10,000 (81%)" in sig.evidence
 
 
 def test_capacity_unknown_purchased_never_fires() -> None:

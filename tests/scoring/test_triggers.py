@@ -50,7 +50,7 @@ def test_seat_capacity_episode_says_where_it_came_from() -> None:
         snap(31, seats_used=38, seats_purchased=50), snap(0, seats_used=47, seats_purchased=50)
     )
     (ep,) = [e for e in detect_episodes(facts, TODAY, CFG) if e.kind is TriggerKind.CAPACITY]
-    assert ep.evidence == "47 of 50 seats (94%), up from 38 on 20 Oct 2026"
+    assert ep.evidence == "47 of 50 seats in use (94%), up from 38 on 20 Oct 2026"
 
 
 def test_team_growth_fires_per_step_and_needs_a_real_increase() -> None:
@@ -107,7 +107,7 @@ def test_a_renewal_script_read_later_says_how_far_off_the_renewal_is_today() -> 
     result = assess(facts, TODAY, CFG)
     assert result.trigger is not None and result.trigger.kind is TriggerKind.RENEWAL
     assert result.trigger.evidence.endswith("is 90 days away")  # when it entered the window
-    assert "is 80 days away" in result.script and "90 days" not in result.script
+    assert "on 8 Feb 2027, 80 days from now" in result.script and "90 days" not in result.script
 
 
 def test_logged_events_become_episodes() -> None:

@@ -142,6 +142,13 @@ BOOK = (
         champion="Dana Reyes",
         champion_leaves=True,
     ),
+    Customer(  # yellow at both polls, never red: not "trending to green" (seed 004)
+        "Stint Retail",
+        "stint.example",
+        seats_used=30,
+        health="yellow",
+        win=(date(2026, 11, 2), "Stock counts reconciled daily"),
+    ),
 )
 # What happens between the two polls: Kestrel adds a department and 20 active users.
 GROWN = {"kestrel.example": {"departments": 4, "active_users": 80}}
@@ -465,7 +472,9 @@ def test_every_signal_trigger_and_offer_comes_from_source_data(
     assert kestrel_alert.band == Band.PRIORITY.value
 
     held = book["grebe.example"].assessment.gate
-    holds = {reason.code for reason in held.reasons}
+    yellow = book["stint.example"].assessment.gate
+    assert [r.code for r in yellow.reasons] == [GateCode.YELLOW_NOT_IMPROVING]
+    holds = {reason.code for reason in held.reasons + yellow.reasons}
     date_only = {GateCode.QUARTER_END}  # depends on today alone, no source states it
     unheld = [code.value for code in GateCode if code not in holds | date_only]
     assert not unheld, f"no source data holds a pitch for {unheld}"

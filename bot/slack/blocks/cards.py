@@ -81,9 +81,10 @@ def card_blocks(
     emoji = BAND_EMOJI.get(card.band, "")
     cleared = card.status == "cleared"
     blocks.append(header(f"{emoji} {card.name}"))
+    # A held account is not to be pitched, whatever its band's usual pace says.
+    pace = "on hold until the issue below is fixed" if card.gate else band_when(card.band)
     summary = (
-        f"*{band_label(card.band)}* · score *{card.score}* · {band_when(card.band)}\n"
-        f"Owner: {owner_text(card)}"
+        f"*{band_label(card.band)}* · score *{card.score}* · {pace}\nOwner: {owner_text(card)}"
     )
     if card.domain:
         summary += f" · {escape(card.domain, single_line=True)}"
@@ -115,7 +116,7 @@ def card_blocks(
     facts = _fact_fields(card)
     if facts:
         blocks.append(SectionBlock(fields=[md(f, FIELD_TEXT) for f in facts]))
-    if card.usage:
+    if len(card.usage) > 1 and card.usage[0][0] != card.usage[-1][0]:
         first, last = card.usage[0], card.usage[-1]
         blocks.append(
             context(
@@ -123,6 +124,9 @@ def card_blocks(
                 f" of capacity ({fmt_date(first[0])} – {fmt_date(last[0])})"
             )
         )
+    elif card.usage:  # one day of history is a reading, not a trend
+        day, ratio = card.usage[-1]
+        blocks.append(context(f"Usage {ratio * 100:.0f}% of capacity on {fmt_date(day)}"))
     if card.activity:
         lines = [activity_line(a) for a in card.activity]
         blocks.append(section(lines_within(lines, SECTION_TEXT)))
@@ -188,6 +192,8 @@ def alert_actions(card: Card, source: ActionValue | None = None) -> ActionsBlock
     elements.append(button("Plan document", Action.PLAN_DOCUMENT, value))
     elements.append(button("Not now…", Action.NOT_NOW, value, "danger"))
     elements.append(button("Reassign…", Action.REASSIGN, value))
+    if card.offer and not card.gate:
+        elements.append(button("Handle an objection", Action.OBJECTIONS, value))
     return ActionsBlock(block_id=BlockId.ALERT_ACTIONS.value, elements=elements)
 
 

@@ -28,7 +28,8 @@ from bot.slack.blocks.base import (
 from bot.slack.model import Reply, SnoozedItem
 from bot.slack.mrkdwn import cut, escape, lines_within, mention, when
 from scoring.bands import Band
-from scoring.evidence import fmt_date, fmt_money
+from scoring.evidence import fmt_date, fmt_money, plural
+from scoring.offer import offer_label
 from scoring.outcomes import OutcomeMetrics, Rate
 
 if TYPE_CHECKING:
@@ -39,10 +40,11 @@ def daily_digest_text(digest: DailyDigest) -> str:
     counts = [
         (len(digest.overdue), "overdue"),
         (len(digest.steps_due), "due this week"),
-        (len(digest.new_candidates), "new candidates"),
-        (len(digest.snoozes_ending), "snoozes ending"),
+        (len(digest.new_candidates), "new candidate"),
+        (len(digest.snoozes_ending), "snooze ending"),
     ]
-    said = ", ".join(f"{n} {what}" for n, what in counts if n)
+    many = {"new candidate": "new candidates", "snooze ending": "snoozes ending"}
+    said = ", ".join(plural(n, what, many.get(what, what)) for n, what in counts if n)
     return cut(f"Your expansion digest for {fmt_date(digest.local_date)}: {said}", MESSAGE_TEXT)
 
 
@@ -65,7 +67,7 @@ def daily_digest_blocks(digest: DailyDigest) -> list[Block]:
     if digest.new_candidates:
         lines = [
             f"• *{escape(a, single_line=True)}* — score {score}"
-            + (f" · {escape(offer.replace('_', ' '))}" if offer else "")
+            + (f" · {escape(offer_label(offer))}" if offer else "")
             for a, score, offer in digest.new_candidates
         ]
         blocks.append(titled("🔵 *New Candidates*", lines))
@@ -99,7 +101,7 @@ def weekly_summary_blocks(summary: WeeklySummary) -> list[Block]:
         blocks.append(titled("*Pipeline by band*", lines))
     if summary.pipeline_by_offer:
         lines = [
-            f"• {escape(o.replace('_', ' '))}: {n} · {fmt_money(arr)}"
+            f"• {escape(offer_label(o))}: {n} · {fmt_money(arr)}"
             for o, (n, arr) in sorted(summary.pipeline_by_offer.items(), key=lambda kv: -kv[1][1])
         ]
         blocks.append(titled("*Pipeline by offer*", lines))

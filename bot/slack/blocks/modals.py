@@ -1,5 +1,5 @@
-"""The modals: snooze, not now, reassign, skip a step, reassign a step or plan, close a plan, and
-log a message as an expansion signal."""
+"""The modals: snooze, not now, reassign, skip a step, reassign a step or plan, close a plan,
+log a message as an expansion signal, and the objections to expect."""
 
 from __future__ import annotations
 
@@ -28,6 +28,7 @@ from bot.slack.ids import Action, Callback
 from bot.slack.ids import Block as BlockId
 from bot.slack.model import ActionValue, LogSource
 from bot.slack.mrkdwn import channel_ref, escape, plain
+from scoring.scripts import Objection
 
 
 def _modal(
@@ -274,4 +275,20 @@ def log_modal(
             context(where),
         ],
         "Log signal",
+    )
+
+
+def objections_modal(name: str, objections: Sequence[Objection]) -> View:
+    """What the customer may say and how to answer, for reading during the call: no submit."""
+    blocks: list[Block] = [
+        section(f"If *{escape(name, single_line=True)}* pushes back, here is how to answer:")
+    ]
+    for o in objections:
+        blocks.append(section(f"*“{escape(o.says)}”*\n{escape(o.answer)}"))
+    return View(
+        type="modal",
+        callback_id=Callback.OBJECTIONS_MODAL.value,
+        title=PlainTextObject(text=plain("Handle an objection", MODAL_TITLE)),
+        close=PlainTextObject(text="Close"),
+        blocks=blocks,
     )

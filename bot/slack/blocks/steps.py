@@ -25,6 +25,7 @@ from bot.slack.ids import Block as BlockId
 from bot.slack.model import ActionValue, Reply, StepCard
 from bot.slack.mrkdwn import cut, escape, lines_within, mention, when
 from scoring.evidence import fmt_date, fmt_money
+from scoring.plans import PlanKind
 
 
 def _step_headline(card: StepCard) -> str:
@@ -186,7 +187,7 @@ def plan_reply(
 ) -> Reply:
     """``steps``: (due date, step name, status, role); with ``plan_id``, the outcome choices."""
     verb = "Started" if created else "Already open:"
-    label = "pre-renewal" if kind == "renewal" else "90-day"
+    label = PlanKind(kind).label
     title = f"{verb} the {label} plan for *{escape(name, single_line=True)}*"
     lines = [
         f"• {fmt_date(due)} — {escape(step)} · {escape(role, single_line=True)}"

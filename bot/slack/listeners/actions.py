@@ -26,6 +26,7 @@ def register(app: App) -> None:
     app.action(Action.START_PLAN.value)(**listen(start_plan))
     app.action(Action.NOT_NOW.value)(**listen(not_now))
     app.action(Action.REASSIGN.value)(**listen(reassign))
+    app.action(Action.OBJECTIONS.value)(**listen(objections))
     app.action(Action.PICK_ACCOUNT.value)(**listen(pick_account))
     app.action(Action.FEEDBACK_USEFUL.value)(**listen(feedback_useful))
     app.action(Action.FEEDBACK_NOISE.value)(**listen(feedback_noise))
@@ -104,6 +105,10 @@ def not_now(body: dict[str, Any], action: dict[str, Any], client: WebClient, dep
 
 def reassign(body: dict[str, Any], action: dict[str, Any], client: WebClient, deps: Deps) -> None:
     _open_modal("reassign", body, action, client, deps)
+
+
+def objections(body: dict[str, Any], action: dict[str, Any], client: WebClient, deps: Deps) -> None:
+    _open_modal("objections", body, action, client, deps)
 
 
 def pick_account(

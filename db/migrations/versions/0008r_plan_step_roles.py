@@ -2,7 +2,7 @@
 step can name it; earlier steps get theirs back from the hint their note carried
 
 Revision ID: 0008r
-Revises: 0007h
+Revises: 0008a
 Create Date: 2026-12-03
 """
 
@@ -13,7 +13,7 @@ import sqlmodel
 from alembic import op
 
 revision: str = "0008r"
-down_revision: str | None = "0007h"
+down_revision: str | None = "0008a"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 

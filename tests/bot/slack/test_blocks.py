@@ -188,6 +188,15 @@ def test_gated_card_has_no_pitch() -> None:
     c = card(gate=(("Open urgent ticket", "Resolve it first"),), offer=None, script="Hi, buy more")
     built = dumps([b.to_dict() for b in card_blocks(c)])
     assert "Fix first" in built and "Hi, buy more" not in built and "Start plan" not in built
+    assert "on hold until the issue below is fixed" in built
+    assert "talk this week" not in built and "talk in the next 30 days" not in built
+
+
+def test_one_day_of_usage_is_a_reading_not_a_trend() -> None:
+    built = dumps([b.to_dict() for b in card_blocks(card(usage=((TODAY, 0.84),)))])
+    assert "Usage 84% of capacity on " in built and "→" not in built
+    two = dumps([b.to_dict() for b in card_blocks(card(usage=((TODAY, 0.8), (TODAY, 0.84))))])
+    assert "→" not in two, "two readings of one day are still one day"
 
 
 def test_owner_without_slack_id_is_named_in_plain_text() -> None:

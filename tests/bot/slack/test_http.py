@@ -435,3 +435,29 @@ def test_an_unexpected_error_is_answered_with_an_error_id(
     monkeypatch.setattr("bot.slack.flows.expansion", broken)
     said = slash(url, slack, "brightops")  # acknowledged all the same, then told
     assert "error id" in said["text"] and "database on fire" not in said["text"]
+
+
+@pytest.mark.usefixtures("seeded")
+def test_handle_an_objection_opens_the_four_answers_for_this_account(
+    server, slack: FakeSlack, factory
+) -> None:
+    """The card's "Handle an objection" button opens seed 000's four objections, the last
+    answer pointing at this account's own ceiling; reading it changes nothing."""
+    url, deps = server
+    _deliver(deps)
+    alert = _alert_for(factory, "Nimbus Cloudworks")
+    card = next(p for p in slack.posts() if "Nimbus" in p["text"] and not p.get("thread_ts"))
+    assert Action.OBJECTIONS.value in json.dumps(card["blocks"])
+    value = ActionValue(alert=alert.id, account=alert.account_id).dump()
+    body = action_body(slack, action_id=Action.OBJECTIONS.value, value=value)
+    assert post(url, body, signed(body)).status_code == 200
+    opened = wait_for(lambda: slack.calls("views.open"))
+    view = opened[-1]["view"]
+    view = json.loads(view) if isinstance(view, str) else view
+    assert view["callback_id"] == "objections_modal" and "submit" not in view
+    assert not validate_blocks(view["blocks"], 100)
+    text = json.dumps(view["blocks"])
+    for says in ("not ready to expand", "budget approved", "see more value", "happy with what"):
+        assert says in text, says
+    assert "API calls at 950,000 of 1,000,000 (95%)" in text
+    assert _alert_for(factory, "Nimbus Cloudworks").status == alert.status
