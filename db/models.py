@@ -222,7 +222,8 @@ class OutboxMessage(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     alert_id: int | None = Field(default=None, foreign_key="alerts.id", ondelete="CASCADE")
-    kind: str = Field(max_length=20)  # post | update | thread | dm | escalate | admin | channel
+    kind: str = Field(max_length=20)  # an OutboxKind: post | update | thread | dm | escalate | …
+    # the variant's JSON (db/outbox_payloads.py: written by enqueue, read back by parse)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     status: str = Field(default=OutboxStatus.PENDING, max_length=20)
     priority: int = 0

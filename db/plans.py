@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 
-from sqlmodel import Session, col, select
+from sqlmodel import Session, col, func, select
 
 from db.models import Account, Alert, Plan, PlanStep, TriggerEpisode
 
@@ -68,6 +68,21 @@ def outcome_rows(
         (a, acc, ep, a.id in planned) for a, acc, ep in session.exec(alert_stmt).all()
     ]
     return alerts, plans
+
+
+def conversations_done(session: Session, *, owner: str | None = None) -> int:
+    """Plans whose opening step (the first conversation, or the executive business review of
+    a pre-renewal plan) is done: seed 001's "expansion conversations completed"."""
+    stmt = (
+        select(func.count())
+        .select_from(PlanStep)
+        .join(Plan, col(PlanStep.plan_id) == col(Plan.id))
+        .join(Account, col(Plan.account_id) == col(Account.id))
+        .where(PlanStep.position == 1, PlanStep.status == "done")
+    )
+    if owner is not None:
+        stmt = stmt.where(Account.owner_email == owner)
+    return int(session.exec(stmt).one())
 
 
 def step_with_plan(session: Session, step_id: int) -> tuple[PlanStep, Plan, Account] | None:

@@ -52,6 +52,24 @@ NEXT_STEPS = {
 }
 
 
+# Seed 004's conversation approach for each kind of expansion, in our words.
+APPROACHES = {
+    OfferType.CAPACITY: "Proactive: bring the usage figures and frame it as planning ahead.",
+    OfferType.TIER_UPGRADE: "Value-led: show what the gap between the tiers costs them today.",
+    OfferType.CROSS_SELL: "Executive-led: align with the initiative and its owner, not a feature.",
+    OfferType.PROFESSIONAL_SERVICES: "Outcome-led: tie the help to the date their push must land.",
+    OfferType.MULTI_YEAR: "Continuity-led: plan next year together before the renewal is urgent.",
+}
+
+
+def approach_for(value: str) -> str:
+    """The approach for a stored offer value; unknown values have none."""
+    try:
+        return APPROACHES[OfferType(value)]
+    except ValueError:
+        return ""
+
+
 def offer_label(value: str) -> str:
     """A stored offer value as people read it (``cross_sell`` → ``Cross-sell``)."""
     try:

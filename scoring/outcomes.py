@@ -8,7 +8,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from statistics import mean, median
 
 
@@ -32,6 +32,7 @@ class PlanRecord:
     closed_at: datetime | None = None
     outcome_arr: float | None = None
     expected_arr: float = 0.0
+    account: str | None = None  # whose plan: post-expansion retention follows the account
 
 
 @dataclass(frozen=True)
@@ -64,6 +65,9 @@ class OutcomeMetrics:
     precision_by_trigger: dict[str, Rate] = field(default_factory=dict)
     nrr: float | None = None
     grr: float | None = None
+    expansion_share: float | None = None  # expansion ARR over all ARR at the period's end
+    retained_after_expansion: Rate = field(default_factory=lambda: Rate(0, 0))
+    conversations: int = 0  # plans whose opening conversation is done
 
 
 CLOSED = ("won", "lost", "not_this_cycle")
@@ -90,6 +94,40 @@ def retention(points: Sequence[RevenuePoint]) -> tuple[float | None, float | Non
     end = sum(p.end_arr or 0.0 for p in base)
     kept = sum(min(p.end_arr or 0.0, p.start_arr or 0.0) for p in base)
     return end / start, kept / start
+
+
+def expansion_share(points: Sequence[RevenuePoint], total_end_arr: float) -> float | None:
+    """Seed 001's "expansion revenue as % of total revenue": what accounts that were already
+    customers added over the period (growth only, per account), over all ARR at its end."""
+    if not total_end_arr:
+        return None
+    grown = sum(max((p.end_arr or 0.0) - (p.start_arr or 0.0), 0.0) for p in points if p.start_arr)
+    return grown / total_end_arr
+
+
+def _utc(moment: datetime) -> datetime:
+    """Databases hand back naive UTC or aware datetimes; compare them as naive UTC."""
+    return moment.astimezone(UTC).replace(tzinfo=None) if moment.tzinfo else moment
+
+
+# How long after a won expansion an account must have been watched before it counts.
+RETENTION_AFTER_DAYS = 90
+
+
+def retained_after_expansion(
+    plans: Sequence[PlanRecord], end_arr: dict[str, float], now: datetime
+) -> Rate:
+    """Accounts that expanded (a won plan closed at least 90 days ago) and still pay today."""
+    expanded = {
+        p.account
+        for p in plans
+        if p.status == "won"
+        and p.account is not None
+        and p.closed_at is not None
+        and (_utc(now) - _utc(p.closed_at)).days >= RETENTION_AFTER_DAYS
+    }
+    kept = sum(1 for a in expanded if end_arr.get(a, 0.0) > 0)
+    return Rate(kept, len(expanded))
 
 
 def outcome_metrics(

@@ -73,6 +73,13 @@ def _health(value: str | None) -> Health | None:
     return Health(value) if value else None
 
 
+def _health_at(value: str | list[str] | None, i: int, last: bool) -> Health | None:
+    """A series gives each snapshot's health; a single value is today's, after green months."""
+    if isinstance(value, list):
+        return _health(_series(value, i))
+    return _health(value) if last else Health.GREEN
+
+
 def _snapshot(acct: dict[str, Any], i: int, n: int, taken_on: date, today: date) -> SnapshotRecord:
     last = i == n - 1
     contact = today - timedelta(days=acct.get("last_contact_days_ago", 14))
@@ -93,7 +100,7 @@ def _snapshot(acct: dict[str, Any], i: int, n: int, taken_on: date, today: date)
         annual_revenue=_series(acct.get("annual_revenue"), i),
         usage=usage,
         limits={k: float(v) for k, v in acct.get("limits", {}).items()},
-        health=_health(acct.get("health")) if last else Health.GREEN,
+        health=_health_at(acct.get("health"), i, last),
         nps=nps,
         nps_on=nps_on if nps is not None else None,
         open_urgent_tickets=acct.get("urgent_tickets", 0) if last else 0,

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from sqlmodel import Session
 
@@ -17,7 +17,9 @@ from scoring.outcomes import (
     PlanRecord,
     Rate,
     RevenuePoint,
+    expansion_share,
     outcome_metrics,
+    retained_after_expansion,
 )
 from scoring.triggers import trigger_label
 
@@ -47,6 +49,7 @@ def load_metrics(
             closed_at=plan.closed_at,
             outcome_arr=plan.outcome_arr,
             expected_arr=plan.expected_arr,
+            account=str(plan.account_id),
         )
         for plan, alert in plans
     ]
@@ -60,7 +63,15 @@ def load_metrics(
         for account_id, arr in start.items()
         if owned is None or account_id in owned
     ]
-    return outcome_metrics(alert_records, plan_records, revenue)
+    metrics = outcome_metrics(alert_records, plan_records, revenue)
+    total_end = sum(arr for a, arr in end.items() if owned is None or a in owned)
+    metrics.expansion_share = expansion_share(revenue, total_end)
+    now = datetime.combine(today, datetime.min.time(), tzinfo=UTC)
+    metrics.retained_after_expansion = retained_after_expansion(
+        plan_records, {str(a): arr for a, arr in end.items()}, now
+    )
+    metrics.conversations = db.plans.conversations_done(session, owner=owner)
+    return metrics
 
 
 def _pct(rate: Rate) -> str:
@@ -83,6 +94,9 @@ def metrics_lines(m: OutcomeMetrics) -> list[str]:
         "Average days from alert to close: "
         + ("—" if m.average_days_to_close is None else f"{m.average_days_to_close:.0f}"),
         f"NRR {_ratio(m.nrr)} · GRR {_ratio(m.grr)} (last 12 months)",
+        f"Expansion share of revenue: {_ratio(m.expansion_share)} (last 12 months)",
+        "Still customers 90+ days after expanding: " + _pct(m.retained_after_expansion),
+        f"Expansion conversations completed: {m.conversations}",
     ]
     if m.conversion_by_trigger:
         lines.append(
@@ -97,8 +111,10 @@ def metrics_lines(m: OutcomeMetrics) -> list[str]:
     if m.precision_by_trigger:
         lines.append(
             "Useful alerts by trigger: "
-            + ", ".join(
-                f"{k.replace('_', ' ')} {_pct(r)}" for k, r in m.precision_by_trigger.items()
-            )
+            + ", ".join(f"{trigger_label(k)} {_pct(r)}" for k, r in m.precision_by_trigger.items())
         )
+    lines.append(
+        "Not measurable from our data: customer lifetime value, satisfaction during"
+        " expansion, and deals lost to competitors."
+    )
     return lines

@@ -15,6 +15,7 @@ from bot.domain.portfolio import Scored
 from bot.output.safe_text import as_text, printable
 from scoring.bands import Band
 from scoring.evidence import fmt_date, fmt_money
+from scoring.offer import APPROACHES
 
 BAND_STYLE = {
     Band.PRIORITY: "bold red",
@@ -82,6 +83,8 @@ def account_panel(row: Scored, *, objections: bool = False) -> Panel:
                 printable(a.offer.reason),
             )
         )
+    if a.offer is not None:
+        parts.append(Text.assemble(("Approach: ", "bold"), APPROACHES[a.offer.type]))
     if not a.gate.blocked:  # a hold already says what to fix
         parts.append(Text.assemble(("Next step: ", "bold green"), printable(a.next_step)))
     if a.opportunity:

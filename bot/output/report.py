@@ -12,6 +12,7 @@ from bot.output.safe_text import markdown
 from scoring.bands import Band
 from scoring.evidence import SignalKey, fmt_date, fmt_money, plural
 from scoring.facts import Health
+from scoring.offer import APPROACHES
 from scoring.opportunity import ACT_WITHIN_DAYS, REVISIT_DAYS, Tier
 from scoring.plans import plan_steps
 
@@ -153,6 +154,7 @@ def _tier1_block(r: Scored) -> list[str]:
         f"| Account | {_md(r.account.name)} |",
         f"| Current ARR | {fmt_money(r.arr)} |",
         f"| Opportunity type | {offer.type.label} |",
+        f"| Approach | {APPROACHES[offer.type]} |",
         f"| Estimated expansion ARR | {fmt_money(o.expansion_arr)} |",
         "| Best timing | Now: this week |",
         f"| Readiness | {a.band.label}, {a.pace} (score {a.score}) |",

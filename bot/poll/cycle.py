@@ -25,7 +25,9 @@ import db.outbox
 from bot.alerts import state_hash, summarize
 from bot.infra.settings import AppConfig
 from db.engine import SessionFactory, transaction
-from db.models import Alert, AlertStatus, OutboxStatus, utcnow
+from db.models import Alert, AlertStatus, utcnow
+from db.outbox import QueuedMessage
+from db.outbox_payloads import FollowUp, FollowUpReason, PostAlert, UpdateAlert
 from scoring.engine import Assessment, assess
 from scoring.facts import SNAPSHOT_FACTS, EventKind, FactKind
 from scoring.triggers import live_episodes
@@ -633,19 +635,9 @@ def _open_alerts(
         if digest:
             result.digest_alerts.append(alert_id)
             continue
-        outbox.append(
-            {
-                "alert_id": alert_id,
-                "kind": "post",
-                "payload": {},
-                "status": OutboxStatus.PENDING.value,
-                "priority": score,
-                "next_attempt_at": now,
-                "created_at": now,
-            }
-        )
+        outbox.append(QueuedMessage(PostAlert(), alert_id=alert_id, priority=score))
         result.new_alerts.append(alert_id)
-    db.outbox.insert_outbox(session, rows=outbox)
+    db.outbox.insert_outbox(session, rows=outbox, now=now)
 
 
 def _update(
@@ -664,11 +656,9 @@ def _update(
     alert.updated_at = utcnow()
     session.add(alert)
     if alert.delivery == "channel":
-        db.outbox.enqueue(session, alert=alert, kind="update", payload={})
+        db.outbox.enqueue(session, UpdateAlert(), alert=alert)
         if new_trigger:
-            db.outbox.enqueue(
-                session, alert=alert, kind="thread", payload={"reason": "new_trigger"}
-            )
+            db.outbox.enqueue(session, FollowUp(FollowUpReason.NEW_TRIGGER), alert=alert)
     assert alert.id is not None
     result.updated_alerts.append(alert.id)
 
@@ -682,7 +672,7 @@ def _clear(
     alert.updated_at = utcnow()
     session.add(alert)
     if alert.delivery == "channel":
-        db.outbox.enqueue(session, alert=alert, kind="update", payload={"reason": "cleared"})
+        db.outbox.enqueue(session, UpdateAlert(reason="cleared"), alert=alert)
     assert alert.id is not None
     result.cleared_alerts.append(alert.id)
 

@@ -13,6 +13,7 @@ import db.runs
 from bot.slack.mrkdwn import code, escape
 from db.engine import SessionFactory, transaction
 from db.models import PollRun, utcnow
+from db.outbox_payloads import AdminNote
 
 if TYPE_CHECKING:
     from bot.poll.run import SourceOutcome
@@ -132,5 +133,5 @@ def tell_admins(session: Session, outcome: SourceOutcome) -> None:
         text = f":white_check_mark: Source *{name}* is healthy again: its last poll succeeded."
     else:
         return
-    db.outbox.enqueue(session, alert=None, kind="admin", payload={"text": text}, priority=1000)
+    db.outbox.enqueue(session, AdminNote(text), alert=None, priority=1000)
     log.warning("%s: admin channel told: %s", outcome.name, "unhealthy" if bad else "recovered")

@@ -200,6 +200,7 @@ class Card:
     signals: tuple[SignalLine, ...] = ()
     offer: str | None = None
     offer_reason: str | None = None
+    approach: str = ""  # seed 004's conversation approach for the offer
     gate: tuple[tuple[str, str], ...] = ()  # (evidence, fix)
     recommendation: str = ""
     script: str = ""

@@ -42,6 +42,7 @@ from bot.slack.wording import worded_call
 from db.models import Account, Alert, AlertStatus, Snapshot
 from scoring.engine import assess
 from scoring.facts import Snapshot as FactSnapshot
+from scoring.offer import approach_for
 from scoring.outcomes import OutcomeMetrics
 
 _AUDIT_KINDS = {
@@ -90,6 +91,7 @@ def card_from_summary(
         signals=tuple(SignalLine(s.points, s.label, s.evidence) for s in summary.signals),
         offer=offer.label if offer else None,
         offer_reason=offer.reason if offer else None,
+        approach=approach_for(offer.type) if offer else "",
         gate=tuple((g.evidence, g.fix) for g in summary.gate),
         recommendation=summary.recommendation,
         script=summary.script,

@@ -84,6 +84,7 @@ def test_explain_shows_one_account(demo_dir) -> None:
     out = " ".join(res.stdout.replace("│", " ").split())
     assert "Recommended: Capacity expansion — they are outgrowing" in out
     assert "Next step: Send the usage figures" in out
+    assert "Approach: Proactive: bring the usage figures" in out
     assert "If they push back" in out and "We need to see more value" in out
 
 

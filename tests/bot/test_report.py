@@ -41,6 +41,7 @@ SECTIONS = (
     "## Tier 5 Opportunities — Deprioritise",
     "| Deadline to act | ",
     "Key points to hit:",
+    "| Approach | ",
     "- **Product gaps**",
     "- **Pricing friction**",
     "- **Enablement gaps**",

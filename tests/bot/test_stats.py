@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+from datetime import UTC, date, datetime, timedelta
 
 from alembic import command
 
@@ -65,6 +65,26 @@ def test_metrics_from_the_database(factory: SessionFactory) -> None:
     assert m.nrr is None  # a year back there is no ARR on record
     text = "\n".join(metrics_lines(m))
     assert "Won so far: $5,000" in text and "not enough revenue data" in text
+    # Seed 001: flat ARR means no expansion share yet; the win is too fresh (closed today) to
+    # count for retention; no opening conversation has been ticked off.
+    assert flat.expansion_share == 0.0 and m.conversations == 0
+    assert (m.retained_after_expansion.hits, m.retained_after_expansion.total) == (0, 0)
+    with transaction(factory) as s:
+        brightops = db.accounts.account_by_key(s, "brightops-agency")
+        assert brightops is not None and brightops.id is not None
+        (won,) = [p for p, _ in db.plans.outcome_rows(s)[1] if p.account_id == brightops.id]
+        assert won.id is not None
+        won.closed_at = datetime(2026, 11, 20, 12, tzinfo=UTC)  # not the wall clock
+        first = db.plans.plan_steps(s, won.id)[0]
+        first.status = "done"
+    with factory() as s:
+        later = load_metrics(s, today=DAY + timedelta(days=91), period_days=100)
+    assert later.conversations == 1
+    assert (later.retained_after_expansion.hits, later.retained_after_expansion.total) == (1, 1)
+    text = "\n".join(metrics_lines(later))
+    assert "Expansion conversations completed: 1" in text
+    assert "Still customers 90+ days after expanding: 100% (1/1)" in text
+    assert "Expansion share of revenue: 0%" in text and "Not measurable from our data" in text
 
 
 def test_plans_the_old_cli_left_unlinked_are_tied_to_their_open_alert(database_url: str) -> None:

@@ -18,6 +18,7 @@ from sqlalchemy.engine import make_url
 
 import db.outbox
 from db.engine import SessionFactory, transaction
+from db.outbox_payloads import AdminNote
 from tests.fakes import FakeSlack
 from tests.faults.conftest import (
     ADMIN_CHANNEL,
@@ -90,7 +91,7 @@ def test_database_away_for_30_seconds(
         with transaction(pg_factory) as session:  # work queued on the far side of the cut
             for i in range(QUEUED):
                 text = f"queued during the outage #{i}"
-                db.outbox.enqueue(session, alert=None, kind="admin", payload={"text": text})
+                db.outbox.enqueue(session, AdminNote(text), alert=None)
 
         answers = 0
         while time.monotonic() - cut_at < OUTAGE_SECONDS:

@@ -6,7 +6,15 @@ from datetime import datetime, timedelta
 
 import pytest
 
-from scoring.outcomes import AlertRecord, PlanRecord, RevenuePoint, outcome_metrics, retention
+from scoring.outcomes import (
+    AlertRecord,
+    PlanRecord,
+    RevenuePoint,
+    expansion_share,
+    outcome_metrics,
+    retained_after_expansion,
+    retention,
+)
 
 T0 = datetime(2026, 6, 1, 9, 0)
 
@@ -78,3 +86,22 @@ def test_empty_portfolio_has_no_rates() -> None:
     m = outcome_metrics([], [])
     assert m.alert_to_plan.value is None and m.average_days_to_close is None
     assert m.median_hours_to_ack is None and m.conversion_by_trigger == {}
+
+
+def test_expansion_share_counts_growth_of_existing_customers_over_all_arr() -> None:
+    points = [RevenuePoint("a", 100.0, 150.0), RevenuePoint("b", 200.0, 180.0)]
+    # a grew by 50, b shrank (not negative expansion); a new logo adds 50 to the total only
+    assert expansion_share(points, 150.0 + 180.0 + 50.0) == pytest.approx(50 / 380)
+    assert expansion_share(points, 0.0) is None
+
+
+def test_retention_after_expansion_waits_90_days_and_follows_the_account() -> None:
+    now = datetime(2027, 3, 1)
+    old, fresh = now - timedelta(days=100), now - timedelta(days=30)
+
+    def won(account: str, closed: datetime, status: str = "won") -> PlanRecord:
+        return PlanRecord("capacity", "capacity", status, None, closed, 1.0, 1.0, account)
+
+    plans = [won("a", old), won("b", old), won("c", fresh), won("d", old, "lost")]
+    rate = retained_after_expansion(plans, {"a": 10.0, "b": 0.0, "c": 0.0, "d": 5.0}, now)
+    assert (rate.hits, rate.total) == (1, 2)  # a kept, b churned; c too fresh; d never expanded

@@ -107,7 +107,8 @@ def card_blocks(
         blocks.append(section(title + lines_within(lines, SECTION_TEXT - len(title))))
     elif card.offer:
         reason = escape(card.offer_reason or "")
-        blocks.append(section(f"*Recommended: {escape(card.offer)}*\n{reason}"))
+        how = f"\n_{escape(card.approach)}_" if card.approach else ""
+        blocks.append(section(f"*Recommended: {escape(card.offer)}*\n{reason}{how}"))
     elif card.recommendation:
         blocks.append(section(f"*Next*\n{escape(card.recommendation)}"))
     if card.script and not card.gate and not cleared:

@@ -79,8 +79,8 @@ REFUSALS = [
     pytest.param(
         "Pinecrest Schools",
         GateCode.NO_RECENT_CONTACT,
-        "*Pinecrest Schools* needs fixing first: Reconnect first: a value check-in with no ask."
-        " No expansion plan until then.",
+        "*Pinecrest Schools* needs fixing first: Reconnect with a value check-in that asks for"
+        " nothing. No expansion plan until then.",
         id="no-recent-contact",
     ),
     pytest.param(

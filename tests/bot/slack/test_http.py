@@ -448,6 +448,7 @@ def test_handle_an_objection_opens_the_four_answers_for_this_account(
     alert = _alert_for(factory, "Nimbus Cloudworks")
     card = next(p for p in slack.posts() if "Nimbus" in p["text"] and not p.get("thread_ts"))
     assert Action.OBJECTIONS.value in json.dumps(card["blocks"])
+    assert "Proactive: bring the usage figures" in json.dumps(card["blocks"])  # seed 004
     value = ActionValue(alert=alert.id, account=alert.account_id).dump()
     body = action_body(slack, action_id=Action.OBJECTIONS.value, value=value)
     assert post(url, body, signed(body)).status_code == 200
