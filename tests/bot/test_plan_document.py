@@ -17,7 +17,7 @@ from db.engine import SessionFactory, transaction
 from sources.demo import demo_batch
 from tests.bot.test_cli import run
 from tests.bot.test_plans import _start
-from tests.bot.test_report import _chromium, _console_messages, _hostile_spec, _parse
+from tests.bot.test_report import _console_messages, _hostile_spec, _parse, needs_chromium
 
 DAY = date(2026, 11, 20)
 
@@ -149,9 +149,7 @@ def test_crafted_crm_text_stays_text(factory: SessionFactory) -> None:
         ]
 
 
-@pytest.mark.skipif(
-    _chromium() is None, reason="Chromium is not installed (apt-get install chromium; .ci/run does)"
-)
+@needs_chromium
 def test_html_renders_in_chromium_without_console_errors(
     book: SessionFactory, tmp_path: Path
 ) -> None:
