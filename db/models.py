@@ -281,6 +281,7 @@ class PlanStep(SQLModel, table=True):
     position: int
     name: str = Field(max_length=300)
     owner: str | None = Field(default=None, max_length=320)
+    role: str = Field(default="CSM", max_length=20)  # who usually does it: CSM, AE, Legal
     window_start: date
     window_end: date
     due_on: date

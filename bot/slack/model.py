@@ -262,6 +262,7 @@ class StepCard:
     snoozed_by: str | None = None
     last: bool = False  # the plan's last step: the outcome choices ride along
     plan_status: str = "open"
+    role: str = "CSM"  # who usually does it: CSM, AE, Legal
     reassigned_by: str | None = None
 
     @property

@@ -227,7 +227,14 @@ def home_data(
         for step, _plan, account in db.plans.open_steps(session, owner=email):
             if step.due_on <= week_end:
                 steps.append(
-                    ListItem(account.name, "", 0, detail=step.name, status=None, due_on=step.due_on)
+                    ListItem(
+                        account.name,
+                        "",
+                        0,
+                        detail=f"{step.name} · {step.role}",
+                        status=None,
+                        due_on=step.due_on,
+                    )
                 )
     steps.sort(key=lambda i: i.due_on or today)
     return HomeData(

@@ -19,6 +19,9 @@ the channels (name -> id), conversations.join makes the bot a member. chat.postM
 `metadata` (`event_type` string, `event_payload` object, else `invalid_metadata_format`).
 `answer_late(method, seconds)` serves a call at once and answers it late.
 
+Canvases (`canvases.create`, `canvases.access.set`, with a switch for workspaces that do not
+allow them) and the three steps of a file upload are in `slack_docs.py`.
+
 `WebClient(token=fake.auth_token, base_url=fake.url)`; `fake.url` ends in "/api/" (slack_sdk
 appends the method name to the base URL and adds a trailing slash if missing).
 """
@@ -47,8 +50,8 @@ from .slack_data import (
     WORKSPACE_URL,
     ResponseUrl,
     SlackCall,
-    SlackData,
 )
+from .slack_docs import SlackDocs
 
 __all__ = [
     "TEAM_ID",
@@ -124,7 +127,7 @@ class _ArgError(Exception):
         self.extra = extra
 
 
-class FakeSlack(SlackData):
+class FakeSlack(SlackDocs):
     """Slack Web API over real HTTP.
 
     Args:
@@ -166,6 +169,10 @@ class FakeSlack(SlackData):
             "views.publish": self._views_publish,
             "views.open": self._views_open,
             "views.update": self._views_update,
+            "canvases.create": self._canvases_create,
+            "canvases.access.set": self._canvases_access_set,
+            "files.getUploadURLExternal": self._files_get_upload_url,
+            "files.completeUploadExternal": self._files_complete_upload,
         }
 
     # ------------------------------------------------------------------ scripted slowness
@@ -200,6 +207,8 @@ class FakeSlack(SlackData):
     def handle(self, req: RecordedRequest) -> Response:
         if req.path.startswith("/response/"):
             return self._response_url(req)
+        if req.path.startswith("/upload/v1/"):
+            return self._upload_bytes(req)
         if not req.path.startswith("/api/"):
             return Response(status=404, body=b"Not Found", content_type="text/plain")
         method = req.path[len("/api/") :].strip("/")

@@ -169,7 +169,10 @@ def alert_actions(card: Card, source: ActionValue | None = None) -> ActionsBlock
             value = base.model_copy(update={"account": card.account_id})
             return ActionsBlock(
                 block_id=BlockId.ALERT_ACTIONS.value,
-                elements=[button("Start plan", Action.START_PLAN, value, "primary")],
+                elements=[
+                    button("Start plan", Action.START_PLAN, value, "primary"),
+                    button("Plan document", Action.PLAN_DOCUMENT, value),
+                ],
             )
         return None
     value = base.model_copy(update={"alert": card.alert_id, "account": card.account_id})
@@ -188,6 +191,7 @@ def alert_actions(card: Card, source: ActionValue | None = None) -> ActionsBlock
     )
     if not card.plan_open and not card.gate:
         elements.append(button("Start plan", Action.START_PLAN, value))
+    elements.append(button("Plan document", Action.PLAN_DOCUMENT, value))
     elements.append(button("Not now…", Action.NOT_NOW, value, "danger"))
     elements.append(button("Reassign…", Action.REASSIGN, value))
     if card.offer and not card.gate:

@@ -36,6 +36,7 @@ def register(app: App) -> None:
     app.action(Action.STEP_REASSIGN.value)(**listen(step_reassign))
     app.action(Action.PLAN_REASSIGN.value)(**listen(plan_reassign))
     app.action(Action.PLAN_OUTCOME.value)(**listen(plan_outcome))
+    app.action(Action.PLAN_DOCUMENT.value)(**listen(plan_document))
 
 
 def _user(body: dict[str, Any]) -> str:
@@ -231,3 +232,21 @@ def plan_outcome(
 ) -> None:
     value = _selected(action)
     _plan_modal("outcome", body, value, client, deps)
+
+
+def plan_document(
+    body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: Deps
+) -> None:
+    """Seed 002's plan in the clicked message's thread (a canvas, else a file)."""
+    channel, ts = _where(body)
+    thread_ts = (body.get("message") or {}).get("thread_ts") or ts
+    said = plan_flows.share_plan_document(
+        deps,
+        user_id=_user(body),
+        value=ActionValue.load(action.get("value")),
+        channel=channel,
+        thread_ts=thread_ts,
+        private=_ephemeral(body),
+    )
+    if said and body.get("response_url"):
+        respond(text=said, response_type="ephemeral", replace_original=False)

@@ -673,7 +673,7 @@ def test_the_last_step_carries_the_outcome_choices_and_digests_stay_within_limit
         "maya@example.com",
         today,
         new_candidates=[(huge, 15, "capacity")] * 300,
-        overdue=[(huge, huge, today)] * 300,
+        overdue=[(huge, huge, today, huge)] * 300,
     )
     built = [b.to_dict() for b in daily_digest_blocks(digest)]
     assert not validate_blocks(built)
