@@ -15,9 +15,9 @@ from bot.output.plan_document import render_plan_html, render_plan_md
 from bot.poll.cycle import run_cycle
 from db.engine import SessionFactory, transaction
 from sources.demo import demo_batch
-from tests.bot.test_cli import run
 from tests.bot.test_plans import _start
 from tests.bot.test_report import _console_messages, _hostile_spec, _parse, needs_chromium
+from tests.cli import run_cli as run
 
 DAY = date(2026, 11, 20)
 

@@ -397,7 +397,7 @@ def test_handle_an_objection_opens_the_four_answers_for_this_account(
     answer pointing at this account's own ceiling; reading it changes nothing."""
     url, deps = server
     _deliver(deps)
-    alert = _alert_for(factory, "Nimbus Cloudworks")
+    alert = alert_for(factory, "Nimbus Cloudworks")
     card = next(p for p in slack.posts() if "Nimbus" in p["text"] and not p.get("thread_ts"))
     assert Action.OBJECTIONS.value in json.dumps(card["blocks"])
     assert "Proactive: bring the usage figures" in json.dumps(card["blocks"])  # seed 004
@@ -413,4 +413,4 @@ def test_handle_an_objection_opens_the_four_answers_for_this_account(
     for says in ("not ready to expand", "budget approved", "see more value", "happy with what"):
         assert says in text, says
     assert "API calls at 950,000 of 1,000,000 (95%)" in text
-    assert _alert_for(factory, "Nimbus Cloudworks").status == alert.status
+    assert alert_for(factory, "Nimbus Cloudworks").status == alert.status
