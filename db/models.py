@@ -282,6 +282,7 @@ class PlanStep(SQLModel, table=True):
     position: int
     name: str = Field(max_length=300)
     owner: str | None = Field(default=None, max_length=320)
+    role: str = Field(default="CSM", max_length=20)  # who usually does it: CSM, AE, Legal
     window_start: date
     window_end: date
     due_on: date
@@ -319,6 +320,15 @@ class AuditLog(SQLModel, table=True):
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
+class PollRunStatus(StrEnum):
+    RUNNING = "running"  # until the run finishes (or, its process gone, the next poll settles it)
+    OK = "ok"
+    FAILED = "failed"
+
+
+FINISHED_RUN_STATUSES = (PollRunStatus.OK, PollRunStatus.FAILED)
+
+
 class PollRun(SQLModel, table=True):
     __tablename__ = "poll_runs"
 
@@ -326,7 +336,7 @@ class PollRun(SQLModel, table=True):
     source: str = Field(max_length=50, index=True)
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
-    status: str = Field(default="running", max_length=20)  # running | ok | failed
+    status: str = Field(default=PollRunStatus.RUNNING, max_length=20)
     fetched: int = 0
     rejected: int = 0
     unmatched: int = 0

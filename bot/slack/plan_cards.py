@@ -63,6 +63,7 @@ def step_card(session: Session, *, step_id: int, event: str | None = None) -> St
         last=bool(positions) and step.position == max(positions),
         plan_status=plan.status,
         reassigned_by=reassigned[-1].user_id if reassigned else None,
+        role=step.role,
     )
 
 

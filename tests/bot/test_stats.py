@@ -92,8 +92,7 @@ def test_plans_the_old_cli_left_unlinked_are_tied_to_their_open_alert(database_u
     account's open alert as planned; a Slack plan from an account card and a CLI plan whose
     alert has since closed stay as they were."""
     engine = make_engine(database_url)
-    migrate.upgrade(engine)  # today's schema, so today's code can write the book
-    cfg = migrate.alembic_config(engine.url.render_as_string(hide_password=False))
+    migrate.upgrade(engine)  # today's schema for today's models (PostgreSQL's copy is at head)
     factory = session_factory(engine)
     run_cycle(factory, [demo_batch(DAY)], DAY, AppConfig())
     starters = {"brightops-agency": None, "nimbus-cloudworks": "U1", "polar-data": None}
@@ -112,14 +111,15 @@ def test_plans_the_old_cli_left_unlinked_are_tied_to_their_open_alert(database_u
                 owner=account.owner_email,
                 user_id=user,
             )
+    cfg = migrate.alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:  # back to the book as it was before 0008a
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0007h")
     with factory() as s:
         before = load_metrics(s, today=DAY)
     # counted twice: BrightOps $5,760 and Nimbus $24,000 as alerts and again as plans
     assert before.pipeline_arr == 274_650 + 5_760 + 24_000 + 10_000
     assert (before.alert_to_plan.hits, before.alert_to_plan.total) == (0, 15)
-    with engine.begin() as connection:  # back to before 0008a, then forward through it
-        cfg.attributes["connection"] = connection
-        command.downgrade(cfg, "0007h")
     migrate.upgrade(engine)
     with factory() as s:
         linked = {p.account_id: p.alert_id for p, _ in db.plans.outcome_rows(s)[1]}

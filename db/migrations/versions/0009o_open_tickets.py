@@ -1,7 +1,7 @@
 """snapshots: the count of open support tickets, for the support-upgrade offer
 
 Revision ID: 0009o
-Revises: 0008a
+Revises: 0008r
 Create Date: 2026-12-03
 """
 
@@ -11,7 +11,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "0009o"
-down_revision: str | Sequence[str] | None = "0008a"
+down_revision: str | Sequence[str] | None = "0008r"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
