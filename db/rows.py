@@ -97,6 +97,7 @@ class SnapshotFacts(TypedDict, total=False):
     nps: int | None
     nps_on: date | None
     open_urgent_tickets: int | None
+    open_tickets: int | None
     last_contact_on: date | None
     renewal_on: date | None
     arr: float | None

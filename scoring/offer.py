@@ -85,6 +85,19 @@ APPROACHES = {
     " last few tickets.",
 }
 
+# What the customer gets from each offer, in a line: the plan document's "value" of a play.
+CUSTOMER_VALUE = {
+    OfferType.CAPACITY: "Everyone who relies on it keeps working, without rationing logins.",
+    OfferType.TIER_UPGRADE: "What they have been asking for, without the workarounds.",
+    OfferType.CROSS_SELL: "One partner for the neighbouring problem they raised.",
+    OfferType.PROFESSIONAL_SERVICES: "Their goal reached sooner, with less load on their team.",
+    OfferType.MULTI_YEAR: "A fixed price and continuity for the next couple of years.",
+    OfferType.ADD_ON: "The capability they asked for, inside the tool they already run.",
+    OfferType.NEW_DEPARTMENT: "The new team starts from the first team's results, not from zero.",
+    OfferType.DISPLACEMENT: "One tool instead of two: one bill, one login, no hand-offs.",
+    OfferType.SUPPORT_UPGRADE: "Faster answers and a named contact when something breaks.",
+}
+
 # Seed 000 gives each offer a line to say; these are ours, one per offer in the catalogue.
 TALK_LINES = {
     OfferType.CAPACITY: "You're close to the edge of what you bought; let's size the next step"

@@ -23,7 +23,7 @@ from scoring.config import ScoringConfig
 from scoring.engine import Assessment
 from scoring.evidence import Signal, SignalKey, fmt_date
 from scoring.facts import Health, Snapshot
-from scoring.offer import OfferType
+from scoring.offer import CUSTOMER_VALUE, OfferType
 from scoring.opportunity import score_opportunity
 from scoring.plans import (
     PlanKind,
@@ -152,13 +152,7 @@ _PROPOSE = {
     SignalKey.COMPANY_GROWTH: "Check the setup still fits a larger company",
 }
 
-_VALUE = {
-    OfferType.CAPACITY: "Everyone who relies on it keeps working, without rationing logins.",
-    OfferType.TIER_UPGRADE: "What they have been asking for, without the workarounds.",
-    OfferType.CROSS_SELL: "One partner for the neighbouring problem they raised.",
-    OfferType.PROFESSIONAL_SERVICES: "Their goal reached sooner, with less load on their team.",
-    OfferType.MULTI_YEAR: "A fixed price and continuity for the next couple of years.",
-}
+_VALUE = CUSTOMER_VALUE
 
 _ACTIONS = {  # seed 002's pre-renewal steps, by weeks before renewal
     12: "Executive business review",

@@ -324,10 +324,11 @@ def test_many_open_tickets_is_a_support_upgrade_after_the_product_offers() -> No
 
 
 def test_every_offer_has_its_words_and_value() -> None:
-    from scoring.offer import APPROACHES, NEXT_STEPS, TALK_LINES
+    from scoring.offer import APPROACHES, CUSTOMER_VALUE, NEXT_STEPS, TALK_LINES
     from scoring.opportunity import estimate_expansion_arr
 
     latest = snap(0, arr=100_000.0)
     for offer in OfferType:
         assert offer.label and APPROACHES[offer] and NEXT_STEPS[offer] and TALK_LINES[offer]
+        assert CUSTOMER_VALUE[offer]
         assert estimate_expansion_arr(offer, latest, OfferEconomics()) > 0
