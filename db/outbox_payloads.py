@@ -159,6 +159,17 @@ class AdminNote(_Payload):
 
 
 @dataclass(frozen=True)
+class SourceHealthNote(_Payload):
+    """A source stopped delivering usable data (``why``), or recovered (``why`` empty): the
+    facts only; the admin channel's words are drawn at send time by the Slack layer."""
+
+    kind: ClassVar[OutboxKind] = OutboxKind.ADMIN
+    source: str = ""
+    healthy: bool = False
+    why: str = ""
+
+
+@dataclass(frozen=True)
 class ChannelMessage(_Payload):
     """A message for a channel that is not an alert's: the weekly summary.
 
@@ -180,6 +191,7 @@ OutboxPayload = (
     | DirectMessage
     | Escalation
     | AdminNote
+    | SourceHealthNote
     | ChannelMessage
 )
 
@@ -209,6 +221,12 @@ def parse(kind: str, data: object) -> OutboxPayload | None:
     if kind == OutboxKind.ESCALATE:
         return Escalation(target=_text(raw, "target") or "")
     if kind == OutboxKind.ADMIN:
+        if raw.get("source") and not raw.get("text"):
+            return SourceHealthNote(
+                source=str(raw["source"]),
+                healthy=bool(raw.get("healthy")),
+                why=_text(raw, "why") or "",
+            )
         return AdminNote(text=_text(raw, "text") or "")
     if kind == OutboxKind.CHANNEL:
         return ChannelMessage(

@@ -10,10 +10,9 @@ from sqlmodel import Session
 
 import db.outbox
 import db.runs
-from bot.slack.mrkdwn import code, escape
 from db.engine import SessionFactory, transaction
 from db.models import PollRun, PollRunStatus, utcnow
-from db.outbox_payloads import AdminNote
+from db.outbox_payloads import SourceHealthNote
 
 if TYPE_CHECKING:
     from bot.poll.run import SourceOutcome
@@ -125,17 +124,12 @@ def tell_admins(session: Session, outcome: SourceOutcome) -> None:
     was_bad = previous is not None and _unhealthy(
         previous.status, previous.fetched, previous.rejected
     )
-    name = escape(outcome.name, single_line=True)
     if bad and not was_bad:
         why = outcome.error or f"all {outcome.fetched} records were rejected"
-        text = (
-            f":warning: Source *{name}* is not delivering usable data: {code(why[:300])}."
-            " The last good data is kept and alerts continue from it; the poll keeps retrying"
-            " on schedule. You will get one note here when it recovers."
-        )
+        note = SourceHealthNote(source=outcome.name, healthy=False, why=why[:300])
     elif was_bad and not bad:
-        text = f":white_check_mark: Source *{name}* is healthy again: its last poll succeeded."
+        note = SourceHealthNote(source=outcome.name, healthy=True)
     else:
         return
-    db.outbox.enqueue(session, AdminNote(text), alert=None, priority=1000)
+    db.outbox.enqueue(session, note, alert=None, priority=1000)
     log.warning("%s: admin channel told: %s", outcome.name, "unhealthy" if bad else "recovered")

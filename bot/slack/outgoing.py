@@ -31,7 +31,7 @@ from bot.slack.blocks.cards import (
 from bot.slack.config import QuietHours
 from bot.slack.delivery import Courier, Deferred, Job, Skipped, aware
 from bot.slack.model import Card
-from bot.slack.mrkdwn import channel_ref, mention
+from bot.slack.mrkdwn import channel_ref, code, escape, mention
 from db.models import Account, Alert, AlertStatus, OutboxStatus
 from db.outbox_payloads import (
     AdminNote,
@@ -43,6 +43,7 @@ from db.outbox_payloads import (
     OutboxKind,
     PostAlert,
     SnoozeEndedDM,
+    SourceHealthNote,
     ThreadReply,
     UpdateAlert,
 )
@@ -60,7 +61,10 @@ def send(c: Courier, job: Job) -> None:
             return
     message = job.payload
     if isinstance(message, AdminNote):
-        _admin(c, job, message)
+        _admin(c, job, message.text)
+        return
+    if isinstance(message, SourceHealthNote):
+        _admin(c, job, source_health_text(message))
         return
     if isinstance(message, DirectMessage) and job.alert_id is None:
         _dm(c, job, text=message.text, to=message)
@@ -244,16 +248,28 @@ def _channel(c: Courier, job: Job, message: ChannelMessage) -> None:
     )
 
 
-def _admin(c: Courier, job: Job, message: AdminNote) -> None:
+def source_health_text(note: SourceHealthNote) -> str:
+    """The admin channel's words for a source going bad or coming back."""
+    name = escape(note.source, single_line=True)
+    if note.healthy:
+        return f":white_check_mark: Source *{name}* is healthy again: its last poll succeeded."
+    return (
+        f":warning: Source *{name}* is not delivering usable data: {code(note.why[:300])}."
+        " The last good data is kept and alerts continue from it; the poll keeps retrying"
+        " on schedule. You will get one note here when it recovers."
+    )
+
+
+def _admin(c: Courier, job: Job, text: str) -> None:
     channel = c.config.slack.admin_channel
     if channel is None:
-        log.error("delivery problem (no slack.admin_channel configured): %s", message.text)
+        log.error("delivery problem (no slack.admin_channel configured): %s", text)
         raise Skipped("no admin channel configured; logged")
     c.post_once(
         job,
         channel=channel,
-        text=message.text,
-        blocks=[b.to_dict() for b in thread_blocks(message.text)],
+        text=text,
+        blocks=[b.to_dict() for b in thread_blocks(text)],
     )
 
 

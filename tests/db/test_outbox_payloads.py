@@ -22,6 +22,7 @@ from db.outbox_payloads import (
     OutboxPayload,
     PostAlert,
     SnoozeEndedDM,
+    SourceHealthNote,
     ThreadReply,
     UpdateAlert,
     parse,
@@ -60,6 +61,16 @@ STORED: list[tuple[OutboxPayload, str, dict[str, Any]]] = [
     (DirectMessage(user="U1", text="hello"), "dm", {"user": "U1", "text": "hello"}),
     (Escalation("U2"), "escalate", {"target": "U2"}),
     (AdminNote("Source down"), "admin", {"text": "Source down"}),
+    (
+        SourceHealthNote("hubspot", healthy=False, why="401 Unauthorized"),
+        "admin",
+        {"source": "hubspot", "healthy": False, "why": "401 Unauthorized"},
+    ),
+    (
+        SourceHealthNote("hubspot", healthy=True),
+        "admin",
+        {"source": "hubspot", "healthy": True, "why": ""},
+    ),
     (
         ChannelMessage(channel="#managers", text="Week 47", blocks=(SECTION,)),
         "channel",

@@ -31,9 +31,11 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.pool import NullPool
 from sqlmodel import col, select
 
+from bot.slack.outgoing import source_health_text
 from db import migrate
 from db.engine import SessionFactory, make_engine, session_factory
 from db.models import Alert, OutboxMessage, PollRun
+from db.outbox_payloads import AdminNote, OutboxPayload, SourceHealthNote, parse
 from tests.cli import ROOT
 from tests.fakes import FakeSlack, sign_request
 from tests.fakes.slack import command_body as slash_command_body
@@ -203,7 +205,14 @@ def admin_rows(factory: SessionFactory) -> list[str]:
             .where(OutboxMessage.kind == "admin")
             .order_by(col(OutboxMessage.id))
         ).all()
-    return [str(r.payload.get("text", "")) for r in rows]
+    return [_admin_text(parse(r.kind, r.payload)) for r in rows]
+
+
+def _admin_text(note: OutboxPayload | None) -> str:
+    """What the admin channel is told for a queued note, worded as the sender words it."""
+    if isinstance(note, SourceHealthNote):
+        return source_health_text(note)
+    return note.text if isinstance(note, AdminNote) else ""
 
 
 def alert_ts(factory: SessionFactory) -> dict[int, str | None]:
