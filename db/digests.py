@@ -31,13 +31,14 @@ def last_digest_at(session: Session, *, recipient: str, kind: str) -> datetime |
 
 
 def digest_alerts_since(
-    session: Session, *, owner: str, since: datetime | None
+    session: Session, *, owner: str, since: datetime | None, delivery: str = "digest"
 ) -> list[tuple[Alert, Account]]:
-    """Candidate (digest-only) alerts on this owner's accounts raised since ``since``."""
+    """Alerts on this owner's accounts raised since ``since`` that were not posted one by one:
+    Candidates (``digest``), or those a flood summary spoke for (``summary``)."""
     stmt = (
         select(Alert, Account)
         .join(Account, col(Alert.account_id) == col(Account.id))
-        .where(Alert.delivery == "digest", Account.owner_email == owner)
+        .where(Alert.delivery == delivery, Account.owner_email == owner)
     )
     if since is not None:
         stmt = stmt.where(col(Alert.created_at) > since)

@@ -16,8 +16,11 @@ from sqlalchemy.orm import aliased
 from sqlmodel import Session, col, select
 
 from db.bulk import complete_rows, core_table, is_postgresql
-from db.models import Alert, OutboxMessage, OutboxStatus
+from db.models import Account, Alert, OutboxMessage, OutboxStatus
 from db.outbox_payloads import OutboxKind, OutboxPayload
+
+# Admin notes go before any alert (alert priorities are below this; see bot.poll.cycle).
+ADMIN_PRIORITY = 2_000_000_000
 
 
 def enqueue(
@@ -202,6 +205,36 @@ def merge_outbox(session: Session, *, message_ids: Iterable[int], now: datetime,
             )
             .values(status=OutboxStatus.SENT, sent_at=now, last_error=note)
         )
+
+
+def pending_posts(session: Session) -> list[tuple[OutboxMessage, Alert, Account]]:
+    """Alert posts not claimed yet, with their alert and account: what a flood check weighs.
+    Highest priority first, as they would be sent."""
+    stmt = (
+        select(OutboxMessage, Alert, Account)
+        .join(Alert, col(OutboxMessage.alert_id) == col(Alert.id))
+        .join(Account, col(Alert.account_id) == col(Account.id))
+        .where(
+            col(OutboxMessage.kind) == OutboxKind.POST,
+            col(OutboxMessage.status) == OutboxStatus.PENDING,
+        )
+        .order_by(col(OutboxMessage.priority).desc(), col(OutboxMessage.id))
+    )
+    return [(m, a, acc) for m, a, acc in session.exec(stmt).all()]
+
+
+def hold_posts(session: Session, *, message_ids: Iterable[int], now: datetime) -> int:
+    """Mark still-pending posts done without sending them (a summary speaks for them);
+    returns how many this call held, so two senders never both summarize the same flood."""
+    ids = list(message_ids)
+    if not ids:
+        return 0
+    result = session.execute(
+        update(OutboxMessage)
+        .where(col(OutboxMessage.id).in_(ids), col(OutboxMessage.status) == OutboxStatus.PENDING)
+        .values(status=OutboxStatus.SENT, sent_at=now, last_error="held: in the flood summary")
+    )
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 def channel_post_times(

@@ -37,6 +37,7 @@ class OutboxKind(StrEnum):
     ESCALATE = "escalate"
     ADMIN = "admin"
     CHANNEL = "channel"
+    SUMMARY = "summary"  # one message for a poll that opened too many alerts to post
 
 
 class FollowUpReason(StrEnum):
@@ -170,6 +171,27 @@ class SourceHealthNote(_Payload):
 
 
 @dataclass(frozen=True)
+class FloodSummary(_Payload):
+    """One message instead of a flood: a poll (a first sync, typically) opened far more alerts
+    than a channel takes in an hour. The counts per band, the few posted as cards, and how
+    many wait in App Home and the digest; worded at send time."""
+
+    kind: ClassVar[OutboxKind] = OutboxKind.SUMMARY
+    channel: str = ""
+    bands: tuple[tuple[str, int], ...] = ()  # (band, new alerts), most urgent first
+    posted: tuple[tuple[str, str, int, float], ...] = ()  # (name, band, score, value)
+    held: int = 0
+
+    def to_json(self) -> dict[str, Any]:
+        return {
+            "channel": self.channel,
+            "bands": [list(b) for b in self.bands],
+            "posted": [list(p) for p in self.posted],
+            "held": self.held,
+        }
+
+
+@dataclass(frozen=True)
 class ChannelMessage(_Payload):
     """A message for a channel that is not an alert's: the weekly summary.
 
@@ -192,6 +214,7 @@ OutboxPayload = (
     | Escalation
     | AdminNote
     | SourceHealthNote
+    | FloodSummary
     | ChannelMessage
 )
 
@@ -228,11 +251,29 @@ def parse(kind: str, data: object) -> OutboxPayload | None:
                 why=_text(raw, "why") or "",
             )
         return AdminNote(text=_text(raw, "text") or "")
+    if kind == OutboxKind.SUMMARY:
+        return _flood_summary(raw)
     if kind == OutboxKind.CHANNEL:
         return ChannelMessage(
             channel=_text(raw, "channel") or "", text=_text(raw, "text") or "", blocks=_blocks(raw)
         )
     return None
+
+
+def _flood_summary(raw: Mapping[str, Any]) -> FloodSummary:
+    bands = [b for b in _list(raw, "bands") if isinstance(b, list) and len(b) == 2]
+    posted = [p for p in _list(raw, "posted") if isinstance(p, list) and len(p) == 4]
+    return FloodSummary(
+        channel=_text(raw, "channel") or "",
+        bands=tuple((str(b[0]), int(b[1])) for b in bands),
+        posted=tuple((str(p[0]), str(p[1]), int(p[2]), float(p[3])) for p in posted),
+        held=int(raw.get("held") or 0),
+    )
+
+
+def _list(raw: Mapping[str, Any], key: str) -> list[Any]:
+    value = raw.get(key)
+    return value if isinstance(value, list) else []
 
 
 def _text(raw: Mapping[str, Any], key: str) -> str | None:

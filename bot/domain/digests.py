@@ -28,13 +28,21 @@ class DailyDigest:
     owner: str
     local_date: date
     new_candidates: list[tuple[str, int, str | None]] = field(default_factory=list)
+    # Ready or Priority alerts a flood summary spoke for instead of posting them one by one.
+    held: list[tuple[str, int, str | None]] = field(default_factory=list)
     steps_due: list[tuple[str, str, date, str]] = field(default_factory=list)  # …, role
     snoozes_ending: list[tuple[str, int, datetime]] = field(default_factory=list)
     overdue: list[tuple[str, str, date, str]] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
-        return not (self.new_candidates or self.steps_due or self.snoozes_ending or self.overdue)
+        return not (
+            self.new_candidates
+            or self.held
+            or self.steps_due
+            or self.snoozes_ending
+            or self.overdue
+        )
 
 
 def collect_daily_digests(
@@ -74,6 +82,11 @@ def _daily(
     digest = DailyDigest(owner, today)
     for alert, account in db.digests.digest_alerts_since(session, owner=owner, since=since):
         digest.new_candidates.append((account.name, alert.score, alert.offer))
+    for alert, account in db.digests.digest_alerts_since(
+        session, owner=owner, since=since, delivery="summary"
+    ):
+        if alert.status in OPEN_ALERT_STATUSES:
+            digest.held.append((account.name, alert.score, alert.offer))
     week = today + timedelta(days=7)
     step_ids = []
     for step, _plan, account in db.plans.open_steps(session, owner=owner):

@@ -109,6 +109,11 @@ class AlertPolicy(BaseModel):
 
     post_bands: BandNames = ("priority", "ready")
     digest_bands: BandNames = ("candidate",)
+    # A poll that opens more channel alerts than this (a first sync, typically) posts one
+    # summary and the ``flood_top`` with the most at stake; the rest wait in App Home and
+    # the digest instead of dripping out under the hourly cap for a day.
+    flood_after: int = Field(30, ge=1)
+    flood_top: int = Field(5, ge=0, le=20)
 
     @model_validator(mode="after")
     def _disjoint(self) -> AlertPolicy:

@@ -150,11 +150,18 @@ def evaluate_many(
                 "created_at": now,
                 "updated_at": now,
             }
-            posts.append((row, digest, assessment.score, band))
+            value = assessment.opportunity.expansion_arr if assessment.opportunity else 0.0
+            posts.append((row, digest, post_priority(assessment.score, value), band))
         if keep_assessments:
             result.assessments.append(assessment)
     _open_alerts(session, posts, result)
     return assessed if keep_assessments else {}
+
+
+def post_priority(score: int, value: float) -> int:
+    """Where an alert's post stands in the queue: higher score first, and between equal scores
+    the larger opportunity, not whichever arrived first (below ``db.outbox.ADMIN_PRIORITY``)."""
+    return score * 1_000_000 + min(max(int(value), 0), 999_999)
 
 
 def _open_alerts(
@@ -163,12 +170,12 @@ def _open_alerts(
     ids = db.alerts.insert_alerts(session, rows=[row for row, _, _, _ in posts])
     outbox = []
     now = utcnow()
-    for alert_id, (_, digest, score, band) in zip(ids, posts, strict=True):
+    for alert_id, (_, digest, priority, band) in zip(ids, posts, strict=True):
         result.alert_bands[band] += 1
         if digest:
             result.digest_alerts.append(alert_id)
             continue
-        outbox.append(QueuedMessage(PostAlert(), alert_id=alert_id, priority=score))
+        outbox.append(QueuedMessage(PostAlert(), alert_id=alert_id, priority=priority))
         result.new_alerts.append(alert_id)
     db.outbox.insert_outbox(session, rows=outbox, now=now)
 

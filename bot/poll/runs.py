@@ -131,5 +131,5 @@ def tell_admins(session: Session, outcome: SourceOutcome) -> None:
         note = SourceHealthNote(source=outcome.name, healthy=True)
     else:
         return
-    db.outbox.enqueue(session, note, alert=None, priority=1000)
+    db.outbox.enqueue(session, note, alert=None, priority=db.outbox.ADMIN_PRIORITY)
     log.warning("%s: admin channel told: %s", outcome.name, "unhealthy" if bad else "recovered")

@@ -20,7 +20,7 @@ import db.alerts
 import db.outbox
 from bot.infra.timezones import zone
 from bot.slack import services
-from bot.slack.blocks.base import thread_blocks
+from bot.slack.blocks.base import band_label, thread_blocks
 from bot.slack.blocks.cards import (
     card_blocks,
     card_text,
@@ -39,6 +39,7 @@ from db.outbox_payloads import (
     ChannelMessage,
     DirectMessage,
     Escalation,
+    FloodSummary,
     FollowUp,
     OutboxKind,
     PostAlert,
@@ -47,6 +48,7 @@ from db.outbox_payloads import (
     ThreadReply,
     UpdateAlert,
 )
+from scoring.evidence import fmt_money, plural
 
 log = logging.getLogger(__name__)
 
@@ -68,6 +70,16 @@ def send(c: Courier, job: Job) -> None:
         return
     if isinstance(message, DirectMessage) and job.alert_id is None:
         _dm(c, job, text=message.text, to=message)
+        return
+    if isinstance(message, FloodSummary):
+        text = flood_text(message)
+        c.post_once(
+            job,
+            channel=message.channel,
+            text=text,
+            blocks=[b.to_dict() for b in thread_blocks(text)],
+            unfurl_links=False,
+        )
         return
     if isinstance(message, ChannelMessage):
         _channel(c, job, message)
@@ -246,6 +258,31 @@ def _channel(c: Courier, job: Job, message: ChannelMessage) -> None:
         blocks=_blocks(message.blocks, message.text),
         unfurl_links=False,
     )
+
+
+def flood_text(summary: FloodSummary) -> str:
+    """The one message a flooded channel gets: how many, which are posted, where the rest are."""
+    total = sum(n for _, n in summary.bands)
+    mix = " · ".join(f"{band_label(b)} {n}" for b, n in summary.bands)
+    lines = [
+        f":inbox_tray: *{plural(total, 'account')} just became ready for an expansion"
+        f" conversation* ({mix}).",
+    ]
+    if summary.posted:
+        lines.append(
+            "So this channel is not flooded, only the"
+            f" {plural(len(summary.posted), 'account', 'accounts')} with the most at stake follow"
+            " as cards:"
+        )
+        lines += [
+            f"• *{escape(name, single_line=True)}* — {band_label(band)}, score {score},"
+            f" about {fmt_money(value)}"
+            for name, band, score, value in summary.posted
+        ]
+    lines.append(
+        f"The other {summary.held} are in each owner's App Home and in their next daily digest."
+    )
+    return "\n".join(lines)
 
 
 def source_health_text(note: SourceHealthNote) -> str:

@@ -76,6 +76,7 @@ from bot.slack import outgoing
 from bot.slack.blocks.cards import delivery_failure_text
 from bot.slack.client import posting_client, retry_after
 from bot.slack.delivery import CLAIM_TTL, ClaimLost, Courier, Deferred, Job, Skipped
+from bot.slack.flood import hold_floods
 from bot.slack.history import UNKNOWN_OUTCOME, Unconfirmed, is_channel_id
 from bot.slack.routing import Router
 from db.engine import SessionFactory, transaction
@@ -149,6 +150,8 @@ class Sender:
             router=self.router,
             clock=self.clock,
         )
+        if alert_id is None:
+            hold_floods(self.factory, self.router, self.config, self.clock())
         with self.factory() as session:
             ids = db.outbox.due_outbox_ids(session, self.clock(), limit=limit, alert_id=alert_id)
         for message_id in ids:
@@ -287,5 +290,10 @@ class Sender:
                     session, {job.channel: job.posted.channel}, now=job.now
                 )
             if report_problem:
-                db.outbox.enqueue(session, AdminNote(report_problem), alert=None, priority=1000)
+                db.outbox.enqueue(
+                    session,
+                    AdminNote(report_problem),
+                    alert=None,
+                    priority=db.outbox.ADMIN_PRIORITY,
+                )
         return True

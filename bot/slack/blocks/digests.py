@@ -40,6 +40,7 @@ def daily_digest_text(digest: DailyDigest) -> str:
     counts = [
         (len(digest.overdue), "overdue"),
         (len(digest.steps_due), "due this week"),
+        (len(digest.held), "ready, not posted"),
         (len(digest.new_candidates), "new candidate"),
         (len(digest.snoozes_ending), "snooze ending"),
     ]
@@ -65,6 +66,13 @@ def daily_digest_blocks(digest: DailyDigest) -> list[Block]:
             for a, s, d, r in digest.steps_due
         ]
         blocks.append(titled("🗓️ *Plan steps due this week*", lines))
+    if digest.held:
+        lines = [
+            f"• *{escape(a, single_line=True)}* — score {score}"
+            + (f" · {escape(offer_label(offer))}" if offer else "")
+            for a, score, offer in digest.held
+        ]
+        blocks.append(titled("📥 *Ready, waiting for you (not posted one by one)*", lines))
     if digest.new_candidates:
         lines = [
             f"• *{escape(a, single_line=True)}* — score {score}"
