@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from datetime import date
 
@@ -79,9 +80,10 @@ class Assessment:
         return f"{self.offer.type.label}: {self.offer.reason}"
 
 
-def assess(facts: AccountFacts, today: date, cfg: ScoringConfig | None = None) -> Assessment:
-    """Score an account as of ``today``; facts dated after ``today`` are ignored."""
-    cfg = cfg or ScoringConfig()
+def _readiness(
+    facts: AccountFacts, today: date, cfg: ScoringConfig
+) -> tuple[AccountFacts, list[Signal], Band, GateResult, ActivationFinding | None, Offer | None]:
+    """The facts known on ``today`` and what they say: signals, band, gate, activation, offer."""
     if any(s.taken_on > today for s in facts.history) or any(e.on > today for e in facts.events):
         facts = replace(
             facts,
@@ -89,16 +91,42 @@ def assess(facts: AccountFacts, today: date, cfg: ScoringConfig | None = None) -
             events=[e for e in facts.events if e.on <= today],
         )
     signals = readiness_signals(facts, today, cfg)
-    score = sum(s.points for s in signals)
-    band = band_for(score, cfg.bands)
-    episodes = detect_episodes(facts, today, cfg)
-    trigger = most_recent(live_episodes(episodes, today, cfg))
+    band = band_for(sum(s.points for s in signals), cfg.bands)
     gate = health_gate(facts, today, cfg.gate)
     activation = activation_need(facts, cfg.activation)
-    latest = facts.latest
     offer = None
     if not gate.blocked and band is not Band.NOT_YET:
-        offer = choose_offer(signals, latest, activation)
+        offer = choose_offer(signals, facts.latest, activation)
+    return facts, signals, band, gate, activation, offer
+
+
+def pitchable_on(facts: AccountFacts, today: date, cfg: ScoringConfig | None = None) -> bool:
+    """``assess(...).pitchable`` without the rest (episodes, opportunity, script): all a replay
+    asks of the days an alert stays open."""
+    _, _, _, gate, _, offer = _readiness(facts, today, cfg or ScoringConfig())
+    return not gate.blocked and offer is not None
+
+
+def assess(
+    facts: AccountFacts,
+    today: date,
+    cfg: ScoringConfig | None = None,
+    *,
+    episodes_later: Sequence[Episode] | None = None,
+) -> Assessment:
+    """Score an account as of ``today``; facts dated after ``today`` are ignored.
+
+    ``episodes_later``: the account's episodes as of a later day, from the same facts and
+    config (a replay detects them once). Episodes are edges, so the ones as of ``today`` are
+    exactly those dated up to ``today``; passing them saves detecting them again each day."""
+    cfg = cfg or ScoringConfig()
+    facts, signals, band, gate, activation, offer = _readiness(facts, today, cfg)
+    if episodes_later is None:
+        episodes = detect_episodes(facts, today, cfg)
+    else:
+        episodes = [e for e in episodes_later if e.on <= today]
+    trigger = most_recent(live_episodes(episodes, today, cfg))
+    latest = facts.latest
     opportunity = None
     if offer is not None and latest is not None:
         opportunity = score_opportunity(
