@@ -10,7 +10,7 @@ from dataclasses import asdict, dataclass
 from datetime import date
 from typing import TYPE_CHECKING, Any, Literal
 
-from scoring.engine import Assessment
+from scoring.engine import Assessment, Readiness
 
 if TYPE_CHECKING:
     from bot.infra.settings import AlertPolicy
@@ -250,7 +250,7 @@ def state_hash(assessment: Assessment) -> str:
     return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
 
 
-def delivery_for(assessment: Assessment, policy: AlertPolicy) -> Delivery | None:
+def delivery_for(assessment: Assessment | Readiness, policy: AlertPolicy) -> Delivery | None:
     """Where a new alert on this assessment goes: a channel now, the digest, or nowhere (not
     pitchable, or its band is in neither list). The cycle and the backtest both ask this."""
     if not assessment.pitchable:

@@ -2,16 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 
 from scoring.activation import ActivationFinding, activation_need
 from scoring.bands import Band, band_for
 from scoring.config import ScoringConfig
 from scoring.evidence import Signal, SignalKey
-from scoring.facts import AccountFacts
-from scoring.gate import GateResult, health_gate
+from scoring.facts import AccountFacts, EventKind
+from scoring.gate import GateResult, health_gate, quarter_end
 from scoring.offer import NEXT_STEPS, Offer, choose_offer
 from scoring.opportunity import Opportunity, score_opportunity
 from scoring.scripts import Objection, objection_answers, opening_script
@@ -80,10 +79,31 @@ class Assessment:
         return f"{self.offer.type.label}: {self.offer.reason}"
 
 
-def _readiness(
-    facts: AccountFacts, today: date, cfg: ScoringConfig
-) -> tuple[AccountFacts, list[Signal], Band, GateResult, ActivationFinding | None, Offer | None]:
+@dataclass(frozen=True)
+class Readiness:
+    """The part of an assessment that says whether to pitch: the signals, band, gate and offer
+    (no episodes, opportunity or script). A replay asks only this of most days."""
+
+    facts: AccountFacts  # the facts known on the day
+    signals: tuple[Signal, ...]
+    band: Band
+    gate: GateResult
+    activation: ActivationFinding | None
+    offer: Offer | None
+
+    @property
+    def score(self) -> int:
+        return sum(s.points for s in self.signals)
+
+    @property
+    def pitchable(self) -> bool:
+        """As ``Assessment.pitchable``."""
+        return not self.gate.blocked and self.offer is not None
+
+
+def readiness(facts: AccountFacts, today: date, cfg: ScoringConfig | None = None) -> Readiness:
     """The facts known on ``today`` and what they say: signals, band, gate, activation, offer."""
+    cfg = cfg or ScoringConfig()
     if any(s.taken_on > today for s in facts.history) or any(e.on > today for e in facts.events):
         facts = replace(
             facts,
@@ -97,34 +117,63 @@ def _readiness(
     offer = None
     if not gate.blocked and band is not Band.NOT_YET:
         offer = choose_offer(signals, facts.latest, activation)
-    return facts, signals, band, gate, activation, offer
+    return Readiness(facts, tuple(signals), band, gate, activation, offer)
 
 
-def pitchable_on(facts: AccountFacts, today: date, cfg: ScoringConfig | None = None) -> bool:
-    """``assess(...).pitchable`` without the rest (episodes, opportunity, script): all a replay
-    asks of the days an alert stays open."""
-    _, _, _, gate, _, offer = _readiness(facts, today, cfg or ScoringConfig())
-    return not gate.blocked and offer is not None
+def readiness_changes(facts: AccountFacts, start: date, end: date, cfg: ScoringConfig) -> set[date]:
+    """Every day from ``start`` to ``end`` on which ``readiness`` may differ from the day
+    before: the facts changed (a snapshot or event is dated that day), or a window of the rules
+    opens or closes (an event or NPS ageing out of its signal, a renewal entering or leaving
+    its range, a silence passing the gate's limit, our quarter's quiet days). Between two such
+    days the answer is the same, so a replay asks once. Keep in step with the rules in
+    ``scoring/signals.py`` and ``scoring/gate.py``: tests compare a replay that relies on this
+    with one that scores every day."""
+    s, g = cfg.signals, cfg.gate
+    one = timedelta(days=1)
+    windows = {
+        EventKind.OUTCOME: s.outcome_days,
+        EventKind.MILESTONE: s.outcome_days,
+        EventKind.FEATURE_REQUEST: s.feature_request_days,
+        EventKind.PRAISE: s.advocacy_days,
+        EventKind.INITIATIVE: s.initiative_days,
+    }
+    days: set[date] = set()
+    for event in facts.events:
+        days.add(event.on)
+        if event.kind in windows:
+            days.add(event.on + timedelta(days=windows[event.kind]) + one)
+    advocacy = timedelta(days=s.advocacy_days)
+    for snap in facts.history:
+        days.add(snap.taken_on)
+        days.add(snap.taken_on + advocacy + one)
+        if snap.nps_on is not None:
+            days |= {snap.nps_on, snap.nps_on + advocacy + one}
+        if snap.renewal_on is not None:
+            days.add(snap.renewal_on - timedelta(days=s.renewal_max_days))
+            days.add(snap.renewal_on - timedelta(days=s.renewal_min_days) + one)
+        if snap.last_contact_on is not None:
+            days.add(snap.last_contact_on + timedelta(days=g.max_days_since_contact) + one)
+    day = start
+    while day <= end:
+        last = quarter_end(day, g.fiscal_year_start_month)
+        days |= {last - timedelta(days=g.quarter_end_quiet_days) + one, last + one}
+        day = last + one
+    return {d for d in days if start <= d <= end}
 
 
-def assess(
-    facts: AccountFacts,
-    today: date,
-    cfg: ScoringConfig | None = None,
-    *,
-    episodes_later: Sequence[Episode] | None = None,
-) -> Assessment:
-    """Score an account as of ``today``; facts dated after ``today`` are ignored.
+def readiness_key(cfg: ScoringConfig) -> tuple[object, ...]:
+    """The parts of a config ``readiness`` reads: two configs with the same key give the same
+    readiness (a replay of two configs that differ only in triggers asks once)."""
+    return cfg.points, cfg.signals, cfg.bands, cfg.gate, cfg.activation
 
-    ``episodes_later``: the account's episodes as of a later day, from the same facts and
-    config (a replay detects them once). Episodes are edges, so the ones as of ``today`` are
-    exactly those dated up to ``today``; passing them saves detecting them again each day."""
+
+def assess(facts: AccountFacts, today: date, cfg: ScoringConfig | None = None) -> Assessment:
+    """Score an account as of ``today``; facts dated after ``today`` are ignored."""
     cfg = cfg or ScoringConfig()
-    facts, signals, band, gate, activation, offer = _readiness(facts, today, cfg)
-    if episodes_later is None:
-        episodes = detect_episodes(facts, today, cfg)
-    else:
-        episodes = [e for e in episodes_later if e.on <= today]
+    ready = readiness(facts, today, cfg)
+    facts, signals, band, gate = ready.facts, ready.signals, ready.band, ready.gate
+    activation, offer = ready.activation, ready.offer
+    episodes = detect_episodes(facts, today, cfg)
     trigger = most_recent(live_episodes(episodes, today, cfg))
     latest = facts.latest
     opportunity = None
@@ -145,7 +194,7 @@ def assess(
         account_id=facts.account_id,
         name=facts.name,
         today=today,
-        signals=tuple(signals),
+        signals=signals,
         band=band,
         episodes=tuple(episodes),
         trigger=trigger,

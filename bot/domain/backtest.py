@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import multiprocessing as mp
 from collections import Counter
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, timedelta
 
@@ -32,13 +32,22 @@ import db.alerts
 import db.facts
 from bot.alerts import Delivery, delivery_for
 from bot.infra.settings import AppConfig
+from db.engine import make_engine
 from db.models import Alert, TriggerEpisode
 from scoring.bands import Band
-from scoring.engine import Assessment, assess, pitchable_on
+from scoring.config import ScoringConfig
+from scoring.engine import (
+    Assessment,
+    Readiness,
+    assess,
+    readiness,
+    readiness_changes,
+    readiness_key,
+)
 from scoring.evidence import fmt_date
 from scoring.facts import AccountFacts
 from scoring.outcomes import Rate
-from scoring.triggers import live_episodes, trigger_label
+from scoring.triggers import Episode, live_episodes, trigger_label
 
 DIGEST = "digest"  # the "channel" digest alerts are counted under
 PEOPLE_CLOSED = ("dismissed", "closed")  # statuses people give an alert that end it
@@ -181,6 +190,15 @@ def _stride(days: list[date], step: int = 7) -> list[date]:
     return [d for n in range(step) for d in days[n::step]]
 
 
+_TOKENS: dict[tuple[object, ...], int] = {}
+
+
+def _token(scoring: ScoringConfig) -> int:
+    """A small number standing for the config's ``readiness_key`` (hashing the models on
+    every lookup would cost more than some of the scoring it saves)."""
+    return _TOKENS.setdefault(readiness_key(scoring), len(_TOKENS))
+
+
 def replay_account(
     history: AccountHistory,
     config: AppConfig,
@@ -190,15 +208,20 @@ def replay_account(
     closed_by_people: Mapping[str, date] | None = None,
     naive: bool = False,
     counter: _Counter | None = None,
+    known: dict[tuple[int, date], Readiness] | None = None,
 ) -> list[ReplayedAlert]:
     """Every alert ``config`` opens for this account from its first fact to ``end``.
 
     ``closed_by_people``: episode key → the day people dismissed or closed the live bot's alert
-    on that episode; a replayed alert on the same episode ends then too.
+    on that episode; a replayed alert on the same episode ends then too. ``known``: readiness
+    already worked out for this account, shared by the replays of several configs (keyed by
+    ``readiness_key``: configs that differ only in their triggers share it).
 
-    While an alert is open, the days between episode days are left unscored until it matters
-    whether it was cleared in between: on an episode day that would open a new alert if none
-    were open. Then those days are scored until one is not pitchable (cleared) or none is."""
+    The account's episodes are detected once, as of ``end``; those as of a day are the ones
+    dated up to it. While an alert is open, the days between episode days are left unscored
+    until it matters whether it was cleared in between: on an episode day that would open a
+    new alert if none were open. Then those days are scored until one is not pitchable
+    (cleared) or none is. ``naive``: ``assess`` every day instead, for tests and benchmarks."""
     facts = history.facts
     closed = closed_by_people or {}
     firsts = [s.taken_on for s in facts.history] + [e.on for e in facts.events]
@@ -207,20 +230,30 @@ def replay_account(
     first = min(firsts)
     scoring = config.scoring
     counter = counter or _Counter()
-    later = None if naive else assess(facts, end, scoring).episodes
+    cache = {} if known is None else known
+    key = _token(scoring)
 
-    def scored(day: date) -> Assessment:
-        counter.n += 1
-        return assess(facts, day, scoring, episodes_later=later)
+    def ready(day: date) -> Readiness:
+        found = cache.get((key, day))
+        if found is None:
+            counter.n += 1
+            found = cache[(key, day)] = readiness(facts, day, scoring)
+        return found
 
-    def still_pitchable(day: date) -> bool:
-        counter.n += 1
-        return pitchable_on(facts, day, scoring)
-
-    if later is None:
+    later: tuple[Episode, ...] = ()
+    if naive:
         check = list(_days(first, end))
     else:
+        later = assess(facts, end, scoring).episodes
         check = sorted({e.on for e in later if first <= e.on <= end})
+
+    def as_of(day: date) -> tuple[Sequence[Episode], Assessment | Readiness]:
+        if naive:
+            counter.n += 1
+            a = assess(facts, day, scoring)
+            return a.episodes, a
+        return [e for e in later if e.on <= day], ready(day)
+
     channel = config.routing.channel_for(history.owner_email, history.segment, default_channel)
     seen: set[str] = set()
     out: list[ReplayedAlert] = []
@@ -234,19 +267,30 @@ def replay_account(
             if ended is not None and ended < day:
                 open_alert, unknown = None, []
         last = day
-        a = scored(day)
-        fresh = [e for e in a.episodes if e.dedupe_key not in seen]
+        episodes, state = as_of(day)
+        fresh = [e for e in episodes if e.dedupe_key not in seen]
         seen.update(e.dedupe_key for e in fresh)
-        if open_alert is not None and not a.pitchable:
+        if open_alert is not None and not state.pitchable:
             open_alert, unknown = None, []  # cleared today (if not before): nothing new today
             continue
-        live = {e.dedupe_key for e in live_episodes(list(a.episodes), day, scoring)}
+        live = {e.dedupe_key for e in live_episodes(list(episodes), day, scoring)}
         fresh_live = [e for e in fresh if e.dedupe_key in live]
-        delivery = delivery_for(a, config.alerts)
+        delivery = delivery_for(state, config.alerts)
         if delivery is None or not fresh_live:
             continue
         if open_alert is not None:
-            if all(still_pitchable(d) for d in _stride(unknown)):
+            if naive:
+                looks = unknown
+            else:  # the readiness of a day that is no change is the day before's
+                changes = (
+                    readiness_changes(facts, unknown[0], unknown[-1], scoring) if unknown else set()
+                )
+                looks = [
+                    d
+                    for n, d in enumerate(unknown)
+                    if n == 0 or d in changes or unknown[n - 1] != d - timedelta(days=1)
+                ]
+            if all(ready(d).pitchable for d in _stride(looks)):
                 unknown = []
                 continue  # still open: today's trigger goes in its thread
             unknown = []
@@ -258,8 +302,8 @@ def replay_account(
             day=day,
             trigger=episode.kind.value,
             episode_key=episode.dedupe_key,
-            band=a.band.value,
-            score=a.score,
+            band=state.band.value,
+            score=state.score,
             delivery=delivery,
             channel=DIGEST if delivery == "digest" else channel,
         )
@@ -291,10 +335,13 @@ def stored_fates(
     return out
 
 
-def load_histories(session: Session, *, end: date) -> list[AccountHistory]:
-    """Every account's facts up to ``end`` and its routing fields, read once."""
+def load_histories(
+    session: Session, *, end: date, account_ids: Sequence[int] | None = None
+) -> list[AccountHistory]:
+    """Every account's (or these accounts') facts up to ``end`` and routing fields, read once."""
     routing = db.accounts.routing_fields(session)
-    facts = db.facts.load_facts_many(session, account_ids=routing, on_or_before=end)
+    wanted = routing if account_ids is None else account_ids
+    facts = db.facts.load_facts_many(session, account_ids=wanted, on_or_before=end)
     return [
         AccountHistory(account_id, facts[account_id], *routing[account_id])
         for account_id in sorted(facts)
@@ -311,20 +358,34 @@ def run_backtest(
     default_channel: str,
     processes: int = 1,
 ) -> Backtest:
-    """The backtest over the stored history (``start`` default: the first stored fact)."""
-    histories = load_histories(session, end=end)
+    """The backtest over the stored history (``start`` default: the first stored fact). With
+    ``processes`` > 1 each helper reads the facts of its own accounts too."""
     fates = stored_fates(db.alerts.alerts_with_fates(session))
     first = start or db.facts.first_fact_date(session) or end
-    return backtest(
-        histories,
-        live,
-        candidate,
-        start=first,
-        end=end,
-        default_channel=default_channel,
-        fates=fates,
-        processes=processes,
-    )
+    if processes <= 1:
+        histories = load_histories(session, end=end)
+        return backtest(
+            histories,
+            live,
+            candidate,
+            start=first,
+            end=end,
+            default_channel=default_channel,
+            fates=fates,
+        )
+    url = session.get_bind().engine.url.render_as_string(hide_password=False)
+    ids = sorted(db.accounts.routing_fields(session))
+
+    def load(lo: int, hi: int) -> list[AccountHistory]:
+        engine = make_engine(url)  # a helper's own connection, never the parent's
+        try:
+            with Session(engine) as own:
+                return load_histories(own, end=end, account_ids=ids[lo:hi])
+        finally:
+            engine.dispose()
+
+    job = _Job(len(ids), load, (live, candidate), end, default_channel, _closed(fates), False)
+    return _compare(job, processes, fates, first, end)
 
 
 class _Fates:
@@ -397,7 +458,8 @@ def _summarise(
 def _why_not(
     other: Assessment, other_config: AppConfig, alert: ReplayedAlert, others: list[ReplayedAlert]
 ) -> str:
-    """Why the other config raised nothing on ``alert``'s account that day, in plain words."""
+    """Why the other config raised nothing on ``alert``'s account that day, in plain words
+    (``others``: the other config's alerts on that account)."""
     if other.gate.blocked:
         return f"held by the health gate: {other.gate.reasons[0].evidence}"
     if other.offer is None and other.band is not Band.NOT_YET:
@@ -410,7 +472,7 @@ def _why_not(
         if same:
             return f"its last {trigger_label(alert.trigger)} trigger was on {fmt_date(same[-1].on)}"
         return f"no {trigger_label(alert.trigger)} trigger by then"
-    earlier = [o for o in others if o.account_id == alert.account_id and o.day < alert.day]
+    earlier = [o for o in others if o.day < alert.day]
     if earlier:
         return f"its alert of {fmt_date(earlier[-1].day)} was still open"
     return f"the {trigger_label(alert.trigger)} trigger was already known"
@@ -423,7 +485,7 @@ def _diff(
     candidate: AppConfig,
     *,
     added: bool,
-    other_alerts: list[ReplayedAlert],
+    other_alerts: Mapping[int, list[ReplayedAlert]],
     fates: _Fates,
 ) -> AlertDiff:
     a_live = assess(facts, alert.day, live.scoring)
@@ -447,10 +509,17 @@ def _diff(
         live_band=a_live.band.value,
         candidate_band=a_cand.band.value,
         points=points,
-        why=_why_not(other, other_config, alert, other_alerts),
+        why=_why_not(other, other_config, alert, other_alerts.get(alert.account_id, [])),
         fate=fate,
         fate_is_nearest=nearest and fate is not None,
     )
+
+
+def _by_account(alerts: list[ReplayedAlert]) -> dict[int, list[ReplayedAlert]]:
+    out: dict[int, list[ReplayedAlert]] = {}
+    for alert in alerts:
+        out.setdefault(alert.account_id, []).append(alert)
+    return out
 
 
 def _in(alerts: list[ReplayedAlert], start: date, end: date) -> list[ReplayedAlert]:
@@ -459,7 +528,8 @@ def _in(alerts: list[ReplayedAlert], start: date, end: date) -> list[ReplayedAle
 
 @dataclass(frozen=True)
 class _Job:
-    histories: Sequence[AccountHistory]
+    count: int  # accounts
+    load: Callable[[int, int], Sequence[AccountHistory]]  # the histories of a slice
     configs: tuple[AppConfig, AppConfig]
     end: date
     default_channel: str
@@ -467,7 +537,8 @@ class _Job:
     naive: bool
 
 
-_Part = tuple[list[ReplayedAlert], list[ReplayedAlert], int]  # live, candidate, assessments
+# live alerts, candidate alerts, assessments, the facts of accounts whose alerts differ
+_Part = tuple[list[ReplayedAlert], list[ReplayedAlert], int, dict[int, AccountFacts]]
 _FORKED: _Job | None = None  # the job a forked helper inherits (nothing is pickled over)
 
 
@@ -475,9 +546,11 @@ def _replay_slice(job: _Job, lo: int, hi: int) -> _Part:
     counter = _Counter()
     mine: list[ReplayedAlert] = []
     theirs: list[ReplayedAlert] = []
-    for h in job.histories[lo:hi]:
-        for config, out in zip(job.configs, (mine, theirs), strict=True):
-            out += replay_account(
+    differ: dict[int, AccountFacts] = {}
+    for h in job.load(lo, hi):
+        known: dict[tuple[int, date], Readiness] = {}
+        a, b = (
+            replay_account(
                 h,
                 config,
                 end=job.end,
@@ -485,8 +558,15 @@ def _replay_slice(job: _Job, lo: int, hi: int) -> _Part:
                 closed_by_people=job.closed,
                 naive=job.naive,
                 counter=counter,
+                known=known,
             )
-    return mine, theirs, counter.n
+            for config in job.configs
+        )
+        mine += a
+        theirs += b
+        if a != b:
+            differ[h.account_id] = h.facts
+    return mine, theirs, counter.n, differ
 
 
 def _forked_slice(bounds: tuple[int, int]) -> _Part:
@@ -496,7 +576,7 @@ def _forked_slice(bounds: tuple[int, int]) -> _Part:
 
 def _replay_all(job: _Job, processes: int) -> list[_Part]:
     """Replay every account, in ``processes`` forked helpers when there are enough of them."""
-    n = len(job.histories)
+    n = job.count
     if processes <= 1 or n < 2 * processes or "fork" not in mp.get_all_start_methods():
         return [_replay_slice(job, 0, n)]
     global _FORKED
@@ -526,18 +606,35 @@ def backtest(
     ``end`` (the replay itself starts at each account's first fact, so the alerts already
     open and the episodes already known on ``start`` are the ones the bot had). Accounts are
     independent: ``processes`` > 1 replays them in that many forked helper processes."""
+    job = _Job(
+        len(histories),
+        lambda lo, hi: histories[lo:hi],
+        (live, candidate),
+        end,
+        default_channel,
+        _closed(fates),
+        naive,
+    )
+    return _compare(job, processes, fates, start, end)
+
+
+def _closed(fates: Sequence[StoredFate]) -> dict[str, date]:
+    return {f.episode_key: f.closed_on for f in fates if f.episode_key and f.closed_on}
+
+
+def _compare(
+    job: _Job, processes: int, fates: Sequence[StoredFate], start: date, end: date
+) -> Backtest:
+    live, candidate = job.configs
     found = _Fates(fates)
-    closed = {f.episode_key: f.closed_on for f in fates if f.episode_key and f.closed_on}
-    job = _Job(histories, (live, candidate), end, default_channel, closed, naive)
     parts = _replay_all(job, processes)
-    live_alerts = [a for mine, _, _ in parts for a in _in(mine, start, end)]
-    cand_alerts = [a for _, theirs, _ in parts for a in _in(theirs, start, end)]
-    differ = {a.account_id for mine, theirs, _ in parts for a in {*mine} ^ {*theirs}}
-    facts_of = {h.account_id: h.facts for h in histories if h.account_id in differ}
+    live_alerts = [a for mine, _, _, _ in parts for a in _in(mine, start, end)]
+    cand_alerts = [a for _, theirs, _, _ in parts for a in _in(theirs, start, end)]
+    facts_of = {k: v for _, _, _, differ in parts for k, v in differ.items()}
     result = Backtest(
         start=start,
         end=end,
-        accounts=len(histories),
+        accounts=job.count,
         live=_summarise(live_alerts, found, live.slack.hourly_cap_per_channel, start, end),
         candidate=_summarise(
             cand_alerts, found, candidate.slack.hourly_cap_per_channel, start, end
@@ -545,6 +642,7 @@ def backtest(
     )
     live_by = {a.ident: a for a in live_alerts}
     cand_by = {a.ident: a for a in cand_alerts}
+    live_of, cand_of = _by_account(live_alerts), _by_account(cand_alerts)
     for ident, alert in sorted(cand_by.items()):
         if ident not in live_by:
             result.added.append(
@@ -554,7 +652,7 @@ def backtest(
                     live,
                     candidate,
                     added=True,
-                    other_alerts=live_alerts,
+                    other_alerts=live_of,
                     fates=found,
                 )
             )
@@ -573,9 +671,9 @@ def backtest(
                     live,
                     candidate,
                     added=False,
-                    other_alerts=cand_alerts,
+                    other_alerts=cand_of,
                     fates=found,
                 )
             )
-    result.assessments = sum(n for _, _, n in parts)
+    result.assessments = sum(n for _, _, n, _ in parts)
     return result

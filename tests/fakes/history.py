@@ -54,9 +54,17 @@ def synthetic_book(accounts: int, start: date, days: int, seed: int = 7) -> list
         headcount = rng.randint(50, 2000)
         health = Health.GREEN
         renewal = start + timedelta(days=rng.randint(20, 380))
-        acct.events.append(
-            (start - timedelta(days=40), EventKind.OUTCOME, "Cut onboarding time", f"{acct.ext}-o")
-        )
+        if rng.random() < 0.6:  # the rest have no measurable outcome yet: the gate holds them
+            acct.events.append(
+                (
+                    start - timedelta(days=40),
+                    EventKind.OUTCOME,
+                    "Cut onboarding time",
+                    f"{acct.ext}-o",
+                )
+            )
+        promoter = rng.random() < 0.5
+        quiet = rng.random() < 0.2  # a CSM who rarely talks to them
         day = start
         k = 0
         while day <= end:
@@ -84,10 +92,10 @@ def synthetic_book(accounts: int, start: date, days: int, seed: int = 7) -> list
                     "departments": departments,
                     "headcount": headcount,
                     "health": health,
-                    "nps": rng.choice((7, 8, 9, 10)),
+                    "nps": rng.choice((8, 9, 10) if promoter else (4, 5, 6, 7)),
                     "nps_on": day,
                     "open_urgent_tickets": 1 if rng.random() < 0.03 else 0,
-                    "last_contact_on": day - timedelta(days=rng.randint(0, 20)),
+                    "last_contact_on": day - timedelta(days=rng.randint(0, 90 if quiet else 20)),
                     "renewal_on": renewal,
                     "arr": float(bought * 600),
                     "features_used": rng.randint(5, 10),
@@ -96,7 +104,12 @@ def synthetic_book(accounts: int, start: date, days: int, seed: int = 7) -> list
             )
             if rng.random() < 0.06:
                 kind = rng.choice(
-                    (EventKind.MILESTONE, EventKind.FEATURE_REQUEST, EventKind.INITIATIVE)
+                    (
+                        EventKind.MILESTONE,
+                        EventKind.FEATURE_REQUEST,
+                        EventKind.INITIATIVE,
+                        EventKind.PRAISE,
+                    )
                 )
                 acct.events.append((day, kind, f"{kind.value} {k}", f"{acct.ext}-e{k}"))
                 k += 1
