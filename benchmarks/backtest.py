@@ -25,7 +25,7 @@ import tempfile
 import time
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
-from typing import Any
+from typing import cast
 
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
@@ -40,6 +40,7 @@ def write_history(url: str, accounts: int, days: int) -> tuple[int, int]:
     import db.facts
     from db import migrate
     from db.engine import make_engine, session_factory, transaction
+    from db.rows import EventRow, SnapshotRow
     from tests.fakes.history import synthetic_book
 
     engine = make_engine(url)
@@ -67,21 +68,24 @@ def write_history(url: str, accounts: int, days: int) -> tuple[int, int]:
                     for a in part
                 ],
             )
-            rows: list[dict[str, Any]] = []
-            found: dict[tuple[int, str], dict[str, Any]] = {}
+            rows: list[SnapshotRow] = []
+            found: dict[tuple[int, str], EventRow] = {}
             for account_id, acct in zip(ids, part, strict=True):
                 for values in acct.snapshots:
                     health = values["health"]
                     rows.append(
-                        values
-                        | {
-                            "account_id": account_id,
-                            "source": "history",
-                            "recorded_at": now,
-                            "health": health.value,
-                            "usage": {},
-                            "limits": {},
-                        }
+                        cast(
+                            SnapshotRow,
+                            values
+                            | {
+                                "account_id": account_id,
+                                "source": "history",
+                                "recorded_at": now,
+                                "health": health.value,
+                                "usage": {},
+                                "limits": {},
+                            },
+                        )
                     )
                 for on, kind, detail, key in acct.events:
                     found[(account_id, key)] = {

@@ -6,6 +6,7 @@ it, style it, link it or send control sequences to the terminal."""
 
 from __future__ import annotations
 
+import sys
 from datetime import date
 from enum import StrEnum
 from pathlib import Path
@@ -25,12 +26,14 @@ import db.facts
 import db.plans
 from bot.domain.errors import DomainError, GateBlocked, NothingToOffer
 from bot.domain.lookup import AccountIndex
+from bot.domain.plan_document import plan_document
 from bot.domain.plans import start_account_plan
 from bot.domain.portfolio import Scored, assess_account, assess_portfolio
 from bot.domain.stats import load_metrics, metrics_lines
 from bot.infra.logs import configure_logging
 from bot.infra.settings import AppConfig, Settings, load_app_config
 from bot.output.calendar_export import steps_calendar
+from bot.output.plan_document import render_plan_html, render_plan_md
 from bot.output.render import account_panel, ranking_table
 from bot.output.report import render_playbook
 from bot.output.report_html import render_playbook_html
@@ -54,7 +57,8 @@ app = typer.Typer(
 db_app = typer.Typer(help="Database maintenance.", no_args_is_help=True)
 app.add_typer(db_app, name="db")
 plan_app = typer.Typer(
-    help="Expansion plans: start one, export steps to a calendar.", no_args_is_help=True
+    help="Expansion plans: start one, write its document, export steps to a calendar.",
+    no_args_is_help=True,
 )
 app.add_typer(plan_app, name="plan")
 config_app = typer.Typer(help="The config file: what changed between two.", no_args_is_help=True)
@@ -267,7 +271,43 @@ def plan_start(
         )
     )
     for step in steps:
-        console.print(Text(f"  {fmt_date(step.due_on):>12}  {printable(step.name)}"))
+        console.print(
+            Text(f"  {fmt_date(step.due_on):>12}  {step.role:<5}  {printable(step.name)}")
+        )
+
+
+@plan_app.command("doc")
+def plan_doc(
+    account: Annotated[str, typer.Argument(help="Account name, key or domain.")],
+    fmt: Annotated[
+        ReportFormat, typer.Option("--format", help="Markdown, or a self-contained HTML page.")
+    ] = ReportFormat.MD,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Where to write it [default: print Markdown]."),
+    ] = None,
+    today: TodayOption = None,
+) -> None:
+    """Write the account's expansion plan document (seed 002): signals, plays, renewal."""
+    _, config, factory = _setup()
+    day = _today(today)
+    with factory() as session:
+        record = _one_account(session, account)
+        doc = plan_document(session, record, day, config)
+    text = render_plan_html(doc) if fmt is ReportFormat.HTML else render_plan_md(doc)
+    if output is None:
+        sys.stdout.write(text)
+        return
+    output.write_text(text, encoding="utf-8")
+    console.print(
+        Text.assemble(
+            "Plan for ",
+            (printable(record.name), "bold"),
+            " written to ",
+            (printable(str(output)), "bold"),
+            ".",
+        )
+    )
 
 
 @plan_app.command("export")

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 from datetime import date, datetime
+from typing import Any
 from zoneinfo import ZoneInfo
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -24,12 +25,20 @@ from bot.infra.settings import AppConfig, Settings
 from bot.poll.run import PollSummary, rescore, run_poll
 from bot.poll.runs import POLL_LEASE
 from db.engine import SessionFactory
+from db.models import PollRunStatus
 from sources.config_base import ScheduleConfig
 
 log = logging.getLogger(__name__)
 
 POLL_JOB = "poll"
 RESCORE_JOB = "rescore"
+# How both jobs run (see above): one run at a time, missed runs as one, however late.
+_NEVER_OVERLAP: dict[str, Any] = {
+    "max_instances": 1,
+    "coalesce": True,
+    "misfire_grace_time": None,
+    "replace_existing": True,
+}
 LEASE = POLL_LEASE  # the poll and the re-scoring write the same rows: one at a time
 
 
@@ -58,7 +67,7 @@ def poll_job(settings: Settings, config: AppConfig, factory: SessionFactory) -> 
         ttl=LEASE_TTL,
     )
     if summary is not None and not summary.ok:
-        failed = [o.name for o in summary.sources if o.status != "ok"]
+        failed = [o.name for o in summary.sources if o.status != PollRunStatus.OK]
         log.warning("scheduled poll finished with failures: %s", ", ".join(failed) or "scoring")
 
 
@@ -96,10 +105,7 @@ def add_source_jobs(
         args=(settings, config, factory),
         id=POLL_JOB,
         name="poll sources and re-score what changed",
-        max_instances=1,
-        coalesce=True,
-        misfire_grace_time=None,
-        replace_existing=True,
+        **_NEVER_OVERLAP,
         **extra,
     )
     if schedule.rescore_cron:
@@ -109,10 +115,7 @@ def add_source_jobs(
             args=(config, factory),
             id=RESCORE_JOB,
             name="re-score every account (date-driven triggers)",
-            max_instances=1,
-            coalesce=True,
-            misfire_grace_time=None,
-            replace_existing=True,
+            **_NEVER_OVERLAP,
         )
 
 

@@ -4,7 +4,7 @@ champion links. Repositories never commit: callers own the transaction."""
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import delete, func, text
 from sqlmodel import Session, col, select
@@ -21,6 +21,15 @@ from db.bulk import (
     update_by_id,
 )
 from db.models import Account, ChampionLink, CrmTicket, ExternalId, utcnow
+from db.rows import (
+    AccountFields,
+    AccountUpdate,
+    ChampionLinkRow,
+    ExternalIdRow,
+    NewAccount,
+    StoredAccount,
+    TicketState,
+)
 
 
 def account_by_external_id(session: Session, source: str, external_id: str) -> Account | None:
@@ -67,16 +76,8 @@ def accounts_stamp(session: Session) -> tuple[int, int, str]:
     return int(count or 0), int(top or 0), str(changed)
 
 
-ACCOUNT_FIELDS = (
-    "name",
-    "domain",
-    "owner_email",
-    "owner_name",
-    "segment",
-    "plan",
-    "purchased_on",
-    "contact_name",
-)
+# What a source says about an account: the keys of ``db.rows.AccountFields``, in order.
+ACCOUNT_FIELDS: tuple[str, ...] = tuple(AccountFields.__annotations__)
 
 
 _PG_EXTERNAL_IDS = text(
@@ -134,7 +135,7 @@ def free_account_key(session: Session, *, key: str, taken: set[str]) -> str:
     return candidate
 
 
-def insert_accounts(session: Session, *, rows: list[dict[str, Any]]) -> list[int]:
+def insert_accounts(session: Session, *, rows: list[NewAccount]) -> list[int]:
     """Insert accounts (keys unique); returns their ids in the order of ``rows``."""
     if not rows:
         return []
@@ -144,28 +145,28 @@ def insert_accounts(session: Session, *, rows: list[dict[str, Any]]) -> list[int
     return [ids[row["key"]] for row in rows]
 
 
-def account_rows(session: Session, *, account_ids: Iterable[int]) -> dict[int, dict[str, Any]]:
+def account_rows(session: Session, *, account_ids: Iterable[int]) -> dict[int, StoredAccount]:
     """The stored fields of accounts by id (plain values, for comparing and bulk updates)."""
-    out: dict[int, dict[str, Any]] = {}
+    out: dict[int, StoredAccount] = {}
     columns = [getattr(Account, f) for f in ACCOUNT_FIELDS]
     for chunk in chunks(sorted(set(account_ids))):
         stmt = select(Account.id, Account.key, *columns).where(col(Account.id).in_(chunk))
-        for values in row_dicts(select_rows(session, stmt)):
+        for values in cast(list[StoredAccount], row_dicts(select_rows(session, stmt))):
             out[int(values["id"])] = values
     return out
 
 
-def update_accounts(session: Session, *, rows: list[dict[str, Any]]) -> None:
+def update_accounts(session: Session, *, rows: list[AccountUpdate]) -> None:
     """Bulk update by primary key; every row carries ``id`` and the same set of fields."""
     update_by_id(session, Account, rows)
 
 
-def link_external_ids(session: Session, *, rows: list[dict[str, Any]]) -> None:
+def link_external_ids(session: Session, *, rows: list[ExternalIdRow]) -> None:
     """Link (source, external_id) -> account_id; a link that exists already is kept."""
     bulk_insert(session, core_table(ExternalId), rows, unique=("source", "external_id"))
 
 
-def save_tickets(session: Session, *, source: str, rows: dict[str, dict[str, Any]]) -> set[int]:
+def save_tickets(session: Session, *, source: str, rows: dict[str, TicketState]) -> set[int]:
     """Store each ticket's account and open/urgent state (by ticket id); returns the accounts
     whose count of open urgent tickets may have changed (a ticket's old and new account)."""
     if not rows:
@@ -176,11 +177,16 @@ def save_tickets(session: Session, *, source: str, rows: dict[str, dict[str, Any
         stmt = table.select().where(table.c.source == source, table.c.ticket_id.in_(chunk))
         stored.update({row["ticket_id"]: row for row in row_dicts(select_rows(session, stmt))})
     now = utcnow()
-    inserts, updates, affected = [], [], set()
+    inserts: list[dict[str, object]] = []
+    updates: list[dict[str, object]] = []
+    affected: set[int] = set()
     for ticket_id, row in rows.items():
         old = stored.get(ticket_id)
-        fresh = {"account_id": row["account_id"], "is_open": row["is_open"]}
-        fresh["urgent"] = row["urgent"]
+        fresh: TicketState = {
+            "account_id": row["account_id"],
+            "is_open": row["is_open"],
+            "urgent": row["urgent"],
+        }
         if old is None:
             inserts.append({"source": source, "ticket_id": ticket_id, **fresh, "updated_at": now})
             if fresh["is_open"] and fresh["urgent"]:
@@ -221,7 +227,7 @@ def champion_links(session: Session, *, source: str) -> dict[tuple[int, str], st
     return {(int(a), str(c)): str(n) for a, c, n in select_rows(session, stmt)}
 
 
-def add_champion_links(session: Session, *, rows: list[dict[str, Any]]) -> None:
+def add_champion_links(session: Session, *, rows: list[ChampionLinkRow]) -> None:
     """Store new champion links (source, account_id, contact_id, name, since)."""
     bulk_insert(
         session, core_table(ChampionLink), rows, unique=("source", "account_id", "contact_id")

@@ -4,14 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from datetime import date, datetime
-from typing import Any
 
 from sqlalchemy import func, or_
 from sqlmodel import Session, col, select
 
 from db.audit import target_audit
 from db.bulk import chunks, complete_rows, core_table, insert_returning
-from db.models import OPEN_ALERT_STATUSES, Account, Alert, Plan, TriggerEpisode
+from db.models import OPEN_ALERT_STATUSES, Account, Alert, AlertStatus, Plan, TriggerEpisode
+from db.rows import AlertRow, EpisodeRow
 
 
 def account_of_alert_message(
@@ -81,7 +81,7 @@ def alerts_to_escalate(
     return session.exec(
         select(Alert)
         .where(
-            Alert.status == "open",
+            Alert.status == AlertStatus.OPEN,
             col(Alert.escalated_at).is_(None),
             col(Alert.ts).is_not(None),
             col(Alert.posted_at) <= posted_before,
@@ -126,7 +126,7 @@ def top_open_alerts(session: Session, *, limit: int) -> list[tuple[Alert, Accoun
     return [(a, acc) for a, acc in session.exec(stmt).all()]
 
 
-def insert_episodes(session: Session, *, rows: list[dict[str, Any]]) -> dict[str, int]:
+def insert_episodes(session: Session, *, rows: list[EpisodeRow]) -> dict[str, int]:
     """Insert episodes whose dedupe key is new; returns the new rows' ids by dedupe key."""
     out: dict[str, int] = {}
     keys = [r["dedupe_key"] for r in rows]
@@ -138,10 +138,9 @@ def insert_episodes(session: Session, *, rows: list[dict[str, Any]]) -> dict[str
     if not fresh:
         return out
     table = core_table(TriggerEpisode)
-    rows = complete_rows(TriggerEpisode, list(fresh.values()))
-    for chunk in chunks(rows):
+    for part in chunks(complete_rows(TriggerEpisode, list(fresh.values()))):
         inserted = insert_returning(
-            session, table, chunk, ("id", "dedupe_key"), skip_conflicts_on="dedupe_key"
+            session, table, part, ("id", "dedupe_key"), skip_conflicts_on="dedupe_key"
         )
         out.update((key, int(episode_id)) for episode_id, key in inserted)
     return out
@@ -190,7 +189,7 @@ def unalerted_episodes(
     return out
 
 
-def insert_alerts(session: Session, *, rows: list[dict[str, Any]]) -> list[int]:
+def insert_alerts(session: Session, *, rows: list[AlertRow]) -> list[int]:
     """Insert alerts, at most one per account; returns their ids in the order of ``rows``."""
     if not rows:
         return []

@@ -7,18 +7,21 @@ applied once per value. Measured against SQLAlchemy's own paths; keep it as it i
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Mapping, MutableMapping, Sequence
 from datetime import UTC, date, datetime
-from typing import Any, TypeAlias
+from typing import Any, TypeAlias, TypeVar, cast
 
 from sqlalchemy import Table, bindparam, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlmodel import Session
 
-# One row of a bulk write or read: column name -> plain Python value (dates, datetimes,
-# dicts for JSON); the column's bind processor turns it into what the driver takes.
-Row: TypeAlias = dict[str, Any]
+# One row of a bulk write: column name -> plain Python value (dates, datetimes, dicts for
+# JSON); the column's bind processor turns it into what the driver takes. The repositories
+# take their own typed rows (db/rows.py), each of which is one of these.
+Row: TypeAlias = Mapping[str, object]
+R = TypeVar("R", bound=Row)
+T = TypeVar("T")
 
 
 def is_postgresql(session: Session) -> bool:
@@ -35,8 +38,8 @@ def dialect_insert(session: Session) -> Any:
 _CHUNK = 500
 
 
-def chunks(items: Iterable[Any], size: int = _CHUNK) -> Iterable[list[Any]]:
-    batch: list[Any] = []
+def chunks(items: Iterable[T], size: int = _CHUNK) -> Iterator[list[T]]:
+    batch: list[T] = []
     for item in items:
         batch.append(item)
         if len(batch) == size:
@@ -55,8 +58,9 @@ def select_rows(session: Session, stmt: Any, params: dict[str, Any] | None = Non
     return session.connection().execute(stmt, params)
 
 
-def row_dicts(result: Any) -> list[Row]:
-    """A result's rows as dicts by column name, fetched at once (cheaper than row by row)."""
+def row_dicts(result: Any) -> list[dict[str, Any]]:
+    """A result's rows as dicts by column name, fetched at once (cheaper than row by row); the
+    repositories hand them on as their typed rows (db/rows.py)."""
     keys = list(result.keys())
     return [dict(zip(keys, row, strict=True)) for row in result.fetchall()]
 
@@ -65,7 +69,7 @@ def _executemany(
     session: Session,
     stmt: Any,
     table: Table,
-    rows: list[Row],
+    rows: Sequence[Row],
     *,
     bind_prefix: str = "",
 ) -> None:
@@ -83,7 +87,7 @@ def _executemany(
 
 
 def _pg_columns(
-    session: Session, table: Table, keys: Sequence[str], rows: list[Row]
+    session: Session, table: Table, keys: Sequence[str], rows: Sequence[Row]
 ) -> tuple[str, str, dict[str, list[Any]]]:
     """For PostgreSQL: the quoted column list, an ``unnest(…) AS v(…)`` of one array per column
     (cast to the column's type), and those arrays as parameters. One statement then writes a
@@ -111,7 +115,7 @@ def _insert_clauses(session: Session, unique: Sequence[str], returning: Sequence
     return tail
 
 
-def _pg_insert_rows(session: Session, table: Table, rows: list[Row], tail: str) -> Any:
+def _pg_insert_rows(session: Session, table: Table, rows: Sequence[Row], tail: str) -> Any:
     """PostgreSQL: the rows in one ``INSERT … SELECT … FROM unnest(…)`` followed by ``tail``."""
     quote = session.get_bind().dialect.identifier_preparer.quote
     names, source, params = _pg_columns(session, table, list(rows[0]), rows)
@@ -120,7 +124,7 @@ def _pg_insert_rows(session: Session, table: Table, rows: list[Row], tail: str) 
 
 
 def bulk_insert(
-    session: Session, table: Table, rows: list[Row], *, unique: Sequence[str] = ()
+    session: Session, table: Table, rows: Sequence[Row], *, unique: Sequence[str] = ()
 ) -> None:
     """INSERT the rows (all with the same keys); with ``unique``, a row whose values of those
     columns exist already is skipped."""
@@ -135,7 +139,9 @@ def bulk_insert(
     _executemany(session, stmt, table, rows)
 
 
-def _sqlite_params(table: Table, dialect: Any, keys: list[str], rows: list[Row]) -> Any:
+def _sqlite_params(
+    table: Table, dialect: Any, keys: list[str], rows: Sequence[Row]
+) -> Iterator[list[object]]:
     """The rows' values in ``keys`` order, each through its column's SQLite bind processor."""
     convert = [
         (i, p) for i, key in enumerate(keys) if (p := _sqlite_processor(table.c[key], dialect))
@@ -150,7 +156,7 @@ def _sqlite_params(table: Table, dialect: Any, keys: list[str], rows: list[Row])
 def insert_returning(
     session: Session,
     table: Table,
-    rows: list[Row],
+    rows: Sequence[Row],
     returning: tuple[str, ...],
     *,
     skip_conflicts_on: str | tuple[str, ...] | None = None,
@@ -245,7 +251,7 @@ def _sqlite_processor(column: Any, dialect: Any) -> Any:
     return processor
 
 
-def update_by_id(session: Session, model: Any, rows: list[Row]) -> None:
+def update_by_id(session: Session, model: Any, rows: Sequence[Row]) -> None:
     """One bulk UPDATE by primary key; every row carries ``id`` and the same fields."""
     if not rows:
         return
@@ -272,8 +278,9 @@ def core_table(model: Any) -> Table:
     return table
 
 
-def complete_rows(model: Any, rows: list[Row]) -> list[Row]:
-    """Fill each row's missing columns from the model's defaults (bulk inserts skip them)."""
+def complete_rows(model: Any, rows: Sequence[R]) -> Sequence[R]:
+    """Fill each row's missing columns from the model's defaults (bulk inserts skip them), in
+    place: a row of any typed kind (db/rows.py) is a plain dict underneath."""
     defaults: dict[str, Any] = {}
     for name, info in model.model_fields.items():
         if name == "id":
@@ -286,7 +293,8 @@ def complete_rows(model: Any, rows: list[Row]) -> list[Row]:
     for row in rows:
         if wanted <= row.keys():
             continue  # complete already, as the cycle builds its rows: one set comparison
+        filled = cast(MutableMapping[str, object], row)
         for name, value in defaults.items():
-            if name not in row:
-                row[name] = dict(value) if isinstance(value, dict) else value
+            if name not in filled:
+                filled[name] = dict(value) if isinstance(value, dict) else value
     return rows

@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable
 from datetime import date
-from typing import Any
+from typing import Any, cast
 
 from sqlalchemy import Text, func, type_coerce
 from sqlmodel import Session, col, select
@@ -22,6 +22,7 @@ from db.bulk import (
     update_by_id,
 )
 from db.models import Account, AccountEvent, Snapshot, utcnow
+from db.rows import EventRow, SnapshotRow, SnapshotUpdate, StoredSnapshot
 from scoring.facts import SNAPSHOT_FACTS, AccountFacts, Event, EventKind, FactKind, Health
 from scoring.facts import Snapshot as FactSnapshot
 
@@ -82,7 +83,7 @@ def event_by_key(session: Session, *, account_id: int, key: str) -> AccountEvent
 
 
 def insert_events(
-    session: Session, *, rows: dict[tuple[int, str], dict[str, Any]]
+    session: Session, *, rows: dict[tuple[int, str], EventRow]
 ) -> list[tuple[int, str]]:
     """Insert the events (by account id and key) whose key is new for their account; returns
     (account id, key) of each one really inserted."""
@@ -202,12 +203,13 @@ def _json_value(raw: Any) -> Any:
     return {} if raw == "{}" else json.loads(raw)
 
 
-def _snapshot_dicts(result: Any) -> list[dict[str, Any]]:
+def _snapshot_dicts(result: Any) -> list[StoredSnapshot]:
+    """A result of ``_snapshot_columns`` as stored snapshot rows (usage and limits parsed)."""
     rows = row_dicts(result)
     for row in rows:
         for name in _JSON_SNAPSHOT_FIELDS:
             row[name] = _json_value(row[name])
-    return rows
+    return cast(list[StoredSnapshot], rows)
 
 
 def _snapshot_columns() -> list[Any]:
@@ -222,9 +224,9 @@ def _snapshot_columns() -> list[Any]:
 
 def latest_snapshot_rows(
     session: Session, *, account_ids: Iterable[int], on_or_before: date
-) -> dict[int, dict[str, Any]]:
+) -> dict[int, StoredSnapshot]:
     """Each account's most recent snapshot up to a day, as plain values."""
-    out: dict[int, dict[str, Any]] = {}
+    out: dict[int, StoredSnapshot] = {}
     for chunk in chunks(sorted(set(account_ids))):
         newest = (
             select(Snapshot.account_id, func.max(Snapshot.taken_on).label("day"))
@@ -244,10 +246,10 @@ def latest_snapshot_rows(
 
 def snapshot_rows_on(
     session: Session, *, account_ids: Iterable[int], days: Iterable[date]
-) -> dict[tuple[int, date], dict[str, Any]]:
+) -> dict[tuple[int, date], StoredSnapshot]:
     """Stored snapshots for the given accounts on the given days, as plain values."""
     wanted = sorted(set(days))
-    out: dict[tuple[int, date], dict[str, Any]] = {}
+    out: dict[tuple[int, date], StoredSnapshot] = {}
     if not wanted:
         return out
     for chunk in chunks(sorted(set(account_ids))):
@@ -259,11 +261,12 @@ def snapshot_rows_on(
     return out
 
 
-def insert_snapshots(session: Session, *, rows: list[dict[str, Any]]) -> None:
+def insert_snapshots(session: Session, *, rows: list[SnapshotRow]) -> None:
+    """Insert new snapshots (rows without an ``id``; a fact left out takes its default)."""
     bulk_insert(session, core_table(Snapshot), complete_rows(Snapshot, rows))
 
 
-def update_snapshots(session: Session, *, rows: list[dict[str, Any]]) -> None:
+def update_snapshots(session: Session, *, rows: list[SnapshotUpdate]) -> None:
     """Bulk update by primary key; every row carries ``id`` and the same set of fields."""
     update_by_id(session, Snapshot, rows)
 

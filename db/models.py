@@ -222,7 +222,8 @@ class OutboxMessage(SQLModel, table=True):
 
     id: int | None = Field(default=None, primary_key=True)
     alert_id: int | None = Field(default=None, foreign_key="alerts.id", ondelete="CASCADE")
-    kind: str = Field(max_length=20)  # post | update | thread | dm | escalate | admin | channel
+    kind: str = Field(max_length=20)  # an OutboxKind: post | update | thread | dm | escalate | …
+    # the variant's JSON (db/outbox_payloads.py: written by enqueue, read back by parse)
     payload: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     status: str = Field(default=OutboxStatus.PENDING, max_length=20)
     priority: int = 0
@@ -280,6 +281,7 @@ class PlanStep(SQLModel, table=True):
     position: int
     name: str = Field(max_length=300)
     owner: str | None = Field(default=None, max_length=320)
+    role: str = Field(default="CSM", max_length=20)  # who usually does it: CSM, AE, Legal
     window_start: date
     window_end: date
     due_on: date
@@ -317,6 +319,15 @@ class AuditLog(SQLModel, table=True):
     detail: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
 
 
+class PollRunStatus(StrEnum):
+    RUNNING = "running"  # until the run finishes (or, its process gone, the next poll settles it)
+    OK = "ok"
+    FAILED = "failed"
+
+
+FINISHED_RUN_STATUSES = (PollRunStatus.OK, PollRunStatus.FAILED)
+
+
 class PollRun(SQLModel, table=True):
     __tablename__ = "poll_runs"
 
@@ -324,7 +335,7 @@ class PollRun(SQLModel, table=True):
     source: str = Field(max_length=50, index=True)
     started_at: datetime = Field(default_factory=utcnow)
     finished_at: datetime | None = None
-    status: str = Field(default="running", max_length=20)  # running | ok | failed
+    status: str = Field(default=PollRunStatus.RUNNING, max_length=20)
     fetched: int = 0
     rejected: int = 0
     unmatched: int = 0

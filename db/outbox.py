@@ -1,10 +1,13 @@
 """The outbox: messages written with their alert, claimed and delivered by the sender.
 
-A claim is one conditional UPDATE, so two senders (threads or replicas) never both win."""
+A message is written as one of the typed variants of ``db/outbox_payloads.py`` (its kind comes
+from the variant). A claim is one conditional UPDATE, so two senders (threads or replicas)
+never both win."""
 
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -14,21 +17,30 @@ from sqlmodel import Session, col, select
 
 from db.bulk import complete_rows, core_table, is_postgresql
 from db.models import Alert, OutboxMessage, OutboxStatus
+from db.outbox_payloads import OutboxKind, OutboxPayload
 
 
 def enqueue(
-    session: Session,
-    *,
-    alert: Alert | None,
-    kind: str,
-    payload: dict[str, Any],
-    priority: int = 0,
+    session: Session, message: OutboxPayload, *, alert: Alert | None, priority: int = 0
 ) -> OutboxMessage:
-    message = OutboxMessage(
-        alert_id=alert.id if alert else None, kind=kind, payload=payload, priority=priority
+    """Queue ``message`` (about ``alert``, if any) in the caller's transaction."""
+    row = OutboxMessage(
+        alert_id=alert.id if alert else None,
+        kind=message.kind.value,
+        payload=message.to_json(),
+        priority=priority,
     )
-    session.add(message)
-    return message
+    session.add(row)
+    return row
+
+
+@dataclass(frozen=True)
+class QueuedMessage:
+    """One row for ``insert_outbox``: a message about ``alert_id``, written in bulk with it."""
+
+    message: OutboxPayload
+    alert_id: int | None = None
+    priority: int = 0
 
 
 def outbox_backlog(session: Session) -> int:
@@ -164,8 +176,8 @@ def pending_outbox(
     session: Session,
     *,
     alert_id: int,
-    kinds: Iterable[str],
-    statuses: Iterable[str] = (OutboxStatus.PENDING,),
+    kinds: Iterable[OutboxKind],
+    statuses: Iterable[OutboxStatus] = (OutboxStatus.PENDING,),
 ) -> Sequence[OutboxMessage]:
     return session.exec(
         select(OutboxMessage)
@@ -200,7 +212,7 @@ def channel_post_times(
     when = func.coalesce(col(OutboxMessage.sent_at), col(OutboxMessage.unconfirmed_since))
     stmt = select(when).where(
         OutboxMessage.channel == channel,
-        OutboxMessage.kind == "post",
+        OutboxMessage.kind == OutboxKind.POST,
         col(OutboxMessage.status).in_([OutboxStatus.SENT, OutboxStatus.SENDING]),
         when >= since,
     )
@@ -217,6 +229,19 @@ def _utc(moment: Any) -> datetime:
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
-def insert_outbox(session: Session, *, rows: list[dict[str, Any]]) -> None:
+def insert_outbox(session: Session, *, rows: Sequence[QueuedMessage], now: datetime) -> None:
+    """Queue many messages in one statement, all due from ``now``."""
     if rows:
-        session.execute(insert(core_table(OutboxMessage)), complete_rows(OutboxMessage, rows))
+        values = [
+            {
+                "alert_id": row.alert_id,
+                "kind": row.message.kind.value,
+                "payload": row.message.to_json(),
+                "status": OutboxStatus.PENDING.value,
+                "priority": row.priority,
+                "next_attempt_at": now,
+                "created_at": now,
+            }
+            for row in rows
+        ]
+        session.execute(insert(core_table(OutboxMessage)), complete_rows(OutboxMessage, values))

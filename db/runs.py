@@ -9,7 +9,16 @@ from sqlalchemy import delete, func, text, update
 from sqlmodel import Session, col, select
 
 from db.bulk import bulk_insert, chunks, core_table, dialect_insert, is_postgresql
-from db.models import Account, JobLease, PendingEvaluation, PollRun, SourceState, utcnow
+from db.models import (
+    FINISHED_RUN_STATUSES,
+    Account,
+    JobLease,
+    PendingEvaluation,
+    PollRun,
+    PollRunStatus,
+    SourceState,
+    utcnow,
+)
 
 
 def start_poll_run(session: Session, source: str) -> PollRun:
@@ -186,9 +195,9 @@ def abandon_runs(session: Session, *, run_ids: Sequence[int], now: datetime, rea
     caller holds the poll lease: no live poll can own a run still marked running."""
     for run_id in run_ids:
         run = session.get(PollRun, run_id)
-        if run is None or run.status != "running":
+        if run is None or run.status != PollRunStatus.RUNNING:
             continue
-        run.status = "failed"
+        run.status = PollRunStatus.FAILED
         run.finished_at = now
         run.errors = [f"error: {reason}", *run.errors]
         session.add(run)
@@ -214,7 +223,7 @@ def recent_finished_runs(
         .where(
             PollRun.source == source,
             col(PollRun.id) < before_id,
-            col(PollRun.status).in_(["ok", "failed"]),
+            col(PollRun.status).in_(FINISHED_RUN_STATUSES),
         )
         .order_by(col(PollRun.id).desc())
         .limit(limit)

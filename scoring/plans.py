@@ -1,5 +1,8 @@
 """Expansion plan calendars: seed 000's 90-day sequence and seed 002's pre-renewal timeline.
 
+Which one a plan follows is ``plan_kind``: seed 002's timeline whenever the renewal is within six
+months (whatever the offer), seed 000's calendar otherwise.
+
 Dates are calendar dates in the owner's timezone (the caller converts "now" to the owner's local
 date). No step is ever due on a weekend: a due date that lands on Saturday or Sunday moves back
 to the Friday, so it stays inside its window; a window that opens on a weekend opens on Monday.
@@ -7,6 +10,7 @@ to the Friday, so it stays inside its window; a window that opens on a weekend o
 
 from __future__ import annotations
 
+from calendar import monthrange
 from dataclasses import dataclass
 from datetime import date, timedelta
 from enum import StrEnum
@@ -45,14 +49,53 @@ def next_workday(day: date) -> date:
     return day
 
 
-# (first day, last day, name, role, conditional) — seed 000, step 6.
+RENEWAL_HORIZON_MONTHS = 6  # seed 002: the renewal strategy applies within six months
+
+
+def add_months(day: date, months: int) -> date:
+    """The same day ``months`` later; a day the month lacks becomes its last day."""
+    years, month0 = divmod(day.month - 1 + months, 12)
+    year, month = day.year + years, month0 + 1
+    return date(year, month, min(day.day, monthrange(year, month)[1]))
+
+
+def renewal_within_horizon(today: date, renewal_on: date | None) -> bool:
+    """True when the renewal is today or within the next six months."""
+    return renewal_on is not None and today <= renewal_on <= add_months(
+        today, RENEWAL_HORIZON_MONTHS
+    )
+
+
+def plan_kind(today: date, renewal_on: date | None) -> PlanKind:
+    """A renewal within six months leads with seed 002's timeline, whatever the offer."""
+    return PlanKind.RENEWAL if renewal_within_horizon(today, renewal_on) else PlanKind.NINETY_DAY
+
+
+# (first day, last day, due day, name, role, conditional) — seed 000, step 6. Each step is due
+# on its window's last day, except the material: it goes out by day 16 so that its one
+# follow-up, five days later, is due after it and still inside days 8–21.
 _NINETY_DAY = (
-    (1, 7, "Opening conversation: gauge interest and confirm the offer", "CSM", False),
-    (8, 21, "Send supporting material (ROI snapshot, upgrade overview, case study)", "CSM", False),
-    (13, 21, "Follow up once if there was no reply to the material", "CSM", True),
-    (22, 45, "Send the proposal or upgrade offer; ask how approval works", "CSM", False),
-    (46, 75, "Work the internal process with the champion; answer objections", "CSM", False),
-    (76, 90, "Close, or agree a dated next step — never leave it open", "CSM", False),
+    (1, 7, 7, "Opening conversation: gauge interest and confirm the offer", "CSM", False),
+    (
+        8,
+        21,
+        16,
+        "Send supporting material (ROI snapshot, upgrade overview, case study)",
+        "CSM",
+        False,
+    ),
+    (13, 21, 21, "Follow up once if there was no reply to the material", "CSM", True),
+    (
+        22,
+        45,
+        45,
+        "Send the proposal or upgrade offer; ask how approval works and offer to help"
+        " build the business case",
+        "CSM",
+        False,
+    ),
+    (46, 75, 75, "Work the internal process with the champion; answer objections", "CSM", False),
+    (76, 90, 90, "Close, or agree a dated next step — never leave it open", "CSM", False),
 )
 
 # (weeks before renewal, name, role) — seed 002's pre-renewal timeline.
@@ -67,11 +110,10 @@ _RENEWAL = (
 def ninety_day_plan(start: date) -> list[StepSpec]:
     """Day 1 is ``start``."""
     steps = []
-    for n, (first, last, name, role, conditional) in enumerate(_NINETY_DAY, 1):
+    for n, (first, last, due_day, name, role, conditional) in enumerate(_NINETY_DAY, 1):
         opens = next_workday(start + timedelta(days=first - 1))
         closes = start + timedelta(days=last - 1)
-        # A conditional follow-up is due as soon as it opens (5 days after the material).
-        due = opens if conditional else max(previous_workday(closes), opens)
+        due = max(previous_workday(start + timedelta(days=due_day - 1)), opens)
         steps.append(StepSpec(n, name, opens, closes, due, role, conditional))
     return steps
 
@@ -86,3 +128,10 @@ def renewal_plan(start: date, renewal_on: date) -> list[StepSpec]:
         steps.append(StepSpec(n, name, opens, max(due, target), due, role))
         opens = next_workday(due + timedelta(days=1))
     return steps
+
+
+def plan_steps(start: date, renewal_on: date | None) -> tuple[PlanKind, list[StepSpec]]:
+    """The calendar a plan started on ``start`` follows, and its steps."""
+    if renewal_on is not None and plan_kind(start, renewal_on) is PlanKind.RENEWAL:
+        return PlanKind.RENEWAL, renewal_plan(start, renewal_on)
+    return PlanKind.NINETY_DAY, ninety_day_plan(start)

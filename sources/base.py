@@ -9,12 +9,13 @@ from __future__ import annotations
 
 import json
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
 from typing import Any, Protocol, runtime_checkable
 
 from sources.config_base import JoinConfig
+from sources.mapping import Mapped, map_record
 from sources.parse import Issues
 from sources.records import (
     AccountRecord,
@@ -77,6 +78,20 @@ def dump_cursor(state: dict[str, Any]) -> str:
     return json.dumps(state, separators=(",", ":"), sort_keys=True)
 
 
+def resume_run(
+    cursor: str | None, until: Callable[[], int], **start: Any
+) -> tuple[int | None, dict[str, Any]]:
+    """(where the last poll ended, the sync to run): an interrupted sync carried on from the
+    cursor, else a new one up to ``until()`` (a full sync on the first poll, then only what
+    changed) whose state starts as ``start``."""
+    state = load_cursor(cursor)
+    since = state.get("since") if isinstance(state.get("since"), int) else None
+    run = state.get("run")
+    if not isinstance(run, dict) or not isinstance(run.get("until"), int):
+        run = {"mode": "full" if since is None else "incremental", "until": until(), **start}
+    return since, run
+
+
 def describe_cursor(cursor: str | None) -> str:
     """The cursor in words, for ``status``: where the next poll starts."""
     state = load_cursor(cursor)
@@ -133,6 +148,29 @@ class BatchBuilder:
             return False
         self._seen.add(key)
         return True
+
+    def map(
+        self,
+        record_id: str,
+        values: Mapping[str, Any],
+        *,
+        today: date,
+        health_values: Mapping[str, str],
+        with_account: bool,
+        aliases: Mapping[str, str] | None = None,
+    ) -> Mapped:
+        """One raw record of this source read into records (see
+        :func:`sources.mapping.map_record`), its problems noted with the batch's issues."""
+        return map_record(
+            source=self.source,
+            record_id=record_id,
+            values=values,
+            today=today,
+            issues=self.issues,
+            health_values=health_values,
+            with_account=with_account,
+            aliases=aliases,
+        )
 
     def add(
         self,

@@ -4,11 +4,17 @@ the schedule and HTTP settings (see sources/config.py for the whole ``sources:``
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
-from typing import ClassVar, Literal
+from typing import Annotated, ClassVar, Literal, TypeVar
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
-from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    field_validator,
+    model_validator,
+)
 
 from scoring.facts import SNAPSHOT_FACTS, EventKind, FactKind
 from sources.events import KIND_CHOICES, event_kind
@@ -59,6 +65,14 @@ class FieldMap(Strict):
     _renamed: ClassVar[dict[str, str]] = {"last_contact": "last_contact_on"}  # older key names
     _pattern: ClassVar[re.Pattern[str] | None] = None  # what a field name looks like
     _what: ClassVar[str] = "field name"
+
+    @field_validator("*")
+    @classmethod
+    def _name(cls, value: str | None) -> str | None:
+        """A declared key names a field of this source (``_pattern``), or nothing."""
+        if value is not None and cls._pattern is not None and not cls._pattern.match(value):
+            raise ValueError(f"{value!r} is not a {cls._what}")
+        return value
 
     @model_validator(mode="after")
     def _extra_facts(self) -> FieldMap:
@@ -229,13 +243,31 @@ class SalesforceEventMapping(EventMapping):
     _what = "Salesforce field API name"
 
 
-def check_event_names(value: Mapping[str, EventMapping]) -> None:
+M = TypeVar("M", bound=EventMapping)
+
+
+def _event_names(value: dict[str, M]) -> dict[str, M]:
     bad = [name for name in value if not _EVENT_NAME.match(name)]
     if bad:
         raise ValueError(
             f"event mapping name(s) {', '.join(map(repr, bad))}: use lowercase letters, digits"
             " and _ (up to 40), starting with a letter; the name is part of each event's key"
         )
+    return value
+
+
+# A CRM's ``events:``, name -> mapping (each name is part of its events' keys).
+HubSpotEvents = Annotated[dict[str, HubSpotEventMapping], AfterValidator(_event_names)]
+SalesforceEvents = Annotated[dict[str, SalesforceEventMapping], AfterValidator(_event_names)]
+
+
+def _hubspot_property(value: str) -> str:
+    if not HS_PROPERTY.match(value):
+        raise ValueError(f"{value!r} is not a HubSpot property name (lowercase, digits, _)")
+    return value
+
+
+HubSpotProperty = Annotated[str, AfterValidator(_hubspot_property)]
 
 
 def picklist_values(value: tuple[str, ...], what: str) -> tuple[str, ...]:
@@ -244,3 +276,17 @@ def picklist_values(value: tuple[str, ...], what: str) -> tuple[str, ...]:
     if any(not v or len(v) > 255 or ";" in v for v in out):
         raise ValueError(f"{what}: each value is one picklist value (1-255 characters, no ';')")
     return out
+
+
+def soql_safe(value: tuple[str, ...], what: str) -> tuple[str, ...]:
+    """Values that go into a SOQL literal as they are: no quotes or backslashes."""
+    if any("'" in v or "\\" in v for v in value):
+        raise ValueError(f"{what} cannot contain quotes or backslashes")
+    return value
+
+
+def role_values(value: tuple[str, ...]) -> tuple[str, ...]:
+    """A champions section's role values: at least one, each a picklist value."""
+    if not value:
+        raise ValueError("name at least one role value (or set enabled: false)")
+    return picklist_values(value, "roles")

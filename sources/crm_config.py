@@ -4,9 +4,9 @@ fact, events mappings, tickets and Cases, champions, renewals."""
 from __future__ import annotations
 
 import re
-from typing import Literal
+from typing import Annotated, Literal
 
-from pydantic import Field, field_validator, model_validator
+from pydantic import AfterValidator, Field, field_validator, model_validator
 
 from sources.config_base import (
     DEFAULT_HEALTH_VALUES,
@@ -14,12 +14,14 @@ from sources.config_base import (
     SF_FIELD,
     FieldMap,
     HealthValue,
-    HubSpotEventMapping,
+    HubSpotEvents,
+    HubSpotProperty,
     JoinConfig,
-    SalesforceEventMapping,
+    SalesforceEvents,
     Strict,
-    check_event_names,
     picklist_values,
+    role_values,
+    soql_safe,
 )
 
 
@@ -45,13 +47,6 @@ class HubSpotProperties(FieldMap):
     open_urgent_tickets: str | None = None
     usage_id: str | None = None  # the usage API's id for this company
 
-    @field_validator("*")
-    @classmethod
-    def _name(cls, value: str | None) -> str | None:
-        if value is not None and not HS_PROPERTY.match(value):
-            raise ValueError(f"{value!r} is not a HubSpot property name (lowercase, digits, _)")
-        return value
-
 
 class HubSpotRenewals(Strict):
     """Which deals are renewals: the earliest open one gives renewal date and amount."""
@@ -70,16 +65,9 @@ class HubSpotTickets(Strict):
     enabled: bool = True
     urgent_priorities: tuple[str, ...] = ("URGENT",)  # hs_ticket_priority values
     feature_request_categories: tuple[str, ...] = ("FEATURE_REQUEST",)  # hs_ticket_category
-    priority_property: str = "hs_ticket_priority"
-    category_property: str = "hs_ticket_category"
-    subject_property: str = "subject"
-
-    @field_validator("priority_property", "category_property", "subject_property")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not HS_PROPERTY.match(value):
-            raise ValueError(f"{value!r} is not a HubSpot property name (lowercase, digits, _)")
-        return value
+    priority_property: HubSpotProperty = "hs_ticket_priority"
+    category_property: HubSpotProperty = "hs_ticket_category"
+    subject_property: HubSpotProperty = "subject"
 
     @field_validator("urgent_priorities", "feature_request_categories")
     @classmethod
@@ -92,23 +80,9 @@ class HubSpotChampions(Strict):
     associated with a company, are its champions (scope ``crm.objects.contacts.read``)."""
 
     enabled: bool = True
-    role_property: str = "hs_buying_role"
-    roles: tuple[str, ...] = ("CHAMPION",)
+    role_property: HubSpotProperty = "hs_buying_role"
+    roles: Annotated[tuple[str, ...], AfterValidator(role_values)] = ("CHAMPION",)
     fill_contact_name: bool = True  # the account's contact, when no property maps one
-
-    @field_validator("role_property")
-    @classmethod
-    def _name(cls, value: str) -> str:
-        if not HS_PROPERTY.match(value):
-            raise ValueError(f"{value!r} is not a HubSpot property name (lowercase, digits, _)")
-        return value
-
-    @field_validator("roles")
-    @classmethod
-    def _roles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        if not value:
-            raise ValueError("name at least one role value (or set enabled: false)")
-        return picklist_values(value, "roles")
 
 
 class HubSpotConfig(JoinConfig):
@@ -127,13 +101,7 @@ class HubSpotConfig(JoinConfig):
     burst_limit: int = Field(100, ge=1, le=100_000)
     burst_window_seconds: float = Field(10.0, gt=0, le=3600)
     overlap_seconds: int = Field(300, ge=0, le=86_400)
-    events: dict[str, HubSpotEventMapping] = Field(default_factory=dict)  # name -> mapping
-
-    @field_validator("events")
-    @classmethod
-    def _events(cls, value: dict[str, HubSpotEventMapping]) -> dict[str, HubSpotEventMapping]:
-        check_event_names(value)
-        return value
+    events: HubSpotEvents = Field(default_factory=dict)  # name -> mapping
 
     @model_validator(mode="after")
     def _one_ticket_count(self) -> HubSpotConfig:
@@ -169,13 +137,6 @@ class SalesforceFields(FieldMap):
     open_urgent_tickets: str | None = None
     usage_id: str | None = None
 
-    @field_validator("*")
-    @classmethod
-    def _name(cls, value: str | None) -> str | None:
-        if value is not None and not SF_FIELD.match(value):
-            raise ValueError(f"{value!r} is not a Salesforce field API name")
-        return value
-
 
 class SalesforceCases(Strict):
     """Cases of an Account: open ones (``IsClosed`` false) of an urgent ``Priority`` feed the
@@ -188,10 +149,11 @@ class SalesforceCases(Strict):
     @field_validator("urgent_priorities", "feature_request_types")
     @classmethod
     def _listed(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        value = picklist_values(value, "case values")
-        if any("'" in v or "\\" in v for v in value):
-            raise ValueError("case values cannot contain quotes or backslashes")
-        return value
+        return soql_safe(picklist_values(value, "case values"), "case values")
+
+
+def _soql_roles(value: tuple[str, ...]) -> tuple[str, ...]:
+    return soql_safe(value, "role values")
 
 
 class SalesforceChampions(Strict):
@@ -202,18 +164,10 @@ class SalesforceChampions(Strict):
 
     enabled: bool = True
     object: Literal["AccountContactRole", "AccountContactRelation"] = "AccountContactRole"
-    roles: tuple[str, ...] = ("Champion",)
+    roles: Annotated[tuple[str, ...], AfterValidator(role_values), AfterValidator(_soql_roles)] = (
+        "Champion",
+    )
     fill_contact_name: bool = True
-
-    @field_validator("roles")
-    @classmethod
-    def _roles(cls, value: tuple[str, ...]) -> tuple[str, ...]:
-        if not value:
-            raise ValueError("name at least one role value (or set enabled: false)")
-        value = picklist_values(value, "roles")
-        if any("'" in v or "\\" in v for v in value):
-            raise ValueError("role values cannot contain quotes or backslashes")
-        return value
 
 
 class SalesforceConfig(JoinConfig):
@@ -227,13 +181,7 @@ class SalesforceConfig(JoinConfig):
     amount_is_arr: bool = True
     query_batch_size: int = Field(2000, ge=200, le=2000)
     overlap_seconds: int = Field(300, ge=0, le=86_400)
-    events: dict[str, SalesforceEventMapping] = Field(default_factory=dict)  # name -> mapping
-
-    @field_validator("events")
-    @classmethod
-    def _events(cls, value: dict[str, SalesforceEventMapping]) -> dict[str, SalesforceEventMapping]:
-        check_event_names(value)
-        return value
+    events: SalesforceEvents = Field(default_factory=dict)  # name -> mapping
 
     @model_validator(mode="after")
     def _one_ticket_count(self) -> SalesforceConfig:

@@ -19,7 +19,6 @@ from sources.base import BatchBuilder, JoinPolicy, dump_cursor, load_cursor
 from sources.config import FileSourceConfig
 from sources.events import Bad, read_logged_event
 from sources.http import SourceError
-from sources.mapping import map_record
 from sources.parse import Issues, normalize_domain, record_id
 from sources.records import Batch, JoinKeys
 
@@ -128,16 +127,23 @@ class FileSource:
                 yield builder.take(cursor)  # a crash re-reads the file: upserts are idempotent
         yield builder.take(final)
 
-    def _row(self, raw: Any, builder: BatchBuilder, today: date, history: bool) -> None:
+    def _values(self, raw: Any, builder: BatchBuilder, what: str) -> dict[str, Any] | None:
+        """A row's values by what they are (``columns:``); None, and a reject, for a line that
+        is not JSON or a row that is not an object (``what``: how to name it)."""
         builder.fetched()
         if isinstance(raw, _BadLine):
             builder.reject(None, f"line {raw.number} is not valid JSON")
-            return
+            return None
         if not isinstance(raw, Mapping):
-            builder.reject(None, f"row is not an object ({type(raw).__name__})")
+            builder.reject(None, f"{what} is not an object ({type(raw).__name__})")
+            return None
+        return {target: raw.get(column) for target, column in self.config.columns.items()}
+
+    def _row(self, raw: Any, builder: BatchBuilder, today: date, history: bool) -> None:
+        values = self._values(raw, builder, "row")
+        if values is None:
             return
         columns = self.config.columns
-        values = {target: raw.get(column) for target, column in columns.items()}
         rid = record_id(values.pop("id"))
         if rid is None:
             builder.reject(None, f"row without a usable {columns['id']!r}")
@@ -149,12 +155,10 @@ class FileSource:
         usage_id = record_id(values.pop("usage_id", None))
         if usage_id:
             aliases["usage"] = usage_id
-        mapped = map_record(
-            source=self.name,
-            record_id=rid,
-            values=values,
+        mapped = builder.map(
+            rid,
+            values,
             today=today,
-            issues=builder.issues,
             health_values=self.config.health_values,
             with_account="name" in columns,
             aliases=aliases,
@@ -169,15 +173,10 @@ class FileSource:
     ) -> None:
         """One row of an events file: an event of the account it names, or rejected with
         where it is and what is wrong with it."""
-        builder.fetched()
-        if isinstance(raw, _BadLine):
-            builder.reject(None, f"{where} is not valid JSON")
-            return
-        if not isinstance(raw, Mapping):
-            builder.reject(None, f"{where} is not an object ({type(raw).__name__})")
+        values = self._values(raw, builder, where)
+        if values is None:
             return
         columns = self.config.columns
-        values = {target: raw.get(column) for target, column in columns.items()}
         account = record_id(values["account"])
         if account is None:
             shown = "is empty" if values["account"] in (None, "") else "is not an id"

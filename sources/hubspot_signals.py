@@ -8,37 +8,16 @@ from datetime import date
 from typing import Any
 
 from sources.base import BatchBuilder
-from sources.config_base import HttpConfig
-from sources.crm_config import HubSpotConfig
-from sources.hubspot_wire import last_modified, next_after, page_results, v4_targets
-from sources.paging import PageGuard
+from sources.crm import add_ticket
+from sources.hubspot_api import HubSpotApi
+from sources.hubspot_wire import page_results, v4_targets
 from sources.parse import record_id
-from sources.records import ChampionRecord, TicketRecord
-from sources.tickets import contact_name, feature_request, has_value, ticket_is_open
+from sources.records import ChampionRecord
+from sources.tickets import contact_name, has_value, ticket_is_open
 
 
-class TicketsAndChampions:
-    """What HubSpotSource reads besides companies and deals; needs its HTTP helpers."""
-
-    name: str
-    config: HubSpotConfig
-    _http: HttpConfig
-
-    def _get(self, path: str, params: Mapping[str, Any]) -> Any:
-        raise NotImplementedError
-
-    def _post(self, path: str, body: Any) -> Any:
-        raise NotImplementedError
-
-    def _search(
-        self, obj: str, low: int, high: int, builder: BatchBuilder | None
-    ) -> Iterator[list[dict[str, Any]]]:
-        raise NotImplementedError
-
-    def _search_by_id(
-        self, obj: str, where: list[dict[str, Any]], props: list[str]
-    ) -> Iterator[list[dict[str, Any]]]:
-        raise NotImplementedError
+class TicketsAndChampions(HubSpotApi):
+    """What HubSpotSource reads besides companies and deals, through its HTTP helpers."""
 
     # -- tickets --------------------------------------------------------------------------
 
@@ -54,28 +33,17 @@ class TicketsAndChampions:
         """Every ticket (first poll: the list, resumable by ``after``), else those modified
         since the last poll (search, like companies); ``run["pos"]`` follows along."""
         if run["mode"] == "full":
-            what = "GET /crm/v3/objects/tickets"
-            after = run.get("pos") if isinstance(run.get("pos"), str) else None
-            guard = PageGuard(f"HubSpot: {what}", max_empty=self._http.max_empty_pages, start=after)
-            props = ",".join(self._ticket_properties())
-            while True:
-                params: dict[str, Any] = {"limit": self.config.page_size, "properties": props}
-                if after:
-                    params["after"] = after
-                data = self._get("/crm/v3/objects/tickets", params)
-                results = page_results(data, what)
-                after = guard.next(next_after(data, what), len(results))
+            start = run.get("pos") if isinstance(run.get("pos"), str) else None
+            params = {
+                "limit": self.config.page_size,
+                "properties": ",".join(self._ticket_properties()),
+            }
+            for results, after in self._list("/crm/v3/objects/tickets", params, after=start):
                 run["pos"] = after
                 yield results
-                if not after:
-                    return
+            return
         assert since is not None
-        low = since - self.config.overlap_seconds * 1000
-        pos = run.get("pos")
-        start = max(low, pos) if isinstance(pos, int) else low
-        for page in self._search("tickets", start, run["until"], None):
-            run["pos"] = last_modified(page, run.get("pos"))
-            yield page
+        yield from self._changed("tickets", run, since)
 
     def _tickets(
         self,
@@ -100,32 +68,23 @@ class TicketsAndChampions:
             if company is None:
                 builder.issues.add("ticket: no associated company", tid)
                 continue
-            is_open = ticket_is_open(
-                props.get("hs_pipeline_stage"), states, props.get("hs_is_closed")
+            add_ticket(
+                builder,
+                account=company,
+                ticket_id=tid,
+                today=today,
+                is_open=ticket_is_open(
+                    props.get("hs_pipeline_stage"), states, props.get("hs_is_closed")
+                ),
+                urgent=has_value(props.get(cfg.priority_property), cfg.urgent_priorities),
+                requests_feature=has_value(
+                    props.get(cfg.category_property), cfg.feature_request_categories
+                ),
+                created=props.get("createdate") or raw.get("createdAt"),
+                subject=props.get(cfg.subject_property),
+                fallback=f"Ticket {tid}",
+                undated="ticket: no readable create date",
             )
-            builder.add_ticket(
-                TicketRecord(
-                    source=self.name,
-                    external_id=company,
-                    ticket_id=tid,
-                    taken_on=today,
-                    is_open=is_open,
-                    urgent=has_value(props.get(cfg.priority_property), cfg.urgent_priorities),
-                )
-            )
-            if has_value(props.get(cfg.category_property), cfg.feature_request_categories):
-                event = feature_request(
-                    source=self.name,
-                    account=company,
-                    ticket_id=tid,
-                    created=props.get("createdate") or raw.get("createdAt"),
-                    subject=props.get(cfg.subject_property),
-                    fallback=f"Ticket {tid}",
-                )
-                if event is None:
-                    builder.issues.add("ticket: no readable create date", tid)
-                else:
-                    builder.add_events([event])
 
     def _companies_of(
         self, obj: str, ids: list[str], *, primary: int, unlabeled: int

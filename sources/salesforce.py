@@ -21,15 +21,23 @@ import logging
 import re
 from collections.abc import Callable, Iterator, Mapping
 from datetime import UTC, date, datetime
-from typing import Any
+from typing import Any, Unpack
 
 import httpx
 
 from sources.ahead import read_ahead
-from sources.base import BatchBuilder, dump_cursor, load_cursor, now_ms
-from sources.config_base import HttpConfig
+from sources.base import BatchBuilder, dump_cursor, resume_run
+from sources.crm import (
+    Renewal,
+    add_account,
+    add_mapped_events,
+    add_renewals,
+    add_ticket,
+    keep_earliest,
+    last_batch,
+)
 from sources.crm_config import SalesforceConfig
-from sources.events import mapped_fields, read_mapped_events
+from sources.events import mapped_fields
 from sources.http import (
     AuthError,
     BadResponse,
@@ -38,12 +46,11 @@ from sources.http import (
     Verdict,
     error_detail,
 )
-from sources.http_source import HttpSource
-from sources.mapping import map_record
+from sources.http_source import HttpSource, HttpSourceOptions
 from sources.paging import PageGuard, describe_shape
 from sources.parse import Issues, Reader, dig, parse_datetime, record_id
-from sources.records import Batch, ChampionRecord, TicketRecord
-from sources.tickets import contact_name, feature_request, has_value
+from sources.records import Batch, ChampionRecord
+from sources.tickets import contact_name, has_value
 
 log = logging.getLogger(__name__)
 
@@ -65,28 +72,21 @@ class SalesforceSource(HttpSource):
         instance_url: str,
         token: str,
         config: SalesforceConfig | None = None,
-        http: HttpConfig | None = None,
-        name: str = NAME,
-        clock: Callable[[], int] = now_ms,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] | None = None,
+        **options: Unpack[HttpSourceOptions],
     ) -> None:
         self.config = config or SalesforceConfig()
         self._targets = self.config.fields.targets()  # fact -> Account field
         self._warned_usage = False
         self._connect(
-            name=name,
+            default_name=NAME,
             join=self.config,
-            clock=clock,
             url=instance_url,
             label="Salesforce",
             token=token,
-            http=http,
-            transport=transport,
-            sleep=sleep,
             classify=self._classify,
             observe=self._observe,
             headers={"Sforce-Query-Options": f"batchSize={self.config.query_batch_size}"},
+            **options,
         )
 
     # -- HTTP policy ----------------------------------------------------------------------
@@ -157,6 +157,15 @@ class SalesforceSource(HttpSource):
                 return
             data = self.client.get_json(more)
 
+    def _stamped(
+        self, soql: str, run: dict[str, Any]
+    ) -> Iterator[tuple[list[dict[str, Any]], int | None]]:
+        """The pages of a query ordered by SystemModstamp; ``run["pos"]`` follows along (the
+        newest stamp read), so an interrupted run resumes there."""
+        for page, total in self._query(soql):
+            run["pos"] = _last_modstamp(page, run.get("pos"))
+            yield page, total
+
     def _account_fields(self) -> list[str]:
         wanted = ["Id", "Name", "OwnerId", "Owner.Email", "Owner.Name", "SystemModstamp"]
         wanted += [*self._targets.values(), self.config.fields.usage_id or ""]
@@ -170,16 +179,9 @@ class SalesforceSource(HttpSource):
     # -- fetch ----------------------------------------------------------------------------
 
     def fetch(self, cursor: str | None, today: date) -> Iterator[Batch]:
-        state = load_cursor(cursor)
-        since = state.get("since") if isinstance(state.get("since"), int) else None
-        run = state.get("run")
-        if not isinstance(run, dict) or not isinstance(run.get("until"), int):
-            run = {
-                "mode": "full" if since is None else "incremental",
-                "until": self.clock() // 1000 * 1000,
-                "phase": "accounts",
-                "pos": None,
-            }
+        since, run = resume_run(
+            cursor, lambda: self.clock() // 1000 * 1000, phase="accounts", pos=None
+        )
         issues = Issues(self.name)
         builder = BatchBuilder(self.name, issues, self.config.batch_size, carry_forward=True)
         low: int | None = None
@@ -189,59 +191,53 @@ class SalesforceSource(HttpSource):
         def resume() -> str:
             return dump_cursor({"since": since, "run": run})
 
-        renewals: dict[str, tuple[date, float | None]] = {}
+        renewals: dict[str, Renewal] = {}
         if run["mode"] == "full" and self.config.renewal_filter:
             renewals = self._renewal_map(issues)
         if run["phase"] == "accounts":
-            start = max(p for p in (low, run.get("pos"), 0) if isinstance(p, int))
+            start = _start(low, run)
             since_clause = f"SystemModstamp >= {soql_datetime(start)}" if start else None
             soql = (
                 f"SELECT {', '.join(self._account_fields())} FROM Account"
                 f"{self._where(since_clause)} ORDER BY SystemModstamp ASC"
             )
-            for page, total in self._query(soql):
+            for page, total in self._stamped(soql, run):
                 builder.total_hint = total
                 for raw in page:
                     self._account(raw, builder, renewals, today)
-                run["pos"] = _last_modstamp(page, run.get("pos"))
                 if builder.full():
                     yield builder.take(resume())
             run["phase"], run["pos"] = "opportunities", None
         if run["phase"] == "opportunities":
             if run["mode"] == "incremental" and self.config.renewal_filter:
-                yield from self._opportunity_batches(run, low, builder, issues, today, resume)
+                yield from self._opportunity_batches(run, low, builder, today, resume)
             run["phase"], run["pos"] = "cases", None
         if run["phase"] == "cases" and self.config.cases.enabled:
-            start = max(p for p in (low, run.get("pos"), 0) if isinstance(p, int))
+            start = _start(low, run)
             since_clause = f"SystemModstamp >= {soql_datetime(start)}" if start else None
             soql = (
                 "SELECT Id, AccountId, Subject, Type, Priority, IsClosed, CreatedDate,"
                 " SystemModstamp FROM Case"
                 f"{self._where('AccountId != null', since_clause)} ORDER BY SystemModstamp ASC"
             )
-            for page, _ in self._query(soql):
+            for page, _ in self._stamped(soql, run):
                 for raw in page:
                     self._case(raw, builder, today)
-                run["pos"] = _last_modstamp(page, run.get("pos"))
                 if builder.full():
                     yield builder.take(resume())
         champions = self._champions(builder) if self.config.champions.enabled else None
-        last = builder.take(dump_cursor({"since": run["until"]}))
-        yield last.with_champions(
-            self.name, champions, today, fill=self.config.champions.fill_contact_name
-        )
+        yield last_batch(builder, run["until"], champions, today, self.config.champions)
 
     def _opportunity_batches(
         self,
         run: dict[str, Any],
         low: int | None,
         builder: BatchBuilder,
-        issues: Issues,
         today: date,
         resume: Callable[[], str],
     ) -> Iterator[Batch]:
         """Renewal Opportunities changed since the last poll, batch by batch."""
-        start = max(p for p in (low, run.get("pos"), 0) if isinstance(p, int))
+        start = _start(low, run)
         where = self._where(
             f"({self.config.renewal_filter})", f"SystemModstamp >= {soql_datetime(start)}"
         )
@@ -249,9 +245,8 @@ class SalesforceSource(HttpSource):
             "SELECT Id, AccountId, Amount, CloseDate, SystemModstamp FROM Opportunity"
             f"{where} ORDER BY SystemModstamp ASC"
         )
-        for page, _ in self._query(soql):
-            self._changed_opportunities(page, builder, issues, today)
-            run["pos"] = _last_modstamp(page, run.get("pos"))
+        for page, _ in self._stamped(soql, run):
+            self._changed_opportunities(page, builder, today)
             if builder.full():
                 yield builder.take(resume())
 
@@ -265,30 +260,19 @@ class SalesforceSource(HttpSource):
         if cid is None or account is None:
             builder.reject(cid, "Case without an Id or an AccountId")
             return
-        closed = raw.get("IsClosed")
-        builder.add_ticket(
-            TicketRecord(
-                source=self.name,
-                external_id=account,
-                ticket_id=cid,
-                taken_on=today,
-                is_open=closed is not True,
-                urgent=has_value(raw.get("Priority"), cfg.urgent_priorities),
-            )
+        add_ticket(
+            builder,
+            account=account,
+            ticket_id=cid,
+            today=today,
+            is_open=raw.get("IsClosed") is not True,
+            urgent=has_value(raw.get("Priority"), cfg.urgent_priorities),
+            requests_feature=has_value(raw.get("Type"), cfg.feature_request_types),
+            created=raw.get("CreatedDate"),
+            subject=raw.get("Subject"),
+            fallback=f"Case {cid}",
+            undated="case: no readable CreatedDate",
         )
-        if has_value(raw.get("Type"), cfg.feature_request_types):
-            event = feature_request(
-                source=self.name,
-                account=account,
-                ticket_id=cid,
-                created=raw.get("CreatedDate"),
-                subject=raw.get("Subject"),
-                fallback=f"Case {cid}",
-            )
-            if event is None:
-                builder.issues.add("case: no readable CreatedDate", cid)
-            else:
-                builder.add_events([event])
 
     def _champions(self, builder: BatchBuilder) -> list[ChampionRecord]:
         """Every (Account, Contact) in a champion role now: the whole set each poll, so a role
@@ -320,8 +304,8 @@ class SalesforceSource(HttpSource):
                 out.append(ChampionRecord(self.name, account, contact, name))
         return out
 
-    def _renewal_map(self, issues: Issues) -> dict[str, tuple[date, float | None]]:
-        found: dict[str, tuple[date, float | None]] = {}
+    def _renewal_map(self, issues: Issues) -> dict[str, Renewal]:
+        found: dict[str, Renewal] = {}
         soql = (
             "SELECT Id, AccountId, Amount, CloseDate FROM Opportunity"
             f" WHERE ({self.config.renewal_filter})"
@@ -332,8 +316,7 @@ class SalesforceSource(HttpSource):
                 if renewal is None:
                     continue
                 account, closes, amount = renewal
-                if account not in found or closes < found[account][0]:
-                    found[account] = (closes, amount)
+                keep_earliest(found, account, (closes, amount))
         return found
 
     def _renewal(
@@ -347,38 +330,28 @@ class SalesforceSource(HttpSource):
         return account, closes, reader.number("Amount", raw.get("Amount"))
 
     def _changed_opportunities(
-        self, page: list[dict[str, Any]], builder: BatchBuilder, issues: Issues, today: date
+        self, page: list[dict[str, Any]], builder: BatchBuilder, today: date
     ) -> None:
-        per_account: dict[str, tuple[date, float | None]] = {}
+        per_account: dict[str, Renewal] = {}
         for raw in page:
-            renewal = self._renewal(raw, issues)
+            renewal = self._renewal(raw, builder.issues)
             if renewal is None:
                 continue
             account, closes, amount = renewal
-            if account not in per_account or closes < per_account[account][0]:
-                per_account[account] = (closes, amount)
-        for account, (closes, amount) in per_account.items():
-            builder.fetched()
-            values: dict[str, Any] = {"renewal_on": closes}
-            if self.config.amount_is_arr and "arr" not in self._targets:
-                values["arr"] = amount
-            mapped = map_record(
-                source=self.name,
-                record_id=account,
-                values=values,
-                today=today,
-                issues=issues,
-                health_values=self.config.health_values,
-                with_account=False,
-            )
-            if mapped.snapshot is not None:
-                builder.add(snapshot=mapped.snapshot)
+            keep_earliest(per_account, account, (closes, amount))
+        add_renewals(
+            builder,
+            per_account,
+            arr_from_amount=self.config.amount_is_arr and "arr" not in self._targets,
+            health_values=self.config.health_values,
+            today=today,
+        )
 
     def _account(
         self,
         raw: Mapping[str, Any],
         builder: BatchBuilder,
-        renewals: Mapping[str, tuple[date, float | None]],
+        renewals: Mapping[str, Renewal],
         today: date,
     ) -> None:
         builder.fetched()
@@ -398,43 +371,20 @@ class SalesforceSource(HttpSource):
             values["owner_name"] = owner.get("Name")
         elif raw.get("OwnerId"):
             builder.issues.add("owner: unknown Salesforce user", rid, raw.get("OwnerId"))
-        if rid in renewals:
-            values["renewal_on"], amount = renewals[rid]
-            if self.config.amount_is_arr and "arr" not in values:
-                values["arr"] = amount
-        aliases = {}
-        if cfg.usage_id and record_id(dig(raw, cfg.usage_id)):
-            aliases["usage"] = str(record_id(dig(raw, cfg.usage_id)))
-        mapped = map_record(
-            source=self.name,
-            record_id=rid,
+        added = add_account(
+            builder,
+            rid=rid,
             values=values,
-            today=today,
-            issues=builder.issues,
+            renewal=renewals.get(rid),
+            amount_is_arr=self.config.amount_is_arr,
+            usage_id=record_id(dig(raw, cfg.usage_id)) if cfg.usage_id else None,
             health_values=self.config.health_values,
-            with_account=True,
-            aliases=aliases,
-        )
-        if mapped.reject:
-            builder.reject(rid, mapped.reject)
-            return
-        builder.add(mapped.account, mapped.snapshot)
-        if self.config.events:
-            self._account_events(rid, raw, builder, today)
-
-    def _account_events(
-        self, rid: str, raw: Mapping[str, Any], builder: BatchBuilder, today: date
-    ) -> None:
-        """The events the Account's mapped fields state (``events:``), in its batch."""
-        events = read_mapped_events(
-            self.config.events,
-            source=self.name,
-            record=rid,
-            get=lambda path: dig(raw, path),
-            reader=Reader(builder.issues, rid),
             today=today,
         )
-        builder.add_events(events)
+        if added and self.config.events:
+            add_mapped_events(
+                builder, self.config.events, rid=rid, get=lambda path: dig(raw, path), today=today
+            )
 
 
 def _error(response: httpx.Response) -> tuple[str, str]:
@@ -454,6 +404,12 @@ def _from(soql: str) -> str:
     """The object a SOQL query reads (for messages)."""
     found = re.search(r"\bFROM\s+(\w+)", soql, re.IGNORECASE)
     return found.group(1) if found else "?"
+
+
+def _start(low: int | None, run: Mapping[str, Any]) -> int:
+    """The SystemModstamp to read from (ms): the later of the last poll (less the overlap) and
+    where an interrupted run stopped; 0 for everything."""
+    return max(p for p in (low, run.get("pos"), 0) if isinstance(p, int))
 
 
 def _last_modstamp(page: list[dict[str, Any]], default: Any) -> int | None:

@@ -11,18 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterator, Mapping
 from datetime import date
-from typing import Any
-
-import httpx
+from typing import Any, Unpack
 
 from sources.ahead import read_ahead
-from sources.base import BatchBuilder, dump_cursor, load_cursor, ms_to_iso, now_ms
+from sources.base import BatchBuilder, dump_cursor, ms_to_iso, resume_run
 from sources.config import UsageConfig
-from sources.config_base import HttpConfig
 from sources.events import read_event_list
 from sources.http import BadResponse, RequestFailed
-from sources.http_source import HttpSource
-from sources.mapping import map_record
+from sources.http_source import HttpSource, HttpSourceOptions
 from sources.paging import PageGuard
 from sources.parse import Issues, Reader, dig, record_id
 from sources.records import Batch, EventRecord
@@ -39,11 +35,7 @@ class UsageAPISource(HttpSource):
         url: str,
         token: str | None,
         config: UsageConfig | None = None,
-        http: HttpConfig | None = None,
-        name: str = NAME,
-        clock: Callable[[], int] = now_ms,
-        transport: httpx.BaseTransport | None = None,
-        sleep: Callable[[float], None] | None = None,
+        **options: Unpack[HttpSourceOptions],
     ) -> None:
         self.config = config or UsageConfig()
         fields = self.config.fields
@@ -55,24 +47,12 @@ class UsageAPISource(HttpSource):
         self._wanted = [(k, v) for k, v in {**keys, **targets}.items() if v]
         self._events_path = fields.events  # where a record lists its events, if anywhere
         self._connect(
-            name=name,
-            join=self.config,
-            clock=clock,
-            url=url,
-            label="Usage API",
-            token=token,
-            http=http,
-            transport=transport,
-            sleep=sleep,
+            default_name=NAME, join=self.config, url=url, label="Usage API", token=token, **options
         )
 
     def fetch(self, cursor: str | None, today: date) -> Iterator[Batch]:
         cfg = self.config
-        state = load_cursor(cursor)
-        since = state.get("since") if isinstance(state.get("since"), int) else None
-        run = state.get("run")
-        if not isinstance(run, dict) or not isinstance(run.get("until"), int):
-            run = {"mode": "full" if since is None else "incremental", "until": self.clock()}
+        since, run = resume_run(cursor, self.clock)
         run.setdefault("phase", "accounts")
         issues = Issues(self.name)
         builder = BatchBuilder(self.name, issues, cfg.batch_size, carry_forward=True)
@@ -149,15 +129,7 @@ class UsageAPISource(HttpSource):
             for metric, where in cfg.metrics.items():
                 values[f"usage.{metric}"] = dig(raw, where.usage)
                 values[f"limits.{metric}"] = dig(raw, where.limit)
-        mapped = map_record(
-            source=self.name,
-            record_id=rid,
-            values=values,
-            today=today,
-            issues=builder.issues,
-            health_values={},
-            with_account=False,
-        )
+        mapped = builder.map(rid, values, today=today, health_values={}, with_account=False)
         events = self._events(raw, rid, builder) if self._events_path else []
         if mapped.reject or (mapped.snapshot is None and not events):
             builder.reject(rid, mapped.reject or "no usable usage values")

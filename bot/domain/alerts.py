@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import re
 from datetime import datetime
-from typing import Any
 
 from sqlmodel import Session
 
@@ -22,6 +21,7 @@ import db.snoozes
 from bot.domain.errors import AlertClosed, BadChoice, Gone, NotAllowed, NotInFuture
 from bot.infra.settings import AppConfig
 from db.models import OPEN_ALERT_STATUSES, Account, Alert, AlertStatus
+from db.outbox_payloads import Escalation, FollowUp, FollowUpReason, SnoozeEndedDM, UpdateAlert
 
 SLACK_USER = re.compile(r"^[UW][A-Z0-9]{2,}$")
 NOT_NOW_REASONS = (
@@ -63,7 +63,7 @@ def changed(session: Session, alert: Alert, now: datetime) -> None:
     alert.updated_at = now
     session.add(alert)
     if alert.delivery == "channel":
-        db.outbox.enqueue(session, alert=alert, kind="update", payload={})
+        db.outbox.enqueue(session, UpdateAlert(), alert=alert)
 
 
 def end_snoozes(session: Session, alert: Alert, now: datetime) -> None:
@@ -188,7 +188,7 @@ def reassign(
     )
     changed(session, alert, now)
     if alert.delivery == "channel":
-        db.outbox.enqueue(session, alert=alert, kind="thread", payload={"reason": "reassigned"})
+        db.outbox.enqueue(session, FollowUp(FollowUpReason.REASSIGNED), alert=alert)
     return alert
 
 
@@ -238,17 +238,15 @@ def snooze_returned(
     )
     changed(session, alert, now)
     if alert.delivery == "channel":
-        db.outbox.enqueue(session, alert=alert, kind="thread", payload={"reason": "snooze_ended"})
+        db.outbox.enqueue(session, FollowUp(FollowUpReason.SNOOZE_ENDED), alert=alert)
     if config.slack.dm_owner_on_snooze_end:
-        target: dict[str, Any] = (
-            {"user": alert.owner_slack_id}
+        dm = (
+            SnoozeEndedDM(user=alert.owner_slack_id)
             if alert.owner_slack_id
-            else {"email": account.owner_email}
+            else SnoozeEndedDM(email=account.owner_email)
         )
-        if target.get("user") or target.get("email"):
-            db.outbox.enqueue(
-                session, alert=alert, kind="dm", payload={**target, "reason": "snooze_ended"}
-            )
+        if dm.user or dm.email:
+            db.outbox.enqueue(session, dm, alert=alert)
     return alert
 
 
@@ -265,8 +263,6 @@ def escalate(session: Session, *, alert: Alert, config: AppConfig, now: datetime
         target_id=alert.id,
         target=target,
     )
-    db.outbox.enqueue(
-        session, alert=alert, kind="thread", payload={"reason": "escalated", "extra": target}
-    )
+    db.outbox.enqueue(session, FollowUp(FollowUpReason.ESCALATED, extra=target), alert=alert)
     if target:
-        db.outbox.enqueue(session, alert=alert, kind="escalate", payload={"target": target})
+        db.outbox.enqueue(session, Escalation(target), alert=alert)

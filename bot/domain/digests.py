@@ -28,9 +28,9 @@ class DailyDigest:
     owner: str
     local_date: date
     new_candidates: list[tuple[str, int, str | None]] = field(default_factory=list)
-    steps_due: list[tuple[str, str, date]] = field(default_factory=list)
+    steps_due: list[tuple[str, str, date, str]] = field(default_factory=list)  # …, role
     snoozes_ending: list[tuple[str, int, datetime]] = field(default_factory=list)
-    overdue: list[tuple[str, str, date]] = field(default_factory=list)
+    overdue: list[tuple[str, str, date, str]] = field(default_factory=list)
 
     @property
     def empty(self) -> bool:
@@ -80,9 +80,9 @@ def _daily(
         assert step.id is not None
         step_ids.append(step.id)
         if step.status == "overdue" or step.due_on < today:
-            digest.overdue.append((account.name, step.name, step.due_on))
+            digest.overdue.append((account.name, step.name, step.due_on, step.role))
         elif step.window_start <= week and step.due_on < week:
-            digest.steps_due.append((account.name, step.name, step.due_on))
+            digest.steps_due.append((account.name, step.name, step.due_on, step.role))
     alerts = {
         a.id: acc.name
         for a, acc in db.alerts.alerts_with_accounts(session)

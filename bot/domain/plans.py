@@ -33,8 +33,7 @@ from bot.domain.portfolio import assess_account
 from bot.infra.settings import AppConfig
 from db.models import OPEN_ALERT_STATUSES, Account, Alert, AlertStatus, Plan, PlanStep, utcnow
 from scoring.engine import Assessment
-from scoring.offer import OfferType
-from scoring.plans import PlanKind, StepSpec, ninety_day_plan, renewal_plan
+from scoring.plans import plan_steps
 
 
 class StepStatus(StrEnum):
@@ -57,13 +56,6 @@ class Outcome(StrEnum):
 OUTCOMES = tuple(o.value for o in Outcome)
 
 
-def plan_kind_for(assessment: Assessment, renewal_on: date | None) -> PlanKind:
-    """A renewal-led play (multi-year offer with a known renewal date) follows seed 002."""
-    if assessment.offer and assessment.offer.type is OfferType.MULTI_YEAR and renewal_on:
-        return PlanKind.RENEWAL
-    return PlanKind.NINETY_DAY
-
-
 def start_plan(
     session: Session,
     *,
@@ -83,12 +75,7 @@ def start_plan(
     existing = db.plans.open_plan(session, account.id)
     if existing is not None:
         return existing, False
-    kind = plan_kind_for(assessment, renewal_on)
-    specs: list[StepSpec] = (
-        renewal_plan(start, renewal_on)
-        if kind is PlanKind.RENEWAL and renewal_on
-        else ninety_day_plan(start)
-    )
+    kind, specs = plan_steps(start, renewal_on)
     plan = Plan(
         account_id=account.id,
         alert_id=alert.id if alert else None,
@@ -110,11 +97,11 @@ def start_plan(
                 position=spec.position,
                 name=spec.name,
                 owner=None if spec.role != "CSM" else owner,
+                role=spec.role,
                 window_start=spec.window_start,
                 window_end=spec.window_end,
                 due_on=spec.due_on,
                 conditional=spec.conditional,
-                note=None if spec.role == "CSM" else f"Usually done by {spec.role}.",
             )
         )
     db.audit.audit(

@@ -34,7 +34,7 @@ def steps_calendar(
         event.add("dtend", step.due_on + timedelta(days=1))
         window = f"Window {step.window_start.isoformat()} to {step.window_end.isoformat()}."
         extra = f"\n{step.note}" if step.note else ""
-        event.add("description", f"{window}{extra}\nStatus: {step.status}.")
+        event.add("description", f"{window}\nWho: {step.role}.{extra}\nStatus: {step.status}.")
         event.add("status", "CONFIRMED" if step.status != "skipped" else "CANCELLED")
         cal.add_component(event)
     data: bytes = cal.to_ical()

@@ -29,7 +29,7 @@ from bot.output.safe_text import as_text, printable
 from bot.poll.registry import configured_names
 from bot.poll.run import PollSummary, SourceOutcome
 from bot.poll.runs import ABANDONED, SCORING, poll_in_progress, shown_status
-from db.models import PollRun, SourceState
+from db.models import PollRun, PollRunStatus, SourceState
 from scoring.evidence import plural
 from sources.base import describe_cursor
 
@@ -50,12 +50,14 @@ class BarProgress:
 
     def source_finished(self, outcome: SourceOutcome) -> None:
         task = self.tasks[outcome.name]
-        word = "[green]done[/]" if outcome.status == "ok" else "[red]failed[/]"
+        word = "[green]done[/]" if outcome.status == PollRunStatus.OK else "[red]failed[/]"
         self.bar.update(
             task,
             description=f"{outcome.name}: {word}",
             total=max(outcome.fetched, 1),
-            completed=max(outcome.fetched, 1) if outcome.status == "ok" else outcome.fetched,
+            completed=max(outcome.fetched, 1)
+            if outcome.status == PollRunStatus.OK
+            else outcome.fetched,
         )
 
     def scoring(self, done: int, total: int) -> None:
@@ -93,7 +95,7 @@ def summary_table(summary: PollSummary) -> Group:
     ):
         table.add_column(name, justify=justify)  # type: ignore[arg-type]
     for o in summary.sources:
-        status = "[green]ok[/]" if o.status == "ok" else "[red]failed[/]"
+        status = "[green]ok[/]" if o.status == PollRunStatus.OK else "[red]failed[/]"
         table.add_row(
             as_text(o.name),
             status,
@@ -205,7 +207,7 @@ def _run_line(run: PollRun | None, now: datetime, polling: bool) -> str:
         return "never"
     status = shown_status(run, polling)
     head = f"{status}, {_when(run.started_at, now)}"
-    if status == ABANDONED and run.status == "running":
+    if status == ABANDONED and run.status == PollRunStatus.RUNNING:
         head += (
             " (its process stopped before it finished; the next poll goes on from its last batch)"
         )

@@ -12,9 +12,9 @@ from bot.output.safe_text import markdown
 from scoring.bands import Band
 from scoring.evidence import SignalKey, fmt_date, fmt_money, plural
 from scoring.facts import Health
-from scoring.offer import APPROACHES, OfferType
+from scoring.offer import APPROACHES
 from scoring.opportunity import ACT_WITHIN_DAYS, REVISIT_DAYS, Tier
-from scoring.plans import ninety_day_plan, renewal_plan
+from scoring.plans import plan_steps
 
 _TIMELINE = {
     Band.PRIORITY: "This month",
@@ -195,10 +195,8 @@ def _approach(r: Scored) -> list[str]:
     """The plan the CSM would start today, as dated steps."""
     a, owner = r.assessment, _md(r.account.owner_name or "the owner")
     latest = r.facts.latest
-    if a.offer and a.offer.type is OfferType.MULTI_YEAR and latest and latest.renewal_on:
-        steps = renewal_plan(a.today, latest.renewal_on)
-    else:
-        steps = [s for s in ninety_day_plan(a.today) if not s.conditional]
+    _, all_steps = plan_steps(a.today, latest.renewal_on if latest else None)
+    steps = [s for s in all_steps if not s.conditional]
     return [
         f"{n}. {s.name} — {s.role if s.role != 'CSM' else owner}, by {fmt_date(s.due_on)}"
         for n, s in enumerate(steps, 1)

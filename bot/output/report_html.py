@@ -127,10 +127,14 @@ def render_playbook_html(rows: list[Scored], today: date, portfolio: str = "All 
         "</figcaption></figure>"
     )
     body = body.replace(marker, chart + marker, 1) if marker in body else chart + body
-    title = html.escape(f"Expansion playbook — {fmt_date(today)}")
+    return html_page(f"Expansion playbook — {fmt_date(today)}", body)
+
+
+def html_page(title: str, body: str) -> str:
+    """A page that needs nothing else: ``body`` is already sanitized, ``title`` is escaped."""
     return (
         '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{title}</title><style>{_CSS}</style></head>"
+        f"<title>{html.escape(title)}</title><style>{_CSS}</style></head>"
         f"<body>{body}</body></html>\n"
     )

@@ -41,12 +41,13 @@ from bot.infra.metrics import (
     SOURCE_RATE_WAIT,
 )
 from bot.infra.settings import AppConfig, Settings
-from bot.poll.cycle import CycleResult, ingest_batch
+from bot.poll.cycle import CycleResult
+from bot.poll.ingest import ingest_batch
 from bot.poll.parallel import plan_helpers, score_chunk, score_in_parallel
 from bot.poll.registry import configured_sources
 from bot.poll.runs import SCORING, settle_abandoned_runs, tell_admins
 from db.engine import SessionFactory, transaction
-from db.models import PollRun, utcnow
+from db.models import PollRun, PollRunStatus, utcnow
 from sources.ahead import read_ahead
 from sources.base import Source
 from sources.http import SourceError, stats_of
@@ -89,7 +90,7 @@ class QuietProgress:
 class SourceOutcome:
     name: str
     run_id: int
-    status: str = "running"  # ok | failed
+    status: str = PollRunStatus.RUNNING
     fetched: int = 0
     rejected: int = 0
     unmatched: int = 0
@@ -112,7 +113,9 @@ class PollSummary:
 
     @property
     def ok(self) -> bool:
-        return self.scoring_error is None and all(s.status == "ok" for s in self.sources)
+        return self.scoring_error is None and all(
+            s.status == PollRunStatus.OK for s in self.sources
+        )
 
 
 # --- which sources ----------------------------------------------------------------------
@@ -154,16 +157,16 @@ def poll_source(
                 with transaction(factory) as session:
                     db.runs.refresh_planner_statistics(session)
                 analyze_at *= 2
-        outcome.status = "ok"
+        outcome.status = PollRunStatus.OK
     except SourceError as exc:
-        outcome.status, outcome.error = "failed", str(exc)
+        outcome.status, outcome.error = PollRunStatus.FAILED, str(exc)
         log.warning("%s: poll failed: %s", source.name, exc)
     except Exception as exc:  # a bug or the database: recorded, and the next source runs
-        outcome.status = "failed"
+        outcome.status = PollRunStatus.FAILED
         outcome.error = f"unexpected {type(exc).__name__}: {exc}"
         log.exception("%s: poll failed", source.name)
     except BaseException:  # Ctrl-C or shutdown: record it, then let it stop the process
-        outcome.status, outcome.error = "failed", "interrupted"
+        outcome.status, outcome.error = PollRunStatus.FAILED, "interrupted"
         _finish(factory, outcome)
         raise
     finally:
@@ -255,7 +258,7 @@ def _finish(factory: SessionFactory, outcome: SourceOutcome) -> None:
         run.errors = _messages(outcome)
         session.add(run)
         state = db.runs.source_state(session, outcome.name)
-        if outcome.status == "ok":
+        if outcome.status == PollRunStatus.OK:
             state.last_success_at = now
         else:
             state.last_error = (outcome.error or "failed")[:2000]
@@ -335,7 +338,7 @@ def rescore(
     with transaction(factory) as session:
         row = session.get(PollRun, run_id)
         assert row is not None
-        row.status = "failed" if error else "ok"
+        row.status = PollRunStatus.FAILED if error else PollRunStatus.OK
         row.finished_at = utcnow()
         row.fetched = done
         row.changed = done

@@ -12,7 +12,8 @@ import db.outbox
 import db.runs
 from bot.slack.mrkdwn import code, escape
 from db.engine import SessionFactory, transaction
-from db.models import PollRun, utcnow
+from db.models import PollRun, PollRunStatus, utcnow
+from db.outbox_payloads import AdminNote
 
 if TYPE_CHECKING:
     from bot.poll.run import SourceOutcome
@@ -36,7 +37,11 @@ def settle_abandoned_runs(factory: SessionFactory) -> list[PollRun]:
         " wrote is kept, and the next poll goes on from its last written batch"
     )
     with transaction(factory) as session:
-        stale = [r for r in db.runs.last_run_per_source(session).values() if r.status == "running"]
+        stale = [
+            r
+            for r in db.runs.last_run_per_source(session).values()
+            if r.status == PollRunStatus.RUNNING
+        ]
         if not stale:
             return []
         db.runs.abandon_runs(
@@ -79,9 +84,9 @@ def lease_busy_message(session: Session) -> str:
 def shown_status(run: PollRun, polling: bool) -> str:
     """A run's status for people: "running" only while a poll holds the lease; a run left
     running by a process that is gone is "abandoned" (and so is one already settled)."""
-    if run.status == "running" and not polling:
+    if run.status == PollRunStatus.RUNNING and not polling:
         return ABANDONED
-    if run.status == "failed" and _abandoned(run):
+    if run.status == PollRunStatus.FAILED and _abandoned(run):
         return ABANDONED
     return run.status
 
@@ -92,7 +97,7 @@ def _abandoned(run: PollRun) -> bool:
 
 def _unhealthy(status: str, fetched: int, rejected: int) -> bool:
     """A failed run, or one whose every record was rejected (the source sent garbage)."""
-    return status == "failed" or (fetched > 0 and rejected >= fetched)
+    return status == PollRunStatus.FAILED or (fetched > 0 and rejected >= fetched)
 
 
 def tell_admins(session: Session, outcome: SourceOutcome) -> None:
@@ -132,5 +137,5 @@ def tell_admins(session: Session, outcome: SourceOutcome) -> None:
         text = f":white_check_mark: Source *{name}* is healthy again: its last poll succeeded."
     else:
         return
-    db.outbox.enqueue(session, alert=None, kind="admin", payload={"text": text}, priority=1000)
+    db.outbox.enqueue(session, AdminNote(text), alert=None, priority=1000)
     log.warning("%s: admin channel told: %s", outcome.name, "unhealthy" if bad else "recovered")

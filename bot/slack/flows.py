@@ -15,6 +15,7 @@ from sqlmodel import Session
 
 import db.alerts
 import db.facts
+import db.plans
 from bot.alerts import AlertSummary
 from bot.domain.when import WhenError, parse_when
 from bot.slack import admin, log_flows, services
@@ -41,7 +42,7 @@ from bot.slack.model import STALE, ActionValue, Card, Reply
 from bot.slack.mrkdwn import escape
 from bot.slack.parse import parse
 from db.engine import transaction
-from db.models import Account, Alert
+from db.models import OPEN_ALERT_STATUSES, Account, Alert
 from scoring.evidence import SignalKey, plural
 from scoring.scripts import objection_answers
 
@@ -180,7 +181,7 @@ def _start_plan(
         account.name,
         plan.kind,
         created,
-        [(s.due_on, s.name, s.status) for s in steps],
+        [(s.due_on, s.name, s.status, s.role) for s in steps],
         plan_id=plan.id,
     )
 
@@ -268,18 +269,27 @@ def dismiss(deps: Deps, *, user_id: str, value: ActionValue, reason: str, note: 
     return refreshed(deps, alert_id)
 
 
+def account_of(session: Session, value: ActionValue) -> Account:
+    """The account a button is about: named, or through its alert or its plan."""
+    account_id = value.account
+    if account_id is None and value.alert is not None:
+        found = db.alerts.alert_and_account(session, value.alert)
+        account_id = found[1].id if found else None
+    if account_id is None and value.plan is not None:
+        with_account = db.plans.plan_with_account(session, value.plan)
+        account_id = with_account[1].id if with_account else None
+    if account_id is None:
+        raise UserError("This button is not tied to an account any more.")
+    account = session.get(Account, account_id)
+    if account is None:
+        raise UserError("That account no longer exists.")
+    return account
+
+
 def start_plan(deps: Deps, *, user_id: str, value: ActionValue) -> Reply:
     local = deps.local_now(user_id)
     with transaction(deps.factory) as session:
-        account_id = value.account
-        if account_id is None and value.alert is not None:
-            found = db.alerts.alert_and_account(session, value.alert)
-            account_id = found[1].id if found else None
-        if account_id is None:
-            raise UserError("This button is not tied to an account any more.")
-        account = session.get(Account, account_id)
-        if account is None:
-            raise UserError("That account no longer exists.")
+        account = account_of(session, value)
         if value.alert is not None:
             _alert_id(value, deps)
         reply = _start_plan(deps, session, user_id, account, value.alert, local)
@@ -313,7 +323,7 @@ def modal(deps: Deps, *, kind: str, user_id: str, value: ActionValue) -> View:
         if found is None:
             raise UserError("That alert no longer exists.")
         alert, account = found
-        services_open = alert.status in ("open", "acknowledged", "snoozed")
+        services_open = alert.status in OPEN_ALERT_STATUSES
         if not services_open:
             raise UserError(f"The alert for *{escape(account.name, single_line=True)}* is closed.")
         if kind == "reassign":  # say no before the picker opens, not after

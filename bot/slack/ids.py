@@ -39,6 +39,7 @@ class Action(StrEnum):
     STEP_REASSIGN = "step_reassign"  # opens the user picker
     PLAN_REASSIGN = "plan_reassign"
     PLAN_OUTCOME = "plan_outcome"  # static select: won, lost, not_this_cycle (opens the modal)
+    PLAN_DOCUMENT = "plan_document"  # seed 002's plan, as a canvas (else a file) in the thread
     SKIP_NOTE = "skip_note"
     OWNER_USER = "owner_user"
     OUTCOME_ARR = "outcome_arr"
@@ -100,6 +101,8 @@ class Scope(StrEnum):
     CHANNELS_READ = "channels:read"  # conversations.list: a channel name's id
     GROUPS_READ = "groups:read"  # … for a private channel
     CHANNELS_JOIN = "channels:join"  # conversations.join: read a public channel posted to
+    CANVASES_WRITE = "canvases:write"  # canvases.create/.access.set: the plan document
+    FILES_WRITE = "files:write"  # the plan document as a file where canvases are not allowed
 
 
 # Web API methods the app calls → the scope each needs (None: no scope needed).
@@ -119,6 +122,13 @@ METHODS: dict[str, Scope | None] = {
     "conversations.replies": Scope.CHANNELS_HISTORY,
     "conversations.list": Scope.CHANNELS_READ,
     "conversations.join": Scope.CHANNELS_JOIN,
+    "canvases.create": Scope.CANVASES_WRITE,
+    "canvases.access.set": Scope.CANVASES_WRITE,
+    # slack_sdk's wrapper for the three upload steps: files.getUploadURLExternal, a POST of the
+    # bytes to the URL it gives, files.completeUploadExternal
+    "files.upload_v2": Scope.FILES_WRITE,
+    "files.getUploadURLExternal": Scope.FILES_WRITE,
+    "files.completeUploadExternal": Scope.FILES_WRITE,
 }
 
 # Methods that need more scopes than the one above, by conversation type (a private channel,

@@ -33,6 +33,7 @@ from bot.infra.scheduled import each
 from bot.infra.settings import AppConfig
 from bot.infra.timezones import TzLookup, zone
 from bot.slack import plan_cards, services
+from bot.slack.blocks.base import drawn
 from bot.slack.blocks.digests import (
     daily_digest_blocks,
     daily_digest_text,
@@ -43,6 +44,7 @@ from bot.slack.routing import Router
 from bot.slack.sender import Sender
 from db.engine import SessionFactory, transaction
 from db.models import utcnow
+from db.outbox_payloads import ChannelMessage, DirectMessage
 
 log = logging.getLogger(__name__)
 
@@ -181,13 +183,12 @@ def send_daily_digests(
                 return False
             db.outbox.enqueue(
                 session,
+                DirectMessage(
+                    email=digest.owner,
+                    text=daily_digest_text(digest),
+                    blocks=drawn(daily_digest_blocks(digest)),
+                ),
                 alert=None,
-                kind="dm",
-                payload={
-                    "email": digest.owner,
-                    "text": daily_digest_text(digest),
-                    "blocks": [b.to_dict() for b in daily_digest_blocks(digest)],
-                },
             )
         return True
 
@@ -224,13 +225,12 @@ def post_weekly_summary(
             return False
         db.outbox.enqueue(
             session,
+            ChannelMessage(
+                channel=channel,
+                text=weekly_summary_text(summary),
+                blocks=drawn(weekly_summary_blocks(summary)),
+            ),
             alert=None,
-            kind="channel",
-            payload={
-                "channel": channel,
-                "text": weekly_summary_text(summary),
-                "blocks": [b.to_dict() for b in weekly_summary_blocks(summary)],
-            },
         )
     return True
 

@@ -10,6 +10,7 @@ from typing import Annotated, Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
 from bot.slack.errors import UserError
+from db.models import OPEN_ALERT_STATUSES
 from scoring.outcomes import OutcomeMetrics
 
 # A database id as a button may carry one: never negative, within a 32-bit INTEGER column.
@@ -213,7 +214,7 @@ class Card:
 
     @property
     def actionable(self) -> bool:
-        return self.alert_id is not None and self.status in ("open", "acknowledged", "snoozed")
+        return self.alert_id is not None and self.status in OPEN_ALERT_STATUSES
 
 
 @dataclass(frozen=True)
@@ -261,6 +262,7 @@ class StepCard:
     snoozed_by: str | None = None
     last: bool = False  # the plan's last step: the outcome choices ride along
     plan_status: str = "open"
+    role: str = "CSM"  # who usually does it: CSM, AE, Legal
     reassigned_by: str | None = None
 
     @property

@@ -16,11 +16,12 @@ import db.snoozes
 from bot.domain import plans as domain_plans
 from bot.domain.reminders import SnoozeReturn, StepReminder
 from bot.infra.settings import AppConfig
-from bot.slack.blocks.base import thread_blocks
+from bot.slack.blocks.base import drawn
 from bot.slack.blocks.steps import outcome_text, plan_back_text, step_blocks, step_text
 from bot.slack.model import Owner, StepCard
 from bot.slack.wording import worded, worded_call
 from db.models import Account, Alert, Plan
+from db.outbox_payloads import BlockJson, DirectMessage, ThreadReply
 
 
 def slack_id_of(session: Session, email: str | None) -> str | None:
@@ -62,6 +63,7 @@ def step_card(session: Session, *, step_id: int, event: str | None = None) -> St
         last=bool(positions) and step.position == max(positions),
         plan_status=plan.status,
         reassigned_by=reassigned[-1].user_id if reassigned else None,
+        role=step.role,
     )
 
 
@@ -144,7 +146,7 @@ def close_plan(
         )
     if alert is not None and alert.delivery == "channel":
         text = outcome_text(account.name, outcome, arr, reason, revisit_on)
-        db.outbox.enqueue(session, alert=alert, kind="thread", payload={"text": text})
+        db.outbox.enqueue(session, ThreadReply(text), alert=alert)
     return plan, account
 
 
@@ -153,18 +155,13 @@ def step_reminder(session: Session, *, reminder: StepReminder) -> None:
     thread when the plan came from a posted alert, and a DM to the step's owner."""
     card = step_card(session, step_id=reminder.step_id, event=reminder.event)
     text = step_text(card)
-    drawn = [b.to_dict() for b in step_blocks(card)]
+    blocks = drawn(step_blocks(card))
     alert = session.get(Alert, reminder.alert_id) if reminder.alert_id else None
     if alert is not None and alert.delivery == "channel":
-        db.outbox.enqueue(
-            session, alert=alert, kind="thread", payload={"text": text, "blocks": drawn}
-        )
+        db.outbox.enqueue(session, ThreadReply(text, blocks), alert=alert)
     if reminder.owner:
         db.outbox.enqueue(
-            session,
-            alert=None,
-            kind="dm",
-            payload={"email": reminder.owner, "text": text, "blocks": drawn},
+            session, DirectMessage(email=reminder.owner, text=text, blocks=blocks), alert=None
         )
     db.audit.audit(
         session,
@@ -178,6 +175,7 @@ def step_reminder(session: Session, *, reminder: StepReminder) -> None:
 def snooze_return(session: Session, *, back: SnoozeReturn, now: datetime) -> bool:
     """A plan or step snooze ended: tell its owner, with the step's buttons. False: nothing to
     say (the step was closed meanwhile, or nobody owns it)."""
+    blocks: tuple[BlockJson, ...] | None = None  # a plan's return is plain text
     if back.target_type == "step":
         found = db.plans.step_with_plan(session, back.target_id)
         if found is None:
@@ -187,7 +185,7 @@ def snooze_return(session: Session, *, back: SnoozeReturn, now: datetime) -> boo
             return False
         owner = step.owner or plan.owner
         card = step_card(session, step_id=back.target_id, event="back")
-        text, drawn = step_text(card), [b.to_dict() for b in step_blocks(card)]
+        text, blocks = step_text(card), drawn(step_blocks(card))
     elif back.target_type == "plan":
         pair = db.plans.plan_with_account(session, back.target_id)
         if pair is None:
@@ -195,7 +193,6 @@ def snooze_return(session: Session, *, back: SnoozeReturn, now: datetime) -> boo
         plan, account = pair
         owner = plan.owner
         text = plan_back_text(account.name, plan.status, plan.revisit_on)
-        drawn = [b.to_dict() for b in thread_blocks(text)]
     else:
         return False
     db.audit.audit(
@@ -207,7 +204,5 @@ def snooze_return(session: Session, *, back: SnoozeReturn, now: datetime) -> boo
     )
     if not owner:
         return False
-    db.outbox.enqueue(
-        session, alert=None, kind="dm", payload={"email": owner, "text": text, "blocks": drawn}
-    )
+    db.outbox.enqueue(session, DirectMessage(email=owner, text=text, blocks=blocks), alert=None)
     return True

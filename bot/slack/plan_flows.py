@@ -11,7 +11,9 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.models.views import View
 
 import db.plans
-from bot.slack import flows, plan_cards
+from bot.domain.plan_document import plan_document
+from bot.output.plan_document import render_plan_md
+from bot.slack import flows, plan_cards, plan_docs
 from bot.slack.blocks.base import message_reply
 from bot.slack.blocks.modals import (
     outcome_modal,
@@ -19,12 +21,18 @@ from bot.slack.blocks.modals import (
     skip_modal,
     snooze_modal,
 )
-from bot.slack.blocks.steps import outcome_text, step_blocks, step_text
+from bot.slack.blocks.steps import (
+    outcome_text,
+    plan_document_sent_text,
+    step_blocks,
+    step_text,
+)
 from bot.slack.deps import Deps
 from bot.slack.errors import UserError
 from bot.slack.ids import Callback
 from bot.slack.model import ActionValue, Reply, StepCard
 from bot.slack.mrkdwn import escape
+from bot.slack.plan_docs import Where
 from db.engine import transaction
 
 log = logging.getLogger(__name__)
@@ -62,28 +70,26 @@ def step_view(deps: Deps, *, step_id: int) -> StepCard:
         return plan_cards.step_card(session, step_id=step_id)
 
 
-def step_done(deps: Deps, *, user_id: str, value: ActionValue) -> StepCard:
+def _close_step(
+    deps: Deps, *, user_id: str, value: ActionValue, status: str, note: str | None
+) -> StepCard:
     with transaction(deps.factory) as session:
         return plan_cards.close_step(
             session,
             step_id=_step_id(value),
             user_id=user_id,
-            status="done",
-            note=None,
-            now=deps.clock(),
-        )
-
-
-def step_skip(deps: Deps, *, user_id: str, value: ActionValue, note: str | None) -> StepCard:
-    with transaction(deps.factory) as session:
-        return plan_cards.close_step(
-            session,
-            step_id=_step_id(value),
-            user_id=user_id,
-            status="skipped",
+            status=status,
             note=note,
             now=deps.clock(),
         )
+
+
+def step_done(deps: Deps, *, user_id: str, value: ActionValue) -> StepCard:
+    return _close_step(deps, user_id=user_id, value=value, status="done", note=None)
+
+
+def step_skip(deps: Deps, *, user_id: str, value: ActionValue, note: str | None) -> StepCard:
+    return _close_step(deps, user_id=user_id, value=value, status="skipped", note=note)
 
 
 def step_snooze(deps: Deps, *, user_id: str, value: ActionValue, when: str) -> StepCard:
@@ -225,3 +231,39 @@ def plan_modal(deps: Deps, *, kind: str, user_id: str, value: ActionValue) -> Vi
                 "plan", account.name, value, plan_cards.slack_id_of(session, plan.owner)
             )
         return outcome_modal(account.name, value, value.choice or "won", today)
+
+
+# --- the plan document ----------------------------------------------------------------------
+
+
+def share_plan_document(
+    deps: Deps,
+    *,
+    user_id: str,
+    value: ActionValue,
+    channel: str | None,
+    thread_ts: str | None,
+    private: bool,
+) -> str | None:
+    """Seed 002's plan for the button's account, as of the person's today, published in the
+    clicked message's thread — or in their DM when the card was private (ephemeral) or there is
+    no channel. Returns what to tell the person, if the thread itself does not show it."""
+    local = deps.local_now(user_id)
+    with deps.factory() as session:
+        account = flows.account_of(session, value)
+        doc = plan_document(session, account, local.date(), deps.config)
+        key = account.key
+    if private or not channel:
+        dm = str(deps.client.conversations_open(users=user_id)["channel"]["id"])
+        where = Where(dm, user=user_id)
+    else:
+        where = Where(channel, thread_ts, user_id if channel.startswith("D") else None)
+    plan_docs.publish(
+        deps.client,
+        name=doc.account,
+        key=key,
+        as_of=doc.as_of,
+        markdown=render_plan_md(doc),
+        where=where,
+    )
+    return plan_document_sent_text(doc.account) if where.channel != channel else None

@@ -145,20 +145,26 @@ def activity(session: Session, alert: Alert) -> tuple[Activity, ...]:
     return tuple(out[-8:])
 
 
-def alert_card(session: Session, *, alert: Alert, account: Account, today: date) -> Card:
-    """The alert as posted: its frozen summary, plus today's facts and what people did."""
-    assert account.id is not None
-    owner_id = alert.owner_slack_id
+def _owner(session: Session, account: Account, alert: Alert | None) -> Owner:
+    """Who a card names as owner: the alert's Slack user, else the account owner's (from the
+    cache of Slack users), else the owner's name alone."""
+    owner_id = alert.owner_slack_id if alert else None
     if owner_id is None and account.owner_email:
         cached = db.slack_cache.slack_user(session, account.owner_email)
         owner_id = cached.user_id if cached else None
+    return Owner(owner_id, account.owner_name)
+
+
+def alert_card(session: Session, *, alert: Alert, account: Account, today: date) -> Card:
+    """The alert as posted: its frozen summary, plus today's facts and what people did."""
+    assert account.id is not None
     return card_from_summary(
         AlertSummary.from_json(alert.summary),
         account=account,
         today=today,
         snapshot=db.facts.latest_snapshot(session, account.id),
         usage=db.facts.usage_series(session, account.id),
-        owner=Owner(owner_id, account.owner_name),
+        owner=_owner(session, account, alert),
         alert=alert,
         activity=activity(session, alert),
         plan_open=db.plans.open_plan(session, account.id) is not None,
@@ -171,17 +177,13 @@ def account_card(session: Session, *, account: Account, config: AppConfig, today
     assert account.id is not None
     scored = assess_account(session, account, today, config)
     alert = db.alerts.open_alert(session, account.id)
-    owner_id = alert.owner_slack_id if alert else None
-    if owner_id is None and account.owner_email:
-        cached = db.slack_cache.slack_user(session, account.owner_email)
-        owner_id = cached.user_id if cached else None
     return card_from_summary(
         AlertSummary.of(scored.assessment),
         account=account,
         today=today,
         snapshot=scored.facts.latest,  # the history is loaded already: no second query
         usage=usage_points(scored.facts.history),
-        owner=Owner(owner_id, account.owner_name),
+        owner=_owner(session, account, alert),
         alert=alert,
         activity=activity(session, alert) if alert else (),
         plan_open=db.plans.open_plan(session, account.id) is not None,
@@ -225,7 +227,14 @@ def home_data(
         for step, _plan, account in db.plans.open_steps(session, owner=email):
             if step.due_on <= week_end:
                 steps.append(
-                    ListItem(account.name, "", 0, detail=step.name, status=None, due_on=step.due_on)
+                    ListItem(
+                        account.name,
+                        "",
+                        0,
+                        detail=f"{step.name} · {step.role}",
+                        status=None,
+                        due_on=step.due_on,
+                    )
                 )
     steps.sort(key=lambda i: i.due_on or today)
     return HomeData(

@@ -5,17 +5,14 @@ explicit re-score (once), never by an ordinary poll."""
 from __future__ import annotations
 
 import subprocess
-import sys
 from datetime import date
 from pathlib import Path
-from typing import Any
 
 import pytest
 from sqlmodel import col, func, select
 
 import db.runs
 from bot.infra.settings import AlertPolicy, AppConfig, load_app_config
-from bot.poll import parallel
 from bot.poll.cycle import run_cycle
 from bot.poll.run import rescore
 from db import migrate
@@ -23,6 +20,7 @@ from db.engine import SessionFactory, make_engine, session_factory, transaction
 from db.models import Account, Alert, AlertStatus, OutboxMessage, TriggerEpisode, utcnow
 from scoring.config import ConfigError
 from sources.demo import demo_batch
+from tests.cli import run_cli
 
 DAY = date(2026, 11, 20)
 SILENT = AppConfig(alerts=AlertPolicy(post_bands=(), digest_bands=()))
@@ -155,23 +153,14 @@ def test_rescore_all_offers_what_a_silent_config_left_behind_once(
 
 
 def test_helper_processes_offer_what_was_left_behind_too(
-    factory: SessionFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    factory: SessionFactory, tmp_path: Path, helper_starts: list[int]
 ) -> None:
     run_cycle(factory, [demo_batch(DAY)], DAY, SILENT)
-    monkeypatch.setattr(parallel, "MIN_PARALLEL", 1)
-    started: list[int] = []
-    real = parallel.score_in_parallel
-
-    def counting(*args: Any, **kwargs: Any) -> None:
-        started.append(kwargs["helpers"])
-        real(*args, **kwargs)
-
-    monkeypatch.setattr("bot.poll.run.score_in_parallel", counting)
     two = AppConfig.model_validate({"sources": {"schedule": {"rescore_processes": 2}}})
     fixed, _, error = rescore(
         factory, today=DAY, config=two, everything=True, reoffer=True, chunk=3
     )
-    assert error is None and started == [2]
+    assert error is None and helper_starts == [2]
     assert len(fixed.new_alerts) > 0 and _alerted(factory) == _reference(tmp_path)
 
 
@@ -208,19 +197,8 @@ def test_poll_rescore_all_after_fixing_the_config_posts_once(tmp_path: Path) -> 
     """The issue's steps as a user runs them: a config posting nothing, then the fix."""
 
     def cli(*args: str) -> subprocess.CompletedProcess[str]:
-        return subprocess.run(
-            [sys.executable, "-m", "bot", *args, "--today", DAY.isoformat()],
-            cwd=tmp_path,
-            capture_output=True,
-            text=True,
-            timeout=120,
-            env={
-                "PATH": "/usr/bin:/bin",
-                "COLUMNS": "200",
-                "PYTHONPATH": str(Path(__file__).parents[2]),
-                "EXPANSION_RADAR_CONFIG": "radar.yml",
-            },
-        )
+        config = {"EXPANSION_RADAR_CONFIG": "radar.yml"}
+        return run_cli(*args, "--today", DAY.isoformat(), cwd=tmp_path, env=config)
 
     config = tmp_path / "radar.yml"
     config.write_text("sources:\n  demo: {enabled: true}\nalerts:\n  post_bands: []\n")

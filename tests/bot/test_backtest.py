@@ -4,9 +4,6 @@ points, and the precision figures are the stored votes and outcomes counted by h
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import sys
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 
@@ -25,6 +22,8 @@ from scoring.config import ScoringConfig, Triggers
 from scoring.facts import EventKind, Health
 from scoring.outcomes import Rate
 from sources.records import AccountRecord, Batch, EventRecord, SnapshotRecord
+from tests.bot.test_report import _console_messages, needs_chromium
+from tests.cli import run_cli
 from tests.fakes.history import daily_batches, synthetic_book
 
 LIVE = AppConfig()
@@ -267,66 +266,23 @@ def test_markdown_report_names_the_changes_and_keeps_names_inert(known: Backtest
     assert "Gamma &lt;img src=x onerror=alert(1)&gt; \\| \\*co\\*" in text
 
 
-def _chromium() -> str | None:
-    return shutil.which("chromium") or shutil.which("chromium-browser")
-
-
-@pytest.mark.skipif(
-    _chromium() is None, reason="Chromium is not installed (apt-get install chromium; .ci/run does)"
-)
+@needs_chromium
 def test_html_report_renders_its_chart_in_chromium(known: Backtest, tmp_path: Path) -> None:
     page = tmp_path / "backtest.html"
     page.write_text(render_backtest_html(known), encoding="utf-8")
-    exe = _chromium()
-    assert exe is not None
-    proc = subprocess.run(
-        [
-            exe,
-            "--headless",
-            "--no-sandbox",
-            "--disable-gpu",
-            "--no-first-run",
-            "--disable-background-networking",
-            "--disable-component-update",
-            "--disable-sync",
-            f"--user-data-dir={tmp_path / 'profile'}",
-            "--enable-logging=stderr",
-            "--v=0",
-            "--dump-dom",
-            page.as_uri(),
-        ],
-        capture_output=True,
-        text=True,
-        timeout=90,
-    )
-    dom = proc.stdout
-    assert [line for line in proc.stderr.splitlines() if ":CONSOLE" in line] == []
+    dom, messages = _console_messages(page, tmp_path)
+    assert messages == []
     assert 'id="weekly-chart"' in dom and "<svg" in dom and "<rect" in dom
     assert "Alerts the candidate adds" in dom
     assert "<img" not in dom and "onerror=alert(1)&gt;" in dom
 
 
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "COLUMNS": "200",
-            "PYTHONPATH": str(Path(__file__).parents[2]),
-        },
-    )
-
-
 def test_cli_writes_the_report_and_refuses_what_it_cannot_use(tmp_path: Path) -> None:
-    assert _cli("demo", "--today", "2026-11-20", cwd=tmp_path).returncode == 0
+    assert run_cli("demo", "--today", "2026-11-20", cwd=tmp_path).returncode == 0
     (tmp_path / "candidate.yml").write_text(
         "scoring:\n  triggers: {capacity_fire: 0.8, capacity_rearm: 0.75}\n"
     )
-    res = _cli(
+    res = run_cli(
         "backtest", "--config", "candidate.yml", "--to", "2026-11-20", "--format", "html",
         "-o", "bt.html", cwd=tmp_path,
     )  # fmt: skip
@@ -335,14 +291,14 @@ def test_cli_writes_the_report_and_refuses_what_it_cannot_use(tmp_path: Path) ->
     page = (tmp_path / "bt.html").read_text()
     assert 'id="weekly-chart"' in page and "Alerts the candidate removes" in page
 
-    md = _cli("backtest", "--config", "candidate.yml", "--to", "2026-11-20", cwd=tmp_path)
+    md = run_cli("backtest", "--config", "candidate.yml", "--to", "2026-11-20", cwd=tmp_path)
     assert md.returncode == 0 and (tmp_path / "backtest.md").exists()
 
     (tmp_path / "typo.yml").write_text("scoring:\n  trigers: {}\n")
-    bad = _cli("backtest", "--config", "typo.yml", cwd=tmp_path)
+    bad = run_cli("backtest", "--config", "typo.yml", cwd=tmp_path)
     assert bad.returncode == 2 and "scoring.trigers" in bad.stderr
 
-    backwards = _cli(
+    backwards = run_cli(
         "backtest", "--config", "candidate.yml", "--from", "2026-11-20", "--to", "2026-11-01",
         cwd=tmp_path,
     )  # fmt: skip

@@ -10,22 +10,10 @@ from pathlib import Path
 
 import pytest
 
+from tests.cli import ROOT
+from tests.cli import run_cli as run
+
 DAY = "2026-11-20"
-
-
-def run(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "COLUMNS": "200",
-            "PYTHONPATH": str(Path(__file__).parents[2]),
-        },
-    )
 
 
 @pytest.fixture(scope="module")
@@ -159,7 +147,7 @@ def test_an_unreadable_config_file_is_one_clear_line(tmp_path: Path) -> None:
         capture_output=True,
         text=True,
         timeout=120,
-        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(Path(__file__).parents[2])},
+        env={"PATH": "/usr/bin:/bin", "PYTHONPATH": str(ROOT)},
     )
     _config_error(res, str(path), "cannot be read: permission denied")
 

@@ -8,7 +8,6 @@ import csv
 import io
 import re
 import subprocess
-import sys
 from pathlib import Path
 
 import pytest
@@ -21,6 +20,7 @@ from bot.poll.cycle import CycleResult
 from bot.poll.run import PollSummary, SourceOutcome
 from db.models import Plan, SourceState
 from tests.bot.test_safe_text import CRAFTED
+from tests.cli import run_cli
 
 DAY = "2026-11-20"
 CONFIG = """
@@ -54,19 +54,7 @@ _CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]")
 
 
 def cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "COLUMNS": "250",
-            "PYTHONPATH": str(Path(__file__).parents[2]),
-            "EXPANSION_RADAR_CONFIG": "radar.yml",
-        },
-    )
+    return run_cli(*args, cwd=cwd, columns=250, env={"EXPANSION_RADAR_CONFIG": "radar.yml"})
 
 
 def _ok(res: subprocess.CompletedProcess[str]) -> str:

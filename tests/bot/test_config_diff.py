@@ -3,12 +3,11 @@ used is one clear line and exit code 2."""
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 from bot.infra.config_diff import config_changes
 from bot.infra.settings import AppConfig, load_app_config
+from tests.cli import run_cli
 
 
 def _config(tmp_path: Path, name: str, text: str) -> AppConfig:
@@ -108,36 +107,21 @@ def test_other_settings_are_named_by_key_with_their_description(tmp_path: Path) 
     assert "scoring.offers.effort: tier_upgrade removed (was 6)" in changes
 
 
-def _cli(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "COLUMNS": "200",
-            "PYTHONPATH": str(Path(__file__).parents[2]),
-        },
-    )
-
-
 def test_cli_prints_the_changes_and_refuses_a_bad_file_with_exit_2(tmp_path: Path) -> None:
     (tmp_path / "old.yml").write_text("", encoding="utf-8")
     (tmp_path / "new.yml").write_text("scoring:\n  triggers: {capacity_fire: 0.9}\n")
-    res = _cli("config", "diff", "old.yml", "new.yml", cwd=tmp_path)
+    res = run_cli("config", "diff", "old.yml", "new.yml", cwd=tmp_path)
     assert res.returncode == 0, res.stderr
     assert res.stdout.strip() == "Capacity trigger: fires at 90% of what they bought (was 85%)"
 
-    same = _cli("config", "diff", "old.yml", "old.yml", cwd=tmp_path)
+    same = run_cli("config", "diff", "old.yml", "old.yml", cwd=tmp_path)
     assert same.returncode == 0 and "No changes" in same.stdout
 
     (tmp_path / "typo.yml").write_text("scoring:\n  trigers: {capacity_fire: 0.9}\n")
-    bad = _cli("config", "diff", "old.yml", "typo.yml", cwd=tmp_path)
+    bad = run_cli("config", "diff", "old.yml", "typo.yml", cwd=tmp_path)
     assert bad.returncode == 2
     assert "typo.yml" in bad.stderr and "scoring.trigers" in bad.stderr
     assert "Traceback" not in bad.stderr
 
-    missing = _cli("config", "diff", "old.yml", "nowhere.yml", cwd=tmp_path)
+    missing = run_cli("config", "diff", "old.yml", "nowhere.yml", cwd=tmp_path)
     assert missing.returncode == 2 and "nowhere.yml does not exist" in missing.stderr

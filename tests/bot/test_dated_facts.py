@@ -8,32 +8,20 @@ purchase the CRM keeps, and the evidence says which baseline it used.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
-from typing import Any
+from datetime import date, timedelta
 
-import pytest
-from sqlalchemy import func
 from sqlmodel import col, select
 
-import db.accounts
-import db.facts
-from bot.infra.settings import AppConfig
-from bot.poll.run import PollSummary, poll
 from db.engine import SessionFactory
 from db.models import Snapshot
-from scoring.evidence import Signal, SignalKey
-from scoring.facts import AccountFacts
-from scoring.signals import readiness_signals
-from sources.base import Source
+from scoring.evidence import SignalKey
 from sources.crm_config import HubSpotConfig, HubSpotProperties, SalesforceConfig, SalesforceFields
 from sources.hubspot import HubSpotSource
 from sources.salesforce import SalesforceSource
+from tests.bot.crm_e2e import D0, acme, company, count, epoch_ms, facts_of, run, signals
 from tests.fakes import FakeHubSpot, FakeSalesforce
 from tests.sources.conftest import FAST, HS_TOKEN, SF_TOKEN
 
-CONFIG = AppConfig()
-D0 = date(2026, 11, 22)
 PURCHASED = date(2025, 10, 16)
 DATED = HubSpotProperties.model_validate(
     {
@@ -49,56 +37,11 @@ DATED = HubSpotProperties.model_validate(
 )
 
 
-@pytest.fixture
-def hubspot() -> Iterator[FakeHubSpot]:
-    with FakeHubSpot(auth_token=HS_TOKEN, burst_limit=100_000) as fake:
-        yield fake
-
-
-@pytest.fixture
-def salesforce() -> Iterator[FakeSalesforce]:
-    with FakeSalesforce(auth_token=SF_TOKEN) as fake:
-        yield fake
-
-
 def hs_source(fake: FakeHubSpot, properties: HubSpotProperties = DATED) -> HubSpotSource:
     config = HubSpotConfig(
         properties=properties, search_requests_per_second=1000, overlap_seconds=0
     )
     return HubSpotSource(url=fake.url, token=HS_TOKEN, config=config, http=FAST)
-
-
-def run(factory: SessionFactory, source: Source, day: date) -> PollSummary:
-    summary = poll(factory, [source], today=day, config=CONFIG)
-    assert summary.ok, summary
-    return summary
-
-
-def company(fake: FakeHubSpot, cid: int, **properties: Any) -> None:
-    base = {"name": f"Company {cid}", "domain": f"c{cid}.example", "seats_purchased": 100}
-    fake.add_company(cid, base | properties, updated_at=datetime(2026, 11, 1, tzinfo=UTC))
-
-
-def facts_of(factory: SessionFactory, source: str, external_id: str) -> AccountFacts:
-    with factory() as session:
-        account_id = db.accounts.external_id_map(session, source=source, external_ids=[external_id])
-        return db.facts.load_facts_many(session, account_ids=account_id.values())[
-            account_id[external_id]
-        ]
-
-
-def signals(facts: AccountFacts, day: date) -> dict[SignalKey, Signal]:
-    return {s.key: s for s in readiness_signals(facts, day, CONFIG.scoring)}
-
-
-def snapshot_count(factory: SessionFactory) -> int:
-    with factory() as session:
-        return int(session.exec(select(func.count()).select_from(Snapshot)).one())
-
-
-def epoch_ms(day: date) -> str:
-    """A HubSpot date property as the v3 spec's example sends it: midnight UTC, epoch ms."""
-    return str(int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000))
 
 
 def test_an_old_nps_stays_old_across_unrelated_changes(
@@ -107,10 +50,10 @@ def test_an_old_nps_stays_old_across_unrelated_changes(
     surveyed = D0 - timedelta(days=61)
     company(hubspot, 1, nps=10, nps_survey_date=surveyed.isoformat())  # 'YYYY-MM-DD'
     company(hubspot, 2, nps=9, nps_survey_date=epoch_ms(D0 - timedelta(days=20)))  # epoch ms
-    run(factory, hs_source(hubspot), D0)
+    run(factory, D0, hs_source(hubspot))
     for n, day in enumerate((D0 + timedelta(days=1), D0 + timedelta(days=30)), start=1):
         hubspot.set_properties("companies", 1, seats_purchased=100 + n)  # an unrelated change
-        run(factory, hs_source(hubspot), day)
+        run(factory, day, hs_source(hubspot))
         old = facts_of(factory, "hubspot", "1")
         assert SignalKey.ADVOCACY not in signals(old, day)
         assert old.latest_nps() == (10, surveyed)  # its evidence date is the survey date
@@ -124,20 +67,20 @@ def test_without_a_survey_date_an_nps_is_dated_the_day_its_value_first_changed(
 ) -> None:
     undated = HubSpotProperties()  # no survey-date property in this portal
     company(hubspot, 1, nps=10)
-    run(factory, hs_source(hubspot, undated), D0)
+    run(factory, D0, hs_source(hubspot, undated))
     first = signals(facts_of(factory, "hubspot", "1"), D0)[SignalKey.ADVOCACY]
     assert first.evidence == "NPS 10 on 22 Nov 2026"  # first seen today
 
     later = D0 + timedelta(days=61)
     hubspot.set_properties("companies", 1, seats_purchased=120)  # not the NPS
-    run(factory, hs_source(hubspot, undated), later)
+    run(factory, later, hs_source(hubspot, undated))
     facts = facts_of(factory, "hubspot", "1")
     assert len(facts.history) == 2 and facts.latest_nps() == (10, D0)
     assert SignalKey.ADVOCACY not in signals(facts, later)  # 61 days old, not re-dated
 
     changed = later + timedelta(days=1)
     hubspot.set_properties("companies", 1, nps=9)
-    run(factory, hs_source(hubspot, undated), changed)
+    run(factory, changed, hs_source(hubspot, undated))
     fresh = signals(facts_of(factory, "hubspot", "1"), changed)[SignalKey.ADVOCACY]
     assert (fresh.evidence, fresh.observed_on) == ("NPS 9 on 23 Jan 2027", changed)
 
@@ -158,12 +101,12 @@ def test_repolling_unchanged_dated_facts_creates_nothing(
         employees_at_purchase=700,
         seats_at_purchase=80,
     )
-    run(factory, hs_source(hubspot), D0)
-    rows = snapshot_count(factory)
+    run(factory, D0, hs_source(hubspot))
+    rows = count(factory, Snapshot)
     hubspot.touch([1])  # modified, nothing changed: the search reads it again
-    again = run(factory, hs_source(hubspot), D0 + timedelta(days=1))
+    again = run(factory, D0 + timedelta(days=1), hs_source(hubspot))
     assert again.sources[0].fetched == 1
-    assert again.evaluated == 0 and snapshot_count(factory) == rows == 1
+    assert again.evaluated == 0 and count(factory, Snapshot) == rows == 1
     with factory() as session:
         row = session.exec(select(Snapshot)).one()
     assert (row.nps_on, row.departments_at_purchase, row.seats_at_purchase) == (
@@ -187,7 +130,7 @@ def test_growth_since_purchase_only_when_the_baseline_is_from_purchase(
     )
     company(hubspot, 2, active_users=66, active_users_at_purchase=60)  # no purchase date
     company(hubspot, 3, departments_count=2, numberofemployees=100)  # no baselines at all
-    run(factory, hs_source(hubspot), D0)
+    run(factory, D0, hs_source(hubspot))
     one = signals(facts_of(factory, "hubspot", "1"), D0)
     assert one[SignalKey.TEAM_EXPANDED].evidence == (
         "4 departments use it, up from 1 since purchase (16 Oct 2025)"
@@ -201,7 +144,7 @@ def test_growth_since_purchase_only_when_the_baseline_is_from_purchase(
 
     later = D0 + timedelta(days=40)
     hubspot.set_properties("companies", 3, departments_count=3, numberofemployees=120)
-    run(factory, hs_source(hubspot), later)
+    run(factory, later, hs_source(hubspot))
     three = signals(facts_of(factory, "hubspot", "3"), later)
     assert three[SignalKey.TEAM_EXPANDED].evidence == (
         "3 departments use it, up from 2 since first seen on 22 Nov 2026"
@@ -214,21 +157,15 @@ def test_growth_since_purchase_only_when_the_baseline_is_from_purchase(
 def test_salesforce_maps_the_survey_date_and_the_baselines(
     factory: SessionFactory, salesforce: FakeSalesforce
 ) -> None:
-    account = "001000000000001AAA"
-    salesforce.add_account(
-        account,
-        {
-            "Name": "Acme",
-            "Website": "acme.example",
-            "NPS__c": 10,
-            "NPS_Survey_Date__c": D0 - timedelta(days=61),
-            "Contract_Start__c": PURCHASED,
-            "NumberOfEmployees": 930,
-            "Employees_At_Purchase__c": 700,
-            "Departments__c": 3,
-            "Departments_At_Purchase__c": 3,
-        },
-        modstamp=datetime(2026, 11, 1, tzinfo=UTC),
+    account = acme(
+        salesforce,
+        NPS__c=10,
+        NPS_Survey_Date__c=D0 - timedelta(days=61),
+        Contract_Start__c=PURCHASED,
+        NumberOfEmployees=930,
+        Employees_At_Purchase__c=700,
+        Departments__c=3,
+        Departments_At_Purchase__c=3,
     )
     fields = SalesforceFields.model_validate(
         {
@@ -246,10 +183,10 @@ def test_salesforce_maps_the_survey_date_and_the_baselines(
             instance_url=salesforce.url, token=SF_TOKEN, config=config, http=FAST
         )
 
-    run(factory, source(), D0)
+    run(factory, D0, source())
     salesforce.update(account, Seats_Purchased__c=120)  # an unrelated change
     later = D0 + timedelta(days=1)
-    run(factory, source(), later)
+    run(factory, later, source())
     facts = facts_of(factory, "salesforce", account)
     found = signals(facts, later)
     assert len(facts.history) == 2 and facts.purchased_on == PURCHASED

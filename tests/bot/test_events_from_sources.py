@@ -13,41 +13,42 @@ triggers then come from the source data alone.
 from __future__ import annotations
 
 from collections import Counter
-from collections.abc import Iterator
-from datetime import UTC, date, datetime, timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
-import pytest
-from sqlalchemy import func
 from sqlmodel import col, select
 
-import db.accounts
-import db.facts
-from bot.infra.settings import AppConfig
-from bot.poll.run import PollSummary, poll
 from db.engine import SessionFactory
-from db.models import AccountEvent, Alert, OutboxMessage, TriggerEpisode
+from db.models import AccountEvent, Alert, OutboxMessage
 from scoring.bands import Band
 from scoring.engine import assess
-from scoring.evidence import Signal, SignalKey
-from scoring.facts import AccountFacts, EventKind
+from scoring.evidence import SignalKey
+from scoring.facts import EventKind
 from scoring.gate import GateCode
-from scoring.signals import readiness_signals
 from scoring.triggers import TriggerKind
-from sources.base import Source
 from sources.config import FileSourceConfig, UsageConfig
 from sources.crm_config import HubSpotConfig, SalesforceConfig
 from sources.files import FileSource
 from sources.hubspot import HubSpotSource
 from sources.salesforce import SalesforceSource
 from sources.usage_api import UsageAPISource
+from tests.bot.crm_e2e import (
+    CONFIG,
+    D0,
+    MODIFIED,
+    acme,
+    company,
+    count,
+    episode_kinds,
+    epoch_ms,
+    facts_of,
+    run,
+    signals,
+)
 from tests.fakes import FakeHubSpot, FakeSalesforce, FakeUsageAPI
 from tests.sources.conftest import FAST, HS_TOKEN, SF_TOKEN, USAGE_TOKEN
 
-CONFIG = AppConfig()
-D0 = date(2026, 11, 22)
-MODIFIED = datetime(2026, 11, 1, tzinfo=UTC)
 EVENTS: dict[str, Any] = {
     "last_win": {"kind": "Win", "date": "last_win_date", "detail": "last_win_story"},
     "praise": {"kind": "praise", "date": "praise_date"},
@@ -63,51 +64,11 @@ EVENTS: dict[str, Any] = {
 }
 
 
-@pytest.fixture
-def hubspot() -> Iterator[FakeHubSpot]:
-    with FakeHubSpot(auth_token=HS_TOKEN, burst_limit=100_000) as fake:
-        yield fake
-
-
-@pytest.fixture
-def salesforce() -> Iterator[FakeSalesforce]:
-    with FakeSalesforce(auth_token=SF_TOKEN) as fake:
-        yield fake
-
-
-@pytest.fixture
-def usage() -> Iterator[FakeUsageAPI]:
-    with FakeUsageAPI(auth_token=USAGE_TOKEN) as fake:
-        yield fake
-
-
 def hs_source(fake: FakeHubSpot, events: dict[str, Any] = EVENTS) -> HubSpotSource:
     config = HubSpotConfig.model_validate(
         {"events": events, "search_requests_per_second": 1000, "overlap_seconds": 0}
     )
     return HubSpotSource(url=fake.url, token=HS_TOKEN, config=config, http=FAST)
-
-
-def run(factory: SessionFactory, day: date, *sources: Source) -> PollSummary:
-    summary = poll(factory, list(sources), today=day, config=CONFIG)
-    assert summary.ok, summary
-    return summary
-
-
-def company(fake: FakeHubSpot, cid: int, **properties: Any) -> None:
-    base = {"name": f"Company {cid}", "domain": f"c{cid}.example", "seats_purchased": 100}
-    fake.add_company(cid, base | properties, updated_at=MODIFIED)
-
-
-def epoch_ms(day: date) -> str:
-    """A HubSpot date property as the v3 spec's example sends it: midnight UTC, epoch ms."""
-    return str(int(datetime(day.year, day.month, day.day, tzinfo=UTC).timestamp() * 1000))
-
-
-def facts_of(factory: SessionFactory, source: str, external_id: str) -> AccountFacts:
-    with factory() as session:
-        ids = db.accounts.external_id_map(session, source=source, external_ids=[external_id])
-        return db.facts.load_facts_many(session, account_ids=ids.values())[ids[external_id]]
 
 
 def events_of(factory: SessionFactory, source: str, external_id: str) -> list[tuple[Any, ...]]:
@@ -116,23 +77,9 @@ def events_of(factory: SessionFactory, source: str, external_id: str) -> list[tu
     return [(e.kind, e.on, e.detail, e.key) for e in facts.events]
 
 
-def signals(facts: AccountFacts, day: date) -> dict[SignalKey, Signal]:
-    return {s.key: s for s in readiness_signals(facts, day, CONFIG.scoring)}
-
-
-def count(factory: SessionFactory, model: Any) -> int:
-    with factory() as session:
-        return int(session.exec(select(func.count()).select_from(model)).one())
-
-
 def outbox_kinds(factory: SessionFactory) -> Counter[str]:
     with factory() as session:
         return Counter(session.exec(select(OutboxMessage.kind)).all())
-
-
-def episode_kinds(factory: SessionFactory) -> Counter[str]:
-    with factory() as session:
-        return Counter(session.exec(select(TriggerEpisode.kind)).all())
 
 
 # --- HubSpot ------------------------------------------------------------------------------
@@ -366,20 +313,14 @@ def test_bad_event_values_are_counted_never_an_event(
 def test_salesforce_account_fields_make_events_and_changes_are_picked_up(
     factory: SessionFactory, salesforce: FakeSalesforce
 ) -> None:
-    account = "001000000000001AAA"
-    salesforce.add_account(
-        account,
-        {
-            "Name": "Acme",
-            "Website": "acme.example",
-            "Last_Win_Date__c": date(2026, 11, 10),
-            "Last_Win__c": "Went live in 3 regions",
-            "Feature_Requests__c": 1,
-            "Last_Feature_Request__c": "Audit log",
-            "Onboarding_Complete__c": True,
-            "Initiative_Date__c": date(2026, 11, 1),
-        },
-        modstamp=MODIFIED,
+    account = acme(
+        salesforce,
+        Last_Win_Date__c=date(2026, 11, 10),
+        Last_Win__c="Went live in 3 regions",
+        Feature_Requests__c=1,
+        Last_Feature_Request__c="Audit log",
+        Onboarding_Complete__c=True,
+        Initiative_Date__c=date(2026, 11, 1),
     )
     events = {
         "win": {"kind": "win", "date": "Last_Win_Date__c", "detail": "Last_Win__c"},

@@ -33,12 +33,6 @@ from tests.fakes import FakeHubSpot
 from tests.sources.conftest import FAST, HS_TOKEN, TODAY
 
 
-@pytest.fixture
-def hubspot() -> Iterator[FakeHubSpot]:
-    with FakeHubSpot(auth_token=HS_TOKEN, burst_limit=100_000) as fake:
-        yield fake
-
-
 def build_hubspot(url: str, token: str = HS_TOKEN) -> HubSpotSource:
     config = HubSpotConfig(search_requests_per_second=1000, overlap_seconds=0, batch_size=200)
     return HubSpotSource(url=url, token=token, config=config, http=FAST)

@@ -42,17 +42,9 @@ def outcome(session: Session) -> dict[str, Any]:
 
 
 def test_helpers_score_exactly_as_one_process_does(
-    factory: SessionFactory, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    factory: SessionFactory, tmp_path: Path, helper_starts: list[int]
 ) -> None:
-    monkeypatch.setattr(parallel, "MIN_PARALLEL", 1)
-    started: list[int] = []
-    real = parallel.score_in_parallel
-
-    def counting(*args: Any, **kwargs: Any) -> None:
-        started.append(kwargs["helpers"])
-        real(*args, **kwargs)
-
-    monkeypatch.setattr("bot.poll.run.score_in_parallel", counting)
+    started = helper_starts
     result, done, error = scored(factory, processes=2, chunk=3)
     assert error is None and started == [2]
 

@@ -149,7 +149,7 @@ def check_daily_digest_once_a_day_at_nine_and_never_empty(walked) -> None:
     late = [
         d for _, d in digests if d.owner == "ny@example.com" and d.local_date == date(2027, 1, 4)
     ]
-    assert late and {name for _, name, _ in late[0].overdue} >= {steps["ny@example.com"][0].name}
+    assert late and {name for _, name, _, _ in late[0].overdue} >= {steps["ny@example.com"][0].name}
 
 
 def test_ninety_day_walk(factory: SessionFactory) -> None:

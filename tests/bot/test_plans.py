@@ -16,7 +16,7 @@ from bot.infra.settings import AppConfig
 from bot.output.calendar_export import steps_calendar
 from bot.poll.cycle import run_cycle
 from db.engine import SessionFactory, transaction
-from db.models import utcnow
+from db.models import PlanStep, utcnow
 from sources.demo import demo_batch
 
 DAY = date(2026, 11, 20)
@@ -61,7 +61,7 @@ def test_renewal_led_play_counts_back_from_renewal(book: SessionFactory) -> None
         steps = db.plans.plan_steps(s, plan.id)
         assert plan.kind == "renewal"
         assert [st.name for st in steps][-1] == "Contract execution"
-        assert steps[-1].note == "Usually done by Legal." and steps[-1].owner is None
+        assert steps[-1].role == "Legal" and steps[-1].owner is None
 
 
 def test_close_plan_needs_the_right_detail_for_each_outcome(book: SessionFactory) -> None:
@@ -79,14 +79,19 @@ def test_close_plan_needs_the_right_detail_for_each_outcome(book: SessionFactory
             close_plan(s, plan=plan, outcome="lost", user_id="U1", reason="x")
 
 
-def test_ics_round_trips_step_names_and_dates(book: SessionFactory) -> None:
+def _calendar(book: SessionFactory, key: str) -> tuple[Calendar, list[PlanStep]]:
+    """The account's new plan, exported and read back."""
     with transaction(book) as s:
-        plan, _ = _start(s, "brightops-agency")
-        account = db.accounts.account_by_key(s, "brightops-agency")
+        plan, _ = _start(s, key)
+        account = db.accounts.account_by_key(s, key)
         assert account is not None
-        steps = db.plans.plan_steps(s, plan.id)
-        data = steps_calendar([(st, plan, account) for st in steps], "BrightOps plan")
-    cal = Calendar.from_ical(data)
+        steps = list(db.plans.plan_steps(s, plan.id))
+        data = steps_calendar([(st, plan, account) for st in steps], f"{account.name} plan")
+    return Calendar.from_ical(data), steps
+
+
+def test_ics_round_trips_step_names_and_dates(book: SessionFactory) -> None:
+    cal, steps = _calendar(book, "brightops-agency")
     events = list(cal.walk("VEVENT"))
     assert [str(e["summary"]) for e in events] == [f"BrightOps Agency: {st.name}" for st in steps]
     assert [e.decoded("dtstart") for e in events] == [st.due_on for st in steps]
@@ -103,6 +108,30 @@ def test_owner_calendar_holds_only_their_open_steps(book: SessionFactory) -> Non
     assert rows and {account.name for _, _, account in rows} == {"BrightOps Agency"}
     cal = Calendar.from_ical(steps_calendar(rows, "Maya"))
     assert len(list(cal.walk("VEVENT"))) == len(rows)
+
+
+def test_a_renewal_within_six_months_leads_with_seed_002_whatever_the_offer(
+    book: SessionFactory,
+) -> None:
+    with transaction(book) as s:
+        plan, _ = _start(s, "northwind-logistics")  # renews 28 Feb 2027, not a multi-year offer
+        assert plan.offer != "multi_year" and plan.kind == "renewal"
+        steps = db.plans.plan_steps(s, plan.id)
+        assert [st.role for st in steps] == ["CSM", "AE", "AE", "Legal"]
+        far, _ = _start(s, "brightops-agency")  # renews 8 Jun 2027: more than six months away
+        assert far.kind == "ninety_day"
+        assert {st.role for st in db.plans.plan_steps(s, far.id)} == {"CSM"}
+
+
+def test_ics_names_who_does_each_step(book: SessionFactory) -> None:
+    cal, _ = _calendar(book, "quillsoft")
+    events = list(cal.walk("VEVENT"))
+    assert [str(e["description"]).split("\n")[1] for e in events] == [
+        "Who: CSM.",
+        "Who: AE.",
+        "Who: AE.",
+        "Who: Legal.",
+    ]
 
 
 def test_an_open_plan_is_shown_even_once_the_account_is_held(book: SessionFactory) -> None:

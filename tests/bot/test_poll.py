@@ -33,18 +33,6 @@ from tests.sources.conftest import FAST, HS_TOKEN, TODAY, USAGE_METRICS, USAGE_T
 CONFIG = AppConfig(scoring=ScoringConfig(gate=Gate(require_outcome=False)))
 
 
-@pytest.fixture
-def hubspot() -> Iterator[FakeHubSpot]:
-    with FakeHubSpot(auth_token=HS_TOKEN, burst_limit=100_000) as fake:
-        yield fake
-
-
-@pytest.fixture
-def usage() -> Iterator[FakeUsageAPI]:
-    with FakeUsageAPI(auth_token=USAGE_TOKEN) as fake:
-        yield fake
-
-
 def hs_source(fake: FakeHubSpot, token: str = HS_TOKEN, **config: Any) -> HubSpotSource:
     config = {"search_requests_per_second": 1000, "overlap_seconds": 0, **config}
     return HubSpotSource(url=fake.url, token=token, config=HubSpotConfig(**config), http=FAST)

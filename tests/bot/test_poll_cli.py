@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from collections.abc import Iterator
 from datetime import timedelta
 from pathlib import Path
@@ -15,8 +13,9 @@ import db.runs
 from db import migrate
 from db.engine import make_engine, session_factory, transaction
 from db.models import PollRun, utcnow
+from tests.cli import run_cli as cli
 from tests.fakes import FakeHubSpot, FakeUsageAPI
-from tests.sources.conftest import HS_TOKEN, USAGE_TOKEN
+from tests.sources.conftest import HS_TOKEN, USAGE_TOKEN, hubspot_and_usage
 
 CONFIG = """
 sources:
@@ -30,29 +29,8 @@ sources:
 
 @pytest.fixture
 def fakes() -> Iterator[tuple[FakeHubSpot, FakeUsageAPI]]:
-    with (
-        FakeHubSpot(auth_token=HS_TOKEN, burst_limit=100_000) as hubspot,
-        FakeUsageAPI(auth_token=USAGE_TOKEN) as usage,
-    ):
-        hubspot.populate(60, seed=21)
-        usage.populate(60, seed=21)
-        yield hubspot, usage
-
-
-def cli(*args: str, cwd: Path, env: dict[str, str]) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-m", "bot", *args],
-        cwd=cwd,
-        capture_output=True,
-        text=True,
-        timeout=120,
-        env={
-            "PATH": "/usr/bin:/bin",
-            "COLUMNS": "200",
-            "PYTHONPATH": str(Path(__file__).parents[2]),
-            **env,
-        },
-    )
+    with hubspot_and_usage(60, seed=21) as fakes:
+        yield fakes
 
 
 def test_poll_then_status(tmp_path: Path, fakes: tuple[FakeHubSpot, FakeUsageAPI]) -> None:

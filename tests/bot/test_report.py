@@ -219,6 +219,11 @@ def _chromium() -> str | None:
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
+needs_chromium = pytest.mark.skipif(
+    _chromium() is None, reason="Chromium is not installed (apt-get install chromium; .ci/run does)"
+)
+
+
 def _console_messages(page: Path, tmp_path: Path) -> tuple[str, list[str]]:
     exe = _chromium()
     assert exe is not None
@@ -246,9 +251,7 @@ def _console_messages(page: Path, tmp_path: Path) -> tuple[str, list[str]]:
     return proc.stdout, [line for line in proc.stderr.splitlines() if ":CONSOLE" in line]
 
 
-@pytest.mark.skipif(
-    _chromium() is None, reason="Chromium is not installed (apt-get install chromium; .ci/run does)"
-)
+@needs_chromium
 def test_html_playbook_renders_in_chromium_without_console_errors(
     factory: SessionFactory, tmp_path: Path
 ) -> None:
@@ -265,9 +268,7 @@ def test_html_playbook_renders_in_chromium_without_console_errors(
     assert "Expansion Revenue Playbook" in dom and "Tier 1 Opportunities" in dom
 
 
-@pytest.mark.skipif(
-    _chromium() is None, reason="Chromium is not installed (apt-get install chromium; .ci/run does)"
-)
+@needs_chromium
 def test_crafted_names_stay_text_in_chromium(factory: SessionFactory, tmp_path: Path) -> None:
     page = tmp_path / "hostile.html"
     page.write_text(render_playbook_html(_rows(factory, _hostile_spec()), DAY), encoding="utf-8")

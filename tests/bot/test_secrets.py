@@ -8,8 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from tests.bot.test_poll_cli import CONFIG, cli
+from tests.bot.test_poll_cli import CONFIG
+from tests.cli import run_cli as cli
 from tests.fakes import FakeHubSpot, FakeUsageAPI
+from tests.sources.conftest import hubspot_and_usage
 
 FILE_TOKEN = "pat-na1-from-a-secret-file-7f3a"
 ENV_TOKEN = "usage-from-the-environment-91c2"
@@ -17,13 +19,8 @@ ENV_TOKEN = "usage-from-the-environment-91c2"
 
 @pytest.fixture
 def fakes() -> Iterator[tuple[FakeHubSpot, FakeUsageAPI]]:
-    with (
-        FakeHubSpot(auth_token=FILE_TOKEN, burst_limit=100_000) as hubspot,
-        FakeUsageAPI(auth_token=ENV_TOKEN) as usage,
-    ):
-        hubspot.populate(10, seed=3)
-        usage.populate(10, seed=3)
-        yield hubspot, usage
+    with hubspot_and_usage(10, seed=3, hubspot_token=FILE_TOKEN, usage_token=ENV_TOKEN) as fakes:
+        yield fakes
 
 
 def test_secret_file_and_env_secrets_never_print(

@@ -92,11 +92,7 @@ def test_plans_the_old_cli_left_unlinked_are_tied_to_their_open_alert(database_u
     account's open alert as planned; a Slack plan from an account card and a CLI plan whose
     alert has since closed stay as they were."""
     engine = make_engine(database_url)
-    migrate.upgrade(engine, "0007h")  # a fresh SQLite file
-    cfg = migrate.alembic_config(engine.url.render_as_string(hide_password=False))
-    with engine.begin() as connection:  # PostgreSQL's copy of the template is at head
-        cfg.attributes["connection"] = connection
-        command.downgrade(cfg, "0007h")
+    migrate.upgrade(engine)  # today's schema for today's models (PostgreSQL's copy is at head)
     factory = session_factory(engine)
     run_cycle(factory, [demo_batch(DAY)], DAY, AppConfig())
     starters = {"brightops-agency": None, "nimbus-cloudworks": "U1", "polar-data": None}
@@ -115,6 +111,10 @@ def test_plans_the_old_cli_left_unlinked_are_tied_to_their_open_alert(database_u
                 owner=account.owner_email,
                 user_id=user,
             )
+    cfg = migrate.alembic_config(engine.url.render_as_string(hide_password=False))
+    with engine.begin() as connection:  # back to the book as it was before 0008a
+        cfg.attributes["connection"] = connection
+        command.downgrade(cfg, "0007h")
     with factory() as s:
         before = load_metrics(s, today=DAY)
     # counted twice: BrightOps $5,760 and Nimbus $24,000 as alerts and again as plans

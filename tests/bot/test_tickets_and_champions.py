@@ -6,48 +6,26 @@ health gate, the feature-request signal and trigger, and champion events.
 
 from __future__ import annotations
 
-from collections import Counter
-from collections.abc import Iterator
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import pytest
-from sqlalchemy import func
-from sqlmodel import select
 
 import db.accounts
 import db.facts
-from bot.infra.settings import AppConfig
-from bot.poll.run import PollSummary, poll
 from db.engine import SessionFactory
-from db.models import AccountEvent, TriggerEpisode
+from db.models import AccountEvent
 from scoring.engine import assess
-from scoring.facts import AccountFacts, EventKind
+from scoring.facts import EventKind
 from scoring.gate import GateCode
 from scoring.triggers import TriggerKind
-from sources.base import Source
 from sources.crm_config import HubSpotConfig, SalesforceConfig
 from sources.hubspot import HubSpotSource
 from sources.salesforce import SalesforceSource
+from tests.bot.crm_e2e import CONFIG, D0, MODIFIED, company, count, episode_kinds, facts_of, run
 from tests.fakes import FakeHubSpot, FakeSalesforce
 from tests.fakes.salesforce import sf_id
 from tests.sources.conftest import FAST, HS_TOKEN, SF_TOKEN
-
-CONFIG = AppConfig()
-D0 = date(2026, 11, 22)
-MODIFIED = datetime(2026, 11, 1, tzinfo=UTC)
-
-
-@pytest.fixture
-def hubspot() -> Iterator[FakeHubSpot]:
-    with FakeHubSpot(auth_token=HS_TOKEN, burst_limit=100_000) as fake:
-        yield fake
-
-
-@pytest.fixture
-def salesforce() -> Iterator[FakeSalesforce]:
-    with FakeSalesforce(auth_token=SF_TOKEN) as fake:
-        yield fake
 
 
 def hs_source(fake: FakeHubSpot, **extra: Any) -> HubSpotSource:
@@ -62,26 +40,6 @@ def sf_source(fake: FakeSalesforce, **extra: Any) -> SalesforceSource:
     return SalesforceSource(instance_url=fake.url, token=SF_TOKEN, config=config, http=FAST)
 
 
-def run(factory: SessionFactory, day: date, *sources: Source) -> PollSummary:
-    summary = poll(factory, list(sources), today=day, config=CONFIG)
-    assert summary.ok, summary
-    return summary
-
-
-def company(fake: FakeHubSpot, cid: int) -> None:
-    fake.add_company(
-        cid,
-        {"name": f"Company {cid}", "domain": f"c{cid}.example", "seats_purchased": 100},
-        updated_at=MODIFIED,
-    )
-
-
-def facts_of(factory: SessionFactory, source: str, external_id: str) -> AccountFacts:
-    with factory() as session:
-        ids = db.accounts.external_id_map(session, source=source, external_ids=[external_id])
-        return db.facts.load_facts_many(session, account_ids=ids.values())[ids[external_id]]
-
-
 def events(factory: SessionFactory, source: str, external_id: str) -> list[tuple[Any, ...]]:
     return [(e.kind, e.on, e.detail) for e in facts_of(factory, source, external_id).events]
 
@@ -94,16 +52,6 @@ def urgent(factory: SessionFactory, source: str, external_id: str) -> int | None
 def gate_codes(factory: SessionFactory, source: str, external_id: str, day: date) -> set[Any]:
     facts = facts_of(factory, source, external_id)
     return {r.code for r in assess(facts, day, CONFIG.scoring).gate.reasons}
-
-
-def event_count(factory: SessionFactory) -> int:
-    with factory() as session:
-        return int(session.exec(select(func.count()).select_from(AccountEvent)).one())
-
-
-def episode_kinds(factory: SessionFactory) -> Counter[str]:
-    with factory() as session:
-        return Counter(session.exec(select(TriggerEpisode.kind)).all())
 
 
 # --- HubSpot tickets ------------------------------------------------------------------------
@@ -188,7 +136,7 @@ def test_a_feature_request_ticket_is_one_event_with_its_subject_and_fires_the_tr
 
     hubspot.set_properties("tickets", 931, content="more detail")  # modified: read again
     run(factory, D0 + timedelta(days=1), hs_source(hubspot))
-    assert event_count(factory) == 1
+    assert count(factory, AccountEvent) == 1
     assert episode_kinds(factory)[TriggerKind.FEATURE_REQUEST.value] == 1
 
 
@@ -200,11 +148,11 @@ def test_repolling_unchanged_tickets_and_contacts_creates_no_events(
         company(hubspot, int(cid))
     made = hubspot.populate_signals(ids)
     run(factory, D0, hs_source(hubspot))
-    first = event_count(factory)
+    first = count(factory, AccountEvent)
     assert first == len(made["feature"]) + len(made["champions"])
     run(factory, D0 + timedelta(days=1), hs_source(hubspot))
     run(factory, D0 + timedelta(days=2), hs_source(hubspot))
-    assert event_count(factory) == first
+    assert count(factory, AccountEvent) == first
     assert urgent(factory, "hubspot", ids[0]) == 1
 
 
@@ -336,7 +284,7 @@ def test_salesforce_cases_feed_the_gate_and_the_feature_request_signal(
     run(factory, D0 + timedelta(days=1), sf_source(salesforce))
     run(factory, D0 + timedelta(days=2), sf_source(salesforce))
     assert urgent(factory, "salesforce", aid) == 0
-    assert event_count(factory) == 1
+    assert count(factory, AccountEvent) == 1
 
 
 @pytest.mark.parametrize("how", ["role", "deleted"])
@@ -384,8 +332,8 @@ def test_populated_salesforce_signals_repoll_without_new_events(
     ids = salesforce.populate(15, seed=3)
     made = salesforce.populate_signals(ids)
     run(factory, D0, sf_source(salesforce))
-    first = event_count(factory)
+    first = count(factory, AccountEvent)
     assert first == len(made["feature"]) + len(made["champions"])
     run(factory, D0 + timedelta(days=1), sf_source(salesforce))
-    assert event_count(factory) == first
+    assert count(factory, AccountEvent) == first
     assert urgent(factory, "salesforce", ids[0]) == 1

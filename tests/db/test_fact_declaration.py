@@ -18,9 +18,10 @@ from sqlalchemy import JSON, Date, Float, Integer, String, TypeDecorator
 
 import db.accounts
 import db.facts
-from bot.poll.cycle import ingest_batch
+from bot.poll.ingest import ingest_batch
 from db.engine import SessionFactory, transaction
 from db.models import Snapshot as SnapshotRow
+from db.rows import SnapshotFacts, StoredSnapshot
 from scoring.facts import SNAPSHOT_FACTS, FactKind, FactSpec, Health, Snapshot
 from sources.config import FILE_TARGETS, FileSourceConfig, UsageFields
 from sources.crm_config import HubSpotProperties, SalesforceFields
@@ -45,6 +46,10 @@ COLUMN_TYPES: dict[FactKind, type] = {
     FactKind.HEALTH: String,
     FactKind.METRICS: JSON,
 }
+STORED_TYPES: dict[FactKind, Any] = PYTHON_TYPES | {  # db/rows.py: as the columns hold them
+    FactKind.HEALTH: str | None,
+    FactKind.METRICS: dict[str, float],
+}
 NOT_FACTS = {"id", "account_id", "taken_on", "recorded_at", "source"}
 NAMES = [f.name for f in SNAPSHOT_FACTS]
 SCALARS = [f for f in SNAPSHOT_FACTS if f.kind is not FactKind.METRICS]
@@ -66,6 +71,15 @@ def test_the_table_has_one_typed_column_per_fact() -> None:
         stored = column.type.impl if isinstance(column.type, TypeDecorator) else column.type
         assert isinstance(stored, COLUMN_TYPES[spec.kind]), spec
         assert column.nullable is (spec.kind is not FactKind.METRICS), spec
+
+
+def test_the_typed_rows_have_one_typed_key_per_fact() -> None:
+    """The rows the repository writes and reads (db/rows.py) mirror the table, in order."""
+    hints = get_type_hints(SnapshotFacts)
+    assert list(hints) == NAMES
+    for spec in SNAPSHOT_FACTS:
+        assert hints[spec.name] == STORED_TYPES[spec.kind], spec
+    assert set(get_type_hints(StoredSnapshot)) == NOT_FACTS | set(NAMES)
 
 
 def test_records_repository_mappings_and_files_follow_the_declaration() -> None:

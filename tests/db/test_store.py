@@ -18,6 +18,7 @@ import db.runs
 from db.engine import SessionFactory, transaction
 from db.migrate import alembic_config, current_revision
 from db.models import Account, Alert
+from db.rows import EpisodeRow
 from scoring.triggers import Episode, TriggerKind
 
 
@@ -60,7 +61,7 @@ def _account(session, ext: str = "1"):
     return acct
 
 
-def _episode_row(account_id: int, ep: Episode) -> dict[str, object]:
+def _episode_row(account_id: int, ep: Episode) -> EpisodeRow:
     return {
         "account_id": account_id,
         "kind": ep.kind.value,

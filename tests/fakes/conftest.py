@@ -12,6 +12,7 @@ from slack_sdk import WebClient
 from tests.fakes import (
     FakeHubSpot,
     FakeSalesforce,
+    FakeServer,
     FakeSlack,
     FakeUsageAPI,
 )
@@ -23,6 +24,12 @@ def ms(dt: datetime) -> int:
     return int(dt.timestamp() * 1000)
 
 
+def client_of(fake: FakeServer) -> httpx.Client:
+    """An HTTP client of ``fake``, sending its token as a bearer token."""
+    headers = {"Authorization": f"Bearer {fake.auth_token}"}
+    return httpx.Client(base_url=fake.url, headers=headers, timeout=10)
+
+
 @pytest.fixture
 def hubspot() -> Iterator[FakeHubSpot]:
     with FakeHubSpot() as fake:
@@ -31,8 +38,7 @@ def hubspot() -> Iterator[FakeHubSpot]:
 
 @pytest.fixture
 def hs_client(hubspot: FakeHubSpot) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {hubspot.auth_token}"}
-    with httpx.Client(base_url=hubspot.url, headers=headers, timeout=10) as client:
+    with client_of(hubspot) as client:
         yield client
 
 
@@ -44,8 +50,7 @@ def salesforce() -> Iterator[FakeSalesforce]:
 
 @pytest.fixture
 def sf_client(salesforce: FakeSalesforce) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {salesforce.auth_token}"}
-    with httpx.Client(base_url=salesforce.url, headers=headers, timeout=10) as client:
+    with client_of(salesforce) as client:
         yield client
 
 
@@ -57,8 +62,7 @@ def usage() -> Iterator[FakeUsageAPI]:
 
 @pytest.fixture
 def usage_client(usage: FakeUsageAPI) -> Iterator[httpx.Client]:
-    headers = {"Authorization": f"Bearer {usage.auth_token}"}
-    with httpx.Client(base_url=usage.url, headers=headers, timeout=10) as client:
+    with client_of(usage) as client:
         yield client
 
 

@@ -72,6 +72,27 @@ def prop_str(value: Any) -> PropValue:
     return str(value)
 
 
+# The tickets populate_signals gives some companies: every 7th an open URGENT one, every 5th
+# a FEATURE_REQUEST (what ``made`` files them under, and their properties).
+_SIGNAL_TICKETS: tuple[tuple[int, str, dict[str, Any]], ...] = (
+    (
+        7,
+        "urgent",
+        {"subject": "Exports fail", "hs_pipeline_stage": "1", "hs_ticket_priority": "URGENT"},
+    ),
+    (
+        5,
+        "feature",
+        {
+            "subject": "Single sign-on for the whole company",
+            "hs_pipeline_stage": "4",
+            "hs_ticket_priority": "MEDIUM",
+            "hs_ticket_category": "FEATURE_REQUEST",
+        },
+    ),
+)
+
+
 class HubSpotData(FakeServer):
     """HubSpot records in memory: the seeding API tests call (`add_company`, `populate`, ...).
 
@@ -226,37 +247,14 @@ class HubSpotData(FakeServer):
         seq = 0
         for i, cid in enumerate(company_ids):
             created = datetime(2026, 1, 1 + (i + seed) % 28, 9, 30, tzinfo=UTC)
-            if i % 7 == 0:
-                seq += 1
-                tid = str(40_000_000_000 + seq)
-                self.add_ticket(
-                    tid,
-                    {
-                        "subject": "Exports fail",
-                        "hs_pipeline_stage": "1",
-                        "hs_ticket_priority": "URGENT",
-                    },
-                    updated_at=created,
-                    created_at=created,
-                    company_id=cid,
-                )
-                made["urgent"].append(tid)
-            if i % 5 == 0:
-                seq += 1
-                tid = str(40_000_000_000 + seq)
-                self.add_ticket(
-                    tid,
-                    {
-                        "subject": "Single sign-on for the whole company",
-                        "hs_pipeline_stage": "4",
-                        "hs_ticket_priority": "MEDIUM",
-                        "hs_ticket_category": "FEATURE_REQUEST",
-                    },
-                    updated_at=created,
-                    created_at=created,
-                    company_id=cid,
-                )
-                made["feature"].append(tid)
+            for every, kind, properties in _SIGNAL_TICKETS:
+                if i % every == 0:
+                    seq += 1
+                    tid = str(40_000_000_000 + seq)
+                    self.add_ticket(
+                        tid, properties, updated_at=created, created_at=created, company_id=cid
+                    )
+                    made[kind].append(tid)
             if i % 3 == 0:
                 pid = str(50_000_000_001 + i)
                 self.add_contact(

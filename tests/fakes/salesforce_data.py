@@ -192,6 +192,34 @@ _STAGES = {
 }
 
 
+# The Cases populate_signals gives some Accounts: every 7th an open High one, every 5th a
+# closed Feature Request (what ``made`` files them under, and their fields).
+_SIGNAL_CASES: tuple[tuple[int, str, dict[str, Any]], ...] = (
+    (
+        7,
+        "urgent",
+        {
+            "Subject": "Exports fail",
+            "Priority": "High",
+            "Type": "Problem",
+            "Status": "New",
+            "IsClosed": False,
+        },
+    ),
+    (
+        5,
+        "feature",
+        {
+            "Subject": "Single sign-on for the whole company",
+            "Priority": "Medium",
+            "Type": "Feature Request",
+            "Status": "Closed",
+            "IsClosed": True,
+        },
+    ),
+)
+
+
 def sf_datetime(value: When) -> str:
     """Salesforce wire format: 2024-05-20T20:49:32.000+0000."""
     return iso_ms(value)[:-1] + "+0000"
@@ -321,40 +349,13 @@ class SalesforceData(FakeServer):
         seq = 0
         for i, aid in enumerate(account_ids):
             created = datetime(2026, 1, 1 + i % 28, 9, 30, tzinfo=UTC)
-            if i % 7 == 0:
-                seq += 1
-                cid = sf_id("Case", seq)
-                self.add_case(
-                    cid,
-                    {
-                        "AccountId": aid,
-                        "Subject": "Exports fail",
-                        "Priority": "High",
-                        "Type": "Problem",
-                        "Status": "New",
-                        "IsClosed": False,
-                        "CreatedDate": created,
-                    },
-                    modstamp=created,
-                )
-                made["urgent"].append(cid)
-            if i % 5 == 0:
-                seq += 1
-                cid = sf_id("Case", seq)
-                self.add_case(
-                    cid,
-                    {
-                        "AccountId": aid,
-                        "Subject": "Single sign-on for the whole company",
-                        "Priority": "Medium",
-                        "Type": "Feature Request",
-                        "Status": "Closed",
-                        "IsClosed": True,
-                        "CreatedDate": created,
-                    },
-                    modstamp=created,
-                )
-                made["feature"].append(cid)
+            for every, kind, fields in _SIGNAL_CASES:
+                if i % every == 0:
+                    seq += 1
+                    cid = sf_id("Case", seq)
+                    case = {"AccountId": aid, **fields, "CreatedDate": created}
+                    self.add_case(cid, case, modstamp=created)
+                    made[kind].append(cid)
             if i % 3 == 0:
                 contact = sf_id("Contact", i)
                 self.add_contact(

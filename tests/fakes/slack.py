@@ -19,6 +19,9 @@ the channels (name -> id), conversations.join makes the bot a member. chat.postM
 `metadata` (`event_type` string, `event_payload` object, else `invalid_metadata_format`).
 `answer_late(method, seconds)` serves a call at once and answers it late.
 
+Canvases (`canvases.create`, `canvases.access.set`, with a switch for workspaces that do not
+allow them) and the three steps of a file upload are in `slack_docs.py`.
+
 `WebClient(token=fake.auth_token, base_url=fake.url)`; `fake.url` ends in "/api/" (slack_sdk
 appends the method name to the base URL and adds a trailing slash if missing).
 """
@@ -34,7 +37,7 @@ import re
 import time
 from collections.abc import Callable, Mapping
 from typing import Any
-from urllib.parse import parse_qsl
+from urllib.parse import parse_qsl, urlencode
 
 from .blockkit import LIMITS, MAX_MESSAGE_BLOCKS, validate_blocks, validate_view
 from .faults import Fault
@@ -47,10 +50,17 @@ from .slack_data import (
     WORKSPACE_URL,
     ResponseUrl,
     SlackCall,
-    SlackData,
 )
+from .slack_docs import SlackDocs
 
-__all__ = ["TEAM_ID", "WORKSPACE_URL", "FakeSlack", "SlackCall", "sign_request"]
+__all__ = [
+    "TEAM_ID",
+    "WORKSPACE_URL",
+    "FakeSlack",
+    "SlackCall",
+    "command_body",
+    "sign_request",
+]
 
 _TRIGGER_RE = re.compile(r"^\d+\.\d+\.[0-9A-Za-z]+$")
 _CHANNEL_ID_RE = re.compile(r"^[CGD][A-Z0-9]{2,}$")
@@ -74,6 +84,36 @@ def sign_request(
     }
 
 
+def command_body(
+    slack: FakeSlack,
+    text: str,
+    *,
+    user: str,
+    rid: str,
+    team: str = TEAM_ID,
+    trigger: int = 13345224609,
+) -> str:
+    """An ``/expansion <text>`` POST body, form-encoded as Slack sends it; its response_url
+    is ``slack``'s, under ``rid``."""
+    return urlencode(
+        {
+            "token": "legacy",
+            "team_id": team,
+            "team_domain": "fake",
+            "channel_id": "C0CHANNEL1",
+            "channel_name": "expansion",
+            "user_id": user,
+            "user_name": "someone",
+            "command": "/expansion",
+            "text": text,
+            "api_app_id": "A0FAKEAPP",
+            "is_enterprise_install": "false",
+            "response_url": slack.url_for_response(rid),
+            "trigger_id": f"{trigger}.738474920.8088930838d88f008e0",
+        }
+    )
+
+
 # ---------------------------------------------------------------------------
 # Fake server
 # ---------------------------------------------------------------------------
@@ -87,7 +127,7 @@ class _ArgError(Exception):
         self.extra = extra
 
 
-class FakeSlack(SlackData):
+class FakeSlack(SlackDocs):
     """Slack Web API over real HTTP.
 
     Args:
@@ -129,6 +169,10 @@ class FakeSlack(SlackData):
             "views.publish": self._views_publish,
             "views.open": self._views_open,
             "views.update": self._views_update,
+            "canvases.create": self._canvases_create,
+            "canvases.access.set": self._canvases_access_set,
+            "files.getUploadURLExternal": self._files_get_upload_url,
+            "files.completeUploadExternal": self._files_complete_upload,
         }
 
     # ------------------------------------------------------------------ scripted slowness
@@ -163,6 +207,8 @@ class FakeSlack(SlackData):
     def handle(self, req: RecordedRequest) -> Response:
         if req.path.startswith("/response/"):
             return self._response_url(req)
+        if req.path.startswith("/upload/v1/"):
+            return self._upload_bytes(req)
         if not req.path.startswith("/api/"):
             return Response(status=404, body=b"Not Found", content_type="text/plain")
         method = req.path[len("/api/") :].strip("/")

@@ -380,41 +380,29 @@ class SoqlParser:
         field = ".".join(path)
         if lit.kind == "null":
             return None
-        if ftype == "datetime":
-            if lit.kind != "datetime":
+        if ftype in _UNQUOTED:
+            kind, named = _UNQUOTED[ftype]
+            if lit.kind != kind:
                 raise SoqlError(
                     "INVALID_FIELD",
-                    f"value of filter criterion for field '{field}' must be of type dateTime and "
-                    "should not be enclosed in quotes",
-                )
-            return lit.value
-        if ftype == "date":
-            if lit.kind != "date":
-                raise SoqlError(
-                    "INVALID_FIELD",
-                    f"value of filter criterion for field '{field}' must be of type date and "
-                    "should not be enclosed in quotes",
-                )
-            return lit.value
-        if ftype in ("int", "double"):
-            if lit.kind != "number":
-                raise SoqlError(
-                    "INVALID_FIELD",
-                    f"value of filter criterion for field '{field}' must be of type double and "
-                    "should not be enclosed in quotes",
-                )
-            return lit.value
-        if ftype == "bool":
-            if lit.kind != "bool":
-                raise SoqlError(
-                    "INVALID_FIELD",
-                    f"value of filter criterion for field '{field}' must be of type boolean and "
+                    f"value of filter criterion for field '{field}' must be of type {named} and "
                     "should not be enclosed in quotes",
                 )
             return lit.value
         if lit.kind != "string":
             raise SoqlError("MALFORMED_QUERY", f"value for field '{field}' must be a quoted string")
         return lit.value
+
+
+# Field types whose literals are not quoted: the literal kind each takes, and the type
+# Salesforce names when another is given.
+_UNQUOTED = {
+    "datetime": ("datetime", "dateTime"),
+    "date": ("date", "date"),
+    "int": ("number", "double"),
+    "double": ("number", "double"),
+    "bool": ("bool", "boolean"),
+}
 
 
 def _lowered(get: Callable[[dict[str, Any]], Any]) -> Callable[[dict[str, Any]], Any]:

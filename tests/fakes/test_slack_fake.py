@@ -391,3 +391,69 @@ def test_slack_answer_late_stores_the_post_before_answering(slack: FakeSlack) ->
     assert late.fired == 1
     assert [m["text"] for m in slack.channel_messages("#slow")] == ["did it land?"]
     assert impatient.chat_postMessage(channel="#slow", text="quick")["ok"]  # the fault is spent
+
+
+# --- canvases and file uploads (signals-contracts.md 5.4, 5.5) ----------------------------
+
+
+def test_canvas_is_created_shared_and_kept(slack: FakeSlack, web: WebClient) -> None:
+    made = web.canvases_create(
+        title="Plan", document_content={"type": "markdown", "markdown": "# Plan\n\nHello"}
+    )
+    canvas_id = made["canvas_id"]
+    assert re.fullmatch(r"F[0-9A-Z]{9}", canvas_id)
+    web.canvases_access_set(canvas_id=canvas_id, access_level="read", channel_ids=["C111"])
+    canvas = slack.canvases[canvas_id]
+    assert canvas.title == "Plan" and canvas.markdown.startswith("# Plan")
+    assert canvas.access == [{"level": "read", "channel_ids": ["C111"], "user_ids": []}]
+    with pytest.raises(SlackApiError) as exc:
+        web.canvases_access_set(canvas_id="F000", access_level="read", channel_ids=["C111"])
+    assert exc.value.response["error"] == "canvas_not_found"
+    with pytest.raises(SlackApiError) as exc:
+        web.canvases_create(document_content={"type": "html", "html": "<p>"})
+    assert exc.value.response["error"] == "invalid_arguments"
+
+
+@pytest.mark.parametrize(
+    ("mode", "error"),
+    [
+        ("free", "free_teams_cannot_create_non_tabbed_canvases"),
+        ("disabled", "canvas_disabled_user_team"),
+    ],
+)
+def test_a_workspace_without_canvases_refuses_them(
+    slack: FakeSlack, web: WebClient, mode: str, error: str
+) -> None:
+    slack.set_canvas_support(mode)
+    with pytest.raises(SlackApiError) as exc:
+        web.canvases_create(title="Plan", document_content={"type": "markdown", "markdown": "x"})
+    assert exc.value.response["error"] == error and slack.canvases == {}
+
+
+def test_file_upload_v2_takes_three_steps_over_http(slack: FakeSlack, web: WebClient) -> None:
+    parent = web.chat_postMessage(channel="C111", text="alert")["ts"]
+    done = web.files_upload_v2(
+        channel="C111",
+        thread_ts=parent,
+        content="# Plan\n",
+        filename="plan.md",
+        title="The plan",
+        initial_comment="Here it is",
+    )
+    assert done["file"]["title"] == "The plan"
+    methods = [c.method for c in slack.slack_calls if c.method.startswith("files.")]
+    assert methods == ["files.getUploadURLExternal", "files.completeUploadExternal"]
+    assert len(slack.requests_to("/upload/v1/")) == 1  # step 2, between them
+    (upload,) = slack.shared_files()
+    assert upload.data == b"# Plan\n" and upload.length == len(b"# Plan\n")
+    assert upload.shared_to == "C111" and upload.thread_ts == parent
+    shared = [m for m in slack.channel_messages("C111") if m.get("subtype") == "file_share"]
+    assert shared[0]["thread_ts"] == parent and shared[0]["text"] == "Here it is"
+
+
+def test_completing_an_upload_that_never_came_fails(slack: FakeSlack, web: WebClient) -> None:
+    step1 = web.files_getUploadURLExternal(filename="plan.md", length=10)
+    with pytest.raises(SlackApiError) as exc:
+        web.files_completeUploadExternal(files=[{"id": step1["file_id"], "title": "x"}])
+    assert exc.value.response["error"] == "file_not_found"
+    assert httpx.post(f"{slack.origin}/upload/v1/F404", content=b"x").status_code == 404

@@ -16,10 +16,9 @@ import subprocess
 import sys
 import threading
 import time
-import urllib.parse
 import uuid
 from collections import Counter
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -34,35 +33,46 @@ from sqlmodel import col, select
 
 from db import migrate
 from db.engine import SessionFactory, make_engine, session_factory
-from db.models import Alert, OutboxMessage
+from db.models import Alert, OutboxMessage, PollRun
+from tests.cli import ROOT
 from tests.fakes import FakeSlack, sign_request
-from tests.fakes.slack import TEAM_ID
+from tests.fakes.slack import command_body as slash_command_body
+from tests.waiting import wait_until
 
-ROOT = Path(__file__).parents[2]
 SECRET = "fault-test-signing-secret-0123456789"
 MAYA = "U0MAYA0001"
 ADMIN_CHANNEL = "#radar-admin"
 PG_ENV = "EXPANSION_RADAR_TEST_PG_URL"
+
+# The bot's config from "alerts:" on: every alert goes to a channel, the sender ticks each second.
+POST_EVERY_ALERT = f"""
+alerts:
+  post_bands: [priority, ready, candidate]
+  digest_bands: []
+slack:
+  sender_interval_seconds: 1
+  hourly_cap_per_channel: 1000
+  admin_channel: "{ADMIN_CHANNEL}"
+"""
+
+
+def demo_config(*, interval_minutes: int) -> str:
+    """The bot's config: the demo portfolio polled every ``interval_minutes`` (no re-scoring
+    job), every alert posted."""
+    sources = f"""
+sources:
+  demo:
+    enabled: true
+  schedule:
+    interval_minutes: {interval_minutes}
+    rescore_cron: null"""
+    return sources + POST_EVERY_ALERT
 
 
 def free_port() -> int:
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return int(s.getsockname()[1])
-
-
-def wait_until(
-    predicate: Callable[[], Any], *, timeout: float, what: str, every: float = 0.1
-) -> Any:
-    """Poll ``predicate`` until it is truthy; fail saying ``what`` did not happen."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout:g} s waiting for {what}")
-        time.sleep(every)
 
 
 # --- PostgreSQL ------------------------------------------------------------------------
@@ -175,6 +185,27 @@ def pending_posts(factory: SessionFactory) -> int:
         )
 
 
+def hubspot_runs(factory: SessionFactory) -> list[PollRun]:
+    """HubSpot's poll runs, oldest first."""
+    with factory() as session:
+        return list(
+            session.exec(
+                select(PollRun).where(PollRun.source == "hubspot").order_by(col(PollRun.id))
+            ).all()
+        )
+
+
+def admin_rows(factory: SessionFactory) -> list[str]:
+    """The texts queued for the admin channel, oldest first."""
+    with factory() as session:
+        rows = session.exec(
+            select(OutboxMessage)
+            .where(OutboxMessage.kind == "admin")
+            .order_by(col(OutboxMessage.id))
+        ).all()
+    return [str(r.payload.get("text", "")) for r in rows]
+
+
 def alert_ts(factory: SessionFactory) -> dict[int, str | None]:
     with factory() as session:
         return {
@@ -208,6 +239,28 @@ def tally(slack: FakeSlack, factory: SessionFactory) -> Tally:
 
 
 REPORTED: list[str] = []
+
+
+def wait_delivered(
+    slack: FakeSlack,
+    factory: SessionFactory,
+    *,
+    timeout: float,
+    what: str = "every alert to be delivered",
+    settle: float = 3,
+) -> None:
+    """Wait until Slack has posts and no alert post is left to deliver, then ``settle``
+    seconds more: a few more sender ticks, so a double would show."""
+    wait_until(lambda: slack.posts() and pending_posts(factory) == 0, timeout=timeout, what=what)
+    time.sleep(settle)
+
+
+def posted_once(slack: FakeSlack, factory: SessionFactory, name: str) -> Tally:
+    """The tally, reported under ``name``: every alert owed a post was posted exactly once."""
+    result = tally(slack, factory)
+    report(name, result)
+    assert (result.posted, result.lost, result.doubled) == (result.owed, 0, 0)
+    return result
 
 
 def report(name: str, result: Tally) -> None:
@@ -329,23 +382,7 @@ class Slash:
 
 
 def command_body(slack: FakeSlack, query: str, *, user: str = MAYA, rid: str | None = None) -> str:
-    return urllib.parse.urlencode(
-        {
-            "token": "legacy",
-            "team_id": TEAM_ID,
-            "team_domain": "fake",
-            "channel_id": "C0CHANNEL1",
-            "channel_name": "expansion",
-            "user_id": user,
-            "user_name": "someone",
-            "command": "/expansion",
-            "text": query,
-            "api_app_id": "A0FAKEAPP",
-            "is_enterprise_install": "false",
-            "response_url": slack.url_for_response(rid or f"r{uuid.uuid4().hex[:8]}"),
-            "trigger_id": "13345224609.738474920.8088930838d88f008e0",
-        }
-    )
+    return slash_command_body(slack, query, user=user, rid=rid or f"r{uuid.uuid4().hex[:8]}")
 
 
 def bot_env(
@@ -367,10 +404,29 @@ def bot_env(
     }
 
 
+class Bots(list[Bot]):
+    """The bots a test started, each working in the test's directory with its fake Slack."""
+
+    def __init__(self, workdir: Path, slack: FakeSlack) -> None:
+        super().__init__()
+        self.workdir = workdir
+        self.slack = slack
+
+    def env(self, database_url: str, config: str, **extra: str) -> dict[str, str]:
+        """A bot's environment: this database, ``config`` as its config file, and ``extra``."""
+        return bot_env(self.workdir, database_url, self.slack, config, **extra)
+
+    def start(self, env: dict[str, str], name: str = "radar") -> Bot:
+        """A new bot process with ``env``, started (and stopped after the test)."""
+        bot = Bot(name, self.workdir, env)
+        self.append(bot)
+        return bot.start()
+
+
 @pytest.fixture
-def bots() -> Iterator[list[Bot]]:
+def bots(tmp_path: Path, slack: FakeSlack) -> Iterator[Bots]:
     """Bots a test started; stopped (and their logs shown on failure) afterwards."""
-    started: list[Bot] = []
+    started = Bots(tmp_path, slack)
     yield started
     for bot in started:
         bot.stop()

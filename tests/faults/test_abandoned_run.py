@@ -17,7 +17,7 @@ from collections.abc import Iterator
 
 import pytest
 from rich.console import Console
-from sqlmodel import col, select
+from sqlmodel import select
 
 import db.runs
 from bot.infra.health import HealthCheck
@@ -26,11 +26,13 @@ from bot.infra.settings import AppConfig, Settings
 from bot.output.poll_cli import status_view
 from bot.poll.run import poll
 from db.engine import SessionFactory
-from db.models import Account, PollRun, utcnow
+from db.models import Account, utcnow
 from tests.bot.test_poll import hs_source
+from tests.cli import ROOT
 from tests.fakes import FakeHubSpot
-from tests.faults.conftest import ROOT, wait_until
+from tests.faults.conftest import hubspot_runs
 from tests.sources.conftest import HS_TOKEN, TODAY
+from tests.waiting import wait_until
 
 COMPANIES = "/crm/v3/objects/companies"
 
@@ -74,15 +76,6 @@ def hubspot() -> Iterator[FakeHubSpot]:
         yield fake
 
 
-def runs(factory: SessionFactory) -> list[PollRun]:
-    with factory() as session:
-        return list(
-            session.exec(
-                select(PollRun).where(PollRun.source == "hubspot").order_by(col(PollRun.id))
-            ).all()
-        )
-
-
 def status_text(factory: SessionFactory, hubspot: FakeHubSpot) -> str:
     settings = Settings(hubspot_access_token=HS_TOKEN, hubspot_api_url=hubspot.url)
     out = Console(file=io.StringIO(), width=400, color_system=None)
@@ -115,7 +108,7 @@ def test_a_killed_poll_is_shown_abandoned_then_marked_failed_and_the_next_poll_p
     )
     try:
         wait_until(
-            lambda: any(r.status == "running" and r.fetched >= 100 for r in runs(factory)),
+            lambda: any(r.status == "running" and r.fetched >= 100 for r in hubspot_runs(factory)),
             timeout=90,
             what="the child's poll to write two batches and hang on the third page",
         )
@@ -123,7 +116,7 @@ def test_a_killed_poll_is_shown_abandoned_then_marked_failed_and_the_next_poll_p
         child.send_signal(signal.SIGKILL)
         child.wait(timeout=30)
     hubspot.clear_faults()
-    [killed] = runs(factory)
+    [killed] = hubspot_runs(factory)
     assert killed.status == "running"  # nothing of the dead process could finish it
 
     # Its lease lapses (2 s here, 30 s in production): from then on it shows as abandoned.
@@ -140,7 +133,7 @@ def test_a_killed_poll_is_shown_abandoned_then_marked_failed_and_the_next_poll_p
         lambda: poll(factory, [hs_source(hubspot)], today=TODAY, config=AppConfig()),
     )
     assert summary is not None and summary.ok
-    killed_now, latest = runs(factory)
+    killed_now, latest = hubspot_runs(factory)
     assert killed_now.id == killed.id and killed_now.status == "failed"
     assert killed_now.finished_at is not None
     assert killed_now.errors[0].startswith("error: abandoned: the process running this poll")

@@ -20,11 +20,11 @@ from bot.slack.config import SlackConfig
 from bot.slack.routing import Router
 from bot.slack.sender import Sender
 from db.engine import SessionFactory
-from db.models import OutboxMessage, Snapshot
+from db.models import Snapshot
 from tests.bot.test_poll import hs_source, usage_source
 from tests.fakes import FakeHubSpot, FakeSlack, FakeUsageAPI
-from tests.faults.conftest import ADMIN_CHANNEL
-from tests.sources.conftest import HS_TOKEN, USAGE_TOKEN
+from tests.faults.conftest import ADMIN_CHANNEL, admin_rows
+from tests.sources.conftest import hubspot_and_usage
 
 TODAY = date(2026, 11, 22)
 CONFIG = AppConfig(
@@ -35,13 +35,8 @@ CONFIG = AppConfig(
 
 @pytest.fixture
 def fakes() -> Iterator[tuple[FakeHubSpot, FakeUsageAPI]]:
-    with (
-        FakeHubSpot(auth_token=HS_TOKEN, burst_limit=100_000) as hubspot,
-        FakeUsageAPI(auth_token=USAGE_TOKEN) as usage,
-    ):
-        hubspot.populate(30, seed=21)
-        usage.populate(30, seed=21)
-        yield hubspot, usage
+    with hubspot_and_usage(30, seed=21) as fakes:
+        yield fakes
 
 
 def run(factory: SessionFactory, hubspot: FakeHubSpot, usage: FakeUsageAPI) -> PollSummary:
@@ -50,16 +45,6 @@ def run(factory: SessionFactory, hubspot: FakeHubSpot, usage: FakeUsageAPI) -> P
 
 def status(summary: PollSummary, name: str) -> str:
     return next(o.status for o in summary.sources if o.name == name)
-
-
-def admin_rows(factory: SessionFactory) -> list[str]:
-    with factory() as session:
-        rows = session.exec(
-            select(OutboxMessage)
-            .where(OutboxMessage.kind == "admin")
-            .order_by(col(OutboxMessage.id))
-        ).all()
-    return [str(r.payload.get("text", "")) for r in rows]
 
 
 def usage_values(factory: SessionFactory) -> list[tuple[int, int | None, int | None]]:

@@ -17,27 +17,24 @@ in test_delivery.py: the post carries its outbox id and is found in the channel'
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from sqlmodel import col, select
+from sqlmodel import select
 
 from db.engine import SessionFactory
-from db.models import Account, PollRun
-from tests.fakes import FakeHubSpot, FakeSlack, FakeUsageAPI
+from db.models import Account
+from tests.fakes import FakeSlack
 from tests.faults.conftest import (
-    ADMIN_CHANNEL,
-    Bot,
-    bot_env,
+    POST_EVERY_ALERT,
+    Bots,
+    hubspot_runs,
     pending_posts,
-    report,
+    posted_once,
     tally,
-    wait_until,
 )
+from tests.sources.conftest import HS_TOKEN, USAGE_TOKEN, hubspot_and_usage
+from tests.waiting import wait_until
 
-HS_TOKEN = "pat-na1-fake-token"
-USAGE_TOKEN = "usage-test-token"
-
-CONFIG = f"""
+CONFIG = (
+    """
 scoring:
   gate:
     require_outcome: false  # synthetic accounts carry no outcomes; delivery is under test
@@ -49,8 +46,8 @@ sources:
     overlap_seconds: 0
   usage:
     metrics:
-      api_calls: {{usage: usage.api_calls_30d, limit: limits.api_calls_per_month}}
-      storage_gb: {{usage: usage.storage_gb, limit: limits.storage_gb}}
+      api_calls: {usage: usage.api_calls_30d, limit: limits.api_calls_per_month}
+      storage_gb: {usage: usage.storage_gb, limit: limits.storage_gb}
   http:
     timeout_seconds: 120
     max_attempts: 2
@@ -60,56 +57,29 @@ sources:
     interval_minutes: 1
     run_at_start: true
     rescore_cron: null
-alerts:
-  post_bands: [priority, ready, candidate]  # every alert goes to a channel
-  digest_bands: []
-slack:
-  sender_interval_seconds: 1
-  hourly_cap_per_channel: 1000
-  admin_channel: "{ADMIN_CHANNEL}"
 """
-
-
-def hubspot_runs(factory: SessionFactory) -> list[PollRun]:
-    with factory() as session:
-        return list(
-            session.exec(
-                select(PollRun).where(PollRun.source == "hubspot").order_by(col(PollRun.id))
-            ).all()
-        )
+    + POST_EVERY_ALERT
+)
 
 
 def test_kill_9_mid_poll_and_mid_delivery_posts_every_alert_once(
-    tmp_path: Path,
-    pg_url: str,
-    pg_factory: SessionFactory,
-    slack: FakeSlack,
-    bots: list[Bot],
+    pg_url: str, pg_factory: SessionFactory, slack: FakeSlack, bots: Bots
 ) -> None:
-    with (
-        FakeHubSpot(auth_token=HS_TOKEN, burst_limit=100_000) as hubspot,
-        FakeUsageAPI(auth_token=USAGE_TOKEN) as usage,
-    ):
-        hubspot.populate(200, seed=11)
-        usage.populate(200, seed=11)
-        env = bot_env(
-            tmp_path,
+    with hubspot_and_usage(200, seed=11) as (hubspot, usage):
+        env = bots.env(
             pg_url,
-            slack,
             CONFIG,
             HUBSPOT_ACCESS_TOKEN=HS_TOKEN,
             HUBSPOT_API_URL=hubspot.url,
             USAGE_API_URL=usage.url,
             USAGE_API_TOKEN=USAGE_TOKEN,
         )
-        bot = Bot("radar", tmp_path, env)
-        bots.append(bot)
 
         # 1. Mid-poll: the third page of companies never comes back.
         hang = hubspot.inject(
             "/crm/v3/objects/companies", method="GET", after=2, delay=600, drop=True, times=None
         )
-        bot.start()
+        bot = bots.start(env)
         wait_until(
             lambda: (
                 hang.fired >= 1
@@ -146,10 +116,8 @@ def test_kill_9_mid_poll_and_mid_delivery_posts_every_alert_once(
             timeout=180,  # the dead sender's lease expires (30 s) first
             what="every alert to be delivered",
         )
-        result = tally(slack, pg_factory)
-        report("kill -9 mid-poll and mid-delivery", result)
+        result = posted_once(slack, pg_factory, "kill -9 mid-poll and mid-delivery")
         assert result.owed > 3
-        assert (result.posted, result.lost, result.doubled) == (result.owed, 0, 0)
 
         with pg_factory() as session:
             assert len(session.exec(select(Account)).all()) == 200  # the poll lost nothing

@@ -14,19 +14,18 @@ from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from sqlmodel import col, select
 
 from bot.infra.settings import AppConfig
 from bot.poll.run import PollSummary, SourceOutcome, poll
 from bot.slack.config import SlackConfig
 from db.engine import SessionFactory
-from db.models import OutboxMessage, PollRun
+from db.models import PollRun
 from sources.base import Source
 from sources.crm_config import SalesforceConfig
 from sources.salesforce import SalesforceSource
 from tests.bot.test_poll import hs_source, usage_source
 from tests.fakes import FakeHubSpot, FakeSalesforce, FakeUsageAPI
-from tests.faults.conftest import ADMIN_CHANNEL
+from tests.faults.conftest import ADMIN_CHANNEL, admin_rows
 from tests.sources.conftest import FAST, HS_TOKEN, SF_TOKEN, TODAY, USAGE_TOKEN
 
 CONFIG = AppConfig(slack=SlackConfig(admin_channel=ADMIN_CHANNEL))
@@ -84,16 +83,6 @@ def run_status(factory: SessionFactory, run_id: int) -> tuple[str, list[str]]:
         run = session.get(PollRun, run_id)
         assert run is not None
         return run.status, list(run.errors)
-
-
-def admin_texts(factory: SessionFactory) -> list[str]:
-    with factory() as session:
-        rows = session.exec(
-            select(OutboxMessage)
-            .where(OutboxMessage.kind == "admin")
-            .order_by(col(OutboxMessage.id))
-        ).all()
-    return [str(r.payload.get("text", "")) for r in rows]
 
 
 def assert_failed(factory: SessionFactory, summary: PollSummary, name: str, *words: str) -> None:
@@ -167,7 +156,7 @@ def test_hubspot_results_of_the_wrong_shape_fail_and_are_never_announced_as_reco
     hubspot.inject(COMPANIES, method="GET", status=503, times=None)  # down: the first warning
     summary = poll_within(factory, hs_source(hubspot))
     assert source_outcome(summary, "hubspot").status == "failed"
-    assert len(admin_texts(factory)) == 1
+    assert len(admin_rows(factory)) == 1
 
     hubspot.clear_faults()
     hubspot.inject(COMPANIES, method="GET", status=200, body={"results": results}, times=None)
@@ -176,9 +165,9 @@ def test_hubspot_results_of_the_wrong_shape_fail_and_are_never_announced_as_reco
         kind = "null" if results is None else "an object"
         assert_failed(factory, summary, "hubspot", COMPANIES, f"'results' is {kind}")
         assert source_outcome(summary, "hubspot").fetched == 0
-    texts = admin_texts(factory)
+    texts = admin_rows(factory)
     assert len(texts) == 1 and not any("healthy again" in t for t in texts), texts
 
     hubspot.clear_faults()  # really healthy again: now, and only now, the note
     assert poll_within(factory, hs_source(hubspot)).ok
-    assert "healthy again" in admin_texts(factory)[-1]
+    assert "healthy again" in admin_rows(factory)[-1]

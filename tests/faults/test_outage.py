@@ -12,39 +12,24 @@ single.
 from __future__ import annotations
 
 import time
-from pathlib import Path
 
 from sqlalchemy.engine import make_url
 
 import db.outbox
 from db.engine import SessionFactory, transaction
+from db.outbox_payloads import AdminNote
 from tests.fakes import FakeSlack
 from tests.faults.conftest import (
     ADMIN_CHANNEL,
-    Bot,
+    Bots,
     TcpProxy,
-    bot_env,
-    pending_posts,
-    report,
-    tally,
-    wait_until,
+    demo_config,
+    posted_once,
+    wait_delivered,
 )
+from tests.waiting import wait_until
 
-CONFIG = f"""
-sources:
-  demo:
-    enabled: true
-  schedule:
-    interval_minutes: 60
-    rescore_cron: null
-alerts:
-  post_bands: [priority, ready, candidate]
-  digest_bands: []
-slack:
-  sender_interval_seconds: 1
-  hourly_cap_per_channel: 1000
-  admin_channel: "{ADMIN_CHANNEL}"
-"""
+CONFIG = demo_config(interval_minutes=60)
 OUTAGE_SECONDS = 30.0
 QUEUED = 3
 
@@ -54,24 +39,16 @@ def admin_texts(slack: FakeSlack) -> list[str]:
 
 
 def test_database_away_for_30_seconds(
-    tmp_path: Path,
-    pg_url: str,
-    pg_factory: SessionFactory,
-    slack: FakeSlack,
-    bots: list[Bot],
+    pg_url: str, pg_factory: SessionFactory, slack: FakeSlack, bots: Bots
 ) -> None:
     target = make_url(pg_url)
     proxy = TcpProxy((target.host or "127.0.0.1", target.port or 5432))
     try:
         via_proxy = str(target.set(host="127.0.0.1", port=proxy.port))
-        bot = Bot("radar", tmp_path, bot_env(tmp_path, via_proxy, slack, CONFIG))
-        bots.append(bot)
-        bot.start()
+        bot = bots.start(bots.env(via_proxy, CONFIG))
         bot.wait_healthy()
-        wait_until(
-            lambda: slack.posts() and pending_posts(pg_factory) == 0,
-            timeout=120,
-            what="the first alerts to be delivered",
+        wait_delivered(
+            slack, pg_factory, timeout=120, what="the first alerts to be delivered", settle=0
         )
         ok = bot.slash(slack, "brightops")
         assert ok.status == 200 and "BrightOps" in ok.text
@@ -90,7 +67,7 @@ def test_database_away_for_30_seconds(
         with transaction(pg_factory) as session:  # work queued on the far side of the cut
             for i in range(QUEUED):
                 text = f"queued during the outage #{i}"
-                db.outbox.enqueue(session, alert=None, kind="admin", payload={"text": text})
+                db.outbox.enqueue(session, AdminNote(text), alert=None)
 
         answers = 0
         while time.monotonic() - cut_at < OUTAGE_SECONDS:
@@ -123,9 +100,7 @@ def test_database_away_for_30_seconds(
         time.sleep(2)  # a couple more sender ticks: nothing may be sent twice
         queued = [t for t in admin_texts(slack) if "queued during" in t]
         assert sorted(queued) == [f"queued during the outage #{i}" for i in range(QUEUED)]
-        result = tally(slack, pg_factory)
-        report("database away for 30 s", result)
-        assert (result.posted, result.lost, result.doubled) == (result.owed, 0, 0)
+        posted_once(slack, pg_factory, "database away for 30 s")
         assert bot.alive() and bot.proc is not None and bot.proc.pid == pid  # no restart
         assert bot.starts == 1
     finally:

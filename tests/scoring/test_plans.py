@@ -2,10 +2,18 @@ from __future__ import annotations
 
 from datetime import date, timedelta
 
+import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from scoring.plans import ninety_day_plan, renewal_plan
+from scoring.plans import (
+    PlanKind,
+    add_months,
+    ninety_day_plan,
+    plan_kind,
+    plan_steps,
+    renewal_plan,
+)
 
 MONDAY = date(2026, 11, 23)
 
@@ -59,3 +67,70 @@ def test_every_plan_is_on_workdays_and_in_order(start: date, days_to_renewal: in
             assert step.due_on >= start
         main = [s for s in steps if not s.conditional]
         assert [s.due_on for s in main] == sorted(s.due_on for s in main)
+
+
+def test_material_is_due_before_its_follow_up() -> None:
+    # Started Wed 2 Dec 2026: material by day 16 (Thu 17 Dec), the follow-up at day 21 (22 Dec).
+    steps = ninety_day_plan(date(2026, 12, 2))
+    material, follow_up = steps[1], steps[2]
+    assert material.due_on == date(2026, 12, 17)
+    assert follow_up.conditional and follow_up.due_on == date(2026, 12, 22)
+
+
+def test_the_proposal_window_offers_help_with_the_business_case() -> None:
+    proposal = ninety_day_plan(MONDAY)[3]
+    assert "business case" in proposal.name
+    assert (proposal.window_start - MONDAY).days + 1 == 22
+    assert (proposal.window_end - MONDAY).days + 1 == 45
+
+
+@given(st.dates(min_value=date(2020, 1, 1), max_value=date(2035, 1, 1)))
+def test_the_follow_up_always_comes_after_the_material(start: date) -> None:
+    steps = ninety_day_plan(start)
+    material, follow_up = steps[1], steps[2]
+    assert follow_up.due_on > material.due_on
+    for step in steps:
+        assert step.window_start <= step.due_on <= step.window_end
+
+
+@pytest.mark.parametrize(
+    ("today", "renewal_on", "kind"),
+    [
+        (date(2026, 12, 2), None, PlanKind.NINETY_DAY),
+        (date(2026, 12, 2), date(2026, 12, 2), PlanKind.RENEWAL),  # renews today
+        (date(2026, 12, 2), date(2027, 2, 15), PlanKind.RENEWAL),
+        (date(2026, 12, 2), date(2027, 6, 2), PlanKind.RENEWAL),  # exactly six months
+        (date(2026, 12, 2), date(2027, 6, 3), PlanKind.NINETY_DAY),
+        (date(2026, 12, 2), date(2026, 12, 1), PlanKind.NINETY_DAY),  # already past
+        (date(2026, 8, 31), date(2027, 2, 28), PlanKind.RENEWAL),  # month end clamps
+        (date(2026, 8, 31), date(2027, 3, 1), PlanKind.NINETY_DAY),
+    ],
+)
+def test_the_timeline_follows_the_renewal_date(
+    today: date, renewal_on: date | None, kind: PlanKind
+) -> None:
+    assert plan_kind(today, renewal_on) is kind
+    chosen, steps = plan_steps(today, renewal_on)
+    assert chosen is kind
+    if kind is PlanKind.RENEWAL:
+        assert [s.role for s in steps] == ["CSM", "AE", "AE", "Legal"]
+    else:
+        assert len(steps) == 6
+
+
+@given(
+    st.dates(min_value=date(2020, 1, 1), max_value=date(2035, 1, 1)),
+    st.one_of(st.none(), st.integers(-400, 800)),
+)
+def test_a_renewal_within_six_months_always_gets_the_renewal_timeline(
+    today: date, days: int | None
+) -> None:
+    renewal_on = None if days is None else today + timedelta(days=days)
+    kind = plan_kind(today, renewal_on)
+    if days is None or days < 0 or days > 184:
+        assert kind is PlanKind.NINETY_DAY
+    elif days <= 181:
+        assert kind is PlanKind.RENEWAL
+    assert (kind is PlanKind.RENEWAL) == (
+        renewal_on is not None and today <= renewal_on <= add_months(today, 6)
+    )

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import date
 
 import pytest
@@ -63,3 +64,18 @@ def salesforce() -> Iterator[FakeSalesforce]:
 def usage() -> Iterator[FakeUsageAPI]:
     with FakeUsageAPI(auth_token=USAGE_TOKEN) as fake:
         yield fake
+
+
+@contextmanager
+def hubspot_and_usage(
+    accounts: int, seed: int, *, hubspot_token: str = HS_TOKEN, usage_token: str = USAGE_TOKEN
+) -> Iterator[tuple[FakeHubSpot, FakeUsageAPI]]:
+    """A fake HubSpot (its burst window out of the way) and usage API holding the same
+    ``accounts`` synthetic accounts, for a poll of both."""
+    with (
+        FakeHubSpot(auth_token=hubspot_token, burst_limit=100_000) as hubspot,
+        FakeUsageAPI(auth_token=usage_token) as usage,
+    ):
+        hubspot.populate(accounts, seed=seed)
+        usage.populate(accounts, seed=seed)
+        yield hubspot, usage

@@ -36,21 +36,10 @@ from sources.http import SourceError
 from sources.parse import Issues, Reader
 from sources.records import EventRecord
 from tests.sources.conftest import TODAY
+from tests.sources.strategies import any_json
 
-scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(10**20), max_value=10**20)
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=12)
-    | st.sampled_from(["", " ", "true", "False", "yes", "1", "0", "2026-11-22", "31/11/2026"])
-)
-json_values = st.recursive(
-    scalars,
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
-    ),
-    max_leaves=8,
+scalars, json_values = any_json(
+    "", " ", "true", "False", "yes", "1", "0", "2026-11-22", "31/11/2026"
 )
 # Epoch ms below 1e11 (before March 1973) read as seconds (sources.parse): no event is that old.
 days = st.dates(min_value=date(1974, 1, 1), max_value=date(2199, 12, 30))

@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 from datetime import date, timedelta
+from typing import Any
 
 from sqlmodel import col, select
 
 import db.accounts
 import db.facts
-from bot.poll.cycle import Ingested, ingest_batch
+from bot.poll.ingest import Ingested, ingest_batch
 from db.engine import SessionFactory, transaction
 from db.models import Account, ExternalId, Snapshot
 from scoring.facts import Health
@@ -185,6 +186,32 @@ def test_account_fields_refresh_and_duplicates_are_rejected(factory: SessionFact
     with factory() as session:
         account = session.exec(select(Account)).one()
     assert (account.name, account.domain) == ("Acme Corp", "acme.com")  # None keeps the old
+
+
+def test_every_account_field_a_record_states_is_stored_and_refreshed(
+    factory: SessionFactory,
+) -> None:
+    """Each of ``db.accounts.ACCOUNT_FIELDS`` goes from a record to its account when the
+    account is created and when a later record restates it; one left unknown is kept."""
+
+    def stated(n: int) -> dict[str, Any]:
+        return {
+            name: DAY - timedelta(days=n) if name == "purchased_on" else f"{name} {n}"
+            for name in db.accounts.ACCOUNT_FIELDS
+        }
+
+    def stored() -> dict[str, Any]:
+        with factory() as session:
+            account = session.exec(select(Account)).one()
+        return {name: getattr(account, name) for name in db.accounts.ACCOUNT_FIELDS}
+
+    for n in (1, 2):
+        record = AccountRecord(source="hubspot", external_id="1", **stated(n))
+        assert write(factory, Batch(accounts=[record])).changed
+        assert stored() == stated(n)
+    renamed = AccountRecord(source="hubspot", external_id="1", name="Renamed")
+    write(factory, Batch(accounts=[renamed]))
+    assert stored() == stated(2) | {"name": "Renamed"}
 
 
 def test_new_accounts_get_free_keys(factory: SessionFactory) -> None:

@@ -17,21 +17,10 @@ from sources.parse import Issues, Reader, normalize_domain, parse_date
 from sources.salesforce import SalesforceSource
 from sources.usage_api import UsageAPISource
 from tests.sources.conftest import TODAY, USAGE_METRICS
+from tests.sources.strategies import any_json
 
-scalars = (
-    st.none()
-    | st.booleans()
-    | st.integers(min_value=-(10**20), max_value=10**20)
-    | st.floats(allow_nan=True, allow_infinity=True)
-    | st.text(max_size=12)
-    | st.sampled_from(["0", "-0", "12", " 7 ", "1e3", "3.5", "-2", "1,000", "NaN", "inf", ""])
-)
-json_values = st.recursive(
-    scalars,
-    lambda inner: (
-        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=6), inner, max_size=3)
-    ),
-    max_leaves=8,
+scalars, json_values = any_json(
+    "0", "-0", "12", " 7 ", "1e3", "3.5", "-2", "1,000", "NaN", "inf", ""
 )
 NUMERIC = (*COUNT_FIELDS, *AMOUNT_FIELDS, "nps")  # every number a snapshot holds
 # Built once: the parsers under test make no request, and building HTTP clients is slow.

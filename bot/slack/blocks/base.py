@@ -5,6 +5,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from datetime import date
+from typing import Any
 
 from slack_sdk.models.blocks import (
     Block,
@@ -120,3 +121,8 @@ def message_reply(text: str) -> Reply:
 
 def thread_blocks(text: str) -> list[Block]:
     return [section(text)]
+
+
+def drawn(blocks: Sequence[Block]) -> tuple[dict[str, Any], ...]:
+    """Block Kit as JSON, for an outbox message whose blocks are drawn when it is queued."""
+    return tuple(b.to_dict() for b in blocks)

@@ -37,6 +37,7 @@ from bot.slack.ids import Action
 from bot.slack.ids import Block as BlockId
 from bot.slack.model import ActionValue, Activity, Card, Reply
 from bot.slack.mrkdwn import code, cut, escape, lines_within, mention, when
+from db.models import AlertStatus
 from scoring.evidence import fmt_date, fmt_money
 
 
@@ -79,7 +80,7 @@ def card_blocks(
     opening; key facts; usage; what people did; and the buttons."""
     blocks: list[Block] = []
     emoji = BAND_EMOJI.get(card.band, "")
-    cleared = card.status == "cleared"
+    cleared = card.status == AlertStatus.CLEARED
     blocks.append(header(f"{emoji} {card.name}"))
     # A held account is not to be pitched, whatever its band's usual pace says.
     pace = "on hold until the issue below is fixed" if card.gate else band_when(card.band)
@@ -168,12 +169,15 @@ def alert_actions(card: Card, source: ActionValue | None = None) -> ActionsBlock
             value = base.model_copy(update={"account": card.account_id})
             return ActionsBlock(
                 block_id=BlockId.ALERT_ACTIONS.value,
-                elements=[button("Start plan", Action.START_PLAN, value, "primary")],
+                elements=[
+                    button("Start plan", Action.START_PLAN, value, "primary"),
+                    button("Plan document", Action.PLAN_DOCUMENT, value),
+                ],
             )
         return None
     value = base.model_copy(update={"alert": card.alert_id, "account": card.account_id})
     elements: list[Any] = []
-    if card.status != "acknowledged":
+    if card.status != AlertStatus.ACKNOWLEDGED:
         elements.append(button("Acknowledge", Action.ACKNOWLEDGE, value, "primary"))
     elements.append(
         StaticSelectElement(
@@ -187,6 +191,7 @@ def alert_actions(card: Card, source: ActionValue | None = None) -> ActionsBlock
     )
     if not card.plan_open and not card.gate:
         elements.append(button("Start plan", Action.START_PLAN, value))
+    elements.append(button("Plan document", Action.PLAN_DOCUMENT, value))
     elements.append(button("Not now…", Action.NOT_NOW, value, "danger"))
     elements.append(button("Reassign…", Action.REASSIGN, value))
     if card.offer and not card.gate:

@@ -54,14 +54,15 @@ def daily_digest_blocks(digest: DailyDigest) -> list[Block]:
     if digest.overdue:
         lines = [
             f"• *{escape(a, single_line=True)}* — {escape(s, single_line=True)}"
-            f" (was due {fmt_date(d)})"
-            for a, s, d in digest.overdue
+            f" · {escape(r, single_line=True)} (was due {fmt_date(d)})"
+            for a, s, d, r in digest.overdue
         ]
         blocks.append(titled("⏰ *Overdue*", lines))
     if digest.steps_due:
         lines = [
-            f"• *{escape(a, single_line=True)}* — {escape(s, single_line=True)} by {fmt_date(d)}"
-            for a, s, d in digest.steps_due
+            f"• *{escape(a, single_line=True)}* — {escape(s, single_line=True)}"
+            f" · {escape(r, single_line=True)} by {fmt_date(d)}"
+            for a, s, d, r in digest.steps_due
         ]
         blocks.append(titled("🗓️ *Plan steps due this week*", lines))
     if digest.new_candidates:

@@ -45,6 +45,47 @@ def _modal(
     )
 
 
+def _date_input(block: BlockId, action: Action, label: str, initial: date) -> InputBlock:
+    return InputBlock(
+        block_id=block.value,
+        label=PlainTextObject(text=label),
+        element=DatePickerElement(action_id=action.value, initial_date=initial.isoformat()),
+    )
+
+
+def _choice_input(block: BlockId, action: Action, label: str, options: list[Option]) -> InputBlock:
+    return InputBlock(
+        block_id=block.value,
+        label=PlainTextObject(text=label),
+        element=StaticSelectElement(
+            action_id=action.value, placeholder=PlainTextObject(text="Pick one"), options=options
+        ),
+    )
+
+
+def _note_input(block: BlockId, action: Action) -> InputBlock:
+    """An optional free-text note (to the person who reads it later)."""
+    return InputBlock(
+        block_id=block.value,
+        label=PlainTextObject(text="Note"),
+        optional=True,
+        element=PlainTextInputElement(action_id=action.value, multiline=True, max_length=400),
+    )
+
+
+def _owner_input(block: BlockId, action: Action, current: str | None) -> InputBlock:
+    """Whom to hand something over to, the present owner preselected."""
+    return InputBlock(
+        block_id=block.value,
+        label=PlainTextObject(text="New owner"),
+        element=UserSelectElement(
+            action_id=action.value,
+            placeholder=PlainTextObject(text="Pick a person"),
+            initial_user=current,
+        ),
+    )
+
+
 def snooze_modal(
     name: str,
     meta: ActionValue,
@@ -59,14 +100,7 @@ def snooze_modal(
         meta,
         [
             section(f"Snooze *{escape(name, single_line=True)}* until the morning of:"),
-            InputBlock(
-                block_id=BlockId.SNOOZE_DATE.value,
-                label=PlainTextObject(text="Date"),
-                element=DatePickerElement(
-                    action_id=Action.SNOOZE_DATE.value,
-                    initial_date=(today + timedelta(days=7)).isoformat(),
-                ),
-            ),
+            _date_input(BlockId.SNOOZE_DATE, Action.SNOOZE_DATE, "Date", today + timedelta(days=7)),
         ],
         "Snooze",
     )
@@ -79,23 +113,13 @@ def not_now_modal(name: str, meta: ActionValue) -> View:
         meta,
         [
             section(f"Why not *{escape(name, single_line=True)}* right now? It helps tune alerts."),
-            InputBlock(
-                block_id=BlockId.NOT_NOW_REASON.value,
-                label=PlainTextObject(text="Reason"),
-                element=StaticSelectElement(
-                    action_id=Action.NOT_NOW_REASON.value,
-                    placeholder=PlainTextObject(text="Pick one"),
-                    options=[option(v, label) for v, label in NOT_NOW_REASONS],
-                ),
+            _choice_input(
+                BlockId.NOT_NOW_REASON,
+                Action.NOT_NOW_REASON,
+                "Reason",
+                [option(v, label) for v, label in NOT_NOW_REASONS],
             ),
-            InputBlock(
-                block_id=BlockId.NOT_NOW_NOTE.value,
-                label=PlainTextObject(text="Note"),
-                optional=True,
-                element=PlainTextInputElement(
-                    action_id=Action.NOT_NOW_NOTE.value, multiline=True, max_length=400
-                ),
-            ),
+            _note_input(BlockId.NOT_NOW_NOTE, Action.NOT_NOW_NOTE),
         ],
         "Dismiss",
     )
@@ -108,15 +132,7 @@ def reassign_modal(name: str, meta: ActionValue, current: str | None) -> View:
         meta,
         [
             section(f"Who should own *{escape(name, single_line=True)}*'s alert?"),
-            InputBlock(
-                block_id=BlockId.REASSIGN_USER.value,
-                label=PlainTextObject(text="New owner"),
-                element=UserSelectElement(
-                    action_id=Action.REASSIGN_USER.value,
-                    placeholder=PlainTextObject(text="Pick a person"),
-                    initial_user=current,
-                ),
-            ),
+            _owner_input(BlockId.REASSIGN_USER, Action.REASSIGN_USER, current),
         ],
         "Reassign",
     )
@@ -132,14 +148,7 @@ def skip_modal(name: str, step: str, meta: ActionValue) -> View:
                 f"Skip *{escape(step, single_line=True)}* for"
                 f" *{escape(name, single_line=True)}*? A short note helps whoever reads it later."
             ),
-            InputBlock(
-                block_id=BlockId.SKIP_NOTE.value,
-                label=PlainTextObject(text="Note"),
-                optional=True,
-                element=PlainTextInputElement(
-                    action_id=Action.SKIP_NOTE.value, multiline=True, max_length=400
-                ),
-            ),
+            _note_input(BlockId.SKIP_NOTE, Action.SKIP_NOTE),
         ],
         "Skip",
     )
@@ -153,15 +162,7 @@ def owner_modal(what: str, name: str, meta: ActionValue, current: str | None) ->
         meta,
         [
             section(f"Who should own this {what} for *{escape(name, single_line=True)}*?"),
-            InputBlock(
-                block_id=BlockId.OWNER_USER.value,
-                label=PlainTextObject(text="New owner"),
-                element=UserSelectElement(
-                    action_id=Action.OWNER_USER.value,
-                    placeholder=PlainTextObject(text="Pick a person"),
-                    initial_user=current,
-                ),
-            ),
+            _owner_input(BlockId.OWNER_USER, Action.OWNER_USER, current),
         ],
         "Reassign",
     )
@@ -192,13 +193,8 @@ def outcome_modal(name: str, meta: ActionValue, outcome: str, today: date) -> Vi
         )
     else:
         intro = f"Park *{who}*'s plan for this cycle. When should it come back?"
-        field = InputBlock(
-            block_id=BlockId.OUTCOME_DATE.value,
-            label=PlainTextObject(text="Revisit on"),
-            element=DatePickerElement(
-                action_id=Action.OUTCOME_DATE.value,
-                initial_date=(today + timedelta(days=90)).isoformat(),
-            ),
+        field = _date_input(
+            BlockId.OUTCOME_DATE, Action.OUTCOME_DATE, "Revisit on", today + timedelta(days=90)
         )
     return _modal("Close plan", Callback.OUTCOME_MODAL, meta, [section(intro), field], "Close plan")
 
@@ -253,14 +249,11 @@ def log_modal(
                 label=PlainTextObject(text="Account"),
                 element=account,
             ),
-            InputBlock(
-                block_id=BlockId.LOG_KIND.value,
-                label=PlainTextObject(text="Kind of signal"),
-                element=StaticSelectElement(
-                    action_id=Action.LOG_KIND.value,
-                    placeholder=PlainTextObject(text="Pick one"),
-                    options=[option(k.kind.value, k.label) for k in kinds.KINDS],
-                ),
+            _choice_input(
+                BlockId.LOG_KIND,
+                Action.LOG_KIND,
+                "Kind of signal",
+                [option(k.kind.value, k.label) for k in kinds.KINDS],
             ),
             InputBlock(
                 block_id=BlockId.LOG_TEXT.value,

@@ -25,6 +25,7 @@ from bot.slack.ids import Action
 from bot.slack.ids import Block as BlockId
 from bot.slack.model import ActionValue, ListItem, LoggedSignal, Reply
 from bot.slack.mrkdwn import code, escape, lines_within, mention, when
+from db.models import AlertStatus
 from scoring.evidence import fmt_date
 
 HELP_LINES = (
@@ -89,9 +90,9 @@ def list_line(item: ListItem) -> str:
     ]
     if item.detail:
         parts.append(escape(item.detail, single_line=True))
-    if item.status == "snoozed" and item.until:
+    if item.status == AlertStatus.SNOOZED and item.until:
         parts.append(f"snoozed until {when(item.until)}")
-    elif item.status and item.status != "open":
+    elif item.status and item.status != AlertStatus.OPEN:
         parts.append(item.status)
     if item.due_on:
         parts.append(f"due {fmt_date(item.due_on)}")

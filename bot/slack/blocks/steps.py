@@ -78,7 +78,7 @@ def step_blocks(card: StepCard, *, interactive: bool = True) -> list[Block]:
     blocks.append(
         context(
             f"Window {fmt_date(card.window_start)} – {fmt_date(card.due_on)}"
-            f" · owner {_person(card)}"
+            f" · {escape(card.role, single_line=True)}'s step · owner {_person(card)}"
         )
     )
     lines = step_status_lines(card)
@@ -129,8 +129,28 @@ def plan_actions(plan_id: int) -> ActionsBlock:
         elements=[
             _outcome_select(plan_id),
             button("Reassign plan…", Action.PLAN_REASSIGN, ActionValue(plan=plan_id)),
+            button("Plan document", Action.PLAN_DOCUMENT, ActionValue(plan=plan_id)),
         ],
     )
+
+
+def plan_document_text(name: str, as_of: date, link: str | None) -> str:
+    """The note that goes with the published plan: a canvas link, or the attached file."""
+    who = escape(name, single_line=True)
+    if link is not None:
+        return (
+            f"📄 The expansion plan for *{who}* (as of {fmt_date(as_of)}): <{link}|open the"
+            " canvas>."
+        )
+    return (
+        f"📄 The expansion plan for *{who}* (as of {fmt_date(as_of)}) is attached. This"
+        " workspace doesn't allow canvases, so it comes as a file."
+    )
+
+
+def plan_document_sent_text(name: str) -> str:
+    """Told to the person when the plan went to their DMs (the button was on a private card)."""
+    return f"I've sent you the expansion plan for *{escape(name, single_line=True)}* in a DM."
 
 
 def outcome_text(
@@ -162,16 +182,17 @@ def plan_reply(
     name: str,
     kind: str,
     created: bool,
-    steps: Sequence[tuple[date, str, str]],
+    steps: Sequence[tuple[date, str, str, str]],
     plan_id: int | None = None,
 ) -> Reply:
-    """``steps``: (due date, step name, status); with ``plan_id``, the outcome choices."""
+    """``steps``: (due date, step name, status, role); with ``plan_id``, the outcome choices."""
     verb = "Started" if created else "Already open:"
     label = PlanKind(kind).label
     title = f"{verb} the {label} plan for *{escape(name, single_line=True)}*"
     lines = [
-        f"• {fmt_date(due)} — {escape(step)}" + ("" if st == "pending" else f" ({escape(st)})")
-        for due, step, st in steps
+        f"• {fmt_date(due)} — {escape(step)} · {escape(role, single_line=True)}"
+        + ("" if st == "pending" else f" ({escape(st)})")
+        for due, step, st, role in steps
     ]
     text = title + "\n" + lines_within(lines, SECTION_TEXT - len(title) - 1)
     blocks: list[Block] = [section(text)]

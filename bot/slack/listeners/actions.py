@@ -36,10 +36,16 @@ def register(app: App) -> None:
     app.action(Action.STEP_REASSIGN.value)(**listen(step_reassign))
     app.action(Action.PLAN_REASSIGN.value)(**listen(plan_reassign))
     app.action(Action.PLAN_OUTCOME.value)(**listen(plan_outcome))
+    app.action(Action.PLAN_DOCUMENT.value)(**listen(plan_document))
 
 
 def _user(body: dict[str, Any]) -> str:
     return str(body["user"]["id"])
+
+
+def _selected(action: dict[str, Any]) -> ActionValue:
+    """The value of the menu option picked (snooze for…, outcome)."""
+    return ActionValue.load((action.get("selected_option") or {}).get("value"))
 
 
 def _ephemeral(body: dict[str, Any]) -> bool:
@@ -65,7 +71,7 @@ def snooze(
     client: WebClient,
     deps: Deps,
 ) -> None:
-    value = ActionValue.load((action.get("selected_option") or {}).get("value"))
+    value = _selected(action)
     if value.choice == "date":
         meta = value.model_copy(
             update={
@@ -196,7 +202,7 @@ def step_snooze(
     client: WebClient,
     deps: Deps,
 ) -> None:
-    value = ActionValue.load((action.get("selected_option") or {}).get("value"))
+    value = _selected(action)
     if value.choice == "date":
         meta = value.model_copy(update={"choice": None})
         _plan_modal("step_snooze", body, meta, client, deps)
@@ -224,5 +230,23 @@ def plan_reassign(
 def plan_outcome(
     body: dict[str, Any], action: dict[str, Any], client: WebClient, deps: Deps
 ) -> None:
-    value = ActionValue.load((action.get("selected_option") or {}).get("value"))
+    value = _selected(action)
     _plan_modal("outcome", body, value, client, deps)
+
+
+def plan_document(
+    body: dict[str, Any], action: dict[str, Any], respond: Respond, deps: Deps
+) -> None:
+    """Seed 002's plan in the clicked message's thread (a canvas, else a file)."""
+    channel, ts = _where(body)
+    thread_ts = (body.get("message") or {}).get("thread_ts") or ts
+    said = plan_flows.share_plan_document(
+        deps,
+        user_id=_user(body),
+        value=ActionValue.load(action.get("value")),
+        channel=channel,
+        thread_ts=thread_ts,
+        private=_ephemeral(body),
+    )
+    if said and body.get("response_url"):
+        respond(text=said, response_type="ephemeral", replace_original=False)

@@ -47,6 +47,14 @@ def _refuse(ack: Ack, block: Block, problem: str) -> bool:
     return False
 
 
+def _required(ack: Ack, answer: str | None, block: Block, problem: str) -> bool:
+    """Close the modal when the required ``answer`` was given; else refuse under ``block``."""
+    if not answer:
+        return _refuse(ack, block, problem)
+    ack()
+    return True
+
+
 def _user(body: dict[str, Any]) -> str:
     return str(body["user"]["id"])
 
@@ -100,10 +108,7 @@ def _reason(view: dict[str, Any]) -> str | None:
 
 
 def check_not_now(ack: Ack, view: dict[str, Any]) -> bool:
-    if not _reason(view):
-        return _refuse(ack, Block.NOT_NOW_REASON, "Pick a reason.")
-    ack()
-    return True
+    return _required(ack, _reason(view), Block.NOT_NOW_REASON, "Pick a reason.")
 
 
 def not_now_submitted(body: dict[str, Any], view: dict[str, Any], deps: Deps) -> None:
@@ -120,10 +125,7 @@ def _new_owner(view: dict[str, Any]) -> str | None:
 
 
 def check_reassign(ack: Ack, view: dict[str, Any]) -> bool:
-    if not _new_owner(view):
-        return _refuse(ack, Block.REASSIGN_USER, "Pick a person.")
-    ack()
-    return True
+    return _required(ack, _new_owner(view), Block.REASSIGN_USER, "Pick a person.")
 
 
 def reassign_submitted(body: dict[str, Any], view: dict[str, Any], deps: Deps) -> None:
@@ -175,10 +177,7 @@ def _owner(view: dict[str, Any]) -> str | None:
 
 
 def check_owner(ack: Ack, view: dict[str, Any]) -> bool:
-    if not _owner(view):
-        return _refuse(ack, Block.OWNER_USER, "Pick a person.")
-    ack()
-    return True
+    return _required(ack, _owner(view), Block.OWNER_USER, "Pick a person.")
 
 
 def owner_submitted(body: dict[str, Any], view: dict[str, Any], deps: Deps) -> None:

@@ -13,6 +13,7 @@ from typing import Any
 import httpx
 import pytest
 
+import db.alerts
 from bot.infra.settings import AppConfig, Settings
 from bot.poll.cycle import run_cycle
 from bot.slack.app import create_app, deps_of
@@ -21,9 +22,12 @@ from bot.slack.config import RoutingConfig, SlackConfig
 from bot.slack.deps import Deps
 from bot.slack.server import ServerThread, build_asgi
 from db.engine import SessionFactory
+from db.models import Alert
 from sources.demo import demo_batch
 from tests.fakes import FakeSlack, sign_request
 from tests.fakes.slack import TEAM_ID
+from tests.fakes.slack import command_body as slash_command_body
+from tests.waiting import wait_until
 
 SECRET = "test-signing-secret-0123456789"
 MAYA = "U0MAYA0001"  # maya.chen@example.com, in Slack (Berlin)
@@ -100,6 +104,15 @@ def server(
         thread.stop()
 
 
+def alert_for(factory: SessionFactory, name: str) -> Alert:
+    """The first alert found of the account called ``name``."""
+    with factory() as session:
+        for alert, account in db.alerts.alerts_with_accounts(session):
+            if account.name == name:
+                return alert
+    raise AssertionError(name)
+
+
 def signed(body: str, *, secret: str = SECRET, timestamp: int | None = None) -> dict[str, str]:
     return sign_request(secret, body, timestamp)
 
@@ -108,23 +121,7 @@ def command_body(
     slack: FakeSlack, text: str, *, user: str = MAYA, team: str = TEAM_ID, rid: str = "cmd"
 ) -> str:
     """A slash-command POST body, form-encoded as Slack sends it."""
-    return urllib.parse.urlencode(
-        {
-            "token": "legacy",
-            "team_id": team,
-            "team_domain": "fake",
-            "channel_id": "C0CHANNEL1",
-            "channel_name": "expansion",
-            "user_id": user,
-            "user_name": "someone",
-            "command": "/expansion",
-            "text": text,
-            "api_app_id": "A0FAKEAPP",
-            "is_enterprise_install": "false",
-            "response_url": slack.url_for_response(rid),
-            "trigger_id": "13345224609.738474920.8088930838d88f008e0",
-        }
-    )
+    return slash_command_body(slack, text, user=user, team=team, rid=rid)
 
 
 def action_body(
@@ -168,6 +165,38 @@ def action_body(
         "response_url": slack.url_for_response(rid),
         "actions": [action],
     }
+    return form(payload)
+
+
+def view_submission(
+    callback: str,
+    meta: str,
+    values: dict[str, Any],
+    *,
+    user: str = MAYA,
+    team: str = TEAM_ID,
+    user_team: str | None = None,
+    view_id: str = "V1",
+) -> dict[str, Any]:
+    """A view_submission payload: the ``callback`` modal, its private_metadata ``meta`` as
+    it was shown, submitted by ``user`` (of ``user_team``, else of ``team``) with ``values``."""
+    return {
+        "type": "view_submission",
+        "team": {"id": team},
+        "user": {"id": user, "team_id": user_team or team},
+        "api_app_id": "A0FAKEAPP",
+        "view": {
+            "id": view_id,
+            "type": "modal",
+            "callback_id": callback,
+            "private_metadata": meta,
+            "state": {"values": values},
+        },
+    }
+
+
+def form(payload: dict[str, Any]) -> str:
+    """An interaction's POST body: one form field, ``payload``, holding JSON."""
     return urllib.parse.urlencode({"payload": json.dumps(payload)})
 
 
@@ -177,14 +206,7 @@ def post(url: str, body: str, headers: dict[str, str]) -> httpx.Response:
 
 def wait_for(predicate: Callable[[], Any], timeout: float = 10.0) -> Any:
     """Bolt runs listeners after the ack: poll until their effect shows."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = predicate()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.02)
+    return wait_until(predicate, timeout=timeout, what="the listener's effect", every=0.02)
 
 
 _RIDS = itertools.count()

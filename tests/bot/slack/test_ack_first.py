@@ -28,7 +28,6 @@ from sqlalchemy import Engine, text
 from sqlalchemy.engine import make_url
 from sqlmodel import select
 
-import db.alerts
 from bot.infra.settings import AppConfig, Settings
 from bot.slack.app import create_app
 from bot.slack.client import make_client
@@ -41,11 +40,14 @@ from db.models import Alert, AuditLog
 from tests.bot.slack.conftest import (
     MAYA,
     action_body,
+    alert_for,
     command_body,
     post,
     signed,
+    view_submission,
     wait_for,
 )
+from tests.bot.slack.conftest import form as form_body
 from tests.fakes import FakeServer, FakeSlack, RecordedRequest, Response
 from tests.fakes.slack import TEAM_ID
 
@@ -59,29 +61,10 @@ def _timed_post(url: str, body: str, headers: dict[str, str]) -> tuple[httpx.Res
     return resp, time.monotonic() - started
 
 
-def _alert_for(factory: SessionFactory, name: str) -> Alert:
-    with factory() as session:
-        for alert, account in db.alerts.alerts_with_accounts(session):
-            if account.name == name:
-                return alert
-    raise AssertionError(name)
-
-
 def _submission(callback: str, meta: str, values: dict[str, Any], user: str = MAYA) -> str:
-    payload = {
-        "type": "view_submission",
-        "team": {"id": TEAM_ID},
-        "user": {"id": user, "team_id": TEAM_ID, "name": MARKER},
-        "api_app_id": "A0FAKEAPP",
-        "view": {
-            "id": "V1",
-            "type": "modal",
-            "callback_id": callback,
-            "private_metadata": meta,
-            "state": {"values": values},
-        },
-    }
-    return urllib.parse.urlencode({"payload": json.dumps(payload)})
+    payload = view_submission(callback, meta, values, user=user)
+    payload["user"]["name"] = MARKER
+    return form_body(payload)
 
 
 def _snooze_values(day: date) -> dict[str, Any]:
@@ -122,7 +105,7 @@ def test_a_slow_users_info_neither_delays_a_modal_nor_its_submission(
     submission be acknowledged within 3 s: neither may wait for users.info."""
     url, _ = server
     slack.inject("/api/users.info", delay=4, times=None)
-    alert = _alert_for(factory, "Polar Data")
+    alert = alert_for(factory, "Polar Data")
     choice = ActionValue(alert=alert.id, choice="date").dump()
     body = action_body(slack, action_id=Action.SNOOZE.value, selected=choice)
     started = time.monotonic()
@@ -136,7 +119,7 @@ def test_a_slow_users_info_neither_delays_a_modal_nor_its_submission(
     body = _submission("snooze_modal", meta, _snooze_values(date.today() + timedelta(days=10)))
     resp, took = _timed_post(url, body, signed(body))
     assert resp.status_code == 200 and resp.text == "" and took < SLACK_WAITS, took
-    wait_for(lambda: _alert_for(factory, "Polar Data").status == "snoozed")
+    wait_for(lambda: alert_for(factory, "Polar Data").status == "snoozed")
 
 
 # --- 4. a locked database --------------------------------------------------------------------
@@ -191,8 +174,8 @@ def test_with_the_database_locked_everything_is_acked_in_time_and_nobody_is_left
     modal submission are each acknowledged within 3 s; each person is then told how it
     ended — done, or the database-unavailable message — never silence."""
     url, _ = server
-    polar = _alert_for(factory, "Polar Data")
-    nimbus = _alert_for(factory, "Nimbus Cloudworks")
+    polar = alert_for(factory, "Polar Data")
+    nimbus = alert_for(factory, "Nimbus Cloudworks")
     value = ActionValue(alert=polar.id, account=polar.account_id).dump()
     meta = ActionValue(alert=nimbus.id, response_url=slack.url_for_response("modal")).dump()
     day = date.today() + timedelta(days=10)
@@ -217,16 +200,16 @@ def test_with_the_database_locked_everything_is_acked_in_time_and_nobody_is_left
         assert resp.status_code == 200 and resp.text == "" and took < SLACK_WAITS, took
 
     said = _told(slack, "command")
-    acked = _alert_for(factory, "BrightOps Agency").acknowledged_by == MAYA
+    acked = alert_for(factory, "BrightOps Agency").acknowledged_by == MAYA
     assert ("Acknowledged" in said) if acked else ("temporarily unavailable" in said), said
 
     told = [_told(slack, f"c{i}") for i in range(len(clicks))]  # all the clicks' work ended
-    polar_acked = _alert_for(factory, "Polar Data").status == "acknowledged"
+    polar_acked = alert_for(factory, "Polar Data").status == "acknowledged"
     for said in told:  # the redrawn card, or why it did not happen
         assert "Acknowledged by" in said or UNAVAILABLE.split(":")[0] in said, said
         assert polar_acked or "Acknowledged by" not in said
 
-    snoozed = _alert_for(factory, "Nimbus Cloudworks").snoozed_until is not None
+    snoozed = alert_for(factory, "Nimbus Cloudworks").snoozed_until is not None
     if snoozed:  # the card the modal came from is redrawn
         assert "Snoozed by" in _told(slack, "modal")
     else:  # a view submission has no response_url of its own: a DM says why
@@ -283,8 +266,8 @@ def _forged_bodies(slack: FakeSlack, internal: _Internal) -> dict[str, tuple[str
     form = "application/x-www-form-urlencoded"
     return {
         "command": (urllib.parse.urlencode(command, doseq=True), form),
-        "click": (urllib.parse.urlencode({"payload": json.dumps(click)}), form),
-        "submission": (urllib.parse.urlencode({"payload": json.dumps(submission)}), form),
+        "click": (form_body(click), form),
+        "submission": (form_body(submission), form),
         "event": (json.dumps(event), "application/json"),
     }
 
@@ -413,7 +396,7 @@ def test_a_button_value_of_the_wrong_type_is_refused_not_coerced(
 ) -> None:
     url, _ = server
     before = [(a.id, a.status, a.acknowledged_by) for a in _all_alerts(factory)]
-    alert = _alert_for(factory, "Polar Data")
+    alert = alert_for(factory, "Polar Data")
     raw = {"string": json.dumps(str(alert.id)), "true": "true", "float": f"{alert.id}.0"}
     if alert_as == "true":  # alert 1 is what ``true`` would be coerced to
         alert = next(a for a in _all_alerts(factory) if a.id == 1)

@@ -26,9 +26,11 @@ from tests.bot.slack.conftest import (
     JONAS,
     MAYA,
     action_body,
+    form,
     post,
     signed,
     slash,
+    view_submission,
     wait_for,
 )
 from tests.fakes import FakeSlack
@@ -195,21 +197,9 @@ def test_poll_says_so_when_one_is_already_running(server, slack, factory) -> Non
 
 
 def _reassign(url: str, slack: FakeSlack, alert: Alert, *, by: str, to: str) -> None:
-    submission = {
-        "type": "view_submission",
-        "team": {"id": "T0FAKE001"},
-        "user": {"id": by, "team_id": "T0FAKE001"},
-        "view": {
-            "id": "V1",
-            "type": "modal",
-            "callback_id": "reassign_modal",
-            "private_metadata": ActionValue(alert=alert.id, account=alert.account_id).dump(),
-            "state": {"values": {"reassign_user_block": {"reassign_user": {"selected_user": to}}}},
-        },
-    }
-    from urllib.parse import urlencode
-
-    body = urlencode({"payload": json.dumps(submission)})
+    meta = ActionValue(alert=alert.id, account=alert.account_id).dump()
+    chosen = {"reassign_user_block": {"reassign_user": {"selected_user": to}}}
+    body = form(view_submission("reassign_modal", meta, chosen, user=by))
     assert post(url, body, signed(body)).status_code == 200
 
 

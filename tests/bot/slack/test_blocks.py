@@ -12,6 +12,7 @@ import pytest
 from slack_sdk.models.blocks import Block
 from slack_sdk.models.views import View
 
+from bot.domain.digests import DailyDigest
 from bot.slack.blocks.base import sparkline, thread_blocks
 from bot.slack.blocks.cards import (
     alert_actions,
@@ -21,6 +22,7 @@ from bot.slack.blocks.cards import (
     escalation_text,
     follow_up_text,
 )
+from bot.slack.blocks.digests import daily_digest_blocks
 from bot.slack.blocks.home import home_view
 from bot.slack.blocks.modals import (
     account_options,
@@ -30,7 +32,7 @@ from bot.slack.blocks.modals import (
     snooze_modal,
 )
 from bot.slack.blocks.replies import help_reply, list_reply, logged_reply, no_match, pick_list
-from bot.slack.blocks.steps import plan_reply
+from bot.slack.blocks.steps import plan_reply, step_blocks
 from bot.slack.model import (
     ActionValue,
     Activity,
@@ -42,6 +44,7 @@ from bot.slack.model import (
     LogSource,
     Owner,
     SignalLine,
+    StepCard,
     TriggerLine,
 )
 from tests.fakes import validate_blocks
@@ -235,7 +238,9 @@ def test_replies_and_lists_keep_limits() -> None:
     check_message(pick_list(LONG_NAME, [(i, LONG_NAME, "d" * 200) for i in range(40)]).blocks)
     items = [ListItem(LONG_NAME, "priority", 40, "detail " * 50) for _ in range(300)]
     check_message(list_reply("Your top accounts " * 20, items, "none").blocks)
-    steps = [(TODAY + timedelta(days=i), f"Step {i} " + "x" * 200, "pending") for i in range(200)]
+    steps = [
+        (TODAY + timedelta(days=i), f"Step {i} " + "x" * 200, "pending", "AE") for i in range(200)
+    ]
     reply = plan_reply(LONG_NAME, "ninety_day", True, steps)
     check_message(reply.blocks)
     assert "…and" in dumps(reply.blocks)
@@ -359,3 +364,23 @@ def test_the_logged_reply_escapes_what_people_typed() -> None:
     )
     assert "<!here>" not in reply.text and "<@U1>" not in reply.text
     check_message(reply.blocks, reply.text)
+
+
+def test_every_place_a_step_is_shown_names_who_does_it() -> None:
+    steps = [
+        (TODAY, "Executive business review", "pending", "CSM"),
+        (TODAY + timedelta(days=28), "Renewal and expansion proposal", "pending", "AE"),
+        (TODAY + timedelta(days=70), "Contract execution", "done", "Legal"),
+    ]
+    text = dumps(plan_reply("Acme", "renewal", True, steps).blocks)
+    assert "Executive business review · CSM" in text and "Contract execution · Legal (done)" in text
+    card = StepCard(1, 2, "Acme", "Negotiate and finalise", TODAY, TODAY, "pending", role="AE")
+    assert "AE's step" in dumps([b.to_dict() for b in step_blocks(card)])
+    digest = DailyDigest(
+        "maya@example.com",
+        TODAY,
+        steps_due=[("Acme", "Contract execution", TODAY, "Legal")],
+        overdue=[("Acme", "Negotiate and finalise", TODAY, "AE")],
+    )
+    drawn = dumps([b.to_dict() for b in daily_digest_blocks(digest)])
+    assert "Contract execution · Legal by" in drawn and "Negotiate and finalise · AE (was" in drawn

@@ -12,7 +12,6 @@ import json
 import logging
 import re
 import threading
-import urllib.parse
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
@@ -39,9 +38,9 @@ from db import migrate
 from db.engine import SessionFactory, make_engine, session_factory
 from db.models import Account, AccountEvent, Alert, Plan
 from sources.demo import demo_batch, load_demo_spec
-from tests.bot.slack.conftest import BOSS, JONAS, MAYA, SECRET
+from tests.bot.slack.conftest import BOSS, JONAS, MAYA, SECRET, form, view_submission
 from tests.fakes import FakeSlack, sign_request, validate_blocks
-from tests.fakes.slack import TEAM_ID, WORKSPACE_URL
+from tests.fakes.slack import TEAM_ID, WORKSPACE_URL, command_body
 
 EVIL_NAME = (
     "<!channel> @here *Evil* _Corp_ ~x~ `y` <https://evil.example|click> <@U0EVIL0001> "
@@ -330,23 +329,7 @@ def _assert_valid_blocks(blocks: list[dict[str, Any]]) -> None:
 
 
 def _command(env: Env, text: str, user: str, rid: str) -> str:
-    return urllib.parse.urlencode(
-        {
-            "token": "legacy",
-            "team_id": TEAM_ID,
-            "team_domain": "fake",
-            "channel_id": "C0CHANNEL1",
-            "channel_name": "expansion",
-            "user_id": user,
-            "user_name": "someone",
-            "command": "/expansion",
-            "text": text,
-            "api_app_id": "A0FAKEAPP",
-            "is_enterprise_install": "false",
-            "response_url": env.slack.url_for_response(rid),
-            "trigger_id": f"{next(env.triggers)}.738474920.8088930838d88f008e0",
-        }
-    )
+    return command_body(env.slack, text, user=user, rid=rid, trigger=next(env.triggers))
 
 
 @FUZZ
@@ -536,7 +519,7 @@ def test_any_block_action_is_answered_without_errors_or_stray_changes(
     env.settle()  # what a failed example left behind is not this one's fault
     accounts, alerts, plans = _accounts(env.factory), _alerts(env.factory), _plans(env.factory)
     payload = _action_payload(env, action_id, value, as_select, changes)
-    resp = env.post(urllib.parse.urlencode({"payload": json.dumps(payload)}))
+    resp = env.post(form(payload))
     assert resp.status_code < 500, resp.text
     assert env.settle() == []
     assert _accounts(env.factory) == accounts
@@ -612,7 +595,7 @@ def test_any_view_submission_is_answered_without_errors_or_stray_changes(
     for key in drop:
         view.pop(key, None)
         payload.pop(key, None)
-    resp = env.post(urllib.parse.urlencode({"payload": json.dumps(payload)}))
+    resp = env.post(form(payload))
     assert resp.status_code < 500, resp.text
     if resp.status_code == 200 and resp.text:
         answer = resp.json()
@@ -662,7 +645,7 @@ def test_any_message_shortcut_opens_a_valid_form_or_is_refused(
         "message": message,
         "response_url": env.slack.url_for_response("fuzz-shortcut"),
     }
-    resp = env.post(urllib.parse.urlencode({"payload": json.dumps(payload)}))
+    resp = env.post(form(payload))
     assert resp.status_code in (200, 400), resp.text
     assert env.settle() == []
     calls = env.slack.calls("views.open")[opened:]
@@ -725,19 +708,8 @@ def test_any_log_form_submission_logs_only_for_its_account_and_answers_inertly(
     meta = json.dumps(
         {"channel": channel, "ts": ts, "response_url": env.slack.url_for_response(rid)}
     )
-    payload = {
-        "type": "view_submission",
-        "team": {"id": TEAM_ID},
-        "user": {"id": user, "team_id": TEAM_ID},
-        "view": {
-            "id": "V1",
-            "type": "modal",
-            "callback_id": Callback.LOG_MODAL.value,
-            "private_metadata": meta,
-            "state": {"values": state},
-        },
-    }
-    resp = env.post(urllib.parse.urlencode({"payload": json.dumps(payload)}))
+    payload = view_submission(Callback.LOG_MODAL.value, meta, state, user=user)
+    resp = env.post(form(payload))
     assert resp.status_code == 200, resp.text
     if resp.text:
         assert resp.json().get("response_action") == "errors"

@@ -5,9 +5,7 @@ from __future__ import annotations
 
 import json
 import time
-import urllib.parse
 from datetime import date, timedelta
-from typing import Any
 from zoneinfo import ZoneInfo
 
 import httpx
@@ -23,15 +21,18 @@ from bot.slack.deps import Deps
 from bot.slack.ids import Action
 from bot.slack.model import ActionValue
 from db.engine import SessionFactory, transaction
-from db.models import Alert, AuditLog, OutboxMessage, utcnow
+from db.models import AuditLog, OutboxMessage, utcnow
 from tests.bot.slack.conftest import (
     BOSS,
     MAYA,
     action_body,
+    alert_for,
     command_body,
+    form,
     post,
     signed,
     slash,
+    view_submission,
     wait_for,
 )
 from tests.fakes import FakeSlack, validate_blocks
@@ -55,14 +56,6 @@ def _text(body: dict) -> str:
 
 def _deliver(deps: Deps) -> None:
     deps.sender.run_once(limit=500)
-
-
-def _alert_for(factory: SessionFactory, name: str) -> Alert:
-    with factory() as session:
-        for alert, account in db.alerts.alerts_with_accounts(session):
-            if account.name == name:
-                return alert
-    raise AssertionError(name)
 
 
 @pytest.mark.usefixtures("seeded")
@@ -119,7 +112,7 @@ def test_ack_and_snooze_commands_change_the_alert_and_its_message(
     url, deps = server
     _deliver(deps)
     assert "Acknowledged" in _answer(slash(url, slack, "ack brightops"))["text"]
-    alert = _alert_for(factory, "BrightOps Agency")
+    alert = alert_for(factory, "BrightOps Agency")
     assert alert.status == "acknowledged" and alert.acknowledged_by == MAYA
     update = wait_for(lambda: [c for c in slack.calls("chat.update") if c["ts"] == alert.ts])
     assert "Acknowledged by <@U0MAYA0001>" in json.dumps(update[-1]["blocks"])
@@ -129,7 +122,7 @@ def test_ack_and_snooze_commands_change_the_alert_and_its_message(
         in _answer(slash(url, slack, "snooze polar data until 2099-01-01"))["text"]
     )
     assert "Snoozed" in _answer(slash(url, slack, "snooze polar data 2w"))["text"]
-    polar = _alert_for(factory, "Polar Data")
+    polar = alert_for(factory, "Polar Data")
     assert polar.status == "snoozed" and polar.snoozed_until is not None
     # 09:00 in Maya's timezone (Berlin), two weeks from now
     local = polar.snoozed_until.astimezone(ZoneInfo("Europe/Berlin"))
@@ -144,7 +137,7 @@ def test_plan_command_creates_the_ninety_day_calendar_once(server, slack, factor
     second = _answer(slash(url, slack, "plan brightops"))
     assert "Already open" in _text(second)
     with factory() as session:
-        alert = _alert_for(factory, "BrightOps Agency")
+        alert = alert_for(factory, "BrightOps Agency")
         plan = db.plans.open_plan(session, alert.account_id)
         assert plan is not None and plan.id is not None
         assert len(db.plans.plan_steps(session, plan.id)) >= 5
@@ -154,7 +147,7 @@ def test_plan_command_creates_the_ninety_day_calendar_once(server, slack, factor
 def test_acknowledge_button_updates_the_message_in_place(server, slack: FakeSlack, factory) -> None:
     url, deps = server
     _deliver(deps)
-    alert = _alert_for(factory, "BrightOps Agency")
+    alert = alert_for(factory, "BrightOps Agency")
     assert alert.ts and alert.channel
     value = ActionValue(alert=alert.id, account=alert.account_id).dump()
     body = action_body(
@@ -178,15 +171,15 @@ def test_acknowledge_button_updates_the_message_in_place(server, slack: FakeSlac
 def test_snooze_select_and_date_modal(server, slack: FakeSlack, factory) -> None:
     url, deps = server
     _deliver(deps)
-    alert = _alert_for(factory, "Nimbus Cloudworks")
+    alert = alert_for(factory, "Nimbus Cloudworks")
     choice = ActionValue(alert=alert.id, choice="1w").dump()
     body = action_body(slack, action_id=Action.SNOOZE.value, selected=choice, ts=alert.ts or "")
     assert post(url, body, signed(body)).status_code == 200
-    wait_for(lambda: _alert_for(factory, "Nimbus Cloudworks").status == "snoozed")
+    wait_for(lambda: alert_for(factory, "Nimbus Cloudworks").status == "snoozed")
     update = wait_for(lambda: [c for c in slack.calls("chat.update") if c["ts"] == alert.ts])
     assert "Snoozed by <@U0MAYA0001> until <!date^" in json.dumps(update[-1]["blocks"])
 
-    other = _alert_for(factory, "BrightOps Agency")
+    other = alert_for(factory, "BrightOps Agency")
     choice = ActionValue(alert=other.id, choice="date").dump()
     body = action_body(slack, action_id=Action.SNOOZE.value, selected=choice)
     assert post(url, body, signed(body)).status_code == 200
@@ -200,32 +193,19 @@ def test_snooze_select_and_date_modal(server, slack: FakeSlack, factory) -> None
     assert not validate_blocks(view["blocks"], 100)
 
     # submitting the modal with a date in the past is refused under the input
-    submission: dict[str, Any] = {
-        "type": "view_submission",
-        "team": {"id": "T0FAKE001"},
-        "user": {"id": MAYA, "team_id": "T0FAKE001"},
-        "api_app_id": "A0FAKEAPP",
-        "view": {
-            "id": "V1",
-            "type": "modal",
-            "callback_id": "snooze_modal",
-            "private_metadata": view["private_metadata"],
-            "state": {
-                "values": {"snooze_date_block": {"snooze_date": {"selected_date": "2020-01-01"}}}
-            },
-        },
-    }
-    body = urllib.parse.urlencode({"payload": json.dumps(submission)})
+    past = {"snooze_date_block": {"snooze_date": {"selected_date": "2020-01-01"}}}
+    submission = view_submission("snooze_modal", view["private_metadata"], past)
+    body = form(submission)
     resp = post(url, body, signed(body))
     assert resp.json()["response_action"] == "errors"
     later = (date.today() + timedelta(days=10)).isoformat()
     submission["view"]["state"]["values"]["snooze_date_block"]["snooze_date"]["selected_date"] = (
         later
     )
-    body = urllib.parse.urlencode({"payload": json.dumps(submission)})
+    body = form(submission)
     resp = post(url, body, signed(body))
     assert resp.status_code == 200 and resp.text == ""  # an empty 200 closes the modal
-    snoozed = wait_for(lambda: _alert_for(factory, "BrightOps Agency").snoozed_until)
+    snoozed = wait_for(lambda: alert_for(factory, "BrightOps Agency").snoozed_until)
     assert snoozed.astimezone(ZoneInfo("Europe/Berlin")).date().isoformat() == later
 
 
@@ -233,35 +213,20 @@ def test_snooze_select_and_date_modal(server, slack: FakeSlack, factory) -> None
 def test_not_now_modal_dismisses_with_a_reason(server, slack: FakeSlack, factory) -> None:
     url, deps = server
     _deliver(deps)
-    alert = _alert_for(factory, "Polar Data")
+    alert = alert_for(factory, "Polar Data")
     value = ActionValue(alert=alert.id, account=alert.account_id).dump()
     body = action_body(slack, action_id=Action.NOT_NOW.value, value=value)
     assert post(url, body, signed(body)).status_code == 200
     opened = wait_for(lambda: slack.calls("views.open"))
     view = opened[-1]["view"]
     view = json.loads(view) if isinstance(view, str) else view
-    submission = {
-        "type": "view_submission",
-        "team": {"id": "T0FAKE001"},
-        "user": {"id": MAYA, "team_id": "T0FAKE001"},
-        "view": {
-            "id": "V1",
-            "type": "modal",
-            "callback_id": "not_now_modal",
-            "private_metadata": view["private_metadata"],
-            "state": {
-                "values": {
-                    "not_now_reason_block": {
-                        "not_now_reason": {"selected_option": {"value": "timing"}}
-                    },
-                    "not_now_note_block": {"not_now_note": {"value": "<!channel> after Q1"}},
-                }
-            },
-        },
+    values = {
+        "not_now_reason_block": {"not_now_reason": {"selected_option": {"value": "timing"}}},
+        "not_now_note_block": {"not_now_note": {"value": "<!channel> after Q1"}},
     }
-    body = urllib.parse.urlencode({"payload": json.dumps(submission)})
+    body = form(view_submission("not_now_modal", view["private_metadata"], values))
     assert post(url, body, signed(body)).status_code == 200
-    wait_for(lambda: _alert_for(factory, "Polar Data").status == "dismissed")
+    wait_for(lambda: alert_for(factory, "Polar Data").status == "dismissed")
     update = wait_for(lambda: [c for c in slack.calls("chat.update") if c["ts"] == alert.ts])
     blocks = json.dumps(update[-1]["blocks"])
     assert "Not now" in blocks and "bad timing" in blocks
@@ -273,29 +238,16 @@ def test_not_now_modal_dismisses_with_a_reason(server, slack: FakeSlack, factory
 def test_reassign_changes_the_owner_and_says_so_in_the_thread(server, slack, factory) -> None:
     url, deps = server
     _deliver(deps)
-    alert = _alert_for(factory, "BrightOps Agency")
+    alert = alert_for(factory, "BrightOps Agency")
     value = ActionValue(alert=alert.id, account=alert.account_id).dump()
     body = action_body(slack, action_id=Action.REASSIGN.value, value=value)
     assert post(url, body, signed(body)).status_code == 200
     view = wait_for(lambda: slack.calls("views.open"))[-1]["view"]
     view = json.loads(view) if isinstance(view, str) else view
-    submission = {
-        "type": "view_submission",
-        "team": {"id": "T0FAKE001"},
-        "user": {"id": MAYA, "team_id": "T0FAKE001"},
-        "view": {
-            "id": "V1",
-            "type": "modal",
-            "callback_id": "reassign_modal",
-            "private_metadata": view["private_metadata"],
-            "state": {
-                "values": {"reassign_user_block": {"reassign_user": {"selected_user": BOSS}}}
-            },
-        },
-    }
-    body = urllib.parse.urlencode({"payload": json.dumps(submission)})
+    chosen = {"reassign_user_block": {"reassign_user": {"selected_user": BOSS}}}
+    body = form(view_submission("reassign_modal", view["private_metadata"], chosen))
     assert post(url, body, signed(body)).status_code == 200
-    wait_for(lambda: _alert_for(factory, "BrightOps Agency").owner_slack_id == BOSS)
+    wait_for(lambda: alert_for(factory, "BrightOps Agency").owner_slack_id == BOSS)
     thread = wait_for(
         lambda: [p for p in slack.posts() if p.get("thread_ts") == alert.ts and BOSS in p["text"]]
     )
@@ -306,7 +258,7 @@ def test_reassign_changes_the_owner_and_says_so_in_the_thread(server, slack, fac
 def test_ephemeral_card_buttons_redraw_through_response_url(server, slack, factory) -> None:
     url, deps = server
     _deliver(deps)
-    alert = _alert_for(factory, "BrightOps Agency")
+    alert = alert_for(factory, "BrightOps Agency")
     value = ActionValue(alert=alert.id, account=alert.account_id).dump()
     body = action_body(
         slack, action_id=Action.ACKNOWLEDGE.value, value=value, ephemeral=True, rid="eph1"
@@ -320,7 +272,7 @@ def test_ephemeral_card_buttons_redraw_through_response_url(server, slack, facto
 @pytest.mark.usefixtures("seeded")
 def test_pick_list_button_shows_the_card(server, slack, factory) -> None:
     url, _ = server
-    alert = _alert_for(factory, "Polar Data")
+    alert = alert_for(factory, "Polar Data")
     value = ActionValue(account=alert.account_id).dump()
     body = action_body(slack, action_id=Action.PICK_ACCOUNT.value, value=value, rid="pick")
     assert post(url, body, signed(body)).status_code == 200
@@ -375,7 +327,7 @@ def _no_side_effects(slack: FakeSlack, factory: SessionFactory, before: int) -> 
 def test_bad_requests_are_refused_without_side_effects(server, slack, factory, case) -> None:
     url, _ = server
     before = _count(factory, OutboxMessage)
-    alert = _alert_for(factory, "BrightOps Agency")
+    alert = alert_for(factory, "BrightOps Agency")
     slack.slack_calls.clear()
     value = ActionValue(alert=alert.id, account=alert.account_id).dump()
     team = "T0OTHER01" if case == "foreign_team" else "T0FAKE001"
@@ -394,7 +346,7 @@ def test_bad_requests_are_refused_without_side_effects(server, slack, factory, c
         resp = post(url, body, headers)
         assert resp.status_code == (403 if case == "foreign_team" else 401), resp.text
     _no_side_effects(slack, factory, before)
-    assert _alert_for(factory, "BrightOps Agency").status == "open"
+    assert alert_for(factory, "BrightOps Agency").status == "open"
 
 
 def test_health_and_metrics(server) -> None:
@@ -410,7 +362,7 @@ def test_health_and_metrics(server) -> None:
 @pytest.mark.usefixtures("seeded")
 def test_a_button_on_a_closed_alert_answers_politely(server, slack, factory) -> None:
     url, _ = server
-    alert = _alert_for(factory, "Polar Data")
+    alert = alert_for(factory, "Polar Data")
     assert alert.id is not None
     with transaction(factory) as session:
         services.dismiss(
@@ -445,7 +397,7 @@ def test_handle_an_objection_opens_the_four_answers_for_this_account(
     answer pointing at this account's own ceiling; reading it changes nothing."""
     url, deps = server
     _deliver(deps)
-    alert = _alert_for(factory, "Nimbus Cloudworks")
+    alert = alert_for(factory, "Nimbus Cloudworks")
     card = next(p for p in slack.posts() if "Nimbus" in p["text"] and not p.get("thread_ts"))
     assert Action.OBJECTIONS.value in json.dumps(card["blocks"])
     assert "Proactive: bring the usage figures" in json.dumps(card["blocks"])  # seed 004
@@ -461,4 +413,4 @@ def test_handle_an_objection_opens_the_four_answers_for_this_account(
     for says in ("not ready to expand", "budget approved", "see more value", "happy with what"):
         assert says in text, says
     assert "API calls at 950,000 of 1,000,000 (95%)" in text
-    assert _alert_for(factory, "Nimbus Cloudworks").status == alert.status
+    assert alert_for(factory, "Nimbus Cloudworks").status == alert.status

@@ -25,7 +25,7 @@ from bot.slack.deps import Deps
 from bot.slack.ids import Action, Block, Callback, Shortcut
 from db.engine import SessionFactory
 from db.models import Account, AccountEvent, Alert, AuditLog, OutboxMessage, TriggerEpisode
-from tests.bot.slack.conftest import MAYA, post, signed, slash, wait_for
+from tests.bot.slack.conftest import MAYA, form, post, signed, slash, view_submission, wait_for
 from tests.bot.slack.test_ack_first import _write_lock
 from tests.fakes import FakeSlack, validate_blocks
 from tests.fakes.slack import TEAM_ID, WORKSPACE_URL
@@ -49,10 +49,6 @@ def config() -> AppConfig:
         routing=RoutingConfig(),
         alerts=AlertPolicy(post_bands=("priority", "ready", "candidate"), digest_bands=()),
     )
-
-
-def _form(payload: dict[str, Any]) -> str:
-    return urllib.parse.urlencode({"payload": json.dumps(payload)})
 
 
 def _now_ts(seconds_ago: float = 0.0) -> str:
@@ -82,7 +78,7 @@ def shortcut_body(
     }
     if thread_ts:
         message["thread_ts"] = thread_ts
-    return _form(
+    return form(
         {
             "type": "message_action",
             "callback_id": Shortcut.LOG_SIGNAL.value,
@@ -124,25 +120,20 @@ def submission_body(
         values[Block.LOG_TEXT.value] = {
             Action.LOG_TEXT.value: {"type": "plain_text_input", "value": text}
         }
-    return _form(
-        {
-            "type": "view_submission",
-            "team": {"id": team},
-            "user": {"id": user, "team_id": team},
-            "api_app_id": "A0FAKEAPP",
-            "view": {
-                "id": view.get("id", "V1"),
-                "type": "modal",
-                "callback_id": view["callback_id"],
-                "private_metadata": view["private_metadata"],
-                "state": {"values": values},
-            },
-        }
+    return form(
+        view_submission(
+            view["callback_id"],
+            view["private_metadata"],
+            values,
+            user=user,
+            team=team,
+            view_id=view.get("id", "V1"),
+        )
     )
 
 
 def options_body(typed: str, *, team: str = TEAM_ID) -> str:
-    return _form(
+    return form(
         {
             "type": "block_suggestion",
             "action_id": Action.LOG_ACCOUNT.value,
@@ -466,7 +457,7 @@ def test_a_forged_or_foreign_team_shortcut_or_submission_changes_nothing(
     foreign = [
         shortcut_body(slack, text="foreign", team=OTHER_TEAM, rid="f"),
         submission_body(view, account=northwind.id, kind="outcome", text="x", team=OTHER_TEAM),
-        _form(
+        form(
             json.loads(urllib.parse.parse_qs(shortcut)["payload"][0])
             | {"user": {"id": MAYA, "team_id": OTHER_TEAM}}
         ),

@@ -69,8 +69,10 @@ def test_every_web_api_method_called_in_the_code_is_known() -> None:
     """A new ``client.foo_bar(...)`` call must be added to ids.METHODS with its scope."""
     called = set()
     for path in (ROOT / "bot").rglob("*.py"):
-        for name in re.findall(r"\bclient\.([a-z]+_[A-Za-z_]+)\(", path.read_text("utf-8")):
-            called.add(name.replace("_", ".", 1))
+        for name in re.findall(r"\bclient\.([a-z]+_[A-Za-z0-9_]+)\(", path.read_text("utf-8")):
+            # canvases_access_set is canvases.access.set; files_upload_v2 keeps its "_v2"
+            dotted = name.replace("_", ".")
+            called.add(dotted if dotted in METHODS else name.replace("_", ".", 1))
     assert called, "no Web API calls found: has the code moved?"
     assert called <= set(METHODS), called - set(METHODS)
 

@@ -39,10 +39,13 @@ from tests.bot.slack.conftest import (
     JONAS,
     MAYA,
     action_body,
+    alert_for,
     command_body,
+    form,
     post,
     signed,
     slash,
+    view_submission,
     wait_for,
 )
 from tests.fakes import FakeSlack, validate_blocks
@@ -55,18 +58,10 @@ STEP_BUTTONS = (Action.STEP_DONE.value, Action.STEP_SNOOZE.value, Action.STEP_SK
 # --- helpers ------------------------------------------------------------------------------
 
 
-def _alert_for(factory: SessionFactory, name: str) -> Alert:
-    with factory() as session:
-        for alert, account in db.alerts.alerts_with_accounts(session):
-            if account.name == name:
-                return alert
-    raise AssertionError(name)
-
-
 def _start_plan(
     factory: SessionFactory, config: AppConfig, name: str
 ) -> tuple[Plan, list[PlanStep]]:
-    alert = _alert_for(factory, name)
+    alert = alert_for(factory, name)
     assert alert.id is not None
     with transaction(factory) as session:
         started = services.start_plan(
@@ -113,7 +108,7 @@ def _fresh_trigger(body: str) -> str:
     """The same action body with a new trigger_id: Slack lets each open one modal only."""
     payload = json.loads(urllib.parse.parse_qs(body)["payload"][0])
     payload["trigger_id"] = f"{next(_TRIGGERS)}.738474920.8088930838d88f008e0"
-    return urllib.parse.urlencode({"payload": json.dumps(payload)})
+    return form(payload)
 
 
 def _view(slack: FakeSlack) -> dict[str, Any]:
@@ -126,20 +121,7 @@ def _view(slack: FakeSlack) -> dict[str, Any]:
 def _submit(
     url: str, view: dict[str, Any], values: dict[str, Any], user: str = MAYA
 ) -> httpx.Response:
-    submission = {
-        "type": "view_submission",
-        "team": {"id": "T0FAKE001"},
-        "user": {"id": user, "team_id": "T0FAKE001"},
-        "api_app_id": "A0FAKEAPP",
-        "view": {
-            "id": "V1",
-            "type": "modal",
-            "callback_id": view["callback_id"],
-            "private_metadata": view["private_metadata"],
-            "state": {"values": values},
-        },
-    }
-    body = urllib.parse.urlencode({"payload": json.dumps(submission)})
+    body = form(view_submission(view["callback_id"], view["private_metadata"], values, user=user))
     return post(url, body, signed(body))
 
 
@@ -184,7 +166,7 @@ def _remind_second_step(
     later = now + timedelta(minutes=5)
     assert jobs.send_step_reminders(factory, deps.router, config, later) == 0
     _deliver(deps, now)
-    return _alert_for(factory, "BrightOps Agency"), steps, now
+    return alert_for(factory, "BrightOps Agency"), steps, now
 
 
 # --- reminders and the step buttons ---------------------------------------------------------
@@ -340,7 +322,7 @@ def test_reassigning_a_step_needs_the_owner_or_an_admin(
 def test_plan_snooze_returns_leave_alert_snoozes_to_the_alert_job(
     factory: SessionFactory, config: AppConfig
 ) -> None:
-    alert = _alert_for(factory, "Polar Data")
+    alert = alert_for(factory, "Polar Data")
     now = utcnow()
     with transaction(factory) as session:
         services.snooze(
@@ -414,7 +396,7 @@ def test_weekly_summary_posts_once_a_week_with_top_movers(
         )
     )
     deps = make_deps(config)
-    alert = _alert_for(factory, "Polar Data")
+    alert = alert_for(factory, "Polar Data")
     with transaction(factory) as session:
         account = session.get(Account, alert.account_id)
         assert account is not None
@@ -457,7 +439,7 @@ def test_feedback_is_one_vote_per_person_and_feeds_precision(
 ) -> None:
     url, deps = server
     deps.sender.run_once(limit=500)
-    alert = _alert_for(factory, "BrightOps Agency")
+    alert = alert_for(factory, "BrightOps Agency")
     value = ActionValue(alert=alert.id, account=alert.account_id).dump()
 
     def click(action: Action, user: str) -> None:
@@ -465,13 +447,13 @@ def test_feedback_is_one_vote_per_person_and_feeds_precision(
         assert post(url, body, signed(body)).status_code == 200
 
     click(Action.FEEDBACK_USEFUL, MAYA)
-    wait_for(lambda: _alert_for(factory, "BrightOps Agency").feedback == "useful")
+    wait_for(lambda: alert_for(factory, "BrightOps Agency").feedback == "useful")
     click(Action.FEEDBACK_USEFUL, MAYA)  # the same vote again changes nothing
     click(Action.FEEDBACK_NOISE, BOSS)
-    wait_for(lambda: _alert_for(factory, "BrightOps Agency").feedback == "noise")
+    wait_for(lambda: alert_for(factory, "BrightOps Agency").feedback == "noise")
     click(Action.FEEDBACK_USEFUL, BOSS)  # a change of mind is allowed
     wait_for(lambda: _actions(factory).count("alert.feedback") == 3)
-    stored = _alert_for(factory, "BrightOps Agency")
+    stored = alert_for(factory, "BrightOps Agency")
     assert stored.feedback == "useful" and stored.feedback_by == BOSS
     with factory() as session:
         assert db.alerts.feedback_votes(session, alert.id or 0) == [
@@ -497,7 +479,7 @@ def test_plan_outcomes_through_the_buttons(
     url, deps = server
     answer = _answer(slash(url, slack, "plan brightops"))
     assert Action.PLAN_OUTCOME.value in json.dumps(answer["blocks"])
-    alert = _alert_for(factory, "BrightOps Agency")
+    alert = alert_for(factory, "BrightOps Agency")
     with factory() as session:
         plan = db.plans.open_plan(session, alert.account_id)
         assert plan is not None and plan.id is not None
@@ -536,7 +518,7 @@ def test_plan_outcomes_through_the_buttons(
 
     # not this cycle: the plan comes back on the revisit date, 09:00 Maya's time
     _answer(slash(url, slack, "plan polar data"))
-    polar = _alert_for(factory, "Polar Data")
+    polar = alert_for(factory, "Polar Data")
     with factory() as session:
         other = db.plans.open_plan(session, polar.account_id)
         assert other is not None and other.id is not None
@@ -566,7 +548,7 @@ def test_snoozed_and_stats_commands_answer_in_block_kit(
 ) -> None:
     url, _ = server
     assert "Nothing of yours is snoozed" in _answer(slash(url, slack, "snoozed"))["text"]
-    polar = _alert_for(factory, "Polar Data")
+    polar = alert_for(factory, "Polar Data")
     _, steps = _start_plan(factory, config, "BrightOps Agency")
     now = utcnow()
     with transaction(factory) as session:
@@ -691,7 +673,7 @@ def test_the_last_step_carries_the_outcome_choices_and_digests_stay_within_limit
         "maya@example.com",
         today,
         new_candidates=[(huge, 15, "capacity")] * 300,
-        overdue=[(huge, huge, today)] * 300,
+        overdue=[(huge, huge, today, huge)] * 300,
     )
     built = [b.to_dict() for b in daily_digest_blocks(digest)]
     assert not validate_blocks(built)

@@ -18,9 +18,17 @@ from bot.slack.ids import Action
 from bot.slack.model import ActionValue
 from db.engine import SessionFactory
 from db.models import Alert, AuditLog, Plan
-from tests.bot.slack.conftest import MAYA, action_body, command_body, post, signed, wait_for
+from tests.bot.slack.conftest import (
+    MAYA,
+    action_body,
+    command_body,
+    form,
+    post,
+    signed,
+    view_submission,
+    wait_for,
+)
 from tests.fakes import FakeSlack
-from tests.fakes.slack import TEAM_ID
 
 OTHER_TEAM = "T0OTHER01"
 ROOT = Path(__file__).parents[3]
@@ -49,10 +57,6 @@ def _two_accounts(factory: SessionFactory) -> tuple[Alert, int]:
         return alert, other
 
 
-def _form(payload: dict[str, Any]) -> str:
-    return urllib.parse.urlencode({"payload": json.dumps(payload)})
-
-
 # --- another workspace -----------------------------------------------------------------------
 
 
@@ -74,26 +78,14 @@ def test_a_user_of_another_workspace_cannot_act_through_a_shared_channel(
     )
     button["user"]["team_id"] = OTHER_TEAM
     button["enterprise"] = {"id": "E0GRID001", "name": "grid"}
-    submission = {
-        "type": "view_submission",
-        "team": {"id": TEAM_ID},
-        "user": {"id": MAYA, "team_id": OTHER_TEAM},
-        "view": {
-            "id": "V1",
-            "type": "modal",
-            "callback_id": "reassign_modal",
-            "private_metadata": value,
-            "state": {
-                "values": {"reassign_user_block": {"reassign_user": {"selected_user": MAYA}}}
-            },
-        },
-    }
+    chosen = {"reassign_user_block": {"reassign_user": {"selected_user": MAYA}}}
+    submission = view_submission("reassign_modal", value, chosen, user_team=OTHER_TEAM)
     home = {
         "type": "event_callback",
         "team_id": OTHER_TEAM,
         "event": {"type": "app_home_opened", "user": MAYA, "tab": "home"},
     }
-    for body in (_form(button), _form(submission)):
+    for body in (form(button), form(submission)):
         assert post(url, body, signed(body)).status_code == 403
     event = json.dumps(home)
     headers = signed(event) | {"Content-Type": "application/json"}
@@ -151,19 +143,8 @@ def test_wrongly_typed_modal_inputs_are_refused_without_an_error(
     url, _ = server
     alert, _ = _two_accounts(factory)
     before = _alerts(factory)
-    submission = {
-        "type": "view_submission",
-        "team": {"id": TEAM_ID},
-        "user": {"id": MAYA, "team_id": TEAM_ID},
-        "view": {
-            "id": "V1",
-            "type": "modal",
-            "callback_id": callback,
-            "private_metadata": ActionValue(alert=alert.id, account=alert.account_id).dump(),
-            "state": {"values": values},
-        },
-    }
-    body = _form(submission)
+    meta = ActionValue(alert=alert.id, account=alert.account_id).dump()
+    body = form(view_submission(callback, meta, values))
     with caplog.at_level(logging.ERROR):
         resp = post(url, body, signed(body))
         assert resp.status_code == 200

@@ -17,9 +17,19 @@ from bot.slack import services
 from bot.slack.client import make_client
 from bot.slack.config import QuietHours, RoutingConfig, RoutingRule, SlackConfig
 from bot.slack.deps import Deps
-from bot.slack.sender import EVENT_TYPE, Sender, outbox_metadata, quiet_hours_end
+from bot.slack.history import EVENT_TYPE, outbox_metadata
+from bot.slack.outgoing import quiet_hours_end
+from bot.slack.sender import Sender
 from db.engine import SessionFactory, transaction
 from db.models import Alert, OutboxMessage
+from db.outbox_payloads import (
+    DirectMessage,
+    FollowUp,
+    FollowUpReason,
+    PostAlert,
+    ThreadReply,
+    UpdateAlert,
+)
 from tests.bot.slack.conftest import MAYA
 from tests.fakes import FakeSlack, validate_blocks
 
@@ -53,7 +63,7 @@ def test_every_alert_is_posted_once_and_its_ts_stored(deps: Deps, slack, factory
         assert post["unfurl_links"] is False
     # a second run, and a stray duplicate 'post' row, post nothing new
     with transaction(factory) as session:
-        db.outbox.enqueue(session, alert=channel_alerts[0], kind="post", payload={})
+        db.outbox.enqueue(session, PostAlert(), alert=channel_alerts[0])
     deps.sender.run_once(limit=500)
     assert len(alert_posts(slack)) == len(channel_alerts)
     assert slack.calls("chat.update")  # the duplicate became an edit
@@ -158,7 +168,7 @@ def test_updates_edit_the_stored_message_and_collapse(deps: Deps, slack, factory
     alert = next(a for a in alerts(factory) if a.ts)
     with transaction(factory) as session:
         for _ in range(3):
-            db.outbox.enqueue(session, alert=alert, kind="update", payload={})
+            db.outbox.enqueue(session, UpdateAlert(), alert=alert)
     deps.sender.run_once(limit=500)
     edits = [c for c in slack.calls("chat.update") if c["ts"] == alert.ts]
     assert len(edits) == 1 and edits[0]["channel"] == alert.channel
@@ -168,7 +178,7 @@ def test_updates_edit_the_stored_message_and_collapse(deps: Deps, slack, factory
 def test_thread_waits_for_its_parent_then_replies_in_it(deps: Deps, slack, factory) -> None:
     alert = next(a for a in alerts(factory) if a.delivery == "channel")
     with transaction(factory) as session:
-        db.outbox.enqueue(session, alert=alert, kind="thread", payload={"reason": "new_trigger"})
+        db.outbox.enqueue(session, FollowUp(FollowUpReason.NEW_TRIGGER), alert=alert)
     deps.sender.run_once(limit=500)
     posted = next(a for a in alerts(factory) if a.id == alert.id)
     replies = [p for p in slack.posts() if p.get("thread_ts") == posted.ts]
@@ -195,12 +205,11 @@ def test_quiet_hours_follow_the_recipients_timezone() -> None:
 @pytest.mark.usefixtures("seeded")
 def test_dms_wait_for_the_end_of_quiet_hours(deps: Deps, slack: FakeSlack, factory) -> None:
     with transaction(factory) as session:
-        db.outbox.enqueue(session, alert=None, kind="dm", payload={"user": MAYA, "text": "hello"})
+        db.outbox.enqueue(session, DirectMessage(user=MAYA, text="hello"), alert=None)
         db.outbox.enqueue(
             session,
+            DirectMessage(email="jonas.weber@example.com", text="hi"),
             alert=None,
-            kind="dm",
-            payload={"email": "jonas.weber@example.com", "text": "hi"},
         )
     tomorrow = datetime.now(UTC) + timedelta(days=1)  # after the rows were queued
     night_in_berlin = tomorrow.replace(hour=22, minute=0, second=0, microsecond=0)
@@ -240,7 +249,7 @@ def test_cleared_alert_message_says_so_and_loses_its_buttons(deps: Deps, slack, 
         assert stored is not None
         stored.status = "cleared"
         session.add(stored)
-        db.outbox.enqueue(session, alert=stored, kind="update", payload={"reason": "cleared"})
+        db.outbox.enqueue(session, UpdateAlert(reason="cleared"), alert=stored)
     deps.sender.run_once(limit=500)
     edit = [c for c in slack.calls("chat.update") if c["ts"] == alert.ts][-1]
     text = json.dumps(edit["blocks"], ensure_ascii=False)
@@ -330,7 +339,7 @@ def test_a_thread_reply_answered_late_is_found_among_the_replies(
     deps.sender.run_once(limit=500)
     alert = next(a for a in alerts(factory) if a.ts)
     with transaction(factory) as session:
-        db.outbox.enqueue(session, alert=alert, kind="thread", payload={"text": "Step 2 is due"})
+        db.outbox.enqueue(session, ThreadReply("Step 2 is due"), alert=alert)
     slack.answer_late("chat.postMessage", 2.5)
     report = impatient(deps, settings).run_once(limit=500)
     assert len(report.sent) == 1
@@ -445,7 +454,7 @@ def test_one_alert_has_one_message_in_flight(factory: SessionFactory, today) -> 
     assert post.id is not None
     with transaction(factory) as session:
         alert = session.get(Alert, post.alert_id)
-        update = db.outbox.enqueue(session, alert=alert, kind="update", payload={})
+        update = db.outbox.enqueue(session, UpdateAlert(), alert=alert)
     assert update.id is not None
     now = datetime.now(UTC)
     until = now + timedelta(seconds=90)
