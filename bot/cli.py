@@ -193,6 +193,11 @@ class ReportFormat(StrEnum):
     HTML = "html"
 
 
+FormatOption = Annotated[
+    ReportFormat, typer.Option("--format", help="Markdown, or a self-contained HTML page.")
+]
+
+
 @app.command()
 def report(
     output: Annotated[
@@ -201,9 +206,7 @@ def report(
             "-o", "--output", help="Where to write it [default: expansion-playbook.md|html]."
         ),
     ] = None,
-    fmt: Annotated[
-        ReportFormat, typer.Option("--format", help="Markdown, or a self-contained HTML page.")
-    ] = ReportFormat.MD,
+    fmt: FormatOption = ReportFormat.MD,
     today: TodayOption = None,
 ) -> None:
     """Write the expansion playbook for the whole book."""
@@ -279,9 +282,7 @@ def plan_start(
 @plan_app.command("doc")
 def plan_doc(
     account: Annotated[str, typer.Argument(help="Account name, key or domain.")],
-    fmt: Annotated[
-        ReportFormat, typer.Option("--format", help="Markdown, or a self-contained HTML page.")
-    ] = ReportFormat.MD,
+    fmt: FormatOption = ReportFormat.MD,
     output: Annotated[
         Path | None,
         typer.Option("-o", "--output", help="Where to write it [default: print Markdown]."),
@@ -387,9 +388,7 @@ def backtest(
     end: Annotated[
         str | None, typer.Option("--to", help="Last day replayed (YYYY-MM-DD); default: today.")
     ] = None,
-    fmt: Annotated[
-        ReportFormat, typer.Option("--format", help="Markdown, or a self-contained HTML page.")
-    ] = ReportFormat.MD,
+    fmt: FormatOption = ReportFormat.MD,
     output: Annotated[
         Path | None,
         typer.Option("-o", "--output", help="Where to write it [default: backtest.md|html]."),

@@ -23,8 +23,25 @@ from scoring.triggers import (
 )
 
 
+class Verdict:
+    """What an assessment and a readiness both answer from their signals, gate and offer."""
+
+    signals: tuple[Signal, ...]
+    gate: GateResult
+    offer: Offer | None
+
+    @property
+    def score(self) -> int:
+        return sum(s.points for s in self.signals)
+
+    @property
+    def pitchable(self) -> bool:
+        """Worth a conversation now: not gated and there is something to offer."""
+        return not self.gate.blocked and self.offer is not None
+
+
 @dataclass(frozen=True)
-class Assessment:
+class Assessment(Verdict):
     account_id: str
     name: str
     today: date
@@ -38,15 +55,6 @@ class Assessment:
     opportunity: Opportunity | None
     script: str
     objections: tuple[Objection, ...]
-
-    @property
-    def score(self) -> int:
-        return sum(s.points for s in self.signals)
-
-    @property
-    def pitchable(self) -> bool:
-        """Worth a conversation now: not gated and there is something to offer."""
-        return not self.gate.blocked and self.offer is not None
 
     @property
     def pace(self) -> str:
@@ -80,7 +88,7 @@ class Assessment:
 
 
 @dataclass(frozen=True)
-class Readiness:
+class Readiness(Verdict):
     """The part of an assessment that says whether to pitch: the signals, band, gate and offer
     (no episodes, opportunity or script). A replay asks only this of most days."""
 
@@ -90,15 +98,6 @@ class Readiness:
     gate: GateResult
     activation: ActivationFinding | None
     offer: Offer | None
-
-    @property
-    def score(self) -> int:
-        return sum(s.points for s in self.signals)
-
-    @property
-    def pitchable(self) -> bool:
-        """As ``Assessment.pitchable``."""
-        return not self.gate.blocked and self.offer is not None
 
 
 def readiness(facts: AccountFacts, today: date, cfg: ScoringConfig | None = None) -> Readiness:

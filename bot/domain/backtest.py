@@ -642,38 +642,25 @@ def _compare(
     )
     live_by = {a.ident: a for a in live_alerts}
     cand_by = {a.ident: a for a in cand_alerts}
-    live_of, cand_of = _by_account(live_alerts), _by_account(cand_alerts)
-    for ident, alert in sorted(cand_by.items()):
-        if ident not in live_by:
-            result.added.append(
-                _diff(
-                    alert,
-                    facts_of[alert.account_id],
-                    live,
-                    candidate,
-                    added=True,
-                    other_alerts=live_of,
-                    fates=found,
-                )
-            )
-        elif (alert.band, alert.score, alert.channel) != (
-            (o := live_by[ident]).band,
-            o.score,
-            o.channel,
+    for ident, alert in cand_by.items():
+        other = live_by.get(ident)
+        if other is not None and (alert.band, alert.score, alert.channel) != (
+            other.band,
+            other.score,
+            other.channel,
         ):
             result.changed += 1
-    for ident, alert in sorted(live_by.items()):
-        if ident not in cand_by:
-            result.removed.append(
-                _diff(
-                    alert,
-                    facts_of[alert.account_id],
-                    live,
-                    candidate,
-                    added=False,
-                    other_alerts=cand_of,
-                    fates=found,
-                )
+    for mine, theirs, out, added in (
+        (cand_by, live_alerts, result.added, True),
+        (live_by, cand_alerts, result.removed, False),
+    ):
+        others = _by_account(theirs)
+        for ident, alert in sorted(mine.items()):
+            if ident in (live_by if added else cand_by):
+                continue
+            facts = facts_of[alert.account_id]
+            out.append(
+                _diff(alert, facts, live, candidate, added=added, other_alerts=others, fates=found)
             )
     result.assessments = sum(n for _, _, n, _ in parts)
     return result

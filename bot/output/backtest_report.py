@@ -3,19 +3,18 @@ weekly volumes drawn as an inline SVG chart.
 
 Account names are CRM text: escaped into inert Markdown (``bot.output.safe_text.markdown``), and
 the HTML made from it is sanitized by the playbook's nh3 cleaner
-(``bot.output.report_html.sanitize``). The chart is ours (dates and numbers only) and goes in
-after the sanitizer, which would not keep SVG.
+(``bot.output.report_html.sanitize``) and framed by its ``html_page``. The chart is ours (dates
+and numbers only) and goes in after the sanitizer, which would not keep SVG.
 """
 
 from __future__ import annotations
 
-import html
 from datetime import date
 
 import markdown as md
 
 from bot.domain.backtest import AlertDiff, Backtest, ConfigRun, StoredFate
-from bot.output.report_html import sanitize
+from bot.output.report_html import html_page, sanitize
 from bot.output.safe_text import markdown as inert
 from scoring.bands import Band
 from scoring.evidence import fmt_date, plural
@@ -23,15 +22,6 @@ from scoring.outcomes import Rate
 from scoring.triggers import trigger_label
 
 _LIVE_COLOUR, _CANDIDATE_COLOUR = "#6b7280", "#2563eb"
-_CSS = """
-body { font: 15px/1.5 system-ui, -apple-system, "Segoe UI", sans-serif; color: #111827;
-       max-width: 60rem; margin: 2rem auto; padding: 0 1rem; }
-h1 { font-size: 1.8rem; } h2 { margin-top: 2.5rem; border-bottom: 1px solid #e5e7eb; }
-table { border-collapse: collapse; margin: 1rem 0; }
-th, td { border: 1px solid #e5e7eb; padding: .3rem .6rem; text-align: left; vertical-align: top; }
-th { background: #f9fafb; } figure { margin: 1.5rem 0; }
-figcaption { color: #4b5563; font-size: .9rem; }
-"""
 
 
 def _band(value: str) -> str:
@@ -226,10 +216,4 @@ def render_backtest_html(result: Backtest, *, candidate_name: str = "candidate")
     )
     marker = "<h2>Alerts per week</h2>"
     body = body.replace(marker, marker + chart, 1) if marker in body else chart + body
-    title = html.escape(f"Backtest — {fmt_date(result.start)} to {fmt_date(result.end)}")
-    return (
-        '<!doctype html>\n<html lang="en"><head><meta charset="utf-8">'
-        '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{title}</title><style>{_CSS}</style></head>"
-        f"<body>{body}</body></html>\n"
-    )
+    return html_page(f"Backtest — {fmt_date(result.start)} to {fmt_date(result.end)}", body)
