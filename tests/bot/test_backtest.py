@@ -216,6 +216,33 @@ def test_one_threshold_names_exactly_the_alerts_added_and_removed(known: Backtes
     assert known.changed == 0
 
 
+def test_a_change_of_points_names_the_signal_and_the_scores(
+    factory: SessionFactory, known: Backtest
+) -> None:
+    fewer = AppConfig.model_validate(
+        {"scoring": {"points": {"capacity": 2}}, "alerts": {"digest_bands": []}}
+    )
+    with factory() as session:
+        result = run_backtest(
+            session, LIVE, fewer, start=START, end=END, default_channel="#expansion"
+        )
+    assert result.candidate.alerts == [] and result.added == []
+    assert [(d.alert.name, d.alert.day) for d in result.removed] == [
+        ("Alpha Ltd", D20),
+        ("Beta Inc", D15),
+    ]
+    for diff in result.removed:
+        # 29 by hand, less 10 capacity points: 19, a Candidate, which this config keeps quiet.
+        assert (diff.live_score, diff.candidate_score) == (29, 19)
+        assert (diff.live_band, diff.candidate_band) == ("ready", "candidate")
+        assert [(p.signal, p.live, p.candidate) for p in diff.points] == [
+            ("Using 80%+ of what they bought", 12, 2)
+        ]
+        assert diff.why == "Candidate (19 points) is neither posted nor digested"
+    text = render_backtest(result)
+    assert "score 29 → 19 (Ready → Candidate); Using 80%+ of what they bought 12 → 2" in text
+
+
 def test_precision_matches_the_votes_and_outcomes_counted_by_hand(known: Backtest) -> None:
     # Live: Alpha (Useful, won) and Beta (Noise), both capacity, both Ready.
     assert known.live.precision_by_trigger == {"capacity": Rate(1, 2)}
