@@ -8,9 +8,14 @@ import json
 from collections.abc import Mapping
 from dataclasses import asdict, dataclass
 from datetime import date
-from typing import Any
+from typing import TYPE_CHECKING, Any, Literal
 
-from scoring.engine import Assessment
+from scoring.engine import Assessment, Readiness
+
+if TYPE_CHECKING:
+    from bot.infra.settings import AlertPolicy
+
+Delivery = Literal["channel", "digest"]
 
 
 @dataclass(frozen=True)
@@ -243,3 +248,14 @@ def state_hash(assessment: Assessment) -> str:
         "gate": sorted(r.code.value for r in a.gate.reasons),
     }
     return hashlib.sha256(json.dumps(state, sort_keys=True).encode()).hexdigest()
+
+
+def delivery_for(assessment: Assessment | Readiness, policy: AlertPolicy) -> Delivery | None:
+    """Where a new alert on this assessment goes: a channel now, the digest, or nowhere (not
+    pitchable, or its band is in neither list). The cycle and the backtest both ask this."""
+    if not assessment.pitchable:
+        return None
+    band = assessment.band.value
+    if band in policy.digest_bands:
+        return "digest"
+    return "channel" if band in policy.post_bands else None

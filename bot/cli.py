@@ -61,6 +61,8 @@ plan_app = typer.Typer(
     no_args_is_help=True,
 )
 app.add_typer(plan_app, name="plan")
+config_app = typer.Typer(help="The config file: what changed between two.", no_args_is_help=True)
+app.add_typer(config_app, name="config")
 
 console = Console()
 err = Console(stderr=True)
@@ -191,6 +193,11 @@ class ReportFormat(StrEnum):
     HTML = "html"
 
 
+FormatOption = Annotated[
+    ReportFormat, typer.Option("--format", help="Markdown, or a self-contained HTML page.")
+]
+
+
 @app.command()
 def report(
     output: Annotated[
@@ -199,9 +206,7 @@ def report(
             "-o", "--output", help="Where to write it [default: expansion-playbook.md|html]."
         ),
     ] = None,
-    fmt: Annotated[
-        ReportFormat, typer.Option("--format", help="Markdown, or a self-contained HTML page.")
-    ] = ReportFormat.MD,
+    fmt: FormatOption = ReportFormat.MD,
     today: TodayOption = None,
 ) -> None:
     """Write the expansion playbook for the whole book."""
@@ -277,9 +282,7 @@ def plan_start(
 @plan_app.command("doc")
 def plan_doc(
     account: Annotated[str, typer.Argument(help="Account name, key or domain.")],
-    fmt: Annotated[
-        ReportFormat, typer.Option("--format", help="Markdown, or a self-contained HTML page.")
-    ] = ReportFormat.MD,
+    fmt: FormatOption = ReportFormat.MD,
     output: Annotated[
         Path | None,
         typer.Option("-o", "--output", help="Where to write it [default: print Markdown]."),
@@ -360,6 +363,86 @@ def stats(
     with factory() as session:
         metrics = load_metrics(session, today=_today(today), owner=owner)
     for line in metrics_lines(metrics):
+        console.print(Text(printable(line)), highlight=False)
+
+
+def _date_option(value: str | None, name: str) -> date | None:
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise CliError(f"{name} must look like 2026-12-15, not {value!r}") from None
+
+
+@app.command()
+def backtest(
+    config: Annotated[
+        Path,
+        typer.Option("--config", help="The candidate config file to compare with the live one."),
+    ],
+    start: Annotated[
+        str | None,
+        typer.Option("--from", help="First day reported (YYYY-MM-DD); default: the first stored."),
+    ] = None,
+    end: Annotated[
+        str | None, typer.Option("--to", help="Last day replayed (YYYY-MM-DD); default: today.")
+    ] = None,
+    fmt: FormatOption = ReportFormat.MD,
+    output: Annotated[
+        Path | None,
+        typer.Option("-o", "--output", help="Where to write it [default: backtest.md|html]."),
+    ] = None,
+    processes: Annotated[
+        int, typer.Option("--processes", min=1, help="Helper processes for the replay.")
+    ] = 1,
+) -> None:
+    """Replay the stored history with a candidate config and with the live one: what alerts
+    each would have raised, which the candidate adds or removes, and how those fared."""
+    from bot.domain.backtest import run_backtest
+    from bot.output.backtest_report import render_backtest, render_backtest_html
+
+    settings, live, factory = _setup()
+    candidate = load_app_config(config)
+    first, last = _date_option(start, "--from"), _date_option(end, "--to") or date.today()
+    if first is not None and first > last:
+        raise CliError(f"--from {first.isoformat()} is after --to {last.isoformat()}")
+    with factory() as session:
+        result = run_backtest(
+            session,
+            live,
+            candidate,
+            start=first,
+            end=last,
+            default_channel=settings.expansion_channel,
+            processes=processes,
+        )
+    target = output or Path(f"backtest.{fmt.value}")
+    render = render_backtest_html if fmt is ReportFormat.HTML else render_backtest
+    target.write_text(render(result, candidate_name=config.name), encoding="utf-8")
+    console.print(
+        Text.assemble(
+            f"Live {plural(len(result.live.alerts), 'alert')}, candidate"
+            f" {len(result.candidate.alerts)}: {len(result.added)} added,"
+            f" {len(result.removed)} removed. Report written to ",
+            (printable(str(target)), "bold"),
+            ".",
+        )
+    )
+
+
+@config_app.command("diff")
+def config_diff(
+    old: Annotated[Path, typer.Argument(help="The config file as it was.")],
+    new: Annotated[Path, typer.Argument(help="The config file as it would be.")],
+) -> None:
+    """List what changed between two config files, in plain words."""
+    from bot.infra.config_diff import config_changes
+
+    changes = config_changes(load_app_config(old), load_app_config(new))
+    if not changes:
+        console.print("No changes: both files configure the same thing.")
+    for line in changes:
         console.print(Text(printable(line)), highlight=False)
 
 

@@ -55,6 +55,12 @@ def account_names(session: Session) -> list[tuple[int, str, str, str | None]]:
     return [(int(i or 0), k, n, d) for i, k, n, d in rows]
 
 
+def routing_fields(session: Session) -> dict[int, tuple[str | None, str | None]]:
+    """(owner email, segment) of every account: what routing rules match on."""
+    rows = session.exec(select(Account.id, Account.owner_email, Account.segment)).all()
+    return {int(i or 0): (owner, segment) for i, owner, segment in rows}
+
+
 def account_owners(session: Session) -> list[str]:
     rows = session.exec(
         select(Account.owner_email).where(col(Account.owner_email).is_not(None)).distinct()

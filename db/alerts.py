@@ -10,7 +10,7 @@ from sqlmodel import Session, col, select
 
 from db.audit import target_audit
 from db.bulk import chunks, complete_rows, core_table, insert_returning
-from db.models import OPEN_ALERT_STATUSES, Account, Alert, AlertStatus, TriggerEpisode
+from db.models import OPEN_ALERT_STATUSES, Account, Alert, AlertStatus, Plan, TriggerEpisode
 from db.rows import AlertRow, EpisodeRow
 
 
@@ -219,3 +219,25 @@ def alerts_changed_since(session: Session, *, since: datetime) -> list[tuple[Ale
         .order_by(col(Alert.id))
     )
     return [(a, acc) for a, acc in session.exec(stmt).all()]
+
+
+def alerts_with_fates(
+    session: Session,
+) -> list[tuple[Alert, TriggerEpisode | None, str | None]]:
+    """Every stored alert with the episode that opened it and the status of the plan started
+    from it (open, won, lost, not_this_cycle; None: no plan): how each alert fared, for a
+    backtest to set beside a replay."""
+    stmt = (
+        select(Alert, TriggerEpisode)
+        .join(TriggerEpisode, col(Alert.episode_id) == col(TriggerEpisode.id), isouter=True)
+        .order_by(col(Alert.id))
+    )
+    plans: dict[int, str] = {}
+    for alert_id, status in session.exec(
+        select(Plan.alert_id, Plan.status)
+        .where(col(Plan.alert_id).is_not(None))
+        .order_by(col(Plan.id))
+    ).all():
+        if alert_id is not None:
+            plans[int(alert_id)] = status
+    return [(a, ep, plans.get(a.id or 0)) for a, ep in session.exec(stmt).all()]

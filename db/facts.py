@@ -271,8 +271,11 @@ def update_snapshots(session: Session, *, rows: list[SnapshotUpdate]) -> None:
     update_by_id(session, Snapshot, rows)
 
 
-def load_facts_many(session: Session, *, account_ids: Iterable[int]) -> dict[int, AccountFacts]:
-    """The scoring input of many accounts in three queries per chunk (see ``load_facts``)."""
+def load_facts_many(
+    session: Session, *, account_ids: Iterable[int], on_or_before: date | None = None
+) -> dict[int, AccountFacts]:
+    """The scoring input of many accounts in three queries per chunk (see ``load_facts``);
+    ``on_or_before``: only the snapshots and events dated up to that day (a backtest's end)."""
     out: dict[int, AccountFacts] = {}
     fields = [col(Snapshot.account_id), col(Snapshot.taken_on)]
     fields += [_snapshot_field(f) for f in SNAPSHOT_FIELDS]
@@ -283,6 +286,8 @@ def load_facts_many(session: Session, *, account_ids: Iterable[int]) -> dict[int
             .where(col(Snapshot.account_id).in_(chunk))
             .order_by(col(Snapshot.account_id), col(Snapshot.taken_on))
         )
+        if on_or_before is not None:
+            snaps = snaps.where(col(Snapshot.taken_on) <= on_or_before)
         for row in select_rows(session, snaps).fetchall():
             account_id, taken_on, *values = row
             named = dict(zip(SNAPSHOT_FIELDS, values, strict=True))
@@ -297,6 +302,8 @@ def load_facts_many(session: Session, *, account_ids: Iterable[int]) -> dict[int
             .where(col(AccountEvent.account_id).in_(chunk))
             .order_by(col(AccountEvent.account_id), col(AccountEvent.on), col(AccountEvent.id))
         )
+        if on_or_before is not None:
+            evs = evs.where(col(AccountEvent.on) <= on_or_before)
         for e in session.exec(evs).all():
             events.setdefault(e.account_id, []).append(
                 Event(EventKind(e.kind), e.on, e.detail, e.key)
@@ -325,3 +332,11 @@ def load_facts_many(session: Session, *, account_ids: Iterable[int]) -> dict[int
                 segment=segment,
             )
     return out
+
+
+def first_fact_date(session: Session) -> date | None:
+    """The earliest snapshot or event day stored: where a replay of the history starts."""
+    snap = session.exec(select(func.min(Snapshot.taken_on))).one()
+    event = session.exec(select(func.min(AccountEvent.on))).one()
+    days = [d for d in (snap, event) if isinstance(d, date)]
+    return min(days) if days else None

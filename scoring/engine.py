@@ -3,14 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, replace
-from datetime import date
+from datetime import date, timedelta
 
 from scoring.activation import ActivationFinding, activation_need
 from scoring.bands import Band, band_for
 from scoring.config import ScoringConfig
 from scoring.evidence import Signal, SignalKey
-from scoring.facts import AccountFacts
-from scoring.gate import GateResult, health_gate
+from scoring.facts import AccountFacts, EventKind
+from scoring.gate import GateResult, health_gate, quarter_end
 from scoring.offer import NEXT_STEPS, Offer, OfferContext, choose_offer
 from scoring.opportunity import Opportunity, score_opportunity
 from scoring.scripts import Objection, objection_answers, opening_script
@@ -23,8 +23,25 @@ from scoring.triggers import (
 )
 
 
+class Verdict:
+    """What an assessment and a readiness both answer from their signals, gate and offer."""
+
+    signals: tuple[Signal, ...]
+    gate: GateResult
+    offer: Offer | None
+
+    @property
+    def score(self) -> int:
+        return sum(s.points for s in self.signals)
+
+    @property
+    def pitchable(self) -> bool:
+        """Worth a conversation now: not gated and there is something to offer."""
+        return not self.gate.blocked and self.offer is not None
+
+
 @dataclass(frozen=True)
-class Assessment:
+class Assessment(Verdict):
     account_id: str
     name: str
     today: date
@@ -38,15 +55,6 @@ class Assessment:
     opportunity: Opportunity | None
     script: str
     objections: tuple[Objection, ...]
-
-    @property
-    def score(self) -> int:
-        return sum(s.points for s in self.signals)
-
-    @property
-    def pitchable(self) -> bool:
-        """Worth a conversation now: not gated and there is something to offer."""
-        return not self.gate.blocked and self.offer is not None
 
     @property
     def pace(self) -> str:
@@ -79,8 +87,21 @@ class Assessment:
         return f"{self.offer.type.label}: {self.offer.reason}"
 
 
-def assess(facts: AccountFacts, today: date, cfg: ScoringConfig | None = None) -> Assessment:
-    """Score an account as of ``today``; facts dated after ``today`` are ignored."""
+@dataclass(frozen=True)
+class Readiness(Verdict):
+    """The part of an assessment that says whether to pitch: the signals, band, gate and offer
+    (no episodes, opportunity or script). A replay asks only this of most days."""
+
+    facts: AccountFacts  # the facts known on the day
+    signals: tuple[Signal, ...]
+    band: Band
+    gate: GateResult
+    activation: ActivationFinding | None
+    offer: Offer | None
+
+
+def readiness(facts: AccountFacts, today: date, cfg: ScoringConfig | None = None) -> Readiness:
+    """The facts known on ``today`` and what they say: signals, band, gate, activation, offer."""
     cfg = cfg or ScoringConfig()
     if any(s.taken_on > today for s in facts.history) or any(e.on > today for e in facts.events):
         facts = replace(
@@ -89,13 +110,9 @@ def assess(facts: AccountFacts, today: date, cfg: ScoringConfig | None = None) -
             events=[e for e in facts.events if e.on <= today],
         )
     signals = readiness_signals(facts, today, cfg)
-    score = sum(s.points for s in signals)
-    band = band_for(score, cfg.bands)
-    episodes = detect_episodes(facts, today, cfg)
-    trigger = most_recent(live_episodes(episodes, today, cfg))
+    band = band_for(sum(s.points for s in signals), cfg.bands)
     gate = health_gate(facts, today, cfg.gate)
     activation = activation_need(facts, cfg.activation)
-    latest = facts.latest
     offer = None
     if not gate.blocked and band is not Band.NOT_YET:
         context = OfferContext(
@@ -104,7 +121,67 @@ def assess(facts: AccountFacts, today: date, cfg: ScoringConfig | None = None) -
             add_ons=cfg.offers.add_ons,
             support_tickets=cfg.offers.support_tickets,
         )
-        offer = choose_offer(signals, latest, activation, context)
+        offer = choose_offer(signals, facts.latest, activation, context)
+    return Readiness(facts, tuple(signals), band, gate, activation, offer)
+
+
+def readiness_changes(facts: AccountFacts, start: date, end: date, cfg: ScoringConfig) -> set[date]:
+    """Every day from ``start`` to ``end`` on which ``readiness`` may differ from the day
+    before: the facts changed (a snapshot or event is dated that day), or a window of the rules
+    opens or closes (an event or NPS ageing out of its signal, a renewal entering or leaving
+    its range, a silence passing the gate's limit, our quarter's quiet days). Between two such
+    days the answer is the same, so a replay asks once. Keep in step with the rules in
+    ``scoring/signals.py`` and ``scoring/gate.py``: tests compare a replay that relies on this
+    with one that scores every day."""
+    s, g = cfg.signals, cfg.gate
+    one = timedelta(days=1)
+    windows = {
+        EventKind.OUTCOME: s.outcome_days,
+        EventKind.MILESTONE: s.outcome_days,
+        EventKind.FEATURE_REQUEST: s.feature_request_days,
+        EventKind.PRAISE: s.advocacy_days,
+        EventKind.INITIATIVE: s.initiative_days,
+        EventKind.COMPETITOR: s.feature_request_days,
+    }
+    days: set[date] = set()
+    for event in facts.events:
+        days.add(event.on)
+        if event.kind in windows:
+            days.add(event.on + timedelta(days=windows[event.kind]) + one)
+    advocacy = timedelta(days=s.advocacy_days)
+    for snap in facts.history:
+        days.add(snap.taken_on)
+        days.add(snap.taken_on + advocacy + one)
+        if snap.nps_on is not None:
+            days |= {snap.nps_on, snap.nps_on + advocacy + one}
+        if snap.renewal_on is not None:
+            days.add(snap.renewal_on - timedelta(days=s.renewal_max_days))
+            days.add(snap.renewal_on - timedelta(days=s.renewal_min_days) + one)
+        if snap.last_contact_on is not None:
+            days.add(snap.last_contact_on + timedelta(days=g.max_days_since_contact) + one)
+    day = start
+    while day <= end:
+        last = quarter_end(day, g.fiscal_year_start_month)
+        days |= {last - timedelta(days=g.quarter_end_quiet_days) + one, last + one}
+        day = last + one
+    return {d for d in days if start <= d <= end}
+
+
+def readiness_key(cfg: ScoringConfig) -> tuple[object, ...]:
+    """The parts of a config ``readiness`` reads: two configs with the same key give the same
+    readiness (a replay of two configs that differ only in triggers asks once)."""
+    return cfg.points, cfg.signals, cfg.bands, cfg.gate, cfg.activation, cfg.offers
+
+
+def assess(facts: AccountFacts, today: date, cfg: ScoringConfig | None = None) -> Assessment:
+    """Score an account as of ``today``; facts dated after ``today`` are ignored."""
+    cfg = cfg or ScoringConfig()
+    ready = readiness(facts, today, cfg)
+    facts, signals, band, gate = ready.facts, ready.signals, ready.band, ready.gate
+    activation, offer = ready.activation, ready.offer
+    episodes = detect_episodes(facts, today, cfg)
+    trigger = most_recent(live_episodes(episodes, today, cfg))
+    latest = facts.latest
     opportunity = None
     if offer is not None and latest is not None:
         opportunity = score_opportunity(
@@ -123,7 +200,7 @@ def assess(facts: AccountFacts, today: date, cfg: ScoringConfig | None = None) -
         account_id=facts.account_id,
         name=facts.name,
         today=today,
-        signals=tuple(signals),
+        signals=signals,
         band=band,
         episodes=tuple(episodes),
         trigger=trigger,

@@ -21,7 +21,7 @@ from sqlmodel import Session
 import db.alerts
 import db.facts
 import db.outbox
-from bot.alerts import state_hash, summarize
+from bot.alerts import delivery_for, state_hash, summarize
 from bot.infra.settings import AppConfig
 from bot.poll.ingest import ingest_batch
 from db.engine import SessionFactory, transaction
@@ -126,8 +126,9 @@ def evaluate_many(
                 if e.dedupe_key in live_keys and e.dedupe_key in unalerted
             ]
         band = assessment.band.value
-        digest = band in config.alerts.digest_bands
-        wanted = assessment.pitchable and (band in config.alerts.post_bands or digest)
+        delivery = delivery_for(assessment, config.alerts)
+        digest = delivery == "digest"
+        wanted = delivery is not None
         current = open_alerts.get(account_id)
         if current is not None:
             new_hash = state_hash(assessment)

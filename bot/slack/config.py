@@ -66,6 +66,19 @@ class RoutingConfig(BaseModel):
         120, ge=0, description="how long a failed lookup (429, timeout) is not tried again"
     )
 
+    def channel_for(self, owner_email: str | None, segment: str | None, default: str) -> str:
+        """The first rule matching the account's owner and/or segment names the channel;
+        no rule matches: ``default`` (EXPANSION_CHANNEL). The sender and the backtest ask this."""
+        owner = (owner_email or "").lower()
+        seg = (segment or "").lower()
+        for rule in self.rules:
+            if rule.owner is not None and rule.owner.lower() != owner:
+                continue
+            if rule.segment is not None and rule.segment.lower() != seg:
+                continue
+            return rule.channel
+        return default
+
     @field_validator("owner_map")
     @classmethod
     def _owner_map(cls, value: dict[str, str]) -> dict[str, str]:

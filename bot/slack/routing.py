@@ -91,15 +91,7 @@ class Router:
         self.routing = config.routing
 
     def channel_for(self, account: Account) -> str:
-        owner = (account.owner_email or "").lower()
-        segment = (account.segment or "").lower()
-        for rule in self.routing.rules:
-            if rule.owner is not None and rule.owner.lower() != owner:
-                continue
-            if rule.segment is not None and rule.segment.lower() != segment:
-                continue
-            return rule.channel
-        return self.default_channel
+        return self.routing.channel_for(account.owner_email, account.segment, self.default_channel)
 
     def route(self, account: Account, *, now: datetime, assigned: str | None = None) -> Route:
         """Where the alert goes and whom it mentions; ``assigned`` (a reassignment) wins."""
