@@ -170,7 +170,14 @@ def readiness_changes(facts: AccountFacts, start: date, end: date, cfg: ScoringC
 def readiness_key(cfg: ScoringConfig) -> tuple[object, ...]:
     """The parts of a config ``readiness`` reads: two configs with the same key give the same
     readiness (a replay of two configs that differ only in triggers asks once)."""
-    return cfg.points, cfg.signals, cfg.bands, cfg.gate, cfg.activation, cfg.offers
+    return (
+        cfg.points,
+        cfg.signals,
+        cfg.bands,
+        cfg.gate,
+        cfg.activation,
+        cfg.offers.model_dump_json(),
+    )
 
 
 def assess(facts: AccountFacts, today: date, cfg: ScoringConfig | None = None) -> Assessment:
