@@ -72,7 +72,7 @@ class Assessment(Verdict):
             return NEXT_STEPS[self.offer.type]
         if self.band is Band.NOT_YET:
             return "Keep building value; nothing to raise until more signals show."
-        return "Keep building value and watch for a trigger."
+        return "Keep building value; none of its signals points to an offer yet."
 
     @property
     def recommendation(self) -> str:
