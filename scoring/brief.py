@@ -48,6 +48,16 @@ class Roi:
         unit = "month" if self.payback_months == 1 else "months"
         return f"about {self.payback_months} {unit}"
 
+    def rows(self) -> tuple[tuple[str, str], ...]:
+        """Seed 004's ROI framework, line by line, as each renderer shows it."""
+        return (
+            ("Current value", self.current_value),
+            ("Expansion cost", f"{fmt_money(self.expansion_cost)} a year"),
+            ("Expected outcome", self.incremental_outcome),
+            ("Payback", self.payback),
+            ("How", self.payback_basis),
+        )
+
 
 @dataclass(frozen=True)
 class Brief:
@@ -64,6 +74,20 @@ class Brief:
     solution: str
     next_step: str
     roi: Roi
+
+    def rows(self) -> tuple[tuple[str, str], ...]:
+        """Seed 004's brief, line by line, as each renderer shows it."""
+        return (
+            ("Account ARR", fmt_money(self.account_arr)),
+            ("Potential expansion ARR", fmt_money(self.expansion_arr)),
+            ("Expansion type", self.expansion_type),
+            ("Signals identified", "; ".join(self.signals) or "none yet"),
+            ("Customer contact", self.contact),
+            ("Economic buyer", self.economic_buyer),
+            ("Problem, in their words", self.problem),
+            ("Proposed solution", self.solution),
+            ("Next step", self.next_step),
+        )
 
 
 def build_brief(a: Assessment, facts: AccountFacts) -> Brief:
@@ -134,8 +158,9 @@ def _payback(
         return None, None, "the numbers on record are too small to work from"
     months = max(1, math.ceil(round(ratio, 6)))
     basis = (
-        f"{over} more {'person uses' if over == 1 else 'people use'} it than the {bought} seats"
-        f" bought; each person gets {fmt_money(per_person)} a month of value today"
+        f"{over} more {'person uses' if over == 1 else 'people use'} it than the {bought}"
+        f" seat{'' if bought == 1 else 's'} bought; each person gets {fmt_money(per_person)}"
+        " a month of value today"
         f" ({fmt_money(arr)} ARR ÷ {people} people ÷ 12), so {fmt_money(monthly)} a month"
         f" covers {fmt_money(cost)} in {months} month{'' if months == 1 else 's'}"
     )
