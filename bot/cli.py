@@ -180,12 +180,14 @@ def explain(
     account: Annotated[str, typer.Argument(help="Account name, key or domain.")],
     today: TodayOption = None,
 ) -> None:
-    """Show one account's score, evidence, trigger, gate, offer and opening script."""
+    """Show one account's score, evidence, trigger, gate, offer, opening script, and its
+    expansion brief and ROI."""
     _, config, factory = _setup()
     day = _today(today)
     with factory() as session:
         record = _one_account(session, account)
-        console.print(account_panel(assess_account(session, record, day, config), objections=True))
+        scored = assess_account(session, record, day, config)
+        console.print(account_panel(scored, objections=True, brief=True))
 
 
 class ReportFormat(StrEnum):

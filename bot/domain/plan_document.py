@@ -19,6 +19,7 @@ import db.plans
 from bot.domain.portfolio import Scored, assess_account
 from bot.infra.settings import AppConfig
 from db.models import Account, Plan, PlanStep
+from scoring.brief import Brief, build_brief
 from scoring.config import ScoringConfig
 from scoring.engine import Assessment
 from scoring.evidence import Signal, SignalKey, fmt_date
@@ -130,6 +131,7 @@ class PlanDocument:
     objections: tuple[tuple[str, str], ...]
     plan_kind: str | None  # the open plan's calendar, if there is one
     plan_steps: tuple[PlanStepLine, ...]
+    brief: Brief  # seed 004's expansion brief and ROI
 
     @property
     def strong(self) -> tuple[SignalRow, ...]:
@@ -196,6 +198,7 @@ def build_plan_document(
         objections=tuple((o.says, o.answer) for o in a.objections),
         plan_kind=plan.kind if plan else None,
         plan_steps=tuple(PlanStepLine(s.due_on, s.name, s.role, s.status) for s in steps),
+        brief=build_brief(a, scored.facts),
     )
 
 

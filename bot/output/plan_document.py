@@ -21,7 +21,8 @@ _PLAN_KIND = {"renewal": "pre-renewal", "ninety_day": "90-day"}
 
 
 def render_plan_md(doc: PlanDocument) -> str:
-    """The whole plan, in seed 002's order: header, current state, signals, plays, renewal."""
+    """The whole plan, in seed 002's order: header, current state, signals, plays, renewal;
+    seed 004's brief and ROI follow the plays."""
     renewal = fmt_date(doc.renewal_on) if doc.renewal_on else "not on record"
     out = [
         f"# Expansion Plan: {_md(doc.account)}",
@@ -57,6 +58,7 @@ def render_plan_md(doc: PlanDocument) -> str:
             out += _play(n, play)
     else:
         out += ["No play to recommend yet: fix what is holding the account back first.", ""]
+    out += _brief(doc)
     if doc.renewal is not None:
         out += ["---", "", *_renewal(doc.renewal)]
     out += ["### Renewal Conversation Guide", ""]
@@ -91,6 +93,15 @@ def _play(n: int, play: Play) -> list[str]:
     if play.talk_track:
         lines += ["**Talk track:**", "", f"> {_md(play.talk_track)}", ""]
     return lines
+
+
+def _brief(doc: PlanDocument) -> list[str]:
+    """Seed 004's brief and ROI as two label/value tables; CRM words escaped."""
+    lines = ["## Brief and ROI", "", "| Brief | Details |", "|---|---|"]
+    lines += [f"| {label} | {_md(value)} |" for label, value in doc.brief.rows()]
+    lines += ["", "| ROI | Details |", "|---|---|"]
+    lines += [f"| {label} | {_md(value)} |" for label, value in doc.brief.roi.rows()]
+    return [*lines, ""]
 
 
 def _renewal(r: RenewalStrategy) -> list[str]:

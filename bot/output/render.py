@@ -14,6 +14,7 @@ from rich.text import Text
 from bot.domain.portfolio import Scored
 from bot.output.safe_text import as_text, printable
 from scoring.bands import Band
+from scoring.brief import build_brief
 from scoring.evidence import fmt_date, fmt_money
 from scoring.offer import APPROACHES, TALK_LINES
 
@@ -48,9 +49,10 @@ def ranking_table(rows: list[Scored], title: str) -> Table:
     return table
 
 
-def account_panel(row: Scored, *, objections: bool = False) -> Panel:
+def account_panel(row: Scored, *, objections: bool = False, brief: bool = False) -> Panel:
     """Score breakdown with evidence, trigger, gate, offer, opportunity and opening script;
-    with ``objections`` (``explain``), the answers to the four objections too."""
+    with ``objections`` (``explain``), the answers to the four objections too; with ``brief``
+    (``explain``), seed 004's expansion brief and ROI."""
     a = row.assessment
     parts: list[RenderableType] = []
     points = Table.grid(padding=(0, 1))
@@ -107,11 +109,27 @@ def account_panel(row: Scored, *, objections: bool = False) -> Panel:
         for objection in a.objections:
             answers.add_row(f"“{objection.says}”", printable(objection.answer))
         parts.append(Panel(answers, title="If they push back", title_align="left"))
+    if brief:
+        parts.append(_brief_panel(row))
     title = Text.assemble(printable(row.account.name), f" — {a.score} · {a.band.label} ({a.pace})")
     owner = as_text(row.account.owner_name or "no owner")
     return Panel(
         Group(*parts), title=title, title_align="left", subtitle=owner, subtitle_align="right"
     )
+
+
+def _brief_panel(row: Scored) -> Panel:
+    """The brief and ROI as two label/value lists: CRM words stay plain text."""
+    made = build_brief(row.assessment, row.facts)
+    table = Table.grid(padding=(0, 1))
+    table.add_column(style="bold")
+    table.add_column()
+    for label, value in made.rows():
+        table.add_row(label, as_text(value))
+    table.add_row("", "")
+    for label, value in made.roi.rows():
+        table.add_row(label, as_text(value))
+    return Panel(table, title="Brief and ROI", title_align="left")
 
 
 def _next(row: Scored) -> Text:

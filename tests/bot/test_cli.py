@@ -77,6 +77,30 @@ def test_explain_shows_one_account(demo_dir) -> None:
     assert "If they push back" in out and "We need to see more value" in out
 
 
+def test_explain_shows_the_brief_and_roi(demo_dir) -> None:
+    """Kestrel Media (demo data): $2,400 ARR for 1 seat, 4 people using it. The capacity step is
+    4 seats (5 with 20% headroom) at $2,400 each = $9,600 a year; each person gets $2,400 / 4 /
+    12 = $50 a month today, the 3 beyond the seat $150 a month: 9,600 / 150 = 64 months."""
+    cwd, _, _ = demo_dir
+    res = run("explain", "kestrel", "--today", DAY, cwd=cwd)
+    assert res.returncode == 0, res.stderr
+    out = " ".join(res.stdout.replace("│", " ").split())
+    assert "Brief and ROI" in out
+    assert "Account ARR $2,400" in out and "Potential expansion ARR $9,600" in out
+    assert "Expansion type Capacity expansion" in out and "Customer contact Noor" in out
+    assert "Economic buyer not on record" in out
+    assert "Problem, in their words not confirmed yet: ask in discovery" in out
+    assert "Current value published 30 episodes on schedule for the first time" in out
+    assert "Expansion cost $9,600 a year" in out and "Payback about 64 months" in out
+    assert "$50 a month" in out and "$150 a month" in out
+    brightops = run("explain", "brightops", "--today", DAY, cwd=cwd)
+    said = " ".join(brightops.stdout.replace("│", " ").split())
+    # 46 people on 50 seats: nobody beyond them yet, so no number supports a payback.
+    assert "Account ARR $28,800" in said and "Potential expansion ARR $5,760" in said
+    assert "Payback payback not computable from the data we have" in said
+    assert "Current value cut client reporting time by 40%" in said
+
+
 def test_explain_forgives_a_typo(demo_dir) -> None:
     cwd, _, _ = demo_dir
     res = run("explain", "Nortwind Logistics", "--today", DAY, cwd=cwd)

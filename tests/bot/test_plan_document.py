@@ -81,6 +81,7 @@ def test_markdown_has_every_section_in_seed_002s_order(book: SessionFactory) -> 
         "## Recommended Plays",
         "### Play 1: Tier upgrade",
         "### Play 2: Multi-year renewal",
+        "## Brief and ROI",
         "## Renewal Strategy",
         "### Pre-Renewal Timeline",
         "### Renewal Conversation Guide",
@@ -96,6 +97,32 @@ def test_markdown_has_every_section_in_seed_002s_order(book: SessionFactory) -> 
     assert "**Risk level:** 🟢 Low" in text and "**Expansion at renewal:** Likely" in text
     for field in ("**What:**", "**Why now:**", "**Value to them:**", "**Timing:**", "**Owner:**"):
         assert text.count(field) == 2, field
+
+
+def test_the_brief_and_roi_use_the_accounts_own_numbers_and_words(book: SessionFactory) -> None:
+    """Kestrel Media (demo data): $2,400 ARR, 1 seat, 4 people using it. 4 more seats (5 with
+    20% headroom) at $2,400 = $9,600 a year; $2,400 / 4 people / 12 = $50 a month each, the 3
+    beyond the seat $150 a month: 9,600 / 150 = 64 months."""
+    doc = _doc(book, "kestrel-media")
+    assert doc.brief.account_arr == 2400 and doc.brief.expansion_arr == 9600
+    assert doc.brief.roi.monthly_value == 150 and doc.brief.roi.payback_months == 64
+    text = render_plan_md(doc)
+    for row in (
+        "| Account ARR | $2,400 |",
+        "| Potential expansion ARR | $9,600 |",
+        "| Expansion type | Capacity expansion |",
+        "| Customer contact | Noor |",
+        "| Problem, in their words | not confirmed yet: ask in discovery |",
+        "| Current value | published 30 episodes on schedule for the first time (12 Nov 2026) |",
+        "| Expansion cost | $9,600 a year |",
+        "| Payback | about 64 months |",
+    ):
+        assert row in text, row
+    assert "| Economic buyer | not on record" in text
+    northwind = render_plan_md(_doc(book, "northwind-logistics"))
+    assert "| Payback | payback not computable from the data we have |" in northwind
+    shown = " ".join(_parse(render_plan_html(doc)).text)
+    assert "Brief and ROI" in shown and "about 64 months" in shown
 
 
 def test_an_open_plan_shows_with_its_steps_and_owners(book: SessionFactory) -> None:
