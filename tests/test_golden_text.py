@@ -1,5 +1,5 @@
-"""Golden files of every text a CSM reads, for the sample book: the terminal (`explain`), the
-Slack alert cards, and the playbook in Markdown and HTML.
+"""Golden files of every text a CSM reads, for the sample book: the terminal (`explain`, with
+its brief and ROI), the Slack alert cards, and the playbook in Markdown and HTML.
 
 The book covers every offer, trigger, gate reason and band (tests/bot/test_demo_coverage.py),
 so a wording change anywhere shows up here as a diff to read. After a deliberate change:
@@ -63,7 +63,7 @@ def test_explain_for_every_account(book: SessionFactory) -> None:
     with open(os.devnull, "w") as sink, book() as session:
         console = Console(width=100, record=True, color_system=None, file=sink)
         for row in assess_portfolio(session, DAY, CONFIG):
-            console.print(account_panel(row, objections=True))
+            console.print(account_panel(row, objections=True, brief=True))
     check("explain.txt", console.export_text())
 
 
