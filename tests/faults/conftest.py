@@ -51,6 +51,7 @@ POST_EVERY_ALERT = f"""
 alerts:
   post_bands: [priority, ready, candidate]
   digest_bands: []
+  flood_after: 100000  # each alert's own post is counted here (the summary: test_flood.py)
 slack:
   sender_interval_seconds: 1
   hourly_cap_per_channel: 1000
