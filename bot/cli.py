@@ -24,6 +24,7 @@ import db.accounts
 import db.alerts
 import db.facts
 import db.plans
+from bot.domain.brief import expansion_brief
 from bot.domain.errors import DomainError, GateBlocked, NothingToOffer
 from bot.domain.lookup import AccountIndex
 from bot.domain.plan_document import plan_document
@@ -187,7 +188,8 @@ def explain(
     with factory() as session:
         record = _one_account(session, account)
         scored = assess_account(session, record, day, config)
-        console.print(account_panel(scored, objections=True, brief=True))
+        brief = expansion_brief(session, scored)
+        console.print(account_panel(scored, objections=True, brief=brief))
 
 
 class ReportFormat(StrEnum):

@@ -85,6 +85,21 @@ def conversations_done(session: Session, *, owner: str | None = None) -> int:
     return int(session.exec(stmt).one())
 
 
+def latest_won_like(
+    session: Session, *, offer: str, other_than: int
+) -> tuple[Plan, Account] | None:
+    """The most recently won plan of this offer on another account: a comparable customer."""
+    stmt = (
+        select(Plan, Account)
+        .join(Account, col(Plan.account_id) == col(Account.id))
+        .where(Plan.offer == offer, Plan.status == "won", col(Plan.account_id) != other_than)
+        .order_by(col(Plan.closed_at).desc(), col(Plan.id).desc())
+        .limit(1)
+    )
+    found = session.exec(stmt).first()
+    return (found[0], found[1]) if found else None
+
+
 def step_with_plan(session: Session, step_id: int) -> tuple[PlanStep, Plan, Account] | None:
     """A step with its plan and account, for a reminder's buttons."""
     row = session.exec(

@@ -23,6 +23,8 @@ NO_BUYER = "not on record: we hold no budget owner, so ask the champion who sign
 NO_PROBLEM = "not confirmed yet: ask in discovery"
 NO_OUTCOME = "no outcome recorded"
 NO_PAYBACK = "payback not computable from the data we have"
+NO_DISCOVERY = "not booked: starting a plan schedules it as its first step"
+NO_REFERENCE = "none yet: no other account has won this kind of expansion"
 
 # The events whose words say what the customer needs (a win says what they got, not a problem).
 _NEED_KINDS = (EventKind.FEATURE_REQUEST, EventKind.INITIATIVE, EventKind.COMPETITOR)
@@ -74,6 +76,8 @@ class Brief:
     solution: str
     next_step: str
     roi: Roi
+    discovery: str = NO_DISCOVERY  # the discovery call: held on, or planned by, a date
+    reference: str = NO_REFERENCE  # a comparable customer who expanded the same way, and how
 
     def rows(self) -> tuple[tuple[str, str], ...]:
         """Seed 004's brief, line by line, as each renderer shows it."""
@@ -86,13 +90,23 @@ class Brief:
             ("Economic buyer", self.economic_buyer),
             ("Problem, in their words", self.problem),
             ("Proposed solution", self.solution),
+            ("Discovery call", self.discovery),
+            ("Comparable customer", self.reference),
             ("Next step", self.next_step),
         )
 
 
-def build_brief(a: Assessment, facts: AccountFacts) -> Brief:
+def build_brief(
+    a: Assessment,
+    facts: AccountFacts,
+    *,
+    discovery: str | None = None,
+    reference: str | None = None,
+) -> Brief:
     """The brief and ROI for ``a``; ``facts`` are the account's, facts after ``a.today`` are
-    ignored. Never raises on odd data: unknown values read as "not on record"."""
+    ignored. ``discovery`` and ``reference`` come from the plans the caller holds (the open
+    plan's first step; another account's won plan of the same offer). Never raises on odd
+    data: unknown values read as "not on record"."""
     latest = next((s for s in reversed(facts.history) if s.taken_on <= a.today), None)
     events = [e for e in facts.events if e.on <= a.today and e.detail.strip()]
     account_arr = max(latest.arr or 0.0, 0.0) if latest is not None else 0.0
@@ -110,6 +124,8 @@ def build_brief(a: Assessment, facts: AccountFacts) -> Brief:
         solution=f"{offer.type.label}: {offer.reason}" if offer else "nothing to propose yet",
         next_step=a.next_step,
         roi=_roi(a, latest, events, cost),
+        discovery=discovery or NO_DISCOVERY,
+        reference=reference or NO_REFERENCE,
     )
 
 

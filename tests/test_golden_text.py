@@ -18,6 +18,7 @@ import pytest
 from rich.console import Console
 from sqlmodel import col, select
 
+from bot.domain.brief import expansion_brief
 from bot.domain.portfolio import assess_portfolio
 from bot.infra.settings import AppConfig
 from bot.output.render import account_panel
@@ -63,7 +64,8 @@ def test_explain_for_every_account(book: SessionFactory) -> None:
     with open(os.devnull, "w") as sink, book() as session:
         console = Console(width=100, record=True, color_system=None, file=sink)
         for row in assess_portfolio(session, DAY, CONFIG):
-            console.print(account_panel(row, objections=True, brief=True))
+            brief = expansion_brief(session, row)
+            console.print(account_panel(row, objections=True, brief=brief))
     check("explain.txt", console.export_text())
 
 

@@ -16,6 +16,7 @@ from enum import StrEnum
 from sqlmodel import Session
 
 import db.plans
+from bot.domain.brief import expansion_brief
 from bot.domain.portfolio import Scored, assess_account
 from bot.infra.settings import AppConfig
 from db.models import Account, Plan, PlanStep
@@ -171,8 +172,10 @@ def build_plan_document(
     plan: Plan | None = None,
     steps: Sequence[PlanStep] = (),
     config: ScoringConfig | None = None,
+    brief: Brief | None = None,
 ) -> PlanDocument:
-    """The document for an assessed account; ``plan``/``steps`` are its open plan, if any."""
+    """The document for an assessed account; ``plan``/``steps`` are its open plan, if any;
+    ``brief`` is seed 004's brief with what the plans know (``bot.domain.brief``)."""
     a, account, latest = scored.assessment, scored.account, scored.facts.latest
     cfg = config or ScoringConfig()
     opp = a.opportunity
@@ -198,7 +201,7 @@ def build_plan_document(
         objections=tuple((o.says, o.answer) for o in a.objections),
         plan_kind=plan.kind if plan else None,
         plan_steps=tuple(PlanStepLine(s.due_on, s.name, s.role, s.status) for s in steps),
-        brief=build_brief(a, scored.facts),
+        brief=brief or build_brief(a, scored.facts),
     )
 
 
@@ -209,7 +212,13 @@ def plan_document(
     scored = assess_account(session, account, today, config)
     plan = db.plans.open_plan(session, account.id) if account.id is not None else None
     steps = db.plans.plan_steps(session, plan.id) if plan and plan.id is not None else ()
-    return build_plan_document(scored, plan=plan, steps=steps, config=config.scoring)
+    return build_plan_document(
+        scored,
+        plan=plan,
+        steps=steps,
+        config=config.scoring,
+        brief=expansion_brief(session, scored),
+    )
 
 
 def _pct(part: int | None, whole: int | None, of: str) -> str:

@@ -14,7 +14,7 @@ from rich.text import Text
 from bot.domain.portfolio import Scored
 from bot.output.safe_text import as_text, printable
 from scoring.bands import Band
-from scoring.brief import build_brief
+from scoring.brief import Brief
 from scoring.evidence import fmt_date, fmt_money
 from scoring.offer import APPROACHES, TALK_LINES
 
@@ -49,7 +49,7 @@ def ranking_table(rows: list[Scored], title: str) -> Table:
     return table
 
 
-def account_panel(row: Scored, *, objections: bool = False, brief: bool = False) -> Panel:
+def account_panel(row: Scored, *, objections: bool = False, brief: Brief | None = None) -> Panel:
     """Score breakdown with evidence, trigger, gate, offer, opportunity and opening script;
     with ``objections`` (``explain``), the answers to the four objections too; with ``brief``
     (``explain``), seed 004's expansion brief and ROI."""
@@ -109,8 +109,8 @@ def account_panel(row: Scored, *, objections: bool = False, brief: bool = False)
         for objection in a.objections:
             answers.add_row(f"“{objection.says}”", printable(objection.answer))
         parts.append(Panel(answers, title="If they push back", title_align="left"))
-    if brief:
-        parts.append(_brief_panel(row))
+    if brief is not None:
+        parts.append(_brief_panel(brief))
     title = Text.assemble(printable(row.account.name), f" — {a.score} · {a.band.label} ({a.pace})")
     owner = as_text(row.account.owner_name or "no owner")
     return Panel(
@@ -118,9 +118,8 @@ def account_panel(row: Scored, *, objections: bool = False, brief: bool = False)
     )
 
 
-def _brief_panel(row: Scored) -> Panel:
+def _brief_panel(made: Brief) -> Panel:
     """The brief and ROI as two label/value lists: CRM words stay plain text."""
-    made = build_brief(row.assessment, row.facts)
     table = Table.grid(padding=(0, 1))
     table.add_column(style="bold")
     table.add_column()
