@@ -20,9 +20,8 @@ instead: the same answer, for tests and the benchmark's baseline.
 from __future__ import annotations
 
 import multiprocessing as mp
-from collections import Counter
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, timedelta
 
 from sqlmodel import Session
@@ -30,11 +29,26 @@ from sqlmodel import Session
 import db.accounts
 import db.alerts
 import db.facts
-from bot.alerts import Delivery, delivery_for
+from bot.alerts import delivery_for
+from bot.domain.backtest_compare import (
+    Fates,
+    by_account,
+    days_between,
+    diff,
+    summarise,
+    within,
+)
+from bot.domain.backtest_model import (
+    DIGEST,
+    PEOPLE_CLOSED,
+    AccountHistory,
+    Backtest,
+    ReplayedAlert,
+    StoredFate,
+)
 from bot.infra.settings import AppConfig
 from db.engine import make_engine
 from db.models import Alert, TriggerEpisode
-from scoring.bands import Band
 from scoring.config import ScoringConfig
 from scoring.engine import (
     Assessment,
@@ -44,139 +58,8 @@ from scoring.engine import (
     readiness_changes,
     readiness_key,
 )
-from scoring.evidence import fmt_date
 from scoring.facts import AccountFacts
-from scoring.outcomes import Rate
-from scoring.triggers import Episode, live_episodes, trigger_label
-
-DIGEST = "digest"  # the "channel" digest alerts are counted under
-PEOPLE_CLOSED = ("dismissed", "closed")  # statuses people give an alert that end it
-
-
-@dataclass(frozen=True)
-class AccountHistory:
-    """One account's replay input: its facts up to the last day, and what routing reads."""
-
-    account_id: int
-    facts: AccountFacts
-    owner_email: str | None = None
-    segment: str | None = None
-
-
-@dataclass(frozen=True)
-class ReplayedAlert:
-    """An alert a config would have opened."""
-
-    account_id: int
-    account: str  # the account's key
-    name: str
-    day: date
-    trigger: str  # the episode's kind (``TriggerKind`` value)
-    episode_key: str
-    band: str
-    score: int
-    delivery: Delivery
-    channel: str  # where it posts; ``DIGEST`` for the digest
-
-    @property
-    def ident(self) -> tuple[int, date]:
-        """Same account, same day: the same alert, whichever config raised it."""
-        return self.account_id, self.day
-
-
-@dataclass(frozen=True)
-class StoredFate:
-    """How an alert the live bot actually raised fared."""
-
-    alert_id: int
-    account_id: int
-    day: date
-    episode_key: str | None
-    status: str
-    feedback: str | None  # useful | noise | None
-    plan: str | None  # open | won | lost | not_this_cycle | None
-    closed_on: date | None  # the day people dismissed or closed it, if they did
-
-    @property
-    def words(self) -> str:
-        """``voted Useful, became a plan, won`` — what happened, in a few words."""
-        parts = [f"voted {self.feedback.capitalize()}" if self.feedback else "no vote"]
-        if self.plan is None:
-            parts.append("no plan")
-        else:
-            parts.append("became a plan")
-            if self.plan != "open":
-                parts.append(self.plan.replace("_", " "))
-        return ", ".join(parts)
-
-
-@dataclass(frozen=True)
-class PointChange:
-    signal: str  # its label
-    live: int
-    candidate: int
-
-
-@dataclass(frozen=True)
-class AlertDiff:
-    """An alert one config raises and the other does not, and why."""
-
-    alert: ReplayedAlert
-    live_score: int
-    candidate_score: int
-    live_band: str
-    candidate_band: str
-    points: tuple[PointChange, ...]  # the signals whose points differ that day
-    why: str  # why the other config raised nothing that day
-    fate: StoredFate | None  # the live bot's alert it matches, or the account's nearest one
-    fate_is_nearest: bool = False  # the fate is of another day's alert on the account
-
-
-@dataclass(frozen=True)
-class BusiestHour:
-    channel: str
-    day: date
-    alerts: int
-    cap: int
-
-    @property
-    def over(self) -> int:
-        return max(0, self.alerts - self.cap)
-
-
-@dataclass
-class ConfigRun:
-    """One config's replay over the period, with its figures."""
-
-    alerts: list[ReplayedAlert]
-    weekly: dict[date, int]  # Monday → alerts that week
-    by_channel: dict[str, int]
-    precision_by_trigger: dict[str, Rate]
-    precision_by_band: dict[str, Rate]
-    won_by_trigger: dict[str, Rate]
-    busiest: BusiestHour | None
-    hours_over_cap: int  # (channel, day) bursts above the cap
-    cap: int
-
-
-@dataclass
-class Backtest:
-    start: date
-    end: date
-    accounts: int
-    live: ConfigRun
-    candidate: ConfigRun
-    added: list[AlertDiff] = field(default_factory=list)
-    removed: list[AlertDiff] = field(default_factory=list)
-    changed: int = 0  # alerts both raise on the same day with another band, score or channel
-    assessments: int = 0  # how many times the engine ran
-
-
-def _days(start: date, end: date) -> Iterable[date]:
-    day = start
-    while day <= end:
-        yield day
-        day += timedelta(days=1)
+from scoring.triggers import Episode, live_episodes
 
 
 class _Counter:
@@ -242,7 +125,7 @@ def replay_account(
 
     later: tuple[Episode, ...] = ()
     if naive:
-        check = list(_days(first, end))
+        check = list(days_between(first, end))
     else:
         later = assess(facts, end, scoring).episodes
         check = sorted({e.on for e in later if first <= e.on <= end})
@@ -262,7 +145,7 @@ def replay_account(
     last = first - timedelta(days=1)  # the last episode day
     for day in check:
         if open_alert is not None:
-            unknown += _days(last + timedelta(days=1), day - timedelta(days=1))
+            unknown += days_between(last + timedelta(days=1), day - timedelta(days=1))
             ended = closed.get(open_alert.episode_key)
             if ended is not None and ended < day:
                 open_alert, unknown = None, []
@@ -388,144 +271,6 @@ def run_backtest(
     return _compare(job, processes, fates, first, end)
 
 
-class _Fates:
-    """The live bot's alerts, found by episode or by account and day."""
-
-    def __init__(self, fates: Sequence[StoredFate]) -> None:
-        self.by_key = {f.episode_key: f for f in fates if f.episode_key}
-        self.by_day = {(f.account_id, f.day): f for f in fates}
-        self.by_account: dict[int, list[StoredFate]] = {}
-        for f in fates:
-            self.by_account.setdefault(f.account_id, []).append(f)
-
-    def of(self, alert: ReplayedAlert) -> StoredFate | None:
-        return self.by_key.get(alert.episode_key) or self.by_day.get(alert.ident)
-
-    def nearest(self, alert: ReplayedAlert) -> StoredFate | None:
-        others = self.by_account.get(alert.account_id, [])
-        return min(others, key=lambda f: abs((f.day - alert.day).days), default=None)
-
-
-def _rates(pairs: Iterable[tuple[str, bool]]) -> dict[str, Rate]:
-    counts: Counter[str] = Counter()
-    hits: Counter[str] = Counter()
-    for key, hit in pairs:
-        counts[key] += 1
-        hits[key] += int(hit)
-    return {k: Rate(hits[k], counts[k]) for k in sorted(counts)}
-
-
-def _monday(day: date) -> date:
-    return day - timedelta(days=day.weekday())
-
-
-def _summarise(
-    alerts: list[ReplayedAlert], fates: _Fates, cap: int, start: date, end: date
-) -> ConfigRun:
-    weekly: Counter[date] = Counter(dict.fromkeys(_days(_monday(start), end), 0))
-    channels: Counter[str] = Counter()
-    bursts: Counter[tuple[str, date]] = Counter()
-    voted: list[tuple[ReplayedAlert, StoredFate]] = []
-    for alert in alerts:
-        weekly[_monday(alert.day)] += 1
-        channels[alert.channel] += 1
-        if alert.delivery == "channel":
-            bursts[(alert.channel, alert.day)] += 1
-        fate = fates.of(alert)
-        if fate is not None:
-            voted.append((alert, fate))
-    busiest = None
-    if bursts:
-        (channel, day), n = max(bursts.items(), key=lambda kv: (kv[1], kv[0][1], kv[0][0]))
-        busiest = BusiestHour(channel, day, n, cap)
-    return ConfigRun(
-        alerts=alerts,
-        weekly={week: n for week, n in sorted(weekly.items()) if week.weekday() == 0},
-        by_channel=dict(sorted(channels.items())),
-        precision_by_trigger=_rates(
-            (a.trigger, f.feedback == "useful") for a, f in voted if f.feedback
-        ),
-        precision_by_band=_rates((a.band, f.feedback == "useful") for a, f in voted if f.feedback),
-        won_by_trigger=_rates(
-            (a.trigger, f.plan == "won") for a, f in voted if f.plan not in (None, "open")
-        ),
-        busiest=busiest,
-        hours_over_cap=sum(1 for n in bursts.values() if n > cap),
-        cap=cap,
-    )
-
-
-def _why_not(
-    other: Assessment, other_config: AppConfig, alert: ReplayedAlert, others: list[ReplayedAlert]
-) -> str:
-    """Why the other config raised nothing on ``alert``'s account that day, in plain words
-    (``others``: the other config's alerts on that account)."""
-    if other.gate.blocked:
-        return f"held by the health gate: {other.gate.reasons[0].evidence}"
-    if other.offer is None and other.band is not Band.NOT_YET:
-        return "nothing to offer"
-    if delivery_for(other, other_config.alerts) is None:
-        return f"{Band(other.band).label} ({other.score} points) is neither posted nor digested"
-    keys = {e.dedupe_key for e in other.episodes}
-    if alert.episode_key not in keys:
-        same = [e for e in other.episodes if e.kind.value == alert.trigger]
-        if same:
-            return f"its last {trigger_label(alert.trigger)} trigger was on {fmt_date(same[-1].on)}"
-        return f"no {trigger_label(alert.trigger)} trigger by then"
-    earlier = [o for o in others if o.day < alert.day]
-    if earlier:
-        return f"its alert of {fmt_date(earlier[-1].day)} was still open"
-    return f"the {trigger_label(alert.trigger)} trigger was already known"
-
-
-def _diff(
-    alert: ReplayedAlert,
-    facts: AccountFacts,
-    live: AppConfig,
-    candidate: AppConfig,
-    *,
-    added: bool,
-    other_alerts: Mapping[int, list[ReplayedAlert]],
-    fates: _Fates,
-) -> AlertDiff:
-    a_live = assess(facts, alert.day, live.scoring)
-    a_cand = assess(facts, alert.day, candidate.scoring)
-    live_points = {s.label: s.points for s in a_live.signals}
-    cand_points = {s.label: s.points for s in a_cand.signals}
-    points = tuple(
-        PointChange(label, live_points.get(label, 0), cand_points.get(label, 0))
-        for label in dict.fromkeys([*live_points, *cand_points])
-        if live_points.get(label, 0) != cand_points.get(label, 0)
-    )
-    other, other_config = (a_live, live) if added else (a_cand, candidate)
-    fate = fates.of(alert)
-    nearest = False
-    if fate is None and added:
-        fate, nearest = fates.nearest(alert), True
-    return AlertDiff(
-        alert=alert,
-        live_score=a_live.score,
-        candidate_score=a_cand.score,
-        live_band=a_live.band.value,
-        candidate_band=a_cand.band.value,
-        points=points,
-        why=_why_not(other, other_config, alert, other_alerts.get(alert.account_id, [])),
-        fate=fate,
-        fate_is_nearest=nearest and fate is not None,
-    )
-
-
-def _by_account(alerts: list[ReplayedAlert]) -> dict[int, list[ReplayedAlert]]:
-    out: dict[int, list[ReplayedAlert]] = {}
-    for alert in alerts:
-        out.setdefault(alert.account_id, []).append(alert)
-    return out
-
-
-def _in(alerts: list[ReplayedAlert], start: date, end: date) -> list[ReplayedAlert]:
-    return [a for a in alerts if start <= a.day <= end]
-
-
 @dataclass(frozen=True)
 class _Job:
     count: int  # accounts
@@ -626,19 +371,17 @@ def _compare(
     job: _Job, processes: int, fates: Sequence[StoredFate], start: date, end: date
 ) -> Backtest:
     live, candidate = job.configs
-    found = _Fates(fates)
+    found = Fates(fates)
     parts = _replay_all(job, processes)
-    live_alerts = [a for mine, _, _, _ in parts for a in _in(mine, start, end)]
-    cand_alerts = [a for _, theirs, _, _ in parts for a in _in(theirs, start, end)]
+    live_alerts = [a for mine, _, _, _ in parts for a in within(mine, start, end)]
+    cand_alerts = [a for _, theirs, _, _ in parts for a in within(theirs, start, end)]
     facts_of = {k: v for _, _, _, differ in parts for k, v in differ.items()}
     result = Backtest(
         start=start,
         end=end,
         accounts=job.count,
-        live=_summarise(live_alerts, found, live.slack.hourly_cap_per_channel, start, end),
-        candidate=_summarise(
-            cand_alerts, found, candidate.slack.hourly_cap_per_channel, start, end
-        ),
+        live=summarise(live_alerts, found, live.slack.hourly_cap_per_channel, start, end),
+        candidate=summarise(cand_alerts, found, candidate.slack.hourly_cap_per_channel, start, end),
     )
     live_by = {a.ident: a for a in live_alerts}
     cand_by = {a.ident: a for a in cand_alerts}
@@ -654,13 +397,13 @@ def _compare(
         (cand_by, live_alerts, result.added, True),
         (live_by, cand_alerts, result.removed, False),
     ):
-        others = _by_account(theirs)
+        others = by_account(theirs)
         for ident, alert in sorted(mine.items()):
             if ident in (live_by if added else cand_by):
                 continue
             facts = facts_of[alert.account_id]
             out.append(
-                _diff(alert, facts, live, candidate, added=added, other_alerts=others, fates=found)
+                diff(alert, facts, live, candidate, added=added, other_alerts=others, fates=found)
             )
     result.assessments = sum(n for _, _, n, _ in parts)
     return result

@@ -13,7 +13,7 @@ from datetime import date
 
 import markdown as md
 
-from bot.domain.backtest import AlertDiff, Backtest, ConfigRun, StoredFate
+from bot.domain.backtest_model import AlertDiff, Backtest, ConfigRun, StoredFate
 from bot.output.report_html import html_page, sanitize
 from bot.output.safe_text import markdown as inert
 from scoring.bands import Band

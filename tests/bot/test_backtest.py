@@ -12,7 +12,8 @@ from sqlmodel import select
 
 import bot.poll.cycle
 import db.alerts
-from bot.domain.backtest import Backtest, backtest, load_histories, run_backtest, stored_fates
+from bot.domain.backtest import backtest, load_histories, run_backtest, stored_fates
+from bot.domain.backtest_model import Backtest
 from bot.infra.settings import AppConfig
 from bot.output.backtest_report import render_backtest, render_backtest_html
 from bot.poll.cycle import run_cycle

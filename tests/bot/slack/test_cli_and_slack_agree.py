@@ -15,6 +15,7 @@ from sqlmodel import select
 from typer.testing import CliRunner
 
 import bot.cli
+import bot.cli_common
 import db.accounts
 import db.alerts
 import db.plans
@@ -120,7 +121,7 @@ def cli(monkeypatch: pytest.MonkeyPatch, database_url: str) -> Cli:
 
     def run(*args: str) -> tuple[int, str]:
         result = CliRunner().invoke(bot.cli.app, list(args))
-        if isinstance(result.exception, bot.cli.CliError):
+        if isinstance(result.exception, bot.cli_common.CliError):
             return 1, str(result.exception)
         assert result.exception is None, result.exception
         return result.exit_code, result.output
