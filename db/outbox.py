@@ -207,6 +207,15 @@ def merge_outbox(session: Session, *, message_ids: Iterable[int], now: datetime,
         )
 
 
+def pending_post_count(session: Session) -> int:
+    """Alert posts not claimed yet: the sender's cheap check before weighing a flood."""
+    stmt = select(func.count()).where(
+        col(OutboxMessage.kind) == OutboxKind.POST,
+        col(OutboxMessage.status) == OutboxStatus.PENDING,
+    )
+    return int(session.exec(stmt).one())
+
+
 def pending_posts(session: Session) -> list[tuple[OutboxMessage, Alert, Account]]:
     """Alert posts not claimed yet, with their alert and account: what a flood check weighs.
     Highest priority first, as they would be sent."""

@@ -181,10 +181,14 @@ def choose_offer(
             " guided help gets them there faster",
             intent.evidence,
         )
-    if s := first(SignalKey.CAPACITY):
+
+    def outgrowing(s: Signal) -> Offer:
         return Offer(
             OfferType.CAPACITY, f"they are outgrowing what they bought: {s.evidence}", s.evidence
         )
+
+    if s := first(SignalKey.CAPACITY):
+        return outgrowing(s)
     if ctx.departments_grown:
         return Offer(
             OfferType.NEW_DEPARTMENT,
@@ -192,9 +196,7 @@ def choose_offer(
             ctx.departments_grown,
         )
     if s := first(SignalKey.TEAM_EXPANDED, SignalKey.SHARED_SEAT):
-        return Offer(
-            OfferType.CAPACITY, f"they are outgrowing what they bought: {s.evidence}", s.evidence
-        )
+        return outgrowing(s)
     if ctx.competitor:
         return Offer(
             OfferType.DISPLACEMENT,

@@ -28,6 +28,9 @@ HELD = "summary"  # Alert.delivery of an alert the summary speaks for
 def hold_floods(factory: SessionFactory, router: Router, config: AppConfig, now: datetime) -> int:
     """Summarize each flooded channel's waiting posts; returns how many posts were held."""
     policy = config.alerts
+    with factory() as session:  # most runs: a few posts waiting, no write transaction at all
+        if db.outbox.pending_post_count(session) <= policy.flood_after:
+            return 0
     held_total = 0
     with transaction(factory) as session:
         waiting: dict[str, list[tuple[OutboxMessage, Alert, Account]]] = defaultdict(list)

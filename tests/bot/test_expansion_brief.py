@@ -8,7 +8,7 @@ from datetime import UTC, date, datetime
 import db.accounts
 import db.plans
 from bot.domain.brief import expansion_brief
-from bot.domain.plans import close_plan, start_plan
+from bot.domain.plans import close_plan
 from bot.domain.portfolio import assess_account
 from bot.infra.settings import AppConfig
 from bot.poll.cycle import run_cycle
@@ -16,6 +16,7 @@ from db.engine import SessionFactory, transaction
 from db.models import Plan
 from scoring.brief import NO_DISCOVERY, NO_REFERENCE, Brief
 from sources.demo import demo_batch
+from tests.bot.test_plans import _start as start_plan_for
 
 DAY = date(2026, 11, 20)
 
@@ -29,17 +30,7 @@ def _brief(factory: SessionFactory, key: str) -> Brief:
 
 def _start(factory: SessionFactory, key: str) -> int:
     with transaction(factory) as s:
-        account = db.accounts.account_by_key(s, key)
-        assert account is not None
-        scored = assess_account(s, account, DAY, AppConfig())
-        plan, _ = start_plan(
-            s,
-            account=account,
-            assessment=scored.assessment,
-            start=DAY,
-            owner=account.owner_email,
-            user_id="U1",
-        )
+        plan: Plan = start_plan_for(s, key)[0]
         assert plan.id is not None
         return plan.id
 
