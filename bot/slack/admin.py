@@ -1,7 +1,9 @@
 """``/expansion admin …``: re-read the config file, poll the sources now.
 
 Only the user ids in ``slack.admins`` may run them; with none configured they are off. Every
-attempt — done, refused or failed — is written to the audit log.
+attempt — done, refused or failed — is written to the audit log. A reload is reviewable: what
+changed is posted to ``slack.admin_channel`` (queued with the audit row), or, with no admin
+channel, listed in the answer, so the diff is never lost.
 """
 
 from __future__ import annotations
@@ -14,21 +16,31 @@ from typing import Any
 from zoneinfo import ZoneInfo
 
 import db.audit
+import db.outbox
 import db.runs
+from bot.infra.config_diff import config_changes
 from bot.infra.leases import HOLDER, run_exclusively
 from bot.infra.settings import AppConfig, load_app_config
 from bot.poll.run import run_poll
 from bot.scheduler import LEASE, LEASE_TTL
-from bot.slack.blocks.base import message_reply
+from bot.slack.blocks.base import SECTION_TEXT, message_reply
 from bot.slack.deps import Deps
 from bot.slack.model import Reply
-from bot.slack.mrkdwn import code, mention
+from bot.slack.mrkdwn import channel_ref, code, cut, escape, mention
 from db.engine import transaction
 from db.models import utcnow
+from db.outbox_payloads import AdminNote
 from scoring.config import ConfigError
+from scoring.evidence import plural
 
 log = logging.getLogger(__name__)
 
+MAX_LISTED = 40  # changes listed in a note or an answer; the rest are counted
+CHANGE_TEXT = 300  # one change's line, at most (a long routing list, a mapping)
+TAKES_EFFECT = (
+    "Commands, buttons, routing, delivery and the poll use it from now on; `slack.team_id` and"
+    " the other Slack jobs change at the next restart."
+)
 NO_ADMINS = (
     "Admin commands are off: nobody is configured as an admin. Add Slack user ids under"
     " `slack.admins` in the config file (`EXPANSION_RADAR_CONFIG`) and restart the bot."
@@ -78,13 +90,62 @@ def _reload(deps: Deps, user_id: str) -> Reply:
         return message_reply(
             "The config file was *not* reloaded; the old config stays in use.\n" + code(str(exc))
         )
-    apply_config(deps, config)
-    _audit(deps, user_id, "admin.reload", outcome="reloaded", path=str(path))
-    log.info("config reloaded from %s by %s", path, user_id)
-    return message_reply(
-        f"Reloaded {code(str(path))}. Commands, buttons, routing, delivery and the poll use it"
-        " from now on; `slack.team_id` and the other Slack jobs change at the next restart."
-    )
+    changes = config_changes(deps.config, config)
+    apply_config(deps, config)  # first: the sender then posts the note with the new config
+    channel = config.slack.admin_channel
+    with transaction(deps.factory) as session:
+        db.audit.audit(
+            session,
+            user_id=user_id,
+            action="admin.reload",
+            target_type="config",
+            target_id=None,
+            outcome="reloaded",
+            path=str(path),
+            changes=len(changes),
+        )
+        if channel is not None:  # with none, the sender could only log it: the answer lists it
+            note = AdminNote(reload_note(user_id, str(path), changes))
+            db.outbox.enqueue(session, note, alert=None, priority=db.outbox.ADMIN_PRIORITY)
+    log.info("config reloaded from %s by %s: %s", path, user_id, "; ".join(changes) or "no changes")
+    return message_reply(_reload_answer(str(path), changes, channel))
+
+
+def _counted(changes: list[str]) -> str:
+    return plural(len(changes), "change") if changes else "no changes"
+
+
+def changes_text(changes: list[str], limit: int = SECTION_TEXT) -> str:
+    """The changes as bullet lines (the first ``MAX_LISTED``, the rest counted), within
+    ``limit`` characters. Values come from the file, so they are escaped like user text."""
+    bullets = [f"• {cut(escape(c, single_line=True), CHANGE_TEXT)}" for c in changes]
+    shown = bullets[:MAX_LISTED]
+    while True:
+        left = len(bullets) - len(shown)
+        text = "\n".join([*shown, f"…and {left} more"] if left else shown)
+        if len(text) <= limit or not shown:
+            return text
+        shown.pop()
+
+
+def reload_note(user_id: str, path: str, changes: list[str]) -> str:
+    """The admin channel's note: who reloaded which file, and what changed."""
+    who = f"{mention(user_id)} reloaded the config from {code(path)}"
+    if not changes:
+        return f"{who} with no changes: it configures the same as before."
+    head = f"{who}: {_counted(changes)}."
+    return f"{head}\n{changes_text(changes, SECTION_TEXT - len(head) - 1)}"
+
+
+def _reload_answer(path: str, changes: list[str], channel: str | None) -> str:
+    head = f"Reloaded {code(path)}: {_counted(changes)}"
+    if not changes:
+        return f"{head}. {TAKES_EFFECT}"
+    if channel is not None:
+        return f"{head}, listed in {channel_ref(channel)}. {TAKES_EFFECT}"
+    head += " (no `slack.admin_channel` is configured, so they are listed only here):"
+    room = SECTION_TEXT - len(head) - len(TAKES_EFFECT) - 2
+    return f"{head}\n{changes_text(changes, room)}\n{TAKES_EFFECT}"
 
 
 def apply_config(deps: Deps, config: AppConfig) -> None:

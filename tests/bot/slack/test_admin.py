@@ -15,11 +15,13 @@ from sqlmodel import select
 import db.runs
 from bot.infra.settings import AppConfig, Settings
 from bot.scheduler import LEASE, POLL_JOB, add_source_jobs, build_scheduler
+from bot.slack.admin import MAX_LISTED, reload_note
+from bot.slack.blocks.base import SECTION_TEXT
 from bot.slack.config import RoutingConfig, SlackConfig
 from bot.slack.ids import Action
 from bot.slack.model import ActionValue
 from db.engine import SessionFactory, transaction
-from db.models import Account, Alert, AuditLog, utcnow
+from db.models import Account, Alert, AuditLog, OutboxMessage, utcnow
 from sources.config import SourcesConfig
 from tests.bot.slack.conftest import (
     BOSS,
@@ -74,9 +76,14 @@ def settings(slack: FakeSlack, config_file: Path) -> Settings:
 
 
 @pytest.fixture
-def config(admins: tuple[str, ...]) -> AppConfig:
+def admin_channel() -> str | None:
+    return "#radar-admin"
+
+
+@pytest.fixture
+def config(admins: tuple[str, ...], admin_channel: str | None) -> AppConfig:
     return AppConfig(
-        slack=SlackConfig(admin_channel="#radar-admin", hourly_cap_per_channel=50, admins=admins),
+        slack=SlackConfig(admin_channel=admin_channel, hourly_cap_per_channel=50, admins=admins),
         routing=RoutingConfig(),
         sources=SourcesConfig.model_validate({"demo": {"enabled": True}}),
     )
@@ -107,6 +114,9 @@ def test_non_admins_are_refused_kindly_with_the_admins_named(server, slack, fact
     ]
     with factory() as session:
         assert db.runs.lease_holder(session, LEASE) is None  # no poll was started
+    assert _queued(factory) == []
+    deps.sender.run_once()
+    assert slack.posts() == []  # nothing reached the admin channel either
 
 
 @pytest.mark.parametrize("admins", [()])
@@ -141,6 +151,101 @@ def test_reload_swaps_in_a_valid_file_and_keeps_the_old_config_on_a_bad_one(
     assert deps.sender.config is deps.config
     outcomes = [detail["outcome"] for _, action, detail in _audits(factory)]
     assert outcomes == ["invalid", "reloaded"]
+
+
+# --- what a reload changed, for review -----------------------------------------------------
+
+BEFORE = """
+slack:
+  admins: [U0BOSS0001]
+  admin_channel: "#radar-admin"
+  escalation: {bands: [priority]}
+scoring:
+  triggers: {capacity_fire: 0.85, capacity_rearm: 0.75}
+"""
+AFTER = BEFORE.replace("0.85", "0.80").replace("[priority]", "[priority, ready]")
+CAPACITY = "Capacity trigger: fires at 80% of what they bought (was 85%)"
+ESCALATING = "Bands that escalate: Priority, Ready (was Priority)"
+
+
+def _queued(factory: SessionFactory) -> list[str]:
+    with factory() as session:
+        return [r.kind for r in session.exec(select(OutboxMessage)).all()]
+
+
+def _admin_posts(slack: FakeSlack) -> list[str]:
+    return [p["text"] for p in slack.posts() if p["channel"] == "#radar-admin"]
+
+
+def test_reload_posts_what_changed_to_the_admin_channel_once(
+    server, slack, factory, config_file: Path
+) -> None:
+    url, deps = server
+    config_file.write_text(BEFORE, encoding="utf-8")
+    assert "Reloaded" in _say(url, slack, "admin reload", BOSS)  # from the fixture's config
+    deps.sender.run_once()
+    seen = len(_admin_posts(slack))
+
+    config_file.write_text(AFTER, encoding="utf-8")
+    said = _say(url, slack, "admin reload", BOSS)
+    assert f"Reloaded `{config_file}`: 2 changes, listed in #radar-admin." in said
+    assert "at the next restart" in said  # what takes effect when, as before
+    assert deps.config.scoring.triggers.capacity_fire == 0.80
+    deps.sender.run_once()
+    [note] = _admin_posts(slack)[seen:]
+    assert note.startswith(f"<@{BOSS}> reloaded the config from `{config_file}`: 2 changes.")
+    assert f"• {CAPACITY}" in note and f"• {ESCALATING}" in note
+    assert _audits(factory)[-1] == (
+        BOSS,
+        "admin.reload",
+        {"outcome": "reloaded", "path": str(config_file), "changes": 2},
+    )
+
+    said = _say(url, slack, "admin reload", BOSS)  # the same file again
+    assert f"Reloaded `{config_file}`: no changes." in said
+    deps.sender.run_once()
+    [note] = _admin_posts(slack)[seen + 1 :]
+    assert "with no changes" in note and CAPACITY not in note
+    assert _audits(factory)[-1][2]["changes"] == 0
+
+
+def test_an_invalid_file_queues_no_note_and_keeps_the_old_config(
+    server, slack, factory, config_file: Path
+) -> None:
+    url, deps = server
+    before = deps.config
+    config_file.write_text(AFTER.replace("0.80", "0.70"), encoding="utf-8")  # below re-arm
+    said = _say(url, slack, "admin reload", BOSS)
+    assert "*not* reloaded" in said and "capacity_rearm" in said
+    assert deps.config is before and _queued(factory) == []
+    deps.sender.run_once()
+    assert slack.posts() == []
+
+
+@pytest.mark.parametrize("admin_channel", [None])
+def test_without_an_admin_channel_the_answer_lists_the_changes(
+    server, slack, factory, config_file: Path
+) -> None:
+    url, deps = server
+    config_file.write_text(BEFORE.replace('  admin_channel: "#radar-admin"\n', ""), "utf-8")
+    _say(url, slack, "admin reload", BOSS)
+    config_file.write_text(AFTER.replace('  admin_channel: "#radar-admin"\n', ""), "utf-8")
+    said = json.loads(_say(url, slack, "admin reload", BOSS))["text"]
+    assert said.startswith(f"Reloaded `{config_file}`: 2 changes (no `slack.admin_channel`")
+    assert f"• {CAPACITY}\n• {ESCALATING}\n" in said and "at the next restart" in said
+    assert _queued(factory) == []  # the sender could only have logged it
+    deps.sender.run_once()
+    assert slack.posts() == []
+
+
+def test_a_long_diff_is_cut_to_whole_lines_and_counted_and_values_are_escaped() -> None:
+    changes = [f"routing.owner_map: owner{i}@example.com added (U{i:08d})" for i in range(100)]
+    note = reload_note(BOSS, "/etc/radar.yml", ["Escalations go to <!channel> @here", *changes])
+    lines = note.split("\n")
+    assert len(note) <= SECTION_TEXT and lines[0].endswith(": 101 changes.")
+    assert "<!channel>" not in note and "&lt;!channel&gt;" in lines[1] and "@here" not in note
+    assert 1 < len(lines) - 2 <= MAX_LISTED
+    assert lines[-1] == f"…and {101 - (len(lines) - 2)} more"
 
 
 def test_reload_reschedules_the_poll_with_the_new_config(
