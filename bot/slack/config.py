@@ -121,7 +121,9 @@ class SlackConfig(BaseModel):
     team_id: str | None = Field(
         None, description="the installed workspace; default: what auth.test says at start-up"
     )
-    admin_channel: str | None = Field(None, description="where delivery failures are reported")
+    admin_channel: str | None = Field(
+        None, description="where delivery failures, source health and config reloads are reported"
+    )
     admins: tuple[str, ...] = Field((), description="user ids who may act on any alert")
     hourly_cap_per_channel: int = Field(10, ge=1, description="alerts posted per channel per hour")
     quiet_hours: QuietHours = QuietHours()
