@@ -197,6 +197,46 @@ class Alert(SQLModel, table=True):
     feedback_at: datetime | None = None
 
 
+class ShadowEpisode(SQLModel, table=True):
+    """A trigger episode as a shadow rule set saw it, apart from the live episodes: had the
+    shadow recorded its episodes there, the live rules would take them for known and stay
+    silent. ``rules`` names the rule set (``ShadowRules.key``); a new one starts afresh."""
+
+    __tablename__ = "shadow_episodes"
+    __table_args__ = (UniqueConstraint("rules", "dedupe_key", name="uq_shadow_episodes_key"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    rules: str = Field(max_length=16)
+    account_id: int = Field(foreign_key="accounts.id", index=True, ondelete="CASCADE")
+    kind: str = Field(max_length=40)
+    on: date
+    dedupe_key: str = Field(max_length=255)
+    created_at: datetime = Field(default_factory=utcnow)
+
+
+class ShadowAlert(SQLModel, table=True):
+    """An alert the shadow rules raised: posted to the shadow channel only, never acknowledged,
+    escalated or reminded (nothing that does those reads this table); compared with the live
+    alerts in the stats. ``status``: open or cleared."""
+
+    __tablename__ = "shadow_alerts"
+    __table_args__ = (Index("ix_shadow_alerts_rules_account", "rules", "account_id", "status"),)
+
+    id: int | None = Field(default=None, primary_key=True)
+    rules: str = Field(max_length=16)
+    account_id: int = Field(foreign_key="accounts.id", ondelete="CASCADE")
+    episode_id: int = Field(foreign_key="shadow_episodes.id")
+    status: str = Field(default=AlertStatus.OPEN, max_length=20)
+    band: str = Field(max_length=20)
+    score: int
+    offer: str | None = Field(default=None, max_length=40)
+    state_hash: str = Field(max_length=64)
+    delivery: str = Field(default="channel", max_length=20)  # channel | digest
+    summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
+    created_at: datetime = Field(default_factory=utcnow)
+    updated_at: datetime = Field(default_factory=utcnow)
+
+
 class OutboxStatus(StrEnum):
     PENDING = "pending"
     SENDING = "sending"  # claimed by a sender until ``claimed_until`` (committed before Slack)

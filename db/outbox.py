@@ -207,10 +207,11 @@ def merge_outbox(session: Session, *, message_ids: Iterable[int], now: datetime,
         )
 
 
-def pending_post_count(session: Session) -> int:
-    """Alert posts not claimed yet: the sender's cheap check before weighing a flood."""
+def pending_post_count(session: Session, *, kind: OutboxKind = OutboxKind.POST) -> int:
+    """Alert posts (or shadow posts) not claimed yet: the sender's cheap check before weighing
+    a flood."""
     stmt = select(func.count()).where(
-        col(OutboxMessage.kind) == OutboxKind.POST,
+        col(OutboxMessage.kind) == kind,
         col(OutboxMessage.status) == OutboxStatus.PENDING,
     )
     return int(session.exec(stmt).one())
@@ -249,12 +250,12 @@ def hold_posts(session: Session, *, message_ids: Iterable[int], now: datetime) -
 def channel_post_times(
     session: Session, *, channel: str, since: datetime, other_than: int | None = None
 ) -> list[datetime]:
-    """When alerts were posted (or are being posted) to ``channel`` since ``since`` (the hourly
-    cap's window), leaving out message ``other_than`` (the one asking)."""
+    """When alert cards (live or shadow) were posted, or are being posted, to ``channel`` since
+    ``since`` (the hourly cap's window), leaving out message ``other_than`` (the one asking)."""
     when = func.coalesce(col(OutboxMessage.sent_at), col(OutboxMessage.unconfirmed_since))
     stmt = select(when).where(
         OutboxMessage.channel == channel,
-        OutboxMessage.kind == OutboxKind.POST,
+        col(OutboxMessage.kind).in_([OutboxKind.POST, OutboxKind.SHADOW]),
         col(OutboxMessage.status).in_([OutboxStatus.SENT, OutboxStatus.SENDING]),
         when >= since,
     )

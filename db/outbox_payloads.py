@@ -38,6 +38,7 @@ class OutboxKind(StrEnum):
     ADMIN = "admin"
     CHANNEL = "channel"
     SUMMARY = "summary"  # one message for a poll that opened too many alerts to post
+    SHADOW = "shadow"  # a shadow rule set's alert, for the shadow channel only
 
 
 class FollowUpReason(StrEnum):
@@ -181,14 +182,16 @@ class FloodSummary(_Payload):
     bands: tuple[tuple[str, int], ...] = ()  # (band, new alerts), most urgent first
     posted: tuple[tuple[str, str, int, float], ...] = ()  # (name, band, score, value)
     held: int = 0
+    shadow: bool = False  # the shadow rules' flood, in the shadow channel
 
     def to_json(self) -> dict[str, Any]:
-        return {
+        out: dict[str, Any] = {
             "channel": self.channel,
             "bands": [list(b) for b in self.bands],
             "posted": [list(p) for p in self.posted],
             "held": self.held,
         }
+        return out | {"shadow": True} if self.shadow else out
 
 
 @dataclass(frozen=True)
@@ -204,6 +207,15 @@ class ChannelMessage(_Payload):
     blocks: tuple[BlockJson, ...] | None = None
 
 
+@dataclass(frozen=True)
+class ShadowPost(_Payload):
+    """A shadow alert's card (``db.models.ShadowAlert``), for the shadow channel only: drawn at
+    send time, marked as shadow, with nothing to act on. The row has no live alert."""
+
+    kind: ClassVar[OutboxKind] = OutboxKind.SHADOW
+    shadow_alert: int = 0
+
+
 OutboxPayload = (
     PostAlert
     | UpdateAlert
@@ -216,6 +228,7 @@ OutboxPayload = (
     | SourceHealthNote
     | FloodSummary
     | ChannelMessage
+    | ShadowPost
 )
 
 
@@ -257,6 +270,9 @@ def parse(kind: str, data: object) -> OutboxPayload | None:
         return ChannelMessage(
             channel=_text(raw, "channel") or "", text=_text(raw, "text") or "", blocks=_blocks(raw)
         )
+    if kind == OutboxKind.SHADOW:
+        value = raw.get("shadow_alert")
+        return ShadowPost(shadow_alert=value if isinstance(value, int) else 0)
     return None
 
 
@@ -268,6 +284,7 @@ def _flood_summary(raw: Mapping[str, Any]) -> FloodSummary:
         bands=tuple((str(b[0]), int(b[1])) for b in bands),
         posted=tuple((str(p[0]), str(p[1]), int(p[2]), float(p[3])) for p in posted),
         held=int(raw.get("held") or 0),
+        shadow=raw.get("shadow") is True,
     )
 
 

@@ -161,6 +161,17 @@ class EpisodeRow(TypedDict, total=False):
     created_at: datetime
 
 
+class ShadowEpisodeRow(TypedDict, total=False):
+    """A shadow rule set's trigger episode, unique by (``rules``, ``dedupe_key``)."""
+
+    rules: Required[str]
+    account_id: Required[int]
+    kind: Required[str]
+    on: Required[date]
+    dedupe_key: Required[str]
+    created_at: datetime
+
+
 class AlertRow(TypedDict, total=False):
     """A new alert (at most one open per account)."""
 
@@ -175,3 +186,9 @@ class AlertRow(TypedDict, total=False):
     delivery: str
     created_at: datetime
     updated_at: datetime
+
+
+class ShadowAlertRow(AlertRow, total=False):
+    """A new alert of the shadow rules (at most one open per account and rule set)."""
+
+    rules: Required[str]

@@ -119,6 +119,7 @@ class WeeklySummary:
     plans_by_phase: dict[str, int] = field(default_factory=dict)
     overdue_steps: int = 0
     top_movers: list[tuple[str, int, int]] = field(default_factory=list)  # name, before, now
+    shadow: list[str] = field(default_factory=list)  # the week's shadow comparison, if any
 
     @property
     def empty(self) -> bool:
@@ -134,6 +135,7 @@ def collect_weekly_summary(
     weekday: int = 0,
     hour: int = 9,
     movers: list[tuple[str, int, int]] | None = None,
+    shadow: list[str] | None = None,
 ) -> WeeklySummary | None:
     """Monday 09:00 (``tz_name``) by default; once per ISO week per channel."""
     local = now.astimezone(zone(tz_name))
@@ -164,7 +166,8 @@ def collect_weekly_summary(
             phases[step.name.split(":")[0]] += 1  # the earliest open step is the phase
     summary.plans_by_phase = dict(phases)
     summary.top_movers = sorted(movers or [], key=lambda m: -abs(m[2] - m[1]))[:5]
-    return summary if not summary.empty else None
+    summary.shadow = list(shadow or [])
+    return summary if not summary.empty or summary.shadow else None
 
 
 def _alert_arr(alert: Alert) -> float:

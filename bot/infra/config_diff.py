@@ -13,7 +13,7 @@ from typing import Any
 
 from pydantic import BaseModel
 
-from bot.infra.settings import AppConfig
+from bot.infra.settings import AppConfig, ShadowRules
 from scoring.bands import Band
 
 
@@ -129,7 +129,13 @@ def _rule(rule: BaseModel) -> str:
     return f"{' and '.join(when)} → {getattr(rule, 'channel', '')}"
 
 
+def _shadow(rules: ShadowRules | None) -> str:
+    return "off" if rules is None else f"{rules.label} posting in {rules.channel}"
+
+
 def _describe(key: str, old: Any, new: Any, description: str | None) -> list[str]:
+    if key == "alerts.shadow":  # turned on or off; a change within is walked
+        return [f"Shadow rules: {_shadow(new)} (was {_shadow(old)})"]
     points = _points(key, old, new)
     if points is not None:
         return [points]
@@ -164,7 +170,9 @@ def _walk(old: BaseModel, new: BaseModel, prefix: str) -> list[str]:
         if before == after:
             continue
         key = f"{prefix}{name}"
-        if isinstance(before, BaseModel) and isinstance(after, BaseModel):
+        if key == "alerts.shadow.candidate":  # the shadow rules' file itself changed
+            out += [f"Shadow rules: {line}" for line in config_changes(before, after)]
+        elif isinstance(before, BaseModel) and isinstance(after, BaseModel):
             out += _walk(before, after, f"{key}.")
         else:
             out += _describe(key, before, after, info.description)

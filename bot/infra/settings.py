@@ -6,6 +6,7 @@ never print; the config file holds weights, routing and mappings and is validate
 
 from __future__ import annotations
 
+import hashlib
 import os
 from pathlib import Path
 from typing import Any, Literal
@@ -17,6 +18,7 @@ from pydantic import (
     Field,
     SecretStr,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -29,7 +31,7 @@ from pydantic_settings import (
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import ArgumentError
 
-from bot.slack.config import RoutingConfig, SlackConfig
+from bot.slack.config import RoutingConfig, SlackConfig, check_channel
 from db.engine import DEFAULT_DATABASE_URL
 from scoring.bands import BandNames
 from scoring.config import ConfigError, ScoringConfig, describe_validation_error
@@ -99,6 +101,58 @@ class Settings(BaseSettings):
         return [*secrets, str(password)] if password else secrets
 
 
+class ShadowRules(BaseModel):
+    """A candidate rule set run beside the live one: it posts only to ``channel``, marked as
+    shadow, with nothing to act on, so a team sees what a change would do before it is live.
+
+    ``rules`` is a config file (the one ``expansion-radar backtest --config`` takes); its
+    ``scoring`` and ``alerts`` sections are the candidate. It is read when this config is, and
+    a problem in it stops start-up like a problem here would."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    channel: str = Field(description="where the shadow rules post, and only there")
+    rules: Path = Field(description="config file whose scoring and alerts are the candidate")
+    candidate: AppConfig | None = Field(None, exclude=True, repr=False)
+
+    _channel = field_validator("channel")(check_channel)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read_rules(cls, data: Any, info: ValidationInfo) -> Any:
+        """Read the candidate file, relative to the config file that names it."""
+        context = info.context or {}
+        if context.get("as_shadow"):
+            raise ValueError("shadow rules cannot name shadow rules of their own")
+        if not isinstance(data, dict) or "rules" not in data:
+            return data
+        rules = Path(str(data["rules"])).expanduser()
+        base = context.get("config_dir")
+        if not rules.is_absolute() and base is not None:
+            rules = Path(base) / rules
+        try:
+            candidate = load_app_config(rules, as_shadow=True)
+        except ConfigError as exc:
+            raise ValueError(f"the shadow rules cannot be used: {exc}") from None
+        return {**data, "rules": rules, "candidate": candidate}
+
+    @property
+    def rules_config(self) -> AppConfig:
+        assert self.candidate is not None, "validated ShadowRules always hold their candidate"
+        return self.candidate
+
+    @property
+    def key(self) -> str:
+        """Names this candidate in the database: a changed rule set starts a new comparison."""
+        c = self.rules_config
+        text = c.scoring.model_dump_json() + c.alerts.model_dump_json()
+        return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+    @property
+    def label(self) -> str:
+        return self.rules.name
+
+
 class AlertPolicy(BaseModel):
     """Which bands reach a channel now and which wait for the digest.
 
@@ -114,6 +168,7 @@ class AlertPolicy(BaseModel):
     # the digest instead of dripping out under the hourly cap for a day.
     flood_after: int = Field(30, ge=1)
     flood_top: int = Field(5, ge=0, le=20)
+    shadow: ShadowRules | None = None
 
     @model_validator(mode="after")
     def _disjoint(self) -> AlertPolicy:
@@ -130,14 +185,20 @@ class AppConfig(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     scoring: ScoringConfig = ScoringConfig()
-    alerts: AlertPolicy = AlertPolicy()
+    alerts: AlertPolicy = Field(default_factory=lambda: AlertPolicy())
     slack: SlackConfig = SlackConfig()
     routing: RoutingConfig = RoutingConfig()
     sources: SourcesConfig = SourcesConfig()
 
 
-def load_app_config(path: Path | None) -> AppConfig:
-    """Read and validate the config file; no file means the seeds' defaults.
+ShadowRules.model_rebuild()
+AlertPolicy.model_rebuild()
+AppConfig.model_rebuild()
+
+
+def load_app_config(path: Path | None, *, as_shadow: bool = False) -> AppConfig:
+    """Read and validate the config file; no file means the seeds' defaults (``as_shadow``:
+    the file is another config's shadow rules, which cannot name shadow rules of their own).
 
     Every way the file can be unusable (missing, a folder, unreadable, not UTF-8, not YAML,
     invalid) is a ConfigError naming the file and the problem in one line."""
@@ -161,6 +222,8 @@ def load_app_config(path: Path | None) -> AppConfig:
     if not isinstance(raw, dict):
         raise ConfigError(f"config file {path} must hold a mapping at the top level")
     try:
-        return AppConfig.model_validate(raw)
+        return AppConfig.model_validate(
+            raw, context={"config_dir": path.parent, "as_shadow": as_shadow}
+        )
     except ValidationError as exc:
         raise ConfigError(describe_validation_error(exc, where=str(path))) from None

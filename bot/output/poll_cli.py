@@ -122,6 +122,8 @@ def summary_table(summary: PollSummary) -> Group:
         f" {len(r.digest_alerts):,} for the digest,"
         f" {len(r.updated_alerts):,} updated, {len(r.cleared_alerts):,} cleared."
     )
+    if r.shadow_alerts:
+        lines.append(f"Shadow rules: {plural(len(r.shadow_alerts), 'new shadow alert')}.")
     if summary.scoring_error:
         lines.append(
             Text.assemble(("re-scoring stopped:", "red"), " ", printable(summary.scoring_error))

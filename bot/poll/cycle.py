@@ -24,13 +24,14 @@ import db.outbox
 from bot.alerts import delivery_for, state_hash, summarize
 from bot.infra.settings import AppConfig
 from bot.poll.ingest import ingest_batch
+from bot.poll.opening import alert_row, fresh_live_episodes, priority_of, rescore
+from bot.poll.shadow import evaluate_shadow
 from db.engine import SessionFactory, transaction
 from db.models import Alert, AlertStatus, utcnow
 from db.outbox import QueuedMessage
 from db.outbox_payloads import FollowUp, FollowUpReason, PostAlert, UpdateAlert
 from db.rows import AlertRow, EpisodeRow
 from scoring.engine import Assessment, assess
-from scoring.triggers import live_episodes
 from sources.records import Batch
 
 
@@ -43,6 +44,7 @@ class CycleResult:
     updated_alerts: list[int] = field(default_factory=list)
     cleared_alerts: list[int] = field(default_factory=list)
     digest_alerts: list[int] = field(default_factory=list)
+    shadow_alerts: list[int] = field(default_factory=list)  # opened by the shadow rules
     assessments: list[Assessment] = field(default_factory=list)
     rejects: list[str] = field(default_factory=list)
     alert_bands: Counter[str] = field(default_factory=Counter)  # new alerts by band
@@ -56,6 +58,7 @@ class CycleResult:
         self.updated_alerts += other.updated_alerts
         self.cleared_alerts += other.cleared_alerts
         self.digest_alerts += other.digest_alerts
+        self.shadow_alerts += other.shadow_alerts
         self.assessments += other.assessments
         self.rejects += other.rejects
         self.alert_bands += other.alert_bands
@@ -79,6 +82,11 @@ def evaluate_many(
     facts = db.facts.load_facts_many(session, account_ids=account_ids)
     order = [a for a in dict.fromkeys(account_ids) if a in facts]
     assessed = {a: assess(facts[a], today, config.scoring) for a in order}
+    shadow = config.alerts.shadow
+    if shadow is not None:  # the candidate rules, on the same facts, kept apart from the live
+        rules = shadow.rules_config.scoring
+        shadowed = {a: assess(facts[a], today, rules) for a in order}
+        result.shadow_alerts += evaluate_shadow(session, shadowed, today, shadow)
     del facts
 
     created_at = utcnow()
@@ -114,21 +122,21 @@ def evaluate_many(
                 fresh.append((episode, new_ids[key]))
             else:
                 result.known_episodes += 1
-        live_keys: set[str] = set()
-        if fresh or unalerted:
-            live = live_episodes(list(assessment.episodes), today, config.scoring)
-            live_keys = {e.dedupe_key for e in live}
-        fresh_live = [(e, row_id) for e, row_id in fresh if e.dedupe_key in live_keys]
+        fresh_live = fresh_live_episodes(assessment, fresh, today, config.scoring)
         if not fresh_live and unalerted:
-            fresh_live = [
-                (e, unalerted[e.dedupe_key])
-                for e in assessment.episodes
-                if e.dedupe_key in live_keys and e.dedupe_key in unalerted
-            ]
+            fresh_live = fresh_live_episodes(
+                assessment,
+                [
+                    (e, unalerted[e.dedupe_key])
+                    for e in assessment.episodes
+                    if e.dedupe_key in unalerted
+                ],
+                today,
+                config.scoring,
+            )
         band = assessment.band.value
         delivery = delivery_for(assessment, config.alerts)
         digest = delivery == "digest"
-        wanted = delivery is not None
         current = open_alerts.get(account_id)
         if current is not None:
             new_hash = state_hash(assessment)
@@ -136,33 +144,13 @@ def evaluate_many(
                 _clear(session, current, assessment, new_hash, result)
             elif current.state_hash != new_hash:
                 _update(session, current, assessment, new_hash, bool(fresh_live), result)
-        elif wanted and fresh_live:
-            now = created_at
-            row: AlertRow = {
-                "account_id": account_id,
-                "episode_id": fresh_live[-1][1],
-                "status": AlertStatus.OPEN.value,
-                "band": band,
-                "score": assessment.score,
-                "offer": assessment.offer.type.value if assessment.offer else None,
-                "state_hash": state_hash(assessment),
-                "summary": summarize(assessment),
-                "delivery": "digest" if digest else "channel",
-                "created_at": now,
-                "updated_at": now,
-            }
-            value = assessment.opportunity.expansion_arr if assessment.opportunity else 0.0
-            posts.append((row, digest, post_priority(assessment.score, value), band))
+        elif delivery is not None and fresh_live:
+            row = alert_row(account_id, fresh_live[-1][1], assessment, delivery, created_at)
+            posts.append((row, digest, priority_of(assessment), band))
         if keep_assessments:
             result.assessments.append(assessment)
     _open_alerts(session, posts, result)
     return assessed if keep_assessments else {}
-
-
-def post_priority(score: int, value: float) -> int:
-    """Where an alert's post stands in the queue: higher score first, and between equal scores
-    the larger opportunity, not whichever arrived first (below ``db.outbox.ADMIN_PRIORITY``)."""
-    return score * 1_000_000 + min(max(int(value), 0), 999_999)
 
 
 def _open_alerts(
@@ -189,12 +177,7 @@ def _update(
     new_trigger: bool,
     result: CycleResult,
 ) -> None:
-    alert.band = assessment.band.value
-    alert.score = assessment.score
-    alert.offer = assessment.offer.type.value if assessment.offer else None
-    alert.state_hash = new_hash
-    alert.summary = summarize(assessment)
-    alert.updated_at = utcnow()
+    rescore(alert, assessment, new_hash)
     session.add(alert)
     if alert.delivery == "channel":
         db.outbox.enqueue(session, UpdateAlert(), alert=alert)

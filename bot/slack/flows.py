@@ -374,4 +374,5 @@ def stats(deps: Deps, *, user_id: str) -> Reply:
     local, emails = deps.local_now(user_id), deps.emails_for(user_id)
     with deps.factory() as session:
         mine, team = services.stats(session, emails=emails, today=local.date())
-    return stats_reply(mine, team, local.date())
+        shadow = services.shadow_lines(session, deps.config, now=deps.clock(), days=365)
+    return stats_reply(mine, team, local.date(), shadow=shadow)

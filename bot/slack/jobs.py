@@ -220,6 +220,7 @@ def post_weekly_summary(
             weekday=policy.weekly_summary_day,
             hour=policy.weekly_summary_hour,
             movers=movers,
+            shadow=services.shadow_lines(session, config, now=now, days=7),
         )
         if summary is None:
             return False

@@ -211,10 +211,13 @@ class Card:
     activity: tuple[Activity, ...] = ()
     plan_open: bool = False
     votes: tuple[tuple[str, str], ...] = ()  # (user id, useful | noise), one per person
+    shadow: str | None = None  # a shadow alert's card: the shadow rules' file name
 
     @property
     def actionable(self) -> bool:
-        return self.alert_id is not None and self.status in OPEN_ALERT_STATUSES
+        return (
+            self.shadow is None and self.alert_id is not None and self.status in OPEN_ALERT_STATUSES
+        )
 
 
 @dataclass(frozen=True)

@@ -18,6 +18,7 @@ from slack_sdk.errors import SlackApiError
 
 import db.alerts
 import db.outbox
+import db.shadow
 from bot.infra.timezones import zone
 from bot.slack import services
 from bot.slack.blocks.base import band_label, thread_blocks
@@ -26,6 +27,8 @@ from bot.slack.blocks.cards import (
     card_text,
     escalation_text,
     follow_up_text,
+    shadow_card_blocks,
+    shadow_card_text,
     snooze_dm_text,
 )
 from bot.slack.config import QuietHours
@@ -43,6 +46,7 @@ from db.outbox_payloads import (
     FollowUp,
     OutboxKind,
     PostAlert,
+    ShadowPost,
     SnoozeEndedDM,
     SourceHealthNote,
     ThreadReply,
@@ -83,6 +87,9 @@ def send(c: Courier, job: Job) -> None:
         return
     if isinstance(message, ChannelMessage):
         _channel(c, job, message)
+        return
+    if isinstance(message, ShadowPost):
+        _shadow(c, job, message)
         return
     alert, account = _alert(c, job)
     match message:
@@ -134,17 +141,7 @@ def _post(c: Courier, job: Job, alert: Alert, account: Account) -> None:
     if alert.status in (AlertStatus.DISMISSED, AlertStatus.CLEARED, AlertStatus.CLOSED):
         raise Skipped(f"alert {alert.status} before it was posted")
     route = c.router.route(account, now=job.now, assigned=alert.owner_slack_id)
-    cap = c.config.slack.hourly_cap_per_channel
-    with c.factory() as session:
-        recent = db.outbox.channel_post_times(
-            session,
-            channel=route.channel,
-            since=job.now - timedelta(hours=1),
-            other_than=job.id,
-        )
-    if len(recent) >= cap:
-        frees_at = aware(recent[len(recent) - cap]) + timedelta(hours=1)
-        raise Deferred(frees_at, f"{route.channel} had {len(recent)} alerts in the last hour")
+    _within_cap(c, job, route.channel)
     alert.owner_slack_id = alert.owner_slack_id or route.owner.user_id
     job.owner = alert.owner_slack_id
     card = _card(c, alert, account, job.now)
@@ -153,6 +150,48 @@ def _post(c: Courier, job: Job, alert: Alert, account: Account) -> None:
         channel=route.channel,
         text=card_text(card),
         blocks=[b.to_dict() for b in card_blocks(card)],
+        unfurl_links=False,
+        unfurl_media=False,
+    )
+
+
+def _within_cap(c: Courier, job: Job, channel: str) -> None:
+    """Raise Deferred while ``channel`` has had its hourly cap of cards."""
+    cap = c.config.slack.hourly_cap_per_channel
+    with c.factory() as session:
+        recent = db.outbox.channel_post_times(
+            session, channel=channel, since=job.now - timedelta(hours=1), other_than=job.id
+        )
+    if len(recent) >= cap:
+        frees_at = aware(recent[len(recent) - cap]) + timedelta(hours=1)
+        raise Deferred(frees_at, f"{channel} had {len(recent)} alerts in the last hour")
+
+
+def _shadow(c: Courier, job: Job, message: ShadowPost) -> None:
+    """A shadow alert's card, to the shadow channel only; never to a live one."""
+    shadow = c.config.alerts.shadow
+    if shadow is None:
+        raise Skipped("shadow rules are off now")
+    if shadow.channel == c.router.default_channel:
+        raise Skipped(f"the shadow channel {shadow.channel} is the live channel")
+    with c.factory() as session:
+        found = db.shadow.shadow_alert(session, message.shadow_alert)
+        if found is None:
+            raise Skipped("the shadow alert no longer exists")
+        alert, account = found
+        if alert.rules != shadow.key:
+            raise Skipped("the shadow rules changed before it was posted")
+        if alert.status == AlertStatus.CLEARED:
+            raise Skipped("the shadow alert cleared before it was posted")
+        card = services.shadow_card(
+            session, alert=alert, account=account, today=job.now.date(), rules=shadow.label
+        )
+    _within_cap(c, job, shadow.channel)
+    c.post_once(
+        job,
+        channel=shadow.channel,
+        text=shadow_card_text(card),
+        blocks=[b.to_dict() for b in shadow_card_blocks(card, live=c.router.default_channel)],
         unfurl_links=False,
         unfurl_media=False,
     )
@@ -268,6 +307,11 @@ def flood_text(summary: FloodSummary) -> str:
         f":inbox_tray: *{plural(total, 'account')} just became ready for an expansion"
         f" conversation* ({mix}).",
     ]
+    if summary.shadow:
+        lines = [
+            f":test_tube: *Shadow rules, not live: they would have raised"
+            f" {plural(total, 'alert')} in one go* ({mix}). Nobody needs to act on them.",
+        ]
     if summary.posted:
         lines.append(
             "So this channel is not flooded, only the"
@@ -279,9 +323,15 @@ def flood_text(summary: FloodSummary) -> str:
             f" about {fmt_money(value)}"
             for name, band, score, value in summary.posted
         ]
-    lines.append(
-        f"The other {summary.held} are in each owner's App Home and in their next daily digest."
-    )
+    if summary.shadow:
+        lines.append(
+            f"The other {summary.held} are not posted; `/expansion stats` and the weekly"
+            " summary count them against the live rules."
+        )
+    else:
+        lines.append(
+            f"The other {summary.held} are in each owner's App Home and in their next daily digest."
+        )
     return "\n".join(lines)
 
 

@@ -10,6 +10,7 @@ session in, no Slack client, no commit: the caller owns the transaction.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import date, datetime, timedelta
 
 from sqlmodel import Session
@@ -25,6 +26,7 @@ from bot.alerts import AlertSummary
 from bot.domain import alerts as domain_alerts
 from bot.domain import plans as domain_plans
 from bot.domain.portfolio import assess_account
+from bot.domain.shadow_stats import compare, comparison_lines
 from bot.domain.stats import load_metrics, metrics_lines
 from bot.infra.settings import AppConfig
 from bot.slack.model import (
@@ -39,7 +41,7 @@ from bot.slack.model import (
     TriggerLine,
 )
 from bot.slack.wording import worded_call
-from db.models import Account, Alert, AlertStatus, Snapshot
+from db.models import Account, Alert, AlertStatus, ShadowAlert, Snapshot
 from scoring.engine import assess
 from scoring.facts import Snapshot as FactSnapshot
 from scoring.offer import approach_for
@@ -170,6 +172,23 @@ def alert_card(session: Session, *, alert: Alert, account: Account, today: date)
         plan_open=db.plans.open_plan(session, account.id) is not None,
         votes=tuple(db.alerts.feedback_votes(session, alert.id)) if alert.id else (),
     )
+
+
+def shadow_card(
+    session: Session, *, alert: ShadowAlert, account: Account, today: date, rules: str
+) -> Card:
+    """A shadow alert as its card shows it: its frozen summary and today's facts, no owner
+    mention and nothing people did (nobody acts on a shadow alert)."""
+    assert account.id is not None
+    card = card_from_summary(
+        AlertSummary.from_json(alert.summary),
+        account=account,
+        today=today,
+        snapshot=db.facts.latest_snapshot(session, account.id),
+        usage=db.facts.usage_series(session, account.id),
+        owner=Owner(None, account.owner_name),
+    )
+    return replace(card, alert_id=alert.id, status=alert.status, shadow=rules)
 
 
 def account_card(session: Session, *, account: Account, config: AppConfig, today: date) -> Card:
@@ -303,6 +322,13 @@ def _snoozed_item(session: Session, kind: str, target_id: int) -> tuple[str, str
             return None
         return step_found[2].name, step_found[0].name
     return None
+
+
+def shadow_lines(session: Session, config: AppConfig, *, now: datetime, days: int) -> list[str]:
+    """The shadow rules against the live ones over the last ``days`` (at most since the shadow
+    rules started); none without shadow rules."""
+    found = compare(session, config, since=now - timedelta(days=days), until=now)
+    return comparison_lines(found) if found is not None else []
 
 
 def stats(

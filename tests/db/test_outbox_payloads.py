@@ -21,6 +21,7 @@ from db.outbox_payloads import (
     OutboxKind,
     OutboxPayload,
     PostAlert,
+    ShadowPost,
     SnoozeEndedDM,
     SourceHealthNote,
     ThreadReply,
@@ -76,6 +77,7 @@ STORED: list[tuple[OutboxPayload, str, dict[str, Any]]] = [
         "channel",
         {"channel": "#managers", "text": "Week 47", "blocks": [SECTION]},
     ),
+    (ShadowPost(shadow_alert=7), "shadow", {"shadow_alert": 7}),
 ]
 
 
@@ -107,6 +109,7 @@ def test_each_variant_keeps_the_stored_shape_and_reads_back(
         ("channel", None, ChannelMessage()),
         ("escalate", [], Escalation("")),
         ("update", {"reason": "cleared", "extra": "ignored"}, UpdateAlert("cleared")),
+        ("shadow", {"shadow_alert": "7"}, ShadowPost(0)),
     ],
 )
 def test_rows_of_any_age_parse_with_defaults(kind: str, stored: Any, expected: object) -> None:

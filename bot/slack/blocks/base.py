@@ -103,6 +103,8 @@ def sparkline(points: Sequence[tuple[date, float]]) -> str:
 
 
 def owner_text(card: Card) -> str:
+    if card.shadow is not None:  # a shadow card notifies nobody
+        return escape(card.owner.name, single_line=True) if card.owner.name else "no owner set"
     if card.owner.user_id:
         return mention(card.owner.user_id)
     if card.owner.name:

@@ -36,7 +36,7 @@ from bot.slack.blocks.base import (
 from bot.slack.ids import Action
 from bot.slack.ids import Block as BlockId
 from bot.slack.model import ActionValue, Activity, Card, Reply
-from bot.slack.mrkdwn import code, cut, escape, lines_within, mention, when
+from bot.slack.mrkdwn import channel_ref, code, cut, escape, lines_within, mention, when
 from db.models import AlertStatus
 from scoring.evidence import fmt_date, fmt_money
 
@@ -81,7 +81,7 @@ def card_blocks(
     blocks: list[Block] = []
     emoji = BAND_EMOJI.get(card.band, "")
     cleared = card.status == AlertStatus.CLEARED
-    blocks.append(header(f"{emoji} {card.name}"))
+    blocks.append(header(f"{emoji} {'Shadow · ' if card.shadow else ''}{card.name}"))
     # A held account is not to be pitched, whatever its band's usual pace says.
     pace = "on hold until the issue below is fixed" if card.gate else band_when(card.band)
     summary = (
@@ -134,16 +134,32 @@ def card_blocks(
         blocks.append(section(lines_within(lines, SECTION_TEXT)))
     if card.votes:
         blocks.append(context(votes_line(card.votes)))
-    if interactive:
+    if interactive and card.shadow is None:
         actions = alert_actions(card, source)
         if actions is not None:
             blocks.append(actions)
         feedback = feedback_actions(card, source)
         if feedback is not None:
             blocks.append(feedback)
-    ref = f" · alert #{card.alert_id}" if card.alert_id else ""
+    kind = "shadow alert" if card.shadow else "alert"
+    ref = f" · {kind} #{card.alert_id}" if card.alert_id else ""
     blocks.append(context(f"As of {fmt_date(card.as_of)}{ref} · Expansion Radar"))
     return blocks[:MESSAGE_BLOCKS]
+
+
+def shadow_card_text(card: Card) -> str:
+    return cut("Shadow, not live — " + card_text(card), MESSAGE_TEXT)
+
+
+def shadow_card_blocks(card: Card, *, live: str) -> list[Block]:
+    """A shadow alert's card: what the candidate rules would post, said plainly at the top,
+    with no buttons and no mention (nobody is to act on it)."""
+    note = context(
+        f"🧪 *Shadow alert, not live.* The candidate rules in {code(card.shadow or '')} would"
+        f" post this; the live rules post in {channel_ref(live)}. Nobody needs to act on it."
+    )
+    blocks = card_blocks(card, interactive=False)
+    return [blocks[0], note, *blocks[1:]][:MESSAGE_BLOCKS]
 
 
 def _fact_fields(card: Card) -> list[str]:

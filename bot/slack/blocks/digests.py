@@ -127,6 +127,8 @@ def weekly_summary_blocks(summary: WeeklySummary) -> list[Block]:
             for name, before, now in summary.top_movers
         ]
         blocks.append(titled("📈 *Top movers this week*", lines))
+    if summary.shadow:
+        blocks.append(shadow_block(summary.shadow))
     return blocks[:MESSAGE_BLOCKS]
 
 
@@ -160,14 +162,25 @@ def stats_reply(
     mine: tuple[OutcomeMetrics, Sequence[str]] | None,
     team: tuple[OutcomeMetrics, Sequence[str]],
     today: date,
+    *,
+    shadow: Sequence[str] = (),
 ) -> Reply:
-    """``/expansion stats``: the caller's own numbers when they own accounts, and the team's."""
+    """``/expansion stats``: the caller's own numbers when they own accounts, the team's, and
+    the shadow rules against the live ones when shadow rules are set."""
     blocks: list[Block] = [header(f"Expansion outcomes · {fmt_date(today)}")]
     if mine is not None:
         blocks += _stats_blocks("Your accounts", *mine)
         blocks.append(DividerBlock())
     blocks += _stats_blocks("The whole team", *team)
+    if shadow:
+        blocks += [DividerBlock(), shadow_block(shadow)]
     return reply(f"Expansion outcomes as of {fmt_date(today)}", blocks)
+
+
+def shadow_block(lines: Sequence[str]) -> Block:
+    """🧪 The shadow comparison: its first line as the title, the rest as bullets."""
+    title, *rest = lines
+    return titled(f"🧪 *{escape(title)}*", [f"• {escape(line)}" for line in rest])
 
 
 def snoozed_reply(items: Sequence[SnoozedItem]) -> Reply:

@@ -9,7 +9,8 @@ from sqlmodel import select
 
 from bot.domain.digests import _daily
 from bot.infra.settings import AppConfig
-from bot.poll.cycle import post_priority, run_cycle
+from bot.poll.cycle import run_cycle
+from bot.poll.opening import post_priority
 from bot.slack.config import RoutingConfig, SlackConfig
 from bot.slack.deps import Deps
 from bot.slack.flood import HELD

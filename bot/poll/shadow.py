@@ -1,0 +1,82 @@
+"""The shadow rules in a poll: the candidate config scores the same facts in the same
+transaction as the live one, and opens, re-scores and clears its own alerts by the same rule
+(``bot.poll.opening``), in its own tables. Its new channel alerts are queued for the shadow
+channel; nothing else is: no edits, no thread follow-ups, and nothing that escalates or
+reminds reads its tables."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date
+
+from sqlmodel import Session
+
+import db.outbox
+import db.shadow
+from bot.alerts import delivery_for, state_hash
+from bot.infra.settings import ShadowRules
+from bot.poll.opening import alert_row, fresh_live_episodes, priority_of, rescore
+from db.models import AlertStatus, ShadowAlert, utcnow
+from db.outbox import QueuedMessage
+from db.outbox_payloads import ShadowPost
+from db.rows import ShadowAlertRow, ShadowEpisodeRow
+from scoring.engine import Assessment
+
+
+def evaluate_shadow(
+    session: Session, assessed: Mapping[int, Assessment], today: date, shadow: ShadowRules
+) -> list[int]:
+    """Record the shadow rules' episodes and open, update or clear their alerts; returns the
+    ids of the alerts opened."""
+    rules, key = shadow.rules_config, shadow.key
+    now = utcnow()
+    episodes: list[ShadowEpisodeRow] = [
+        {
+            "rules": key,
+            "account_id": account_id,
+            "kind": e.kind.value,
+            "on": e.on,
+            "dedupe_key": e.dedupe_key,
+            "created_at": now,
+        }
+        for account_id, assessment in assessed.items()
+        for e in assessment.episodes
+    ]
+    new_ids = db.shadow.insert_episodes(session, rows=episodes)
+    open_now = db.shadow.open_alerts_for(session, rules=key, account_ids=assessed)
+    opened: list[tuple[ShadowAlertRow, int]] = []
+    for account_id, assessment in assessed.items():
+        current = open_now.get(account_id)
+        if current is not None:
+            _rescore(session, current, assessment)
+            continue
+        delivery = delivery_for(assessment, rules.alerts)
+        fresh = [(e, new_ids[e.dedupe_key]) for e in assessment.episodes if e.dedupe_key in new_ids]
+        fresh_live = fresh_live_episodes(assessment, fresh, today, rules.scoring)
+        if delivery is None or not fresh_live:
+            continue
+        row = alert_row(account_id, fresh_live[-1][1], assessment, delivery, now)
+        opened.append(({**row, "rules": key}, priority_of(assessment)))
+    ids = db.shadow.insert_alerts(session, rows=[row for row, _ in opened])
+    db.outbox.insert_outbox(
+        session,
+        rows=[
+            QueuedMessage(ShadowPost(shadow_alert=alert_id), alert_id=None, priority=priority)
+            for alert_id, (row, priority) in zip(ids, opened, strict=True)
+            if row.get("delivery") == "channel"
+        ],
+        now=now,
+    )
+    return ids
+
+
+def _rescore(session: Session, alert: ShadowAlert, assessment: Assessment) -> None:
+    """Keep an open shadow alert's figures current, or clear it when there is no pitch left
+    (so a later trigger can open the next one); its card is not edited."""
+    new_hash = state_hash(assessment)
+    if assessment.pitchable and alert.state_hash == new_hash:
+        return
+    if not assessment.pitchable:
+        alert.status = AlertStatus.CLEARED
+    rescore(alert, assessment, new_hash)
+    session.add(alert)
