@@ -78,8 +78,14 @@ def serve_fakes(n: int, conn: Connection) -> None:
 # --- the poller ---------------------------------------------------------------------------
 
 
-def configure(urls: dict[str, str], fetch_in_processes: bool) -> tuple[Any, Any]:
-    """Settings and config as an operator would write them for these two APIs."""
+SHADOW_RULES = "scoring:\n  triggers: {capacity_fire: 0.80, capacity_rearm: 0.75}\n"
+
+
+def configure(
+    urls: dict[str, str], fetch_in_processes: bool, shadow: Path | None = None
+) -> tuple[Any, Any]:
+    """Settings and config as an operator would write them for these two APIs (``shadow``: a
+    candidate rules file scored beside them, as ``alerts.shadow``)."""
     from bot.infra.settings import AppConfig, Settings
 
     settings = Settings(
@@ -104,7 +110,12 @@ def configure(urls: dict[str, str], fetch_in_processes: bool) -> tuple[Any, Any]
                         "storage_gb": {"usage": "usage.storage_gb", "limit": "limits.storage_gb"},
                     }
                 },
-            }
+            },
+            **(
+                {"alerts": {"shadow": {"channel": "#expansion-shadow", "rules": str(shadow)}}}
+                if shadow
+                else {}
+            ),
         }
     )
     return settings, config
@@ -306,6 +317,11 @@ def main() -> None:
         action="store_true",
         help="read the sources in a thread instead of helper processes (for comparison)",
     )
+    parser.add_argument(
+        "--shadow",
+        action="store_true",
+        help="score shadow rules (capacity at 80%%) beside the live ones, to measure their cost",
+    )
     args = parser.parse_args()
     logging.basicConfig(level=logging.WARNING)
 
@@ -328,7 +344,11 @@ def main() -> None:
         factory = session_factory(engine)
         today = date.today()
 
-        settings, config = configure(urls, not args.one_process)
+        shadow = None
+        if args.shadow:
+            shadow = Path(tmp) / "candidate.yml"
+            shadow.write_text(SHADOW_RULES, encoding="utf-8")
+        settings, config = configure(urls, not args.one_process, shadow)
         memory = TreeRss(exclude=server.pid or 0)
         memory.start()
         full_s, full_cpu, full = timed_poll(factory, settings, config, today, server.pid or 0)
@@ -378,6 +398,7 @@ def main() -> None:
         "floor_s": round(floor_s, 2),
         "ratio_to_floor": round(full_s / floor_s, 2),
         "peak_rss_mb": round(memory.peak_mb, 1),
+        "shadow": args.shadow,
     }
     print(
         f"ratio to floor {result['ratio_to_floor']} (target ≤ 3.5); incremental"

@@ -231,7 +231,7 @@ class ShadowAlert(SQLModel, table=True):
     score: int
     offer: str | None = Field(default=None, max_length=40)
     state_hash: str = Field(max_length=64)
-    delivery: str = Field(default="channel", max_length=20)  # channel | digest
+    delivery: str = Field(default="channel", max_length=20)  # channel | digest | summary | mirror
     summary: dict[str, Any] = Field(default_factory=dict, sa_column=Column(JSON, nullable=False))
     created_at: datetime = Field(default_factory=utcnow)
     updated_at: datetime = Field(default_factory=utcnow)

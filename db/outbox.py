@@ -21,6 +21,9 @@ from db.outbox_payloads import OutboxKind, OutboxPayload
 
 # Admin notes go before any alert (alert priorities are below this; see bot.poll.cycle).
 ADMIN_PRIORITY = 2_000_000_000
+# Shadow cards go after everything live (alert priorities are from 0 up): add their own
+# priority to this; their flood summary is -1, after every live message, before its cards.
+SHADOW_PRIORITY = -1_000_000_000
 
 
 def enqueue(
@@ -248,14 +251,20 @@ def hold_posts(session: Session, *, message_ids: Iterable[int], now: datetime) -
 
 
 def channel_post_times(
-    session: Session, *, channel: str, since: datetime, other_than: int | None = None
+    session: Session,
+    *,
+    channel: str,
+    since: datetime,
+    other_than: int | None = None,
+    kind: OutboxKind = OutboxKind.POST,
 ) -> list[datetime]:
-    """When alert cards (live or shadow) were posted, or are being posted, to ``channel`` since
-    ``since`` (the hourly cap's window), leaving out message ``other_than`` (the one asking)."""
+    """When alert cards of ``kind`` (live posts, or shadow ones) were posted, or are being
+    posted, to ``channel`` since ``since`` (the hourly cap's window), leaving out message
+    ``other_than`` (the one asking)."""
     when = func.coalesce(col(OutboxMessage.sent_at), col(OutboxMessage.unconfirmed_since))
     stmt = select(when).where(
         OutboxMessage.channel == channel,
-        col(OutboxMessage.kind).in_([OutboxKind.POST, OutboxKind.SHADOW]),
+        OutboxMessage.kind == kind,
         col(OutboxMessage.status).in_([OutboxStatus.SENT, OutboxStatus.SENDING]),
         when >= since,
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from datetime import datetime
 
-from sqlalchemy import func
+from sqlalchemy import func, update
 from sqlmodel import Session, col, select
 
 from db.bulk import chunks, complete_rows, core_table, insert_returning
@@ -23,6 +23,8 @@ from db.models import (
 )
 from db.outbox_payloads import OutboxKind, ShadowPost, parse
 from db.rows import ShadowAlertRow, ShadowEpisodeRow
+
+MIRROR = "mirror"  # ShadowAlert.delivery of a live alert taken over at a rules' first look
 
 
 def insert_episodes(session: Session, *, rows: list[ShadowEpisodeRow]) -> dict[str, int]:
@@ -164,3 +166,40 @@ def pending_shadow_posts(
         )
         found.update((a.id or 0, (a, acc)) for a, acc in session.exec(stmt).all())
     return [(m, *found[i]) for m, i in wanted if i in found]
+
+
+def accounts_seen(session: Session, *, rules: str, account_ids: Iterable[int]) -> set[int]:
+    """The accounts this rule set has recorded any episode of."""
+    seen: set[int] = set()
+    for chunk in chunks(sorted(set(account_ids))):
+        stmt = (
+            select(ShadowEpisode.account_id)
+            .where(ShadowEpisode.rules == rules, col(ShadowEpisode.account_id).in_(chunk))
+            .distinct()
+        )
+        seen.update(int(a) for a in session.exec(stmt).all())
+    return seen
+
+
+def live_episodes_of(session: Session, *, account_ids: Iterable[int]) -> list[TriggerEpisode]:
+    """The live rules' recorded episodes of these accounts."""
+    out: list[TriggerEpisode] = []
+    for chunk in chunks(sorted(set(account_ids))):
+        stmt = select(TriggerEpisode).where(col(TriggerEpisode.account_id).in_(chunk))
+        out.extend(session.exec(stmt).all())
+    return out
+
+
+def retire_other_rules(session: Session, *, rules: str, account_ids: Iterable[int]) -> None:
+    """Clear these accounts' shadow alerts still open under other rule sets (rules that were
+    replaced), so they never stand in the way if those rules come back."""
+    for chunk in chunks(sorted(set(account_ids))):
+        session.execute(
+            update(ShadowAlert)
+            .where(
+                col(ShadowAlert.rules) != rules,
+                col(ShadowAlert.account_id).in_(chunk),
+                col(ShadowAlert.status) == AlertStatus.OPEN,
+            )
+            .values(status=AlertStatus.CLEARED)
+        )

@@ -77,17 +77,19 @@ def compare(
     live_rows = db.shadow.live_alerts_since(session, since=since, before=until)
     live = [
         Raised(
-            a.account_id, a.created_at.date(), e.dedupe_key if e else None, a.delivery != "digest"
+            a.account_id, a.created_at.date(), e.dedupe_key if e else None, a.delivery == "channel"
         )
         for a, e in live_rows
     ]
-    votes_by_key = {e.dedupe_key: a.feedback for a, e in live_rows if e and a.feedback}
-    votes_by_day = {(a.account_id, a.created_at.date()): a.feedback for a, _ in live_rows}
+    voted = [(a, e) for a, e in live_rows if a.feedback]
+    votes_by_key = {e.dedupe_key: a.feedback for a, e in voted if e}
+    votes_by_day = {(a.account_id, a.created_at.date()): a.feedback for a, _ in voted}
     shadow_raised = [
         Raised(a.account_id, a.created_at.date(), e.dedupe_key, a.delivery == "channel")
         for a, e in db.shadow.shadow_alerts_since(
             session, rules=shadow.key, since=since, before=until
         )
+        if a.delivery != db.shadow.MIRROR  # taken over from the live rules, not raised
     ]
     plans = [_Plan(a, c.date(), s) for a, c, s in db.shadow.plans_since(session, since=since)]
 

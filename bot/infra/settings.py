@@ -143,10 +143,22 @@ class ShadowRules(BaseModel):
 
     @property
     def key(self) -> str:
-        """Names this candidate in the database: a changed rule set starts a new comparison."""
+        """Names this candidate in the database: a changed rule set starts a new comparison.
+        Only what the shadow uses counts (its scoring and which bands it posts or digests)."""
         c = self.rules_config
-        text = c.scoring.model_dump_json() + c.alerts.model_dump_json()
-        return hashlib.sha256(text.encode()).hexdigest()[:16]
+        bands = c.alerts.model_dump_json(include={"post_bands", "digest_bands"})
+        return hashlib.sha256((c.scoring.model_dump_json() + bands).encode()).hexdigest()[:16]
+
+    def check_apart_from(self, live_channels: dict[str, str | None]) -> None:
+        """Refuse a shadow channel that is also a live one (``what`` → channel): shadow cards
+        there would reach the people the live rules reach."""
+        mine = self.channel.lower()
+        for what, channel in live_channels.items():
+            if channel is not None and channel.lower() == mine:
+                raise ValueError(
+                    f"the shadow channel {self.channel} is also {what}: give the shadow rules a"
+                    " channel of their own, so the live channels stay as they are"
+                )
 
     @property
     def label(self) -> str:
@@ -189,6 +201,28 @@ class AppConfig(BaseModel):
     slack: SlackConfig = SlackConfig()
     routing: RoutingConfig = RoutingConfig()
     sources: SourcesConfig = SourcesConfig()
+
+    @model_validator(mode="after")
+    def _shadow_apart(self) -> AppConfig:
+        if self.alerts.shadow is not None:
+            self.alerts.shadow.check_apart_from(
+                {
+                    "slack.admin_channel": self.slack.admin_channel,
+                    "slack.weekly_summary_channel": self.slack.weekly_summary_channel,
+                    "slack.escalation.target": self.slack.escalation.target,
+                    **{f"routing.rules[{i}]": r.channel for i, r in enumerate(self.routing.rules)},
+                }
+            )
+        return self
+
+
+def check_shadow_channel(config: AppConfig, default_channel: str) -> None:
+    """Start-up's and a reload's check against ``EXPANSION_CHANNEL`` (not in the file)."""
+    if config.alerts.shadow is not None:
+        try:
+            config.alerts.shadow.check_apart_from({"EXPANSION_CHANNEL": default_channel})
+        except ValueError as exc:
+            raise ConfigError(f"alerts.shadow.channel: {exc}") from None
 
 
 ShadowRules.model_rebuild()

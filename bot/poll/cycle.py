@@ -11,6 +11,7 @@ outbox rows in bulk.
 
 from __future__ import annotations
 
+import logging
 from collections import Counter
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
@@ -22,7 +23,7 @@ import db.alerts
 import db.facts
 import db.outbox
 from bot.alerts import delivery_for, state_hash, summarize
-from bot.infra.settings import AppConfig
+from bot.infra.settings import AppConfig, ShadowRules
 from bot.poll.ingest import ingest_batch
 from bot.poll.opening import alert_row, fresh_live_episodes, priority_of, rescore
 from bot.poll.shadow import evaluate_shadow
@@ -32,7 +33,10 @@ from db.outbox import QueuedMessage
 from db.outbox_payloads import FollowUp, FollowUpReason, PostAlert, UpdateAlert
 from db.rows import AlertRow, EpisodeRow
 from scoring.engine import Assessment, assess
+from scoring.facts import AccountFacts
 from sources.records import Batch
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -83,10 +87,8 @@ def evaluate_many(
     order = [a for a in dict.fromkeys(account_ids) if a in facts]
     assessed = {a: assess(facts[a], today, config.scoring) for a in order}
     shadow = config.alerts.shadow
-    if shadow is not None:  # the candidate rules, on the same facts, kept apart from the live
-        rules = shadow.rules_config.scoring
-        shadowed = {a: assess(facts[a], today, rules) for a in order}
-        result.shadow_alerts += evaluate_shadow(session, shadowed, today, shadow)
+    if shadow is not None:
+        _shadow(session, {a: facts[a] for a in order}, today, shadow, result)
     del facts
 
     created_at = utcnow()
@@ -151,6 +153,26 @@ def evaluate_many(
             result.assessments.append(assessment)
     _open_alerts(session, posts, result)
     return assessed if keep_assessments else {}
+
+
+def _shadow(
+    session: Session,
+    facts: dict[int, AccountFacts],
+    today: date,
+    shadow: ShadowRules,
+    result: CycleResult,
+) -> None:
+    """The candidate rules on the same facts, kept apart from the live ones. A candidate that
+    cannot score an account costs the shadow this batch, never the live alerts; its writes are
+    the live rules' kind of writes, in the batch's transaction (a database failure there is
+    the batch's, as it would be for the live rules)."""
+    rules = shadow.rules_config.scoring
+    try:
+        assessed = {a: assess(f, today, rules) for a, f in facts.items()}
+    except Exception:
+        log.exception("the shadow rules failed on %d accounts; the live rules go on", len(facts))
+        return
+    result.shadow_alerts += evaluate_shadow(session, assessed, today, shadow)
 
 
 def _open_alerts(

@@ -20,7 +20,7 @@ import db.outbox
 import db.runs
 from bot.infra.config_diff import config_changes
 from bot.infra.leases import HOLDER, run_exclusively
-from bot.infra.settings import AppConfig, load_app_config
+from bot.infra.settings import AppConfig, check_shadow_channel, load_app_config
 from bot.poll.run import run_poll
 from bot.scheduler import LEASE, LEASE_TTL
 from bot.slack.blocks.base import SECTION_TEXT, message_reply
@@ -38,8 +38,8 @@ log = logging.getLogger(__name__)
 MAX_LISTED = 40  # changes listed in a note or an answer; the rest are counted
 CHANGE_TEXT = 300  # one change's line, at most (a long routing list, a mapping)
 TAKES_EFFECT = (
-    "Commands, buttons, routing, delivery and the poll use it from now on; `slack.team_id` and"
-    " the other Slack jobs change at the next restart."
+    "Commands, buttons, routing, delivery, the poll and the Slack jobs use it from now on;"
+    " `slack.team_id` and how often the jobs run change at the next restart."
 )
 NO_ADMINS = (
     "Admin commands are off: nobody is configured as an admin. Add Slack user ids under"
@@ -85,6 +85,7 @@ def _reload(deps: Deps, user_id: str) -> Reply:
         )
     try:
         config = load_app_config(path)
+        check_shadow_channel(config, deps.settings.expansion_channel)
     except (ConfigError, OSError) as exc:  # invalid, or unreadable (permissions, a folder)
         _audit(deps, user_id, "admin.reload", outcome="invalid", error=str(exc)[:500])
         return message_reply(
@@ -132,7 +133,7 @@ def reload_note(user_id: str, path: str, changes: list[str]) -> str:
     """The admin channel's note: who reloaded which file, and what changed."""
     who = f"{mention(user_id)} reloaded the config from {code(path)}"
     if not changes:
-        return f"{who} with no changes: it configures the same as before."
+        return f"{who}: nothing changed."
     head = f"{who}: {_counted(changes)}."
     return f"{head}\n{changes_text(changes, SECTION_TEXT - len(head) - 1)}"
 

@@ -28,7 +28,7 @@ from slack_bolt.middleware import Middleware
 from slack_sdk import WebClient
 from slack_sdk.errors import SlackApiError
 
-from bot.infra.settings import AppConfig, Settings
+from bot.infra.settings import AppConfig, Settings, check_shadow_channel
 from bot.slack.client import make_client
 from bot.slack.deps import Deps
 from bot.slack.errors import UserError, report_error
@@ -38,6 +38,7 @@ from bot.slack.search import AccountSearch
 from bot.slack.sender import Sender
 from bot.slack.signing import RequestCheck
 from db.engine import SessionFactory
+from scoring.config import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -63,6 +64,10 @@ def create_app(
         raise UserError("SLACK_BOT_TOKEN is not set (or is empty). Copy the Bot User OAuth Token.")
     # Socket Mode requests arrive over the authenticated socket, unsigned; HTTP ones are checked.
     check = RequestCheck(secret.get_secret_value()) if secret is not None else None
+    try:
+        check_shadow_channel(config, settings.expansion_channel)
+    except ConfigError as exc:
+        raise UserError(str(exc)) from None
     team_id = config.slack.team_id or _installed_team(client)
     router = Router(config, settings.expansion_channel, client, factory)
     deps = Deps(

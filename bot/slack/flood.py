@@ -95,6 +95,7 @@ def _summarize(
         held=held,
         shadow=shadow,
     )
-    db.outbox.enqueue(session, summary, alert=None, priority=db.outbox.ADMIN_PRIORITY - 1)
+    priority = -1 if shadow else db.outbox.ADMIN_PRIORITY - 1  # just before its cards
+    db.outbox.enqueue(session, summary, alert=None, priority=priority)
     log.info("%s: %d alerts waiting, %d posted, %d held", channel, len(rows), len(top), held)
     return held

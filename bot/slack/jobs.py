@@ -239,7 +239,9 @@ def post_weekly_summary(
 def add_jobs(
     scheduler: Scheduler, *, factory: SessionFactory, config: AppConfig, sender: Sender
 ) -> None:
-    """The Slack jobs, each behind a lease so replicas take turns."""
+    """The Slack jobs, each behind a lease so replicas take turns. Each run reads the config in
+    use (``sender.config``, swapped by ``/expansion admin reload``); their intervals are set
+    here, once."""
 
     def guarded(name: str, job: Callable[[], object]) -> Callable[[], None]:
         return scheduled.guarded(factory, name, job)
@@ -254,7 +256,7 @@ def add_jobs(
         coalesce=True,
     )
     scheduler.add_job(
-        guarded("slack.snoozes", lambda: return_snoozed_alerts(factory, config)),
+        guarded("slack.snoozes", lambda: return_snoozed_alerts(factory, sender.config)),
         "interval",
         minutes=1,
         id="slack.snoozes",
@@ -263,7 +265,7 @@ def add_jobs(
     )
     router = sender.router
     scheduler.add_job(
-        guarded("slack.reminders", lambda: send_step_reminders(factory, router, config)),
+        guarded("slack.reminders", lambda: send_step_reminders(factory, router, sender.config)),
         "interval",
         minutes=5,
         id="slack.reminders",
@@ -279,7 +281,7 @@ def add_jobs(
         coalesce=True,
     )
     scheduler.add_job(
-        guarded("slack.daily_digest", lambda: send_daily_digests(factory, router, config)),
+        guarded("slack.daily_digest", lambda: send_daily_digests(factory, router, sender.config)),
         "interval",
         minutes=5,
         id="slack.daily_digest",
@@ -289,7 +291,7 @@ def add_jobs(
     scheduler.add_job(
         guarded(
             "slack.weekly_summary",
-            lambda: post_weekly_summary(factory, config, router.default_channel),
+            lambda: post_weekly_summary(factory, sender.config, router.default_channel),
         ),
         "interval",
         minutes=5,
@@ -298,7 +300,7 @@ def add_jobs(
         coalesce=True,
     )
     scheduler.add_job(
-        guarded("slack.escalation", lambda: escalate_unacknowledged(factory, config)),
+        guarded("slack.escalation", lambda: escalate_unacknowledged(factory, sender.config)),
         "interval",
         minutes=5,
         id="slack.escalation",

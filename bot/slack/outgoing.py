@@ -76,6 +76,9 @@ def send(c: Courier, job: Job) -> None:
         _dm(c, job, text=message.text, to=message)
         return
     if isinstance(message, FloodSummary):
+        shadow = c.config.alerts.shadow
+        if message.shadow and (shadow is None or shadow.channel != message.channel):
+            raise Skipped("the shadow rules are off, or post elsewhere now")
         text = flood_text(message)
         c.post_once(
             job,
@@ -155,12 +158,16 @@ def _post(c: Courier, job: Job, alert: Alert, account: Account) -> None:
     )
 
 
-def _within_cap(c: Courier, job: Job, channel: str) -> None:
-    """Raise Deferred while ``channel`` has had its hourly cap of cards."""
+def _within_cap(c: Courier, job: Job, channel: str, kind: OutboxKind = OutboxKind.POST) -> None:
+    """Raise Deferred while ``channel`` has had its hourly cap of cards (of ``kind``)."""
     cap = c.config.slack.hourly_cap_per_channel
     with c.factory() as session:
         recent = db.outbox.channel_post_times(
-            session, channel=channel, since=job.now - timedelta(hours=1), other_than=job.id
+            session,
+            channel=channel,
+            since=job.now - timedelta(hours=1),
+            other_than=job.id,
+            kind=kind,
         )
     if len(recent) >= cap:
         frees_at = aware(recent[len(recent) - cap]) + timedelta(hours=1)
@@ -172,8 +179,6 @@ def _shadow(c: Courier, job: Job, message: ShadowPost) -> None:
     shadow = c.config.alerts.shadow
     if shadow is None:
         raise Skipped("shadow rules are off now")
-    if shadow.channel == c.router.default_channel:
-        raise Skipped(f"the shadow channel {shadow.channel} is the live channel")
     with c.factory() as session:
         found = db.shadow.shadow_alert(session, message.shadow_alert)
         if found is None:
@@ -186,12 +191,15 @@ def _shadow(c: Courier, job: Job, message: ShadowPost) -> None:
         card = services.shadow_card(
             session, alert=alert, account=account, today=job.now.date(), rules=shadow.label
         )
-    _within_cap(c, job, shadow.channel)
+    live = c.router.channel_for(account)
+    if live.lower() == shadow.channel.lower():  # the config refuses this; never post it there
+        raise Skipped(f"the shadow channel {shadow.channel} is where this account's alerts go")
+    _within_cap(c, job, shadow.channel, OutboxKind.SHADOW)
     c.post_once(
         job,
         channel=shadow.channel,
         text=shadow_card_text(card),
-        blocks=[b.to_dict() for b in shadow_card_blocks(card, live=c.router.default_channel)],
+        blocks=[b.to_dict() for b in shadow_card_blocks(card, live=live)],
         unfurl_links=False,
         unfurl_media=False,
     )

@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from bot.infra.config_diff import config_changes
-from bot.infra.settings import AppConfig, load_app_config
+from bot.infra.settings import AppConfig, check_shadow_channel, load_app_config
 from scoring.config import ConfigError
 
 CANDIDATE = "scoring:\n  triggers: {capacity_fire: 0.80, capacity_rearm: 0.75}\n"
@@ -89,3 +89,33 @@ def test_config_diff_says_when_shadow_rules_start_stop_or_change(tmp_path: Path)
     assert changed[1:] == [
         "Shadow rules: Capacity trigger: fires at 82% of what they bought (was 80%)"
     ]
+
+
+@pytest.mark.parametrize(
+    ("section", "where"),
+    [
+        (
+            "routing:\n  rules:\n    - segment: Enterprise\n      channel: '#expansion-shadow'\n",
+            "routing.rules[0]",
+        ),
+        ("slack:\n  admin_channel: '#expansion-shadow'\n", "slack.admin_channel"),
+        ("slack:\n  weekly_summary_channel: '#expansion-shadow'\n", "slack.weekly_summary_channel"),
+    ],
+)
+def test_a_shadow_channel_that_is_also_a_live_one_is_refused(
+    tmp_path: Path, section: str, where: str
+) -> None:
+    _write(tmp_path / "candidate.yml", CANDIDATE)
+    path = _live(tmp_path)
+    path.write_text(path.read_text(encoding="utf-8") + section, encoding="utf-8")
+    with pytest.raises(ConfigError) as caught:
+        load_app_config(path)
+    assert f"the shadow channel #expansion-shadow is also {where}" in str(caught.value)
+
+
+def test_the_default_channel_is_checked_at_start_up(tmp_path: Path) -> None:
+    _write(tmp_path / "candidate.yml", CANDIDATE)
+    config = load_app_config(_live(tmp_path))
+    check_shadow_channel(config, "#expansion")  # apart: fine
+    with pytest.raises(ConfigError, match="is also EXPANSION_CHANNEL"):
+        check_shadow_channel(config, "#Expansion-Shadow")

@@ -1,5 +1,6 @@
 """The shadow rules in the poll: they open, re-score and clear their own alerts by the live
-engine's rule, apart from the live alerts, and a changed rule set starts afresh."""
+engine's rule, apart from the live alerts; new rules start from where the live rules are; and
+their cards wait behind every live message."""
 
 from __future__ import annotations
 
@@ -8,13 +9,15 @@ from pathlib import Path
 
 from sqlmodel import col, select
 
+from bot.domain.shadow_stats import compare
 from bot.infra.settings import AppConfig
 from bot.poll.cycle import run_cycle
 from db.engine import SessionFactory
-from db.models import Alert, AlertStatus, OutboxMessage, ShadowAlert
+from db.models import Account, Alert, AlertStatus, OutboxMessage, ShadowAlert, utcnow
 from db.outbox_payloads import OutboxKind
+from db.shadow import MIRROR
 from sources.demo import demo_batch
-from tests.bot.slack.test_shadow import CANDIDATE, DAY0, DAY1, book, live_config
+from tests.bot.slack.test_shadow import BANDS, CANDIDATE, DAY0, DAY1, SEATS, book, live_config
 
 
 def _shadow_alerts(factory: SessionFactory) -> list[ShadowAlert]:
@@ -41,6 +44,11 @@ def test_a_shadow_alert_clears_when_the_pitch_goes_and_live_alerts_are_untouched
             select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.SHADOW)
         ).all()
         assert all(m.alert_id is None for m in shadow_posts) and len(shadow_posts) == 2
+        live_posts = session.exec(
+            select(OutboxMessage).where(OutboxMessage.kind != OutboxKind.SHADOW)
+        ).all()
+        assert live_posts  # Birch's card: it goes first, whatever the scores
+        assert max(m.priority for m in shadow_posts) < 0 <= min(m.priority for m in live_posts)
     # a month later health turns red: the gate holds every pitch
     later = DAY1 + timedelta(days=30)
     spec = book(DAY1)
@@ -59,21 +67,59 @@ def test_a_shadow_alert_clears_when_the_pitch_goes_and_live_alerts_are_untouched
         assert len(shadow_posts) == 2  # a shadow card is never edited
 
 
-def test_changed_shadow_rules_start_their_own_comparison(
+def test_changed_shadow_rules_start_from_where_the_live_rules_are(
     factory: SessionFactory, tmp_path: Path
 ) -> None:
+    """New rules take over the live rules' episodes and open alert at their first look at an
+    account, so they raise only what differs; the replaced rules' open alerts are cleared."""
     first = tmp_path / "first.yml"
     first.write_text(CANDIDATE, encoding="utf-8")
     _poll(factory, live_config(first))
+    old = _shadow_alerts(factory)
     second = tmp_path / "second.yml"
     second.write_text(CANDIDATE.replace("0.80", "0.81"), encoding="utf-8")
     config = live_config(second)
+    assert config.alerts.shadow is not None
     run_cycle(factory, [demo_batch(DAY1, book(DAY1))], DAY1, config)
     alerts = _shadow_alerts(factory)
-    assert config.alerts.shadow is not None
-    assert len({a.rules for a in alerts}) == 2
-    assert [a.account_id for a in alerts if a.rules == config.alerts.shadow.key] == [
-        a.account_id for a in alerts[:2]
-    ]
+    retired = [a for a in alerts if a.id in {o.id for o in old}]
+    assert [a.status for a in retired] == [AlertStatus.CLEARED, AlertStatus.CLEARED]
+    new = {a.account_id: a for a in alerts if a.rules == config.alerts.shadow.key}
     with factory() as session:
-        assert len(session.exec(select(Alert)).all()) == 1  # the live rules raised nothing more
+        live = session.exec(select(Alert)).one()  # Birch's, and the live rules raised no more
+        names = {a.id: a.name for a in session.exec(select(Account)).all()}
+    # Birch: the live alert, taken over (open, never posted); Aster: 81% is new to the live rules
+    assert new[live.account_id].delivery == MIRROR
+    assert new[live.account_id].status == AlertStatus.OPEN
+    [raised] = [a for a in new.values() if a.delivery != MIRROR]
+    assert names[raised.account_id] == "Aster" and raised.delivery == "channel"
+    with factory() as session:
+        posts = session.exec(
+            select(OutboxMessage).where(OutboxMessage.kind == OutboxKind.SHADOW)
+        ).all()
+    assert len(posts) == len(old) + 1
+
+
+def test_identical_rules_turned_on_later_raise_exactly_the_live_alerts(
+    factory: SessionFactory, tmp_path: Path
+) -> None:
+    """Shadow rules equal to the live ones, turned on after the live rules have run: nothing
+    at first (the live alert is taken over), then the same new alert as the live rules."""
+    same = tmp_path / "same.yml"
+    same.write_text(f"alerts:\n  post_bands: {BANDS}\n  digest_bands: []\n", encoding="utf-8")
+    _poll(factory, live_config(None))
+    config = live_config(same)
+    run_cycle(factory, [demo_batch(DAY1, book(DAY1))], DAY1, config)
+    assert [a.delivery for a in _shadow_alerts(factory)] == [MIRROR]  # Birch's, taken over
+    day2 = DAY1 + timedelta(days=30)
+    seats = SEATS | {"Cedar": (100, 105, 131)}  # Cedar crosses 85% a month later
+    run_cycle(factory, [demo_batch(day2, book(day2, seats))], day2, config)
+    with factory() as session:
+        live = session.exec(select(Alert).order_by(col(Alert.id))).all()
+        found = compare(session, config, since=utcnow() - timedelta(days=1), until=utcnow())
+    raised = [a for a in _shadow_alerts(factory) if a.delivery != MIRROR]
+    assert [a.account_id for a in raised] == [live[-1].account_id]  # Cedar, in both
+    assert found is not None
+    assert (found.shadow.alerts, found.live.alerts, found.both) == (1, 1, 1)
+    assert (found.shadow_only, found.live_only) == (0, 0)
+    assert found.differences == ()

@@ -189,7 +189,7 @@ def test_reload_posts_what_changed_to_the_admin_channel_once(
     config_file.write_text(AFTER, encoding="utf-8")
     said = _say(url, slack, "admin reload", BOSS)
     assert f"Reloaded `{config_file}`: 2 changes, listed in #radar-admin." in said
-    assert "at the next restart" in said  # what takes effect when, as before
+    assert "at the next restart" in said  # what takes effect when
     assert deps.config.scoring.triggers.capacity_fire == 0.80
     deps.sender.run_once()
     [note] = _admin_posts(slack)[seen:]
@@ -205,7 +205,7 @@ def test_reload_posts_what_changed_to_the_admin_channel_once(
     assert f"Reloaded `{config_file}`: no changes." in said
     deps.sender.run_once()
     [note] = _admin_posts(slack)[seen + 1 :]
-    assert "with no changes" in note and CAPACITY not in note
+    assert ": nothing changed." in note and CAPACITY not in note
     assert _audits(factory)[-1][2]["changes"] == 0
 
 

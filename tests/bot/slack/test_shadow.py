@@ -7,7 +7,7 @@ shadow rules; nothing is escalated, reminded or digested from the shadow; and
 from __future__ import annotations
 
 import copy
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from datetime import UTC, date, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -21,6 +21,7 @@ from bot.slack import jobs
 from bot.slack.app import create_app, deps_of
 from bot.slack.client import make_client
 from bot.slack.deps import Deps
+from bot.slack.errors import UserError
 from db import migrate
 from db.engine import SessionFactory, make_engine, session_factory, transaction
 from db.models import Account, Alert, Plan, ShadowAlert
@@ -79,18 +80,23 @@ def config(tmp_path: Path) -> AppConfig:
     return live_config(rules)
 
 
-def book(day: date, seats: dict[str, tuple[int, int]] = SEATS) -> dict[str, Any]:
-    """Copies of one demo account, told apart only by their seats over two months."""
+def book(day: date, seats: Mapping[str, tuple[int, ...]] = SEATS) -> dict[str, Any]:
+    """Copies of one demo account, told apart only by their seats in use: the first value for
+    the six months to ``DAY0``, then one value a month (what is known on ``day``)."""
     spec = load_demo_spec()
     model = next(a for a in spec["accounts"] if a["name"] == "Granite Manufacturing")
-    later = day == DAY1
+    months = (day - DAY0).days // 30
     accounts = []
-    for name, (before, now) in seats.items():
+    for name, (before, *after) in seats.items():
         acct = copy.deepcopy(model)
         acct |= {"id": name.upper(), "name": name, "domain": f"{name.lower()}.example"}
-        acct["seats_used"] = [before] * 5 + [now if later else before]
-        acct["departments"], acct["headcount"] = [3] * 6, [1200] * 6
-        ago = 200 - (30 if later else 0)  # the same outcome, long before either day
+        used = ([before] * 6 + after)[: 6 + months]
+        acct["seats_used"], acct["departments"], acct["headcount"] = (
+            used,
+            [3] * len(used),
+            [1200] * len(used),
+        )
+        ago = 200 + (day - DAY0).days  # one outcome, long before either day
         acct["events"] = [{"kind": "outcome", "days_ago": ago, "detail": "scrap rate down 9%"}]
         accounts.append(acct)
     return spec | {"accounts": accounts}
@@ -100,7 +106,7 @@ def play(
     factory: SessionFactory,
     config: AppConfig,
     deps: Deps,
-    seats: dict[str, tuple[int, int]] = SEATS,
+    seats: Mapping[str, tuple[int, ...]] = SEATS,
 ) -> None:
     """Two monthly polls, each followed by the sender."""
     for day in (DAY0, DAY1):
@@ -251,3 +257,11 @@ def test_a_flood_of_shadow_alerts_is_one_summary_in_the_shadow_channel(
     with factory() as session:
         held = session.exec(select(ShadowAlert).where(ShadowAlert.delivery == "summary")).all()
     assert len(held) == 35
+
+
+def test_the_app_will_not_start_with_the_shadow_channel_as_its_live_channel(
+    settings: Settings, factory: SessionFactory, config: AppConfig
+) -> None:
+    same = settings.model_copy(update={"expansion_channel": SHADOW})
+    with pytest.raises(UserError, match="the shadow channel #expansion-shadow is also"):
+        create_app(same, config, factory, client=make_client(same))
