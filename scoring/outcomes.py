@@ -51,6 +51,11 @@ class Rate:
     def value(self) -> float | None:
         return self.hits / self.total if self.total else None
 
+    @property
+    def text(self) -> str:
+        """``75% (3/4)``, or ``—`` with nothing to count."""
+        return "—" if self.value is None else f"{self.value * 100:.0f}% ({self.hits}/{self.total})"
+
 
 @dataclass
 class OutcomeMetrics:

@@ -57,7 +57,6 @@ class ShadowComparison:
 
 @dataclass(frozen=True)
 class _Plan:
-    account_id: int
     day: date
     status: str
 
@@ -91,7 +90,9 @@ def compare(
         )
         if a.delivery != db.shadow.MIRROR  # taken over from the live rules, not raised
     ]
-    plans = [_Plan(a, c.date(), s) for a, c, s in db.shadow.plans_since(session, since=since)]
+    plans: dict[int, list[_Plan]] = {}
+    for account_id, started_at, status in db.shadow.plans_since(session, since=since):
+        plans.setdefault(account_id, []).append(_Plan(started_at.date(), status))
 
     def vote(alert: Raised) -> str | None:
         by_key = votes_by_key.get(alert.episode_key) if alert.episode_key else None
@@ -100,7 +101,7 @@ def compare(
     def side(alerts: list[Raised]) -> Side:
         votes = [v for v in (vote(a) for a in alerts) if v]
         followed = [p for p in (_plan_after(a, plans) for a in alerts) if p is not None]
-        closed = [p for p in followed if p.status not in ("open",)]
+        closed = [p for p in followed if p.status != "open"]
         return Side(
             alerts=len(alerts),
             posted=sum(a.posted for a in alerts),
@@ -125,13 +126,11 @@ def compare(
     )
 
 
-def _plan_after(alert: Raised, plans: list[_Plan]) -> _Plan | None:
-    """The first plan on the alert's account started within the window after it."""
+def _plan_after(alert: Raised, plans: dict[int, list[_Plan]]) -> _Plan | None:
+    """The first plan on the alert's account (``plans``: by account, oldest first) started
+    within the window after it."""
     last = alert.day + timedelta(days=PLAN_WINDOW_DAYS)
-    return next(
-        (p for p in plans if p.account_id == alert.account_id and alert.day <= p.day <= last),
-        None,
-    )
+    return next((p for p in plans.get(alert.account_id, ()) if alert.day <= p.day <= last), None)
 
 
 def rule_differences(config: AppConfig, shadow: ShadowRules) -> list[str]:
@@ -147,10 +146,6 @@ def rule_differences(config: AppConfig, shadow: ShadowRules) -> list[str]:
     return [line.replace(" (was ", " (live: ") for line in config_changes(config, as_if)]
 
 
-def _pct(rate: Rate) -> str:
-    return "—" if rate.value is None else f"{rate.value * 100:.0f}% ({rate.hits}/{rate.total})"
-
-
 def comparison_lines(c: ShadowComparison) -> list[str]:
     """Plain lines; callers escape or format them for their surface."""
     lines = [
@@ -160,10 +155,10 @@ def comparison_lines(c: ShadowComparison) -> list[str]:
         f" ({c.live.posted} posted)",
         f"Accounts: {c.both} alerted by both · {c.shadow_only} only by the shadow rules · "
         f"{c.live_only} only by the live rules",
-        f"Voted Useful: shadow {_pct(c.shadow.useful)} · live {_pct(c.live.useful)}",
-        f"Plan started within {PLAN_WINDOW_DAYS} days: shadow {_pct(c.shadow.planned)} · live"
-        f" {_pct(c.live.planned)}",
-        f"Plans won: shadow {_pct(c.shadow.won)} · live {_pct(c.live.won)}",
+        f"Voted Useful: shadow {c.shadow.useful.text} · live {c.live.useful.text}",
+        f"Plan started within {PLAN_WINDOW_DAYS} days: shadow {c.shadow.planned.text} · live"
+        f" {c.live.planned.text}",
+        f"Plans won: shadow {c.shadow.won.text} · live {c.live.won.text}",
     ]
     if c.differences:
         shown = list(c.differences[:5])

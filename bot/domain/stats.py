@@ -15,7 +15,6 @@ from scoring.outcomes import (
     AlertRecord,
     OutcomeMetrics,
     PlanRecord,
-    Rate,
     RevenuePoint,
     expansion_share,
     outcome_metrics,
@@ -74,10 +73,6 @@ def load_metrics(
     return metrics
 
 
-def _pct(rate: Rate) -> str:
-    return "—" if rate.value is None else f"{rate.value * 100:.0f}% ({rate.hits}/{rate.total})"
-
-
 def _ratio(value: float | None) -> str:
     return "not enough revenue data" if value is None else f"{value * 100:.0f}%"
 
@@ -88,30 +83,30 @@ def metrics_lines(m: OutcomeMetrics) -> list[str]:
         f"Expansion pipeline: {fmt_money(m.pipeline_arr)}",
         f"Won so far: {fmt_money(m.won_arr)}"
         + (f" (average deal {fmt_money(m.average_deal_arr)})" if m.average_deal_arr else ""),
-        f"Alerts that became plans: {_pct(m.alert_to_plan)}",
+        f"Alerts that became plans: {m.alert_to_plan.text}",
         "Median time to acknowledge: "
         + ("—" if m.median_hours_to_ack is None else f"{m.median_hours_to_ack:.1f} h"),
         "Average days from alert to close: "
         + ("—" if m.average_days_to_close is None else f"{m.average_days_to_close:.0f}"),
         f"NRR {_ratio(m.nrr)} · GRR {_ratio(m.grr)} (last 12 months)",
         f"Expansion share of revenue: {_ratio(m.expansion_share)} (last 12 months)",
-        "Still customers 90+ days after expanding: " + _pct(m.retained_after_expansion),
+        "Still customers 90+ days after expanding: " + m.retained_after_expansion.text,
         f"Expansion conversations completed: {m.conversations}",
     ]
     if m.conversion_by_trigger:
         lines.append(
             "Won by trigger: "
-            + ", ".join(f"{trigger_label(k)} {_pct(r)}" for k, r in m.conversion_by_trigger.items())
+            + ", ".join(f"{trigger_label(k)} {r.text}" for k, r in m.conversion_by_trigger.items())
         )
     if m.conversion_by_offer:
         lines.append(
             "Won by offer: "
-            + ", ".join(f"{offer_label(k)} {_pct(r)}" for k, r in m.conversion_by_offer.items())
+            + ", ".join(f"{offer_label(k)} {r.text}" for k, r in m.conversion_by_offer.items())
         )
     if m.precision_by_trigger:
         lines.append(
             "Useful alerts by trigger: "
-            + ", ".join(f"{trigger_label(k)} {_pct(r)}" for k, r in m.precision_by_trigger.items())
+            + ", ".join(f"{trigger_label(k)} {r.text}" for k, r in m.precision_by_trigger.items())
         )
     lines.append(
         "Not measurable from our data: customer lifetime value, satisfaction during"

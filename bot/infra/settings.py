@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+from functools import cached_property
 from pathlib import Path
 from typing import Any, Literal
 
@@ -141,7 +142,7 @@ class ShadowRules(BaseModel):
         assert self.candidate is not None, "validated ShadowRules always hold their candidate"
         return self.candidate
 
-    @property
+    @cached_property
     def key(self) -> str:
         """Names this candidate in the database: a changed rule set starts a new comparison.
         Only what the shadow uses counts (its scoring and which bands it posts or digests)."""

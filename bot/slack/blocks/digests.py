@@ -136,17 +136,13 @@ def _total(rates: dict[str, Rate]) -> Rate:
     return Rate(sum(r.hits for r in rates.values()), sum(r.total for r in rates.values()))
 
 
-def _pct(rate: Rate) -> str:
-    return "—" if rate.value is None else f"{rate.value * 100:.0f}% ({rate.hits}/{rate.total})"
-
-
 def stats_fields(m: OutcomeMetrics) -> list[str]:
     """The four numbers a CSM asks first: pipeline, won, conversion, precision."""
     return [
         f"*Pipeline*\n{fmt_money(m.pipeline_arr)}",
         f"*Won ARR*\n{fmt_money(m.won_arr)}",
-        f"*Conversion*\n{_pct(_total(m.conversion_by_trigger))}",
-        f"*Precision*\n{_pct(_total(m.precision_by_trigger))}",
+        f"*Conversion*\n{_total(m.conversion_by_trigger).text}",
+        f"*Precision*\n{_total(m.precision_by_trigger).text}",
     ]
 
 
